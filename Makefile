@@ -1,0 +1,32 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Both create .venv/ from requirements.lock when it is missing or older than the lock.
+PYTHON ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+
+.PHONY: demo test lint lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or PYTHON=...)"; exit 1; }
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	test -x $(UV) || $(VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	$(UV) pip sync --quiet --python $(VENV)/bin/python requirements.lock
+	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/python -m importance_tasks.demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/python -m pytest
+
+# Re-resolve requirements.in into requirements.lock on this machine (Python 3.11).
+lock: $(STAMP)
+	$(UV) pip compile --quiet --python-version 3.11 requirements.in -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .demo

@@ -1,0 +1,31 @@
+"""importance_tasks: which inputs matter to a Keras model, computed properly.
+
+Importing the package is cheap: it does not import TensorFlow, MLflow or pandas (DAG files
+import it while Airflow parses them). Those load only when a model or table is used.
+"""
+
+from importance_tasks.data import DataError, EvalData, load_table
+from importance_tasks.engine import Analysis, explain
+from importance_tasks.methods import REGISTRY, ImportanceMethod, UnsupportedModelError, make_method
+from importance_tasks.model import CallableModel, KerasModel, Model, load_keras_file
+from importance_tasks.ranking import Consensus, consensus
+from importance_tasks.result import Importance
+
+__all__ = [
+    "REGISTRY",
+    "Analysis",
+    "CallableModel",
+    "Consensus",
+    "DataError",
+    "EvalData",
+    "Importance",
+    "ImportanceMethod",
+    "KerasModel",
+    "Model",
+    "UnsupportedModelError",
+    "consensus",
+    "explain",
+    "load_keras_file",
+    "load_table",
+    "make_method",
+]

@@ -1,0 +1,164 @@
+"""Evaluation data: loading tables and checking them before any model runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["DataError", "EvalData", "load_table"]
+
+MIN_ROWS = 2
+
+
+class DataError(ValueError):
+    """The evaluation data cannot be used with this model; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """Validated evaluation rows.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_rows, n_features), float32
+    y : ndarray of shape (n_rows,) or (n_rows, n_targets)
+    feature_names : tuple of str
+    sample_weight : ndarray of shape (n_rows,) or None
+    """
+
+    X: NDArray[np.float32]
+    y: NDArray[Any]
+    feature_names: tuple[str, ...]
+    sample_weight: NDArray[np.float64] | None = None
+
+    def __post_init__(self) -> None:
+        X = np.asarray(self.X)
+        if X.ndim != 2:
+            raise DataError(f"X must be 2-dimensional (rows, features), got shape {X.shape}")
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise DataError(f"X must be real numbers, got dtype {X.dtype}")
+        if X.shape[0] < MIN_ROWS:
+            raise DataError(f"need at least {MIN_ROWS} evaluation rows, got {X.shape[0]}")
+        if len(self.feature_names) != X.shape[1]:
+            raise DataError(
+                f"{len(self.feature_names)} feature names for {X.shape[1]} columns of X"
+            )
+        if len(set(self.feature_names)) != len(self.feature_names):
+            raise DataError(f"feature names repeat: {list(self.feature_names)}")
+        X32 = X.astype(np.float32)
+        bad = ~np.isfinite(X32).all(axis=0)
+        if bad.any():
+            names = [n for n, b in zip(self.feature_names, bad, strict=True) if b]
+            raise DataError(
+                f"NaN or infinite values (after conversion to float32) in columns {names}; "
+                "impute or drop those rows before computing importance"
+            )
+        y = np.asarray(self.y)
+        if y.shape[0] != X.shape[0]:
+            raise DataError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+        if np.issubdtype(y.dtype, np.number) and not np.isfinite(y).all():
+            raise DataError("the target has NaN or infinite values; drop those rows")
+        weight = self.sample_weight
+        if weight is not None:
+            weight = np.asarray(weight, dtype=np.float64)
+            if weight.shape != (X.shape[0],) or not np.isfinite(weight).all() or (weight < 0).any():
+                raise DataError("sample_weight must be finite, non-negative, one per row")
+        object.__setattr__(self, "X", X32)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "feature_names", tuple(map(str, self.feature_names)))
+        object.__setattr__(self, "sample_weight", weight)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        target: str | Sequence[str],
+        feature_names: Sequence[str] | None = None,
+        sample_weight: str | None = None,
+    ) -> EvalData:
+        """Split a table into features and target, checking columns against the model.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+        target : str or sequence of str
+            Target column(s).
+        feature_names : sequence of str, optional
+            The model's input columns in its order. When given, the table must hold exactly
+            these columns (besides target and weight), in this order; a mismatch is an error,
+            never a silent reorder.
+        sample_weight : str, optional
+            Column holding per-row weights.
+        """
+        targets = [target] if isinstance(target, str) else list(target)
+        missing = [t for t in targets if t not in frame.columns]
+        if missing:
+            raise DataError(
+                f"target column(s) {missing} not in the data; its columns are {list(frame.columns)}"
+            )
+        drop = targets + ([sample_weight] if sample_weight else [])
+        features = frame.drop(columns=drop)
+        actual = [str(c) for c in features.columns]
+        if feature_names is not None:
+            _check_columns(actual, list(feature_names))
+        non_numeric = [
+            str(c)
+            for c, dtype in features.dtypes.items()
+            if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_))
+        ]
+        if non_numeric:
+            raise DataError(
+                f"columns {non_numeric} are not numeric; encode them (e.g. one-hot) the way the "
+                "model was trained and pass the encoded table"
+            )
+        y_frame = frame[targets[0]] if len(targets) == 1 else frame[targets]
+        return cls(
+            X=features.to_numpy(dtype=np.float64),
+            y=y_frame.to_numpy(),
+            feature_names=tuple(actual),
+            sample_weight=frame[sample_weight].to_numpy() if sample_weight else None,
+        )
+
+
+def _check_columns(actual: list[str], expected: list[str]) -> None:
+    if actual == expected:
+        return
+    missing = [c for c in expected if c not in actual]
+    extra = [c for c in actual if c not in expected]
+    if missing or extra:
+        raise DataError(
+            f"the data's feature columns do not match the model's: missing {missing}, "
+            f"unexpected {extra}; the model expects {expected}"
+        )
+    raise DataError(
+        f"the data has the model's columns in a different order: {actual}; the model expects "
+        f"{expected}. Reorder the columns (importance is never computed on reordered inputs)."
+    )
+
+
+def load_table(path: str | Path) -> pd.DataFrame:
+    """Read a parquet or CSV file into a DataFrame, by its suffix."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no data file at {path}")
+    suffix = path.suffix.lower()
+    if suffix in {".parquet", ".pq"}:
+        return pd.read_parquet(path)
+    if suffix in {".csv", ".txt"}:
+        return pd.read_csv(path)
+    raise DataError(f"{path.name}: data must be parquet (.parquet) or CSV (.csv)")

@@ -1,0 +1,42 @@
+"""Importance methods: one module and one class each, listed in an explicit registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from importance_tasks.methods.base import ImportanceMethod, UnsupportedModelError
+from importance_tasks.methods.permutation import Permutation
+from importance_tasks.methods.probe import Probe
+from importance_tasks.methods.weights import Weights
+
+__all__ = [
+    "REGISTRY",
+    "ImportanceMethod",
+    "Permutation",
+    "Probe",
+    "UnsupportedModelError",
+    "Weights",
+    "make_method",
+]
+
+REGISTRY: dict[str, type[ImportanceMethod]] = {
+    Permutation.name: Permutation,
+    Probe.name: Probe,
+    Weights.name: Weights,
+}
+
+
+def make_method(name: str, **options: Any) -> ImportanceMethod:
+    """Build the method registered as ``name`` with its keyword options.
+
+    Raises
+    ------
+    ValueError
+        When no method has that name, or an option is unknown or out of range.
+    """
+    if name not in REGISTRY:
+        raise ValueError(f"unknown method {name!r}; available: {', '.join(REGISTRY)}")
+    try:
+        return REGISTRY[name](**options)
+    except TypeError as exc:
+        raise ValueError(f"method {name!r}: {exc}") from exc

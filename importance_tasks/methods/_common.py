@@ -1,0 +1,167 @@
+"""Helpers the methods share: feature groups, seeds, batched perturbation, intervals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from importance_tasks.model import Model
+
+ProgressFn = Callable[[int, int], None]
+RandomState = int | np.random.Generator | None
+DEFAULT_MAX_BATCH_BYTES = 256 * 2**20
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    """One row of a result: a feature or a group of columns reported together."""
+
+    label: str
+    columns: NDArray[np.intp]
+    names: tuple[str, ...]
+
+
+def resolve_groups(
+    feature_names: Sequence[str], groups: Mapping[str, Sequence[str]] | None
+) -> list[FeatureRow]:
+    """Rows for a result: each group as one row at its first column, other columns alone.
+
+    Raises
+    ------
+    ValueError
+        When a group names an unknown column, a column is in two groups, a group is empty,
+        or a group's name is also the name of a column outside it.
+    """
+    groups = dict(groups or {})
+    index = {name: i for i, name in enumerate(feature_names)}
+    owner: dict[str, str] = {}
+    for label, members in groups.items():
+        if not members:
+            raise ValueError(f"group {label!r} has no columns")
+        unknown = [m for m in members if m not in index]
+        if unknown:
+            raise ValueError(f"group {label!r} names unknown columns {unknown}")
+        for member in members:
+            if member in owner:
+                raise ValueError(f"column {member!r} is in groups {owner[member]!r} and {label!r}")
+            owner[member] = label
+        if label in index and label not in members:
+            raise ValueError(f"group name {label!r} is also a column outside the group")
+    rows: list[FeatureRow] = []
+    seen: set[str] = set()
+    for name in feature_names:
+        label = owner.get(name, name)
+        if label in seen:
+            continue
+        seen.add(label)
+        names = tuple(groups[label]) if label in groups else (name,)
+        columns = np.array([index[n] for n in names], dtype=np.intp)
+        rows.append(FeatureRow(label, columns, names))
+    return rows
+
+
+def draw_seed(random_state: RandomState) -> int:
+    """One integer seed from ``random_state``, recorded in the settings so a run can be repeated."""
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**31))
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0] % 2**31)
+    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
+        raise ValueError(
+            f"random_state must be an int, a numpy Generator or None, got {random_state!r}"
+        )
+    if random_state < 0:
+        raise ValueError(f"random_state must be >= 0, got {random_state}")
+    return int(random_state)
+
+
+def check_max_samples(max_samples: float | int) -> float | int:
+    if isinstance(max_samples, bool):
+        raise ValueError(f"max_samples must be a number, got {max_samples!r}")
+    if isinstance(max_samples, (int, np.integer)):
+        if max_samples < 2:
+            raise ValueError(f"max_samples as a row count must be >= 2, got {max_samples}")
+        return int(max_samples)
+    if not 0.0 < float(max_samples) <= 1.0:
+        raise ValueError(f"max_samples as a fraction must be in (0, 1], got {max_samples}")
+    return float(max_samples)
+
+
+def sample_rows(n_rows: int, max_samples: float | int, rng: np.random.Generator) -> NDArray[np.intp] | None:
+    """Sorted row indices to use, or None for all rows."""
+    count = max_samples if isinstance(max_samples, int) else int(max_samples * n_rows)
+    if count >= n_rows:
+        return None
+    return np.sort(rng.choice(n_rows, size=max(count, 2), replace=False))
+
+
+def check_positive_int(name: str, value: int, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_choice(name: str, value: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not allowed; choose one of {list(allowed)}")
+    return value
+
+
+Replacement = NDArray[np.float32]
+"""Values for a perturbed row's columns: shape (n_rows, n_columns) or (n_columns,)."""
+
+
+def perturbed_outputs(
+    model: Model,
+    X: NDArray[np.float32],
+    jobs: Sequence[tuple[NDArray[np.intp], Callable[[], Replacement]]],
+    *,
+    max_batch_bytes: int,
+    progress: ProgressFn | None = None,
+) -> Iterator[tuple[int, NDArray[np.float64]]]:
+    """Model outputs for copies of ``X`` with some columns replaced, many copies per forward call.
+
+    Each job is ``(columns, replacement)``; ``replacement()`` gives the values for those
+    columns. Copies are stacked into batches of at most ``max_batch_bytes`` of input (at least
+    one copy), so the model sees few large batches instead of one call per job. Yields
+    ``(job_index, outputs)`` with outputs of shape (n_rows, n_outputs), in job order.
+    """
+    n_rows, n_features = X.shape
+    per_batch = max(1, min(len(jobs), max_batch_bytes // max(X.nbytes, 1)))
+    buffer = np.empty((per_batch, n_rows, n_features), dtype=np.float32)
+    for start in range(0, len(jobs), per_batch):
+        chunk = jobs[start : start + per_batch]
+        for slot, (columns, replacement) in enumerate(chunk):
+            buffer[slot] = X
+            buffer[slot][:, columns] = replacement()
+        flat = buffer[: len(chunk)].reshape(len(chunk) * n_rows, n_features)
+        outputs = model.predict(flat)
+        for slot in range(len(chunk)):
+            yield start + slot, outputs[slot * n_rows : (slot + 1) * n_rows]
+        if progress is not None:
+            progress(start + len(chunk), len(jobs))
+
+
+def t_interval(
+    mean: NDArray[np.float64], repeats: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """95% Student-t interval of the mean of each row's repeats (the mean itself for one repeat)."""
+    n = repeats.shape[1]
+    if n < 2:
+        return mean.copy(), mean.copy()
+    from scipy.stats import t
+
+    half = float(t.ppf(0.975, df=n - 1)) * repeats.std(axis=1, ddof=1) / np.sqrt(n)
+    return mean - half, mean + half
+
+
+def settings_of(**settings: Any) -> dict[str, Any]:
+    """Settings as JSON-friendly values (groups as lists)."""
+    return {
+        key: ({k: list(v) for k, v in value.items()} if isinstance(value, Mapping) else value)
+        for key, value in settings.items()
+    }

@@ -1,0 +1,36 @@
+"""The protocol every importance method implements."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Protocol
+
+from importance_tasks.data import EvalData
+from importance_tasks.methods._common import ProgressFn
+from importance_tasks.model import Model
+from importance_tasks.result import Importance
+
+__all__ = ["ImportanceMethod", "UnsupportedModelError"]
+
+
+class UnsupportedModelError(ValueError):
+    """The method cannot work on this kind of model (the message says which kind it needs)."""
+
+
+class ImportanceMethod(Protocol):
+    """A method is configured by its constructor's keyword options and run by ``compute``.
+
+    The constructor validates every option and raises ``ValueError`` naming the option,
+    its value and what is allowed. ``compute`` returns the one result type.
+    """
+
+    name: ClassVar[str]
+    needs_data: ClassVar[bool]
+
+    def compute(
+        self,
+        model: Model,
+        data: EvalData,
+        *,
+        scoring: str = "auto",
+        progress: ProgressFn | None = None,
+    ) -> Importance: ...

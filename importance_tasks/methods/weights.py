@@ -1,0 +1,155 @@
+"""Importance read off the weights of a stack of Dense layers: the naive answer and two better ones."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from importance_tasks.data import EvalData
+from importance_tasks.methods._common import (
+    ProgressFn,
+    check_choice,
+    resolve_groups,
+    settings_of,
+)
+from importance_tasks.methods.base import UnsupportedModelError
+from importance_tasks.model import Model
+from importance_tasks.result import Importance
+
+__all__ = ["Weights", "dense_kernels"]
+
+KINDS = ("olden", "garson", "first_layer")
+# Layers that pass values through without mixing inputs (at inference).
+_PASS_THROUGH = {"InputLayer", "Dropout", "Activation", "GaussianNoise", "GaussianDropout",
+                 "AlphaDropout", "ActivityRegularization"}
+
+
+class Weights:
+    """Connection-weight importance; needs a Keras model that is a chain of Dense layers.
+
+    ``kind="first_layer"``: sum over hidden units of |first-layer weight|, the answer people
+    reach for first. It is wrong in general (later layers amplify, cancel and mix inputs) and
+    is kept only as a baseline to compare against.
+
+    ``kind="garson"`` (Garson 1991, generalised to several hidden layers as in Goh 1995):
+    each unit's absolute incoming weights normalised to shares, the shares propagated through
+    every Dense layer to the outputs and normalised to sum to 1.
+
+    ``kind="olden"`` (Olden & Jackson 2002; Olden, Joy & Death 2004), default: the product of
+    the weight matrices of all Dense layers, input to output; importance is its absolute value
+    summed over outputs. Olden et al. found it the most accurate weight-based method.
+
+    Weight methods ignore biases, activations and the data: they are cheap but only
+    approximate. A group's importance is the sum of its columns' importances.
+
+    Parameters
+    ----------
+    kind : {"olden", "garson", "first_layer"}, default="olden"
+    groups : mapping of str to sequence of str, optional
+    """
+
+    name: ClassVar[str] = "weights"
+    needs_data: ClassVar[bool] = False
+
+    def __init__(
+        self, *, kind: str = "olden", groups: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
+        self.kind = check_choice("kind", kind, KINDS)
+        self.groups = dict(groups or {})
+
+    def compute(
+        self,
+        model: Model,
+        data: EvalData,
+        *,
+        scoring: str = "auto",
+        progress: ProgressFn | None = None,
+    ) -> Importance:
+        """Weight-based importance of every feature or group (``data`` gives only the names)."""
+        start = time.perf_counter()
+        kernels = dense_kernels(getattr(model, "keras_model", None))
+        if kernels[0].shape[0] != len(data.feature_names):
+            raise ValueError(
+                f"the first Dense layer takes {kernels[0].shape[0]} inputs but the data has "
+                f"{len(data.feature_names)} features"
+            )
+        per_column = _KIND[self.kind](kernels)
+        rows = resolve_groups(data.feature_names, self.groups)
+        mean = np.array([per_column[row.columns].sum() for row in rows])
+        return Importance(
+            method=self.name,
+            features=tuple(r.label for r in rows),
+            mean=mean,
+            std=np.zeros_like(mean),
+            ci_low=mean.copy(),
+            ci_high=mean.copy(),
+            repeats=None,
+            groups={r.label: r.names for r in rows},
+            settings=settings_of(kind=self.kind, groups=self.groups, n_layers=len(kernels)),
+            seconds=time.perf_counter() - start,
+        )
+
+
+def dense_kernels(keras_model: Any) -> list[NDArray[np.float64]]:
+    """Kernels (in, out) of the model's Dense layers, checked to form one chain.
+
+    Raises
+    ------
+    UnsupportedModelError
+        When there is no Keras model, or it holds a layer other than Dense and layers that
+        only pass values through (Dropout, Activation, ...).
+    """
+    if keras_model is None or not hasattr(keras_model, "layers"):
+        raise UnsupportedModelError(
+            "the weights method needs a Keras model; this model has no layers"
+        )
+    kernels: list[NDArray[np.float64]] = []
+    for layer in keras_model.layers:
+        kind = type(layer).__name__
+        if kind == "Dense":
+            kernels.append(np.asarray(layer.kernel.numpy(), dtype=np.float64))
+        elif kind not in _PASS_THROUGH:
+            raise UnsupportedModelError(
+                f"the weights method needs a plain stack of Dense layers; layer "
+                f"{layer.name!r} is a {kind}. Use permutation or probe for this model."
+            )
+    if not kernels:
+        raise UnsupportedModelError(
+            "the weights method needs at least one Dense layer; the model has none"
+        )
+    for a, b in zip(kernels, kernels[1:], strict=False):
+        if a.shape[1] != b.shape[0]:
+            raise UnsupportedModelError("the Dense layers do not form one chain (mismatched shapes)")
+    return kernels
+
+
+def _first_layer(kernels: list[NDArray[np.float64]]) -> NDArray[np.float64]:
+    return np.abs(kernels[0]).sum(axis=1)
+
+
+def _olden(kernels: list[NDArray[np.float64]]) -> NDArray[np.float64]:
+    product = kernels[0]
+    for kernel in kernels[1:]:
+        product = product @ kernel
+    return np.abs(product).sum(axis=1)
+
+
+def _garson(kernels: list[NDArray[np.float64]]) -> NDArray[np.float64]:
+    share = np.eye(kernels[0].shape[0])
+    for kernel in kernels:
+        magnitude = np.abs(kernel)
+        totals = magnitude.sum(axis=0, keepdims=True)
+        incoming = np.divide(magnitude, totals, out=np.zeros_like(magnitude), where=totals > 0)
+        share = share @ incoming
+    # Weight each output by the total magnitude of its incoming connections, as Garson does.
+    output_weight = np.abs(kernels[-1]).sum(axis=0)
+    contribution = share @ output_weight
+    total = contribution.sum()
+    return contribution / total if total > 0 else contribution
+
+
+_KIND = {"olden": _olden, "garson": _garson, "first_layer": _first_layer}

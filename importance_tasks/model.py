@@ -1,0 +1,125 @@
+"""The model as the methods see it: a batched function from rows to outputs.
+
+The Keras adapter traces the model's forward pass once into a ``tf.function`` and feeds it
+large batches, instead of calling ``model.predict`` (which sets up a data pipeline on every
+call) once per feature and repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["CallableModel", "KerasModel", "Model", "load_keras_file"]
+
+DEFAULT_BATCH_ROWS = 32_768
+
+
+@runtime_checkable
+class Model(Protocol):
+    """What every method needs from a model."""
+
+    n_features: int
+
+    def predict(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
+        """Outputs of shape (n_rows, n_outputs) for rows of shape (n_rows, n_features)."""
+        ...
+
+
+@dataclass
+class CallableModel:
+    """Any function of a float32 array, such as an MLflow pyfunc's ``predict``."""
+
+    fn: Callable[[NDArray[np.float32]], Any]
+    n_features: int
+    batch_rows: int = DEFAULT_BATCH_ROWS
+
+    def predict(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
+        parts = [
+            np.asarray(self.fn(X[i : i + self.batch_rows]), dtype=np.float64)
+            for i in range(0, X.shape[0], self.batch_rows)
+        ]
+        return _as_2d(np.concatenate(parts) if parts else np.empty((0, 1)))
+
+
+class KerasModel:
+    """A Keras 3 model with one input of shape (None, n_features).
+
+    Parameters
+    ----------
+    model : keras.Model
+    batch_rows : int, default=32768
+        Rows per forward call; larger batches amortise per-call overhead.
+    """
+
+    def __init__(self, model: Any, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+        import tensorflow as tf
+
+        if batch_rows < 1:
+            raise ValueError(f"batch_rows must be >= 1, got {batch_rows}")
+        inputs = model.inputs if hasattr(model, "inputs") else None
+        if not inputs or len(inputs) != 1 or len(inputs[0].shape) != 2:
+            shapes = [tuple(i.shape) for i in inputs] if inputs else "unknown"
+            raise ValueError(
+                f"the model must take one input of shape (rows, features); its inputs are "
+                f"{shapes}. Models with several inputs or image/sequence inputs are not supported."
+            )
+        self.keras_model = model
+        self.n_features = int(inputs[0].shape[1])
+        self.batch_rows = batch_rows
+        self._forward = tf.function(
+            lambda x: model(x, training=False),
+            input_signature=[tf.TensorSpec(shape=(None, self.n_features), dtype=tf.float32)],
+            reduce_retracing=True,
+        )
+
+    def predict(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        parts = [
+            np.asarray(self._forward(X[i : i + self.batch_rows]), dtype=np.float64)
+            for i in range(0, X.shape[0], self.batch_rows)
+        ]
+        return _as_2d(np.concatenate(parts) if parts else np.empty((0, 1)))
+
+
+def _as_2d(output: NDArray[np.float64]) -> NDArray[np.float64]:
+    if output.ndim == 1:
+        return output[:, None]
+    if output.ndim != 2:
+        raise ValueError(
+            f"the model's output has shape {output.shape}; one row of outputs per input row "
+            "(rows, outputs) is needed"
+        )
+    return output
+
+
+def load_keras_file(path: str | Path) -> KerasModel:
+    """Load a ``.keras`` file with Keras safe mode on (no code runs from the file).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    ValueError
+        When it is not a ``.keras`` archive or needs unsafe deserialisation.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    if path.suffix != ".keras":
+        raise ValueError(
+            f"{path.name}: only Keras 3 '.keras' archives are loaded (legacy .h5 files and "
+            "SavedModels can run code on load); re-save the model with model.save('m.keras')"
+        )
+    import keras
+
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except ValueError as exc:
+        raise ValueError(f"{path.name} was refused by Keras safe mode: {exc}") from exc
+    return KerasModel(model)

@@ -1,0 +1,80 @@
+"""Shared fixtures: real Keras models trained on known problems, once per session."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+from importance_tasks.data import EvalData
+from importance_tasks.demo_models import train_mlp
+from importance_tasks.model import KerasModel
+
+FRIEDMAN_FEATURES = tuple(f"x{i}" for i in range(10))
+
+
+@dataclass(frozen=True)
+class Trained:
+    model: KerasModel
+    data: EvalData
+
+
+@pytest.fixture(scope="session")
+def friedman() -> Trained:
+    """An MLP fit to Friedman #1: y depends on x0..x4; x5..x9 are noise."""
+    from sklearn.datasets import make_friedman1
+
+    X, y = make_friedman1(n_samples=3000, n_features=10, noise=0.5, random_state=0)
+    model = train_mlp(X[:2000], y[:2000], hidden=(64, 32), epochs=80, learning_rate=0.005)
+    data = EvalData(X=X[2000:], y=y[2000:], feature_names=FRIEDMAN_FEATURES)
+    return Trained(KerasModel(model), data)
+
+
+@pytest.fixture(scope="session")
+def three_classes() -> Trained:
+    """A softmax MLP on a 3-class problem where only the first 3 of 8 features carry signal."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        n_samples=2000, n_features=8, n_informative=3, n_redundant=0, n_repeated=0,
+        n_classes=3, n_clusters_per_class=1, shuffle=False, random_state=0,
+    )
+    model = train_mlp(
+        X[:1500], y[:1500], hidden=(32,), n_outputs=3, output_activation="softmax",
+        loss="sparse_categorical_crossentropy", epochs=40, learning_rate=0.005,
+    )
+    names = tuple(f"f{i}" for i in range(8))
+    return Trained(KerasModel(model), EvalData(X=X[1500:], y=y[1500:], feature_names=names))
+
+
+def dense_model(kernels: list[np.ndarray], biases: list[np.ndarray] | None = None,
+                activation: str | None = None) -> Any:
+    """A real Keras Dense stack with the given weights (activation on hidden layers only)."""
+    import keras
+
+    layers: list[Any] = [keras.Input(shape=(kernels[0].shape[0],))]
+    for i, kernel in enumerate(kernels):
+        last = i == len(kernels) - 1
+        layers.append(keras.layers.Dense(kernel.shape[1], activation=None if last else activation))
+    model = keras.Sequential(layers)
+    dense = [layer for layer in model.layers if type(layer).__name__ == "Dense"]
+    for i, (layer, kernel) in enumerate(zip(dense, kernels, strict=True)):
+        bias = np.zeros(kernel.shape[1]) if biases is None else biases[i]
+        layer.set_weights([kernel.astype(np.float32), np.asarray(bias, dtype=np.float32)])
+    return model
+
+
+def linear_problem(n_rows: int = 2000, seed: int = 0) -> tuple[KerasModel, EvalData, np.ndarray]:
+    """A linear Keras model y = X @ w + 1 with y exactly the model's output."""
+    rng = np.random.default_rng(seed)
+    w = np.array([3.0, -2.0, 1.0, 0.5, 0.0])
+    X = rng.normal(size=(n_rows, 5)) * np.array([1.0, 2.0, 0.5, 1.0, 3.0])
+    model = KerasModel(dense_model([w[:, None]], [np.array([1.0])]))
+    y = model.predict(X.astype(np.float32))[:, 0]
+    return model, EvalData(X=X, y=y, feature_names=tuple(f"a{i}" for i in range(5))), w
