@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
         default=",".join(DEFAULT_METHODS),
         help=f"comma-separated, from: {', '.join(REGISTRY)} (default: %(default)s)",
     )
-    explain.add_argument("--scoring", default="auto", help="mse, mae, r2, log_loss, accuracy, roc_auc")
+    explain.add_argument(
+        "--scoring", default="auto", help="mse, mae, r2, log_loss, accuracy, roc_auc"
+    )
     explain.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     explain.add_argument("--n-repeats", type=int, default=5, help="permutation repeats")
     explain.add_argument(
@@ -128,7 +130,9 @@ def format_ranking(analysis: Analysis) -> str:
     """A table of features by consensus rank with each method's importance ± std."""
     names = list(analysis.results)
     header = ["rank", "feature", *names]
-    order = sorted(range(len(analysis.consensus.features)), key=lambda i: analysis.consensus.rank[i])
+    order = sorted(
+        range(len(analysis.consensus.features)), key=lambda i: analysis.consensus.rank[i]
+    )
     lines = []
     for i in order:
         cells = [str(analysis.consensus.rank[i]), analysis.consensus.features[i]]

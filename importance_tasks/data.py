@@ -53,10 +53,11 @@ class EvalData:
             )
         if len(set(self.feature_names)) != len(self.feature_names):
             raise DataError(f"feature names repeat: {list(self.feature_names)}")
-        X32 = X.astype(np.float32)
-        bad = ~np.isfinite(X32).all(axis=0)
-        if bad.any():
-            names = [n for n, b in zip(self.feature_names, bad, strict=True) if b]
+        with np.errstate(over="ignore", invalid="ignore"):
+            X32 = X.astype(np.float32)
+        bad = np.flatnonzero(~np.isfinite(X32).all(axis=0))
+        if bad.size:
+            names = [self.feature_names[i] for i in bad]
             raise DataError(
                 f"NaN or infinite values (after conversion to float32) in columns {names}; "
                 "impute or drop those rows before computing importance"
@@ -114,10 +115,12 @@ class EvalData:
         actual = [str(c) for c in features.columns]
         if feature_names is not None:
             _check_columns(actual, list(feature_names))
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
         non_numeric = [
             str(c)
             for c, dtype in features.dtypes.items()
-            if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_))
+            if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
         ]
         if non_numeric:
             raise DataError(

@@ -28,11 +28,16 @@ def main() -> int:
     return cli_main(
         [
             "explain",
-            "--model", str(model_path),
-            "--data", str(data_path),
-            "--target", "target",
-            "--n-repeats", "10",
-            "--json", str(DEMO_DIR / "importance.json"),
+            "--model",
+            str(model_path),
+            "--data",
+            str(data_path),
+            "--target",
+            "target",
+            "--n-repeats",
+            "10",
+            "--json",
+            str(DEMO_DIR / "importance.json"),
         ]
     )
 

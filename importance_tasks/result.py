@@ -81,4 +81,3 @@ class Importance:
             "rank": dict(zip(self.features, map(int, self.rank), strict=True)),
             "seconds": float(self.seconds),
         }
-

@@ -110,15 +110,15 @@ def _log_loss(y: Array, output: Array, sample_weight: Array | None) -> float:
     # scikit-learn does not warn about (or reject) them.
     proba = np.asarray(proba, dtype=np.float64)
     proba = proba / proba.sum(axis=1, keepdims=True)
-    return float(
-        log_loss(y, proba, sample_weight=sample_weight, labels=np.arange(proba.shape[1]))
-    )
+    return float(log_loss(y, proba, sample_weight=sample_weight, labels=np.arange(proba.shape[1])))
 
 
 def _accuracy(y: Array, output: Array, sample_weight: Array | None) -> float:
     from sklearn.metrics import accuracy_score
 
-    return float(accuracy_score(y, _probabilities(output).argmax(axis=1), sample_weight=sample_weight))
+    return float(
+        accuracy_score(y, _probabilities(output).argmax(axis=1), sample_weight=sample_weight)
+    )
 
 
 def _roc_auc(y: Array, output: Array, sample_weight: Array | None) -> float:

@@ -42,19 +42,36 @@ def three_classes() -> Trained:
     from sklearn.datasets import make_classification
 
     X, y = make_classification(
-        n_samples=2000, n_features=8, n_informative=3, n_redundant=0, n_repeated=0,
-        n_classes=3, n_clusters_per_class=1, shuffle=False, random_state=0,
+        n_samples=2000,
+        n_features=8,
+        n_informative=3,
+        n_redundant=0,
+        n_repeated=0,
+        n_classes=3,
+        n_clusters_per_class=1,
+        shuffle=False,
+        random_state=0,
     )
+    # shuffle=False keeps the informative features first but sorts rows by class: mix rows.
+    order = np.random.default_rng(0).permutation(len(y))
+    X, y = X[order], y[order]
     model = train_mlp(
-        X[:1500], y[:1500], hidden=(32,), n_outputs=3, output_activation="softmax",
-        loss="sparse_categorical_crossentropy", epochs=40, learning_rate=0.005,
+        X[:1500],
+        y[:1500],
+        hidden=(32,),
+        n_outputs=3,
+        output_activation="softmax",
+        loss="sparse_categorical_crossentropy",
+        epochs=40,
+        learning_rate=0.005,
     )
     names = tuple(f"f{i}" for i in range(8))
     return Trained(KerasModel(model), EvalData(X=X[1500:], y=y[1500:], feature_names=names))
 
 
-def dense_model(kernels: list[np.ndarray], biases: list[np.ndarray] | None = None,
-                activation: str | None = None) -> Any:
+def dense_model(
+    kernels: list[np.ndarray], biases: list[np.ndarray] | None = None, activation: str | None = None
+) -> Any:
     """A real Keras Dense stack with the given weights (activation on hidden layers only)."""
     import keras
 

@@ -91,7 +91,9 @@ def check_max_samples(max_samples: float | int) -> float | int:
     return float(max_samples)
 
 
-def sample_rows(n_rows: int, max_samples: float | int, rng: np.random.Generator) -> NDArray[np.intp] | None:
+def sample_rows(
+    n_rows: int, max_samples: float | int, rng: np.random.Generator
+) -> NDArray[np.intp] | None:
     """Sorted row indices to use, or None for all rows."""
     count = max_samples if isinstance(max_samples, int) else int(max_samples * n_rows)
     if count >= n_rows:

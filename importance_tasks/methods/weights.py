@@ -1,9 +1,10 @@
-"""Importance read off the weights of a stack of Dense layers: the naive answer and two better ones."""
+"""Importance read off the weights of a Dense stack: the naive answer and two better ones."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,8 +25,15 @@ __all__ = ["Weights", "dense_kernels"]
 
 KINDS = ("olden", "garson", "first_layer")
 # Layers that pass values through without mixing inputs (at inference).
-_PASS_THROUGH = {"InputLayer", "Dropout", "Activation", "GaussianNoise", "GaussianDropout",
-                 "AlphaDropout", "ActivityRegularization"}
+_PASS_THROUGH = {
+    "InputLayer",
+    "Dropout",
+    "Activation",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "ActivityRegularization",
+}
 
 
 class Weights:
@@ -121,9 +129,11 @@ def dense_kernels(keras_model: Any) -> list[NDArray[np.float64]]:
         raise UnsupportedModelError(
             "the weights method needs at least one Dense layer; the model has none"
         )
-    for a, b in zip(kernels, kernels[1:], strict=False):
+    for a, b in pairwise(kernels):
         if a.shape[1] != b.shape[0]:
-            raise UnsupportedModelError("the Dense layers do not form one chain (mismatched shapes)")
+            raise UnsupportedModelError(
+                "the Dense layers do not form one chain (mismatched shapes)"
+            )
     return kernels
 
 

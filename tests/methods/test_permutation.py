@@ -20,7 +20,9 @@ def test_friedman_signal_features_rank_above_noise(friedman):
 def test_constant_model_gets_zero_importance():
     model = KerasModel(dense_model([np.zeros((4, 1))], [np.array([2.5])]))
     rng = np.random.default_rng(1)
-    data = EvalData(X=rng.normal(size=(300, 4)), y=rng.normal(size=300), feature_names=tuple("abcd"))
+    data = EvalData(
+        X=rng.normal(size=(300, 4)), y=rng.normal(size=300), feature_names=tuple("abcd")
+    )
     result = Permutation(n_repeats=3, random_state=0).compute(model, data)
     np.testing.assert_array_equal(result.mean, 0.0)
     np.testing.assert_array_equal(result.std, 0.0)
@@ -93,8 +95,12 @@ def test_equals_sklearn_on_identical_permutations_regression(friedman, scoring, 
     n_repeats, seed = 4, 7
     data = friedman.data
     sk = permutation_importance(
-        _wrap(friedman.model), data.X, data.y, scoring=sk_scoring,
-        n_repeats=n_repeats, random_state=seed,
+        _wrap(friedman.model),
+        data.X,
+        data.y,
+        scoring=sk_scoring,
+        n_repeats=n_repeats,
+        random_state=seed,
     )
     ours = Permutation(
         n_repeats=n_repeats, permutations=_sklearn_permutations(seed, data.n_rows, n_repeats)
@@ -112,9 +118,9 @@ def test_equals_sklearn_on_identical_permutations_log_loss(three_classes):
     sk = permutation_importance(
         estimator, data.X, data.y, scoring="neg_log_loss", n_repeats=3, random_state=3
     )
-    ours = Permutation(
-        n_repeats=3, permutations=_sklearn_permutations(3, data.n_rows, 3)
-    ).compute(three_classes.model, data)
+    ours = Permutation(n_repeats=3, permutations=_sklearn_permutations(3, data.n_rows, 3)).compute(
+        three_classes.model, data
+    )
     assert ours.settings["scoring"] == "log_loss"
     np.testing.assert_allclose(ours.repeats, sk.importances, rtol=1e-5, atol=1e-7)
 
@@ -170,8 +176,9 @@ def test_max_samples_and_sample_weight(friedman):
     weighted = EvalData(X=data.X, y=data.y, feature_names=data.feature_names, sample_weight=weight)
     full = Permutation(n_repeats=2, random_state=0).compute(friedman.model, weighted)
     assert np.isfinite(full.mean).all()
-    assert not np.allclose(full.mean, Permutation(n_repeats=2, random_state=0).compute(
-        friedman.model, data).mean)
+    assert not np.allclose(
+        full.mean, Permutation(n_repeats=2, random_state=0).compute(friedman.model, data).mean
+    )
 
 
 def test_interval_contains_mean_and_uses_repeats(friedman):

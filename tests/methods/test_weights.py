@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from importance_tasks.data import EvalData
+from importance_tasks.methods import UnsupportedModelError, Weights
+from importance_tasks.model import CallableModel, KerasModel
+from tests.conftest import dense_model
+
+NAMES = ("a", "b", "c")
+DATA = EvalData(X=np.zeros((2, 3)), y=np.zeros(2), feature_names=NAMES)
+W1 = np.array([[4.0, 0.0], [1.0, 1.0], [0.0, 2.0]])
+W2 = np.array([[0.0], [3.0]])  # hidden unit 0 (which carries input a) is ignored downstream
+
+
+def _compute(kind, kernels=(W1, W2)):
+    return Weights(kind=kind).compute(
+        KerasModel(dense_model(list(kernels), activation="relu")), DATA
+    )
+
+
+def test_first_layer_is_the_naive_sum_and_is_fooled():
+    result = _compute("first_layer")
+    np.testing.assert_allclose(result.mean, [4.0, 2.0, 2.0])
+    assert result.rank[0] == 1  # ranks input a first, although a cannot reach the output
+
+
+def test_olden_is_the_product_of_all_kernels():
+    result = _compute("olden")
+    np.testing.assert_allclose(result.mean, np.abs(W1 @ W2).sum(axis=1))
+    assert result.mean[0] == 0.0 and result.rank[2] == 1
+
+
+def test_garson_matches_the_one_hidden_layer_formula():
+    result = _compute("garson")
+    shares = np.abs(W1) / np.abs(W1).sum(axis=0)
+    contribution = (shares * np.abs(W2[:, 0])).sum(axis=1)
+    np.testing.assert_allclose(result.mean, contribution / contribution.sum())
+    assert result.mean.sum() == pytest.approx(1.0)
+
+
+def test_zero_network_gets_zero_importance():
+    for kind in ("olden", "garson", "first_layer"):
+        result = _compute(kind, kernels=(np.zeros((3, 2)), np.zeros((2, 1))))
+        np.testing.assert_array_equal(result.mean, 0.0)
+
+
+def test_group_sums_its_columns():
+    result = Weights(kind="first_layer", groups={"ab": ["a", "b"]}).compute(
+        KerasModel(dense_model([W1, W2])), DATA
+    )
+    assert result.features == ("ab", "c")
+    np.testing.assert_allclose(result.mean, [6.0, 2.0])
+
+
+def test_non_dense_model_is_refused_clearly():
+    import keras
+
+    inputs = keras.Input(shape=(3,))
+    hidden = keras.layers.BatchNormalization()(keras.layers.Dense(4)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+    with pytest.raises(UnsupportedModelError, match=r"layer .* is a BatchNormalization"):
+        Weights().compute(KerasModel(model), DATA)
+
+
+def test_model_without_layers_is_refused():
+    model = CallableModel(lambda X: X.sum(axis=1), n_features=3)
+    with pytest.raises(UnsupportedModelError, match="needs a Keras model"):
+        Weights().compute(model, DATA)
+
+
+def test_kind_is_validated():
+    with pytest.raises(ValueError, match="kind='lrp' is not allowed"):
+        Weights(kind="lrp")

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from importance_tasks.cli import main
+
+
+@pytest.fixture(scope="module")
+def files(friedman, tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("cli")
+    model_path = folder / "friedman.keras"
+    friedman.model.keras_model.save(model_path)
+    frame = pd.DataFrame(friedman.data.X, columns=friedman.data.feature_names)
+    frame["y"] = friedman.data.y
+    data_path = folder / "eval.parquet"
+    frame.to_parquet(data_path)
+    return model_path, data_path
+
+
+def test_explain_prints_ranking_and_writes_the_json_contract(files, tmp_path, capsys):
+    model_path, data_path = files
+    out = tmp_path / "result.json"
+    code = main(
+        [
+            "explain",
+            "--model",
+            str(model_path),
+            "--data",
+            str(data_path),
+            "--target",
+            "y",
+            "--methods",
+            "permutation,probe,weights",
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr()
+    assert "rank | feature | permutation" in printed.out
+    assert "permutation:" in printed.err  # progress
+    payload = json.loads(out.read_text())
+    assert set(payload) == {"features", "methods", "consensus"}
+    assert payload["features"] == [f"x{i}" for i in range(10)]
+    for name in ("permutation", "probe", "weights"):
+        method = payload["methods"][name]
+        assert set(method) == {"importance", "std", "rank", "seconds"}
+        assert set(method["importance"]) == set(payload["features"])
+        assert all(isinstance(r, int) and r >= 1 for r in method["rank"].values())
+        assert method["seconds"] >= 0
+    top5 = sorted(payload["features"], key=payload["consensus"]["rank"].get)[:5]
+    assert set(top5) == {"x0", "x1", "x2", "x3", "x4"}
+
+
+def test_groups_from_the_command_line(files, tmp_path, capsys):
+    model_path, data_path = files
+    out = tmp_path / "g.json"
+    assert (
+        main(
+            [
+                "explain",
+                "--model",
+                str(model_path),
+                "--data",
+                str(data_path),
+                "--target",
+                "y",
+                "--methods",
+                "permutation",
+                "--group",
+                "noise=x5,x6,x7,x8,x9",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(out.read_text())["features"] == ["x0", "x1", "x2", "x3", "x4", "noise"]
+
+
+def test_errors_name_the_problem_and_exit_2(files, tmp_path, capsys):
+    model_path, data_path = files
+    assert (
+        main(
+            [
+                "explain",
+                "--model",
+                str(model_path),
+                "--data",
+                str(data_path),
+                "--target",
+                "nope",
+                "--json",
+                str(tmp_path / "x.json"),
+            ]
+        )
+        == 2
+    )
+    assert "target column(s) ['nope'] not in the data" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
+    assert (
+        main(
+            [
+                "explain",
+                "--model",
+                str(tmp_path / "m.keras"),
+                "--data",
+                str(data_path),
+                "--target",
+                "y",
+            ]
+        )
+        == 2
+    )
+    assert "no model file" in capsys.readouterr().err
+    h5 = tmp_path / "m.h5"
+    h5.write_bytes(b"\x89HDF")
+    assert main(["explain", "--model", str(h5), "--data", str(data_path), "--target", "y"]) == 2
+    assert "only Keras 3 '.keras' archives" in capsys.readouterr().err
+
+
+def test_console_script_is_installed(files):
+    model_path, data_path = files
+    script = Path(sys.executable).parent / "importance-tasks"
+    result = subprocess.run(
+        [
+            str(script),
+            "explain",
+            "--model",
+            str(model_path),
+            "--data",
+            str(data_path),
+            "--target",
+            "y",
+            "--methods",
+            "weights",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "weights" in result.stdout.splitlines()[0]

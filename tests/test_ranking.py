@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from importance_tasks.ranking import consensus, rank_descending
+from importance_tasks.result import Importance
+
+
+def _result(method: str, values: list[float], features=("a", "b", "c", "d")) -> Importance:
+    mean = np.array(values)
+    return Importance(
+        method=method,
+        features=features,
+        mean=mean,
+        std=np.zeros_like(mean),
+        ci_low=mean,
+        ci_high=mean,
+        repeats=None,
+        groups={f: (f,) for f in features},
+        settings={},
+        seconds=0.0,
+    )
+
+
+def test_ranks_ties_share_the_best_rank_and_nan_comes_last():
+    np.testing.assert_array_equal(
+        rank_descending(np.array([0.1, 0.5, 0.5, np.nan, 0.0])), [3, 1, 1, 5, 4]
+    )
+
+
+def test_consensus_is_mean_rank_with_ties():
+    result = consensus([_result("p", [4, 3, 2, 1]), _result("q", [3, 4, 1, 2])])
+    np.testing.assert_allclose(result.mean_rank, [1.5, 1.5, 3.5, 3.5])
+    np.testing.assert_array_equal(result.rank, [1, 1, 3, 3])
+    assert result.as_dict() == {"rank": {"a": 1, "b": 1, "c": 3, "d": 3}}
+
+
+def test_consensus_refuses_different_features():
+    with pytest.raises(ValueError, match="group features the same way"):
+        consensus([_result("p", [1, 2, 3, 4]), _result("q", [1, 2], features=("a", "b"))])
+
+
+def test_result_checks_shapes():
+    with pytest.raises(ValueError, match=r"mean must have shape \(4,\)"):
+        _result("p", [1, 2])
