@@ -7,9 +7,10 @@ import it while Airflow parses them). Those load only when a model or table is u
 from importance_tasks.data import DataError, EvalData, load_table
 from importance_tasks.engine import Analysis, explain
 from importance_tasks.methods import REGISTRY, ImportanceMethod, UnsupportedModelError, make_method
-from importance_tasks.model import CallableModel, KerasModel, Model, load_keras_file
+from importance_tasks.model import CallableModel, KerasModel, Model
 from importance_tasks.ranking import Consensus, consensus
 from importance_tasks.result import Importance
+from importance_tasks.safe_keras import load_keras_file
 
 __all__ = [
     "REGISTRY",

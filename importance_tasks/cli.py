@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _explain(args: argparse.Namespace) -> Analysis:
     from importance_tasks.data import EvalData, load_table
     from importance_tasks.engine import explain
-    from importance_tasks.model import load_keras_file
+    from importance_tasks.safe_keras import load_keras_file
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     groups = _parse_groups(args.group)

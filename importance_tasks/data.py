@@ -10,16 +10,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from importance_tasks.errors import DataError
+
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["DataError", "EvalData", "load_table"]
 
 MIN_ROWS = 2
-
-
-class DataError(ValueError):
-    """The evaluation data cannot be used with this model; the message says why and what to do."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from importance_tasks.data import EvalData
+from importance_tasks.errors import InputError
 from importance_tasks.methods import REGISTRY, UnsupportedModelError, make_method
 from importance_tasks.model import Model
 from importance_tasks.ranking import Consensus, consensus
@@ -84,14 +85,14 @@ def explain(
         that is not a Dense stack) in ``skipped`` instead of failing the analysis.
     """
     if not methods:
-        raise ValueError("methods must name at least one method")
+        raise InputError("methods must name at least one method")
     unknown = [m for m in methods if m not in REGISTRY]
     if unknown:
-        raise ValueError(f"unknown methods {unknown}; available: {', '.join(REGISTRY)}")
+        raise InputError(f"unknown methods {unknown}; available: {', '.join(REGISTRY)}")
     options = dict(options or {})
     stray = set(options) - set(methods)
     if stray:
-        raise ValueError(f"options given for methods that do not run: {sorted(stray)}")
+        raise InputError(f"options given for methods that do not run: {sorted(stray)}")
     shared = {"random_state": random_state, "groups": groups}
     results: dict[str, Importance] = {}
     skipped: dict[str, str] = {}
@@ -106,7 +107,7 @@ def explain(
                 raise
             skipped[name] = str(exc)
     if not results:
-        raise ValueError(f"no method could run on this model: {skipped}")
+        raise InputError(f"no method could run on this model: {skipped}")
     return Analysis(results=results, consensus=consensus(list(results.values())), skipped=skipped)
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["CallableModel", "KerasModel", "Model", "load_keras_file"]
+from importance_tasks.errors import InputError, UnsupportedModelError
+
+__all__ = ["CallableModel", "KerasModel", "Model"]
 
 DEFAULT_BATCH_ROWS = 32_768
 
@@ -61,11 +62,11 @@ class KerasModel:
         import tensorflow as tf
 
         if batch_rows < 1:
-            raise ValueError(f"batch_rows must be >= 1, got {batch_rows}")
+            raise InputError(f"batch_rows must be >= 1, got {batch_rows}")
         inputs = model.inputs if hasattr(model, "inputs") else None
         if not inputs or len(inputs) != 1 or len(inputs[0].shape) != 2:
             shapes = [tuple(i.shape) for i in inputs] if inputs else "unknown"
-            raise ValueError(
+            raise UnsupportedModelError(
                 f"the model must take one input of shape (rows, features); its inputs are "
                 f"{shapes}. Models with several inputs or image/sequence inputs are not supported."
             )
@@ -91,35 +92,8 @@ def _as_2d(output: NDArray[np.float64]) -> NDArray[np.float64]:
     if output.ndim == 1:
         return output[:, None]
     if output.ndim != 2:
-        raise ValueError(
+        raise UnsupportedModelError(
             f"the model's output has shape {output.shape}; one row of outputs per input row "
             "(rows, outputs) is needed"
         )
     return output
-
-
-def load_keras_file(path: str | Path) -> KerasModel:
-    """Load a ``.keras`` file with Keras safe mode on (no code runs from the file).
-
-    Raises
-    ------
-    FileNotFoundError
-        When ``path`` does not exist.
-    ValueError
-        When it is not a ``.keras`` archive or needs unsafe deserialisation.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no model file at {path}")
-    if path.suffix != ".keras":
-        raise ValueError(
-            f"{path.name}: only Keras 3 '.keras' archives are loaded (legacy .h5 files and "
-            "SavedModels can run code on load); re-save the model with model.save('m.keras')"
-        )
-    import keras
-
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except ValueError as exc:
-        raise ValueError(f"{path.name} was refused by Keras safe mode: {exc}") from exc
-    return KerasModel(model)

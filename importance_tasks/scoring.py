@@ -14,6 +14,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from importance_tasks.errors import InputError
+
 __all__ = ["SCORERS", "Scorer", "get_scorer", "infer_task"]
 
 Task = Literal["regression", "classification"]
@@ -56,31 +58,31 @@ class Scorer:
                     if n_targets == 1
                     else ""
                 )
-                raise ValueError(
+                raise InputError(
                     f"scoring={self.name!r} compares {n_targets} target column(s) with the "
                     f"model's {n_out} output(s).{hint}"
                 )
             if not np.issubdtype(y.dtype, np.number):
-                raise ValueError(f"scoring={self.name!r} needs a numeric target, got {y.dtype}")
+                raise InputError(f"scoring={self.name!r} needs a numeric target, got {y.dtype}")
             return
         lo, hi = float(np.min(output)), float(np.max(output))
         if lo < -1e-6 or hi > 1 + 1e-6:
-            raise ValueError(
+            raise InputError(
                 f"scoring={self.name!r} needs class probabilities, but the model's output "
                 f"ranges over [{lo:.3g}, {hi:.3g}]. End the model in a sigmoid/softmax, "
                 "or use a regression scorer (mse, mae, r2)."
             )
         if y.ndim != 1:
-            raise ValueError(f"scoring={self.name!r} needs one label column, got {y.shape[1]}")
+            raise InputError(f"scoring={self.name!r} needs one label column, got {y.shape[1]}")
         n_classes = max(n_out, 2)
         if not np.all(np.isin(y, np.arange(n_classes))):
             found = np.unique(y)[:10]
-            raise ValueError(
+            raise InputError(
                 f"scoring={self.name!r}: the model has {n_classes} classes, so labels must be "
                 f"integers 0..{n_classes - 1}; found {found.tolist()}"
             )
         if self.name == "roc_auc" and np.unique(y).size < 2:
-            raise ValueError("scoring='roc_auc' needs at least two classes among the labels")
+            raise InputError("scoring='roc_auc' needs at least two classes among the labels")
 
     def loss(self, y: Array, output: Array, sample_weight: Array | None = None) -> float:
         """The loss of ``output`` (shape (n_rows, n_outputs)) against ``y``; lower is better."""
@@ -184,7 +186,7 @@ def get_scorer(scoring: str, *, output: Array, y: Array) -> Scorer:
     if scoring == "auto":
         scoring = _DEFAULT[infer_task(output, y)]
     if scoring not in SCORERS:
-        raise ValueError(
+        raise InputError(
             f"scoring={scoring!r} is not known; choose one of: auto, {', '.join(SCORERS)}"
         )
     scorer = SCORERS[scoring]

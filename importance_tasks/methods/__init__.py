@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from importance_tasks.methods.base import ImportanceMethod, UnsupportedModelError
+from importance_tasks.errors import InputError, UnsupportedModelError
+from importance_tasks.methods.base import ImportanceMethod
 from importance_tasks.methods.permutation import Permutation
 from importance_tasks.methods.probe import Probe
 from importance_tasks.methods.weights import Weights
@@ -35,8 +36,8 @@ def make_method(name: str, **options: Any) -> ImportanceMethod:
         When no method has that name, or an option is unknown or out of range.
     """
     if name not in REGISTRY:
-        raise ValueError(f"unknown method {name!r}; available: {', '.join(REGISTRY)}")
+        raise InputError(f"unknown method {name!r}; available: {', '.join(REGISTRY)}")
     try:
         return REGISTRY[name](**options)
     except TypeError as exc:
-        raise ValueError(f"method {name!r}: {exc}") from exc
+        raise InputError(f"method {name!r}: {exc}") from exc

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from importance_tasks.errors import InputError
 from importance_tasks.model import Model
 
 ProgressFn = Callable[[int, int], None]
@@ -41,16 +42,16 @@ def resolve_groups(
     owner: dict[str, str] = {}
     for label, members in groups.items():
         if not members:
-            raise ValueError(f"group {label!r} has no columns")
+            raise InputError(f"group {label!r} has no columns")
         unknown = [m for m in members if m not in index]
         if unknown:
-            raise ValueError(f"group {label!r} names unknown columns {unknown}")
+            raise InputError(f"group {label!r} names unknown columns {unknown}")
         for member in members:
             if member in owner:
-                raise ValueError(f"column {member!r} is in groups {owner[member]!r} and {label!r}")
+                raise InputError(f"column {member!r} is in groups {owner[member]!r} and {label!r}")
             owner[member] = label
         if label in index and label not in members:
-            raise ValueError(f"group name {label!r} is also a column outside the group")
+            raise InputError(f"group name {label!r} is also a column outside the group")
     rows: list[FeatureRow] = []
     seen: set[str] = set()
     for name in feature_names:
@@ -71,23 +72,23 @@ def draw_seed(random_state: RandomState) -> int:
     if random_state is None:
         return int(np.random.SeedSequence().generate_state(1)[0] % 2**31)
     if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
-        raise ValueError(
+        raise InputError(
             f"random_state must be an int, a numpy Generator or None, got {random_state!r}"
         )
     if random_state < 0:
-        raise ValueError(f"random_state must be >= 0, got {random_state}")
+        raise InputError(f"random_state must be >= 0, got {random_state}")
     return int(random_state)
 
 
 def check_max_samples(max_samples: float | int) -> float | int:
     if isinstance(max_samples, bool):
-        raise ValueError(f"max_samples must be a number, got {max_samples!r}")
+        raise InputError(f"max_samples must be a number, got {max_samples!r}")
     if isinstance(max_samples, (int, np.integer)):
         if max_samples < 2:
-            raise ValueError(f"max_samples as a row count must be >= 2, got {max_samples}")
+            raise InputError(f"max_samples as a row count must be >= 2, got {max_samples}")
         return int(max_samples)
     if not 0.0 < float(max_samples) <= 1.0:
-        raise ValueError(f"max_samples as a fraction must be in (0, 1], got {max_samples}")
+        raise InputError(f"max_samples as a fraction must be in (0, 1], got {max_samples}")
     return float(max_samples)
 
 
@@ -103,13 +104,13 @@ def sample_rows(
 
 def check_positive_int(name: str, value: int, *, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
 def check_choice(name: str, value: str, allowed: Sequence[str]) -> str:
     if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed; choose one of {list(allowed)}")
+        raise InputError(f"{name}={value!r} is not allowed; choose one of {list(allowed)}")
     return value
 
 

@@ -9,11 +9,7 @@ from importance_tasks.methods._common import ProgressFn
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
 
-__all__ = ["ImportanceMethod", "UnsupportedModelError"]
-
-
-class UnsupportedModelError(ValueError):
-    """The method cannot work on this kind of model (the message says which kind it needs)."""
+__all__ = ["ImportanceMethod"]
 
 
 class ImportanceMethod(Protocol):

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from importance_tasks.data import EvalData
+from importance_tasks.errors import InputError
 from importance_tasks.methods._common import (
     DEFAULT_MAX_BATCH_BYTES,
     ProgressFn,
@@ -79,7 +80,7 @@ class Permutation:
         if permutations is not None:
             permutations = np.asarray(permutations)
             if permutations.ndim != 2 or permutations.shape[0] != self.n_repeats:
-                raise ValueError(
+                raise InputError(
                     f"permutations must have shape (n_repeats={self.n_repeats}, n_rows), "
                     f"got {permutations.shape}"
                 )
@@ -156,7 +157,7 @@ class Permutation:
         if given.shape[1] != n_rows or not all(
             np.array_equal(np.sort(p), np.arange(n_rows)) for p in given
         ):
-            raise ValueError(
+            raise InputError(
                 f"each of the permutations must be a permutation of range({n_rows}), "
                 "the rows in use"
             )

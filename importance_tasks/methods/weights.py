@@ -11,13 +11,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from importance_tasks.data import EvalData
+from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.methods._common import (
     ProgressFn,
     check_choice,
     resolve_groups,
     settings_of,
 )
-from importance_tasks.methods.base import UnsupportedModelError
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
 
@@ -81,7 +81,7 @@ class Weights:
         start = time.perf_counter()
         kernels = dense_kernels(getattr(model, "keras_model", None))
         if kernels[0].shape[0] != len(data.feature_names):
-            raise ValueError(
+            raise InputError(
                 f"the first Dense layer takes {kernels[0].shape[0]} inputs but the data has "
                 f"{len(data.feature_names)} features"
             )

@@ -1,0 +1,113 @@
+"""Loading Keras model files without running code from them.
+
+Keras safe mode already refuses Python lambdas, but a ``.keras`` archive can still name
+classes from arbitrary modules (custom objects, whose module Keras would import) or layers
+that load a TensorFlow graph (``TFSMLayer``). We read the archive's ``config.json`` as plain
+JSON first and refuse anything outside Keras' own built-in, data-only objects, before Keras
+deserialises a single object; only then does Keras load it, still in safe mode.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from importance_tasks.errors import UnsafeModelError
+from importance_tasks.model import KerasModel
+
+__all__ = ["check_keras_archive", "load_keras_file"]
+
+# Built-in layers that execute code or graphs they carry, rather than fixed maths.
+_CODE_CARRYING = {
+    "Lambda",
+    "TFSMLayer",
+    "__lambda__",
+    "function",
+    "TorchModuleWrapper",
+    "JaxLayer",
+    "FlaxLayer",
+}
+_ALLOWED_MEMBERS = {"config.json", "metadata.json", "model.weights.h5", "model.weights.npz"}
+
+
+def _objects(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if "class_name" in node:
+            yield node
+        for value in node.values():
+            yield from _objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _objects(value)
+
+
+def check_keras_archive(path: Path) -> None:
+    """Refuse a ``.keras`` archive that could run code on load.
+
+    Raises
+    ------
+    UnsafeModelError
+        When the archive is not a Keras 3 zip, holds unexpected files (pickles, SavedModels),
+        or its config names a Lambda/TFSMLayer, a custom object, or a class outside ``keras``.
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise UnsafeModelError(f"{path.name} is not a Keras 3 .keras archive (not a zip)") from exc
+    with archive:
+        names = set(archive.namelist())
+        unexpected = sorted(n for n in names - _ALLOWED_MEMBERS if not n.startswith("assets/"))
+        if unexpected:
+            raise UnsafeModelError(
+                f"{path.name} holds unexpected files {unexpected[:5]}; a plain Keras model holds "
+                "only config.json, metadata.json and its weights"
+            )
+        if "config.json" not in names:
+            raise UnsafeModelError(f"{path.name} has no config.json; it is not a Keras 3 model")
+        config = json.loads(archive.read("config.json"))
+    for obj in _objects(config):
+        class_name = str(obj.get("class_name"))
+        module = obj.get("module")
+        if class_name in _CODE_CARRYING:
+            raise UnsafeModelError(
+                f"{path.name} contains a {class_name} layer, which runs code stored in the file; "
+                "it was refused before loading. Rebuild the model from built-in layers."
+            )
+        if obj.get("registered_name") not in (None, class_name) or (
+            module is not None and not (module == "keras" or str(module).startswith("keras."))
+        ):
+            raise UnsafeModelError(
+                f"{path.name} uses the custom object {class_name!r} (module {module!r}); custom "
+                "code is never imported from a model file. Use built-in Keras layers."
+            )
+
+
+def load_keras_file(path: str | Path) -> KerasModel:
+    """Check and load a ``.keras`` file with Keras safe mode on.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    UnsafeModelError
+        When it is not a ``.keras`` archive, or it would run code on load.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    if path.suffix != ".keras":
+        raise UnsafeModelError(
+            f"{path.name}: only Keras 3 '.keras' archives are loaded (legacy .h5 files and "
+            "SavedModels can run code on load); re-save the model with model.save('m.keras')"
+        )
+    check_keras_archive(path)
+    import keras
+
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except ValueError as exc:
+        raise UnsafeModelError(f"{path.name} was refused by Keras safe mode: {exc}") from exc
+    return KerasModel(model)
