@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from importance_tasks.engine import DEFAULT_METHODS, Analysis
+from importance_tasks.errors import DataError, InputError, ServiceUnavailableError
 from importance_tasks.methods import REGISTRY
 
 __all__ = ["main"]
@@ -24,9 +25,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     explain = commands.add_parser("explain", help="compute importance and print the ranking")
-    explain.add_argument("--model", required=True, help="path to a .keras file")
-    explain.add_argument("--data", required=True, help="evaluation table, parquet or CSV")
-    explain.add_argument("--target", required=True, help="target column of the table")
+    explain.add_argument(
+        "--model",
+        required=True,
+        help="a .keras file, or a registered model: models:/NAME@ALIAS or models:/NAME/VERSION",
+    )
+    explain.add_argument(
+        "--data", help="evaluation table (parquet or CSV; path or MLflow artifact URI)"
+    )
+    explain.add_argument("--target", help="target column of the table")
     explain.add_argument(
         "--methods",
         default=",".join(DEFAULT_METHODS),
@@ -48,30 +55,44 @@ def _parser() -> argparse.ArgumentParser:
         help="report these columns as one feature (repeatable)",
     )
     explain.add_argument("--json", type=Path, help="also write the result as JSON to this file")
+    registry = explain.add_argument_group("MLflow (with --model models:/...)")
+    registry.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)"
+    )
+    registry.add_argument(
+        "--log", action="store_true", help="log the analysis to MLflow (run, metrics, tags)"
+    )
+    registry.add_argument(
+        "--experiment", default="importance", help="experiment of the analysis run"
+    )
+    registry.add_argument(
+        "--trust-pyfunc",
+        action="store_true",
+        help="allow non-Keras pyfunc models (MLflow unpickles them: trusted models only)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        analysis = _explain(args)
-    except (ValueError, FileNotFoundError) as exc:
+        analysis, extra = _explain(args)
+    except (InputError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ServiceUnavailableError as exc:
+        print(f"error (try again later): {exc}", file=sys.stderr)
+        return 3
     print(format_ranking(analysis))
+    for key, value in extra.items():
+        print(f"{key}: {value}")
     if args.json:
-        write_json_atomically(args.json, analysis.as_dict())
+        write_json_atomically(args.json, {**analysis.as_dict(), **extra})
         print(f"wrote {args.json}")
     return 0
 
 
-def _explain(args: argparse.Namespace) -> Analysis:
-    from importance_tasks.data import EvalData, load_table
-    from importance_tasks.engine import explain
-    from importance_tasks.safe_keras import load_keras_file
-
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    groups = _parse_groups(args.group)
+def _options(args: argparse.Namespace, methods: Sequence[str]) -> dict[str, dict[str, Any]]:
     max_samples: float | int = args.max_samples
     if max_samples > 1:
         max_samples = int(max_samples)
@@ -80,15 +101,60 @@ def _explain(args: argparse.Namespace) -> Analysis:
         options["permutation"] = {"n_repeats": args.n_repeats, "max_samples": max_samples}
     if "probe" in methods:
         options["probe"] = {"max_samples": max_samples}
-    frame = load_table(args.data)
-    model = load_keras_file(args.model)
-    data = EvalData.from_frame(frame, target=args.target)
-    if model.n_features != len(data.feature_names):
-        raise ValueError(
-            f"the model takes {model.n_features} inputs but the data has "
-            f"{len(data.feature_names)} feature columns: {list(data.feature_names)}"
+    return options
+
+
+def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
+    from importance_tasks.data import EvalData, load_table
+    from importance_tasks.engine import explain
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    groups = _parse_groups(args.group)
+    options = _options(args, methods)
+    registered = args.model.startswith("models:/")
+    if args.log and not registered:
+        raise InputError("--log needs a registered model: --model models:/NAME@ALIAS")
+    if registered and args.log:
+        from importance_tasks.stage import analyze
+
+        plan, analysis = analyze(
+            args.model,
+            tracking_uri=args.tracking_uri,
+            data_uri=args.data,
+            target=args.target,
+            methods=methods,
+            options=options,
+            seed=args.seed,
+            scoring=args.scoring,
+            groups=groups,
+            experiment=args.experiment,
+            trust_pyfunc=args.trust_pyfunc,
         )
-    return explain(
+        return analysis, {"run_id": plan.run_id, "model_version": plan.model_version}
+    if registered:
+        from importance_tasks.stage import load_inputs
+
+        model, data = load_inputs(
+            args.model,
+            tracking_uri=args.tracking_uri,
+            data_uri=args.data,
+            target=args.target,
+            trust_pyfunc=args.trust_pyfunc,
+        )
+    else:
+        from importance_tasks.safe_keras import load_keras_file
+
+        if not args.data or not args.target:
+            raise InputError("--data and --target are needed with a .keras file")
+        frame = load_table(args.data)
+        model = load_keras_file(args.model)
+        data = EvalData.from_frame(frame, target=args.target)
+        if model.n_features != len(data.feature_names):
+            raise DataError(
+                f"the model takes {model.n_features} inputs but the data has "
+                f"{len(data.feature_names)} feature columns: {list(data.feature_names)}"
+            )
+    analysis = explain(
         model,
         data,
         methods=methods,
@@ -99,6 +165,7 @@ def _explain(args: argparse.Namespace) -> Analysis:
         on_progress=_Progress(sys.stderr),
         skip_unsupported=len(methods) > 1,
     )
+    return analysis, {}
 
 
 def _parse_groups(specs: Sequence[str]) -> dict[str, list[str]]:
@@ -106,7 +173,7 @@ def _parse_groups(specs: Sequence[str]) -> dict[str, list[str]]:
     for spec in specs:
         name, sep, columns = spec.partition("=")
         if not sep or not name or not columns:
-            raise ValueError(f"--group {spec!r}: expected NAME=COL,COL,...")
+            raise InputError(f"--group {spec!r}: expected NAME=COL,COL,...")
         groups[name] = [c.strip() for c in columns.split(",") if c.strip()]
     return groups
 

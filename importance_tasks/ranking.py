@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,7 +12,15 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:
     from importance_tasks.result import Importance
 
-__all__ = ["Consensus", "consensus", "rank_descending"]
+__all__ = [
+    "Agreement",
+    "Comparison",
+    "Consensus",
+    "agreement",
+    "compare",
+    "consensus",
+    "rank_descending",
+]
 
 
 def rank_descending(values: NDArray[np.float64], *, ties: str = "min") -> NDArray[np.int64]:
@@ -76,4 +84,101 @@ def consensus(results: Sequence[Importance]) -> Consensus:
         mean_rank=mean_rank,
         rank=rank_descending(-mean_rank),
         methods=tuple(r.method for r in results),
+    )
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How far the methods agree on the ranking.
+
+    Attributes
+    ----------
+    kendall_w : float
+        Kendall's coefficient of concordance over all methods, tie-corrected: 1 = identical
+        rankings, 0 = no agreement (NaN with fewer than two methods or features).
+    spearman : mapping of "a~b" to float
+        Spearman rank correlation of each pair of methods.
+    spread : ndarray of shape (n_features,)
+        Per feature, the standard deviation of its rank across methods (large = disputed).
+    """
+
+    kendall_w: float
+    spearman: dict[str, float]
+    spread: NDArray[np.float64]
+
+
+def agreement(results: Sequence[Importance]) -> Agreement:
+    """Kendall's W, pairwise Spearman correlations and per-feature rank spread."""
+    from scipy.stats import spearmanr
+
+    ranks = np.vstack([rank_descending(r.mean, ties="average") for r in results])
+    m, n = ranks.shape
+    pairs: dict[str, float] = {}
+    for i in range(m):
+        for j in range(i + 1, m):
+            rho = spearmanr(ranks[i], ranks[j]).statistic if n > 1 else np.nan
+            pairs[f"{results[i].method}~{results[j].method}"] = float(rho)
+    if m < 2 or n < 2:
+        return Agreement(float("nan"), pairs, np.zeros(n))
+    totals = ranks.sum(axis=0)
+    s = float(((totals - totals.mean()) ** 2).sum())
+    ties = sum(
+        float(((counts**3) - counts).sum())
+        for counts in (np.unique(row, return_counts=True)[1] for row in ranks)
+    )
+    denominator = m**2 * (n**3 - n) - m * ties
+    w = 12 * s / denominator if denominator > 0 else float("nan")
+    return Agreement(float(w), pairs, ranks.std(axis=0))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One version's consensus ranking against the previous version's.
+
+    Attributes
+    ----------
+    features : tuple of str
+        Features both versions rank, in the current version's order.
+    previous_rank, current_rank : ndarray of shape (n_features,)
+    spearman, kendall : float
+        Rank correlations (NaN with fewer than two common features).
+    added, removed : tuple of str
+        Features only the current / only the previous version has.
+    """
+
+    features: tuple[str, ...]
+    previous_rank: NDArray[np.float64]
+    current_rank: NDArray[np.float64]
+    spearman: float
+    kendall: float
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    def movers(self, k: int = 5) -> list[tuple[str, int]]:
+        """Up to ``k`` features whose rank moved most, with the move (positive = up)."""
+        moves = self.previous_rank - self.current_rank
+        order = np.argsort(-np.abs(moves), kind="stable")
+        return [(self.features[i], int(moves[i])) for i in order[:k] if moves[i] != 0]
+
+
+def compare(previous: Mapping[str, float], current: Mapping[str, float]) -> Comparison:
+    """Compare two rankings given as feature -> rank (1 = most important)."""
+    from scipy.stats import kendalltau, spearmanr
+
+    common = tuple(f for f in current if f in previous)
+    prev = np.array([previous[f] for f in common], dtype=np.float64)
+    curr = np.array([current[f] for f in common], dtype=np.float64)
+    if len(common) >= 2:
+        rho = float(spearmanr(prev, curr).statistic)
+        tau = float(kendalltau(prev, curr).statistic)
+    else:
+        rho = tau = float("nan")
+    return Comparison(
+        features=common,
+        previous_rank=prev,
+        current_rank=curr,
+        spearman=rho,
+        kendall=tau,
+        added=tuple(f for f in current if f not in previous),
+        removed=tuple(f for f in previous if f not in current),
     )

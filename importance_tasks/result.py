@@ -73,6 +73,37 @@ class Importance:
         """Rank of each row, 1 = most important; ties share the best rank."""
         return rank_descending(self.mean)
 
+    def to_record(self) -> dict[str, Any]:
+        """Everything in plain JSON types; ``from_record`` restores it exactly."""
+        return {
+            "method": self.method,
+            "features": list(self.features),
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+            "ci_low": self.ci_low.tolist(),
+            "ci_high": self.ci_high.tolist(),
+            "repeats": None if self.repeats is None else self.repeats.tolist(),
+            "groups": {k: list(v) for k, v in self.groups.items()},
+            "settings": dict(self.settings),
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Importance:
+        repeats = record["repeats"]
+        return cls(
+            method=record["method"],
+            features=tuple(record["features"]),
+            mean=np.asarray(record["mean"], dtype=np.float64),
+            std=np.asarray(record["std"], dtype=np.float64),
+            ci_low=np.asarray(record["ci_low"], dtype=np.float64),
+            ci_high=np.asarray(record["ci_high"], dtype=np.float64),
+            repeats=None if repeats is None else np.asarray(repeats, dtype=np.float64),
+            groups={k: tuple(v) for k, v in record["groups"].items()},
+            settings=dict(record["settings"]),
+            seconds=float(record["seconds"]),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         """The per-method part of the CLI's ``--json`` shape."""
         return {

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from importance_tasks.ranking import consensus, rank_descending
+from importance_tasks.ranking import agreement, compare, consensus, rank_descending
 from importance_tasks.result import Importance
 
 
@@ -44,3 +44,31 @@ def test_consensus_refuses_different_features():
 def test_result_checks_shapes():
     with pytest.raises(ValueError, match=r"mean must have shape \(4,\)"):
         _result("p", [1, 2])
+
+
+def test_kendall_w_is_one_for_identical_and_low_for_reversed_rankings():
+    same = agreement([_result("p", [4, 3, 2, 1]), _result("q", [8, 6, 4, 2])])
+    assert same.kendall_w == pytest.approx(1.0)
+    assert same.spearman == {"p~q": pytest.approx(1.0)}
+    np.testing.assert_array_equal(same.spread, 0.0)
+    reversed_ = agreement([_result("p", [4, 3, 2, 1]), _result("q", [1, 2, 3, 4])])
+    assert reversed_.kendall_w == pytest.approx(0.0)
+    assert reversed_.spearman["p~q"] == pytest.approx(-1.0)
+
+
+def test_kendall_w_matches_the_textbook_formula_with_three_methods():
+    results = [_result("a", [4, 3, 2, 1]), _result("b", [3, 4, 2, 1]), _result("c", [4, 2, 3, 1])]
+    ranks = np.array([[1, 2, 3, 4], [2, 1, 3, 4], [1, 3, 2, 4]], dtype=float)
+    totals = ranks.sum(axis=0)
+    expected = 12 * ((totals - totals.mean()) ** 2).sum() / (3**2 * (4**3 - 4))
+    assert agreement(results).kendall_w == pytest.approx(expected)
+
+
+def test_compare_reports_correlations_and_movers():
+    comparison = compare({"a": 1, "b": 2, "c": 3, "gone": 4}, {"c": 1, "a": 2, "b": 3, "new": 4})
+    assert comparison.features == ("c", "a", "b")
+    assert comparison.added == ("new",) and comparison.removed == ("gone",)
+    assert comparison.movers(2) == [("c", 2), ("a", -1)]
+    assert comparison.spearman == pytest.approx(-0.5)
+    identical = compare({"a": 1, "b": 2}, {"a": 1, "b": 2})
+    assert identical.spearman == pytest.approx(1.0) and identical.movers() == []

@@ -1,0 +1,95 @@
+"""The MLflow client: which server, bounded retries, and errors that say what happened."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from importance_tasks.errors import InputError, RegistryError, ServiceUnavailableError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = ["HTTP_RETRY_DEFAULTS", "connect", "is_transient", "tracking_uri_from_env"]
+
+# MLflow's own defaults retry a dead server for minutes (7 retries, backoff factor 2). A
+# pipeline task should fail fast and let the scheduler retry it: a few quick retries here.
+HTTP_RETRY_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+HEALTH_TIMEOUT_S = 5.0
+
+
+def tracking_uri_from_env() -> str | None:
+    return os.environ.get("MLFLOW_TRACKING_URI") or None
+
+
+def connect(tracking_uri: str | None) -> MlflowClient:
+    """An ``MlflowClient`` for ``tracking_uri`` (default: ``MLFLOW_TRACKING_URI``), checked.
+
+    Raises
+    ------
+    InputError
+        When no tracking URI is given or set.
+    ServiceUnavailableError
+        When an HTTP tracking server does not answer its ``/health`` endpoint.
+    """
+    uri = tracking_uri or tracking_uri_from_env()
+    if not uri:
+        raise InputError(
+            "no MLflow tracking URI: pass --tracking-uri, set MLFLOW_TRACKING_URI, or configure "
+            "the Airflow connection 'mlflow_default'"
+        )
+    for key, value in HTTP_RETRY_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    if uri.startswith(("http://", "https://")):
+        _check_health(uri)
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _check_health(uri: str) -> None:
+    import requests
+
+    try:
+        response = requests.get(f"{uri.rstrip('/')}/health", timeout=HEALTH_TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise ServiceUnavailableError(
+            f"the MLflow server at {uri} cannot be reached ({type(exc).__name__}); is "
+            "`mlflow server` running, and is the tracking URI right?"
+        ) from exc
+    if response.status_code >= 500:
+        raise ServiceUnavailableError(
+            f"the MLflow server at {uri} answered {response.status_code} on /health; try later"
+        )
+
+
+_PERMANENT_CODES = {
+    "RESOURCE_DOES_NOT_EXIST",
+    "INVALID_PARAMETER_VALUE",
+    "PERMISSION_DENIED",
+    "UNAUTHENTICATED",
+    "BAD_REQUEST",
+    "INVALID_STATE",
+}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying may help: a service error, not bad input or a missing permission."""
+    if isinstance(exc, ServiceUnavailableError):
+        return True
+    if isinstance(exc, (InputError, RegistryError)):
+        return False
+    from mlflow.exceptions import MlflowException
+
+    if isinstance(exc, MlflowException):
+        return exc.error_code not in _PERMANENT_CODES
+    import requests
+
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout, ConnectionError))

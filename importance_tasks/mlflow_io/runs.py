@@ -1,0 +1,217 @@
+"""The logged contract: one run per analysis, metrics written once, manifest written last.
+
+Keys (see the README's "MLflow contract"):
+- params: model, version, data URI and digest, methods and settings, seed, package versions
+- metrics: ``importance/<method>/<feature>``, ``importance_std/<method>/<feature>``,
+  ``rank/<method>/<feature>``, ``rank/consensus/<feature>``, ``agreement/...``,
+  ``comparison/...``; step 0 and the run's start time as timestamp, so a retry that logs the
+  same value again adds no history
+- artifacts under ``importance/``; ``importance/manifest.json`` last
+- model version tags ``importance.run_id``, ``importance.top_features``, ``importance.status``
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from importance_tasks.result import Importance
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+__all__ = [
+    "ARTIFACT_DIR",
+    "KEY_TAG",
+    "MANIFEST",
+    "complete_run_for",
+    "finish_run",
+    "log_artifacts",
+    "log_metrics",
+    "metric_key",
+    "open_run",
+    "read_json_artifact",
+    "set_version_tags",
+]
+
+ARTIFACT_DIR = "importance"
+MANIFEST = f"{ARTIFACT_DIR}/manifest.json"
+KEY_TAG = "importance.key"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :]")
+_MAX_PARAM = 6000
+
+
+def metric_key(*parts: str) -> str:
+    """A metric name from parts; characters MLflow refuses, and ``/`` in a part, become ``_``."""
+    return "/".join(_UNSAFE.sub("_", part) for part in parts)
+
+
+def _experiment_id(client: MlflowClient, name: str) -> str:
+    from mlflow.exceptions import MlflowException
+
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    try:
+        return str(client.create_experiment(name))
+    except MlflowException as exc:  # created meanwhile by a parallel task
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise exc from None
+        return str(experiment.experiment_id)
+
+
+def _runs_with_key(client: MlflowClient, experiment_id: str, key: str) -> list[Run]:
+    return list(
+        client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{KEY_TAG}` = '{key}'",
+            order_by=["attributes.start_time ASC"],
+            max_results=10,
+        )
+    )
+
+
+def open_run(
+    client: MlflowClient,
+    *,
+    experiment: str,
+    key: str,
+    run_name: str,
+    tags: Mapping[str, str],
+    params: Mapping[str, Any],
+) -> tuple[str, bool]:
+    """The run for analysis ``key``: found again if it exists, else created.
+
+    Returns ``(run_id, complete)``; ``complete`` is True when its manifest is already there.
+    A run left RUNNING or FAILED by a dead task is taken over, never duplicated. If two tasks
+    create a run for the same key at once, the later one deletes its own and uses the earlier.
+    """
+    experiment_id = _experiment_id(client, experiment)
+    existing = _runs_with_key(client, experiment_id, key)
+    if not existing:
+        created = client.create_run(
+            experiment_id, run_name=run_name, tags={KEY_TAG: key, **tags}
+        ).info.run_id
+        existing = _runs_with_key(client, experiment_id, key)
+        if existing and existing[0].info.run_id != created:
+            client.delete_run(created)
+        elif not existing:
+            existing = [client.get_run(created)]
+    run = existing[0]
+    run_id = run.info.run_id
+    if _has_artifact(client, run_id, MANIFEST):
+        return run_id, True
+    if run.info.status != "RUNNING":
+        client.update_run(run_id, status="RUNNING")
+    logged = run.data.params
+    fresh = {k: _param(v) for k, v in params.items() if k not in logged}
+    if fresh:
+        from mlflow.entities import Param
+
+        client.log_batch(run_id, params=[Param(k, v) for k, v in fresh.items()])
+    return run_id, False
+
+
+def _param(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text[:_MAX_PARAM]
+
+
+def _has_artifact(client: MlflowClient, run_id: str, path: str) -> bool:
+    folder = str(Path(path).parent)
+    return any(a.path == path for a in client.list_artifacts(run_id, folder))
+
+
+def log_metrics(
+    client: MlflowClient,
+    run_id: str,
+    metrics: Mapping[str, float],
+    *,
+    model_id: str | None = None,
+) -> None:
+    """Log metrics at step 0 with the run's start time, linked to the logged model if known.
+
+    The timestamp and step are the same on every retry, and MLflow stores an identical
+    (key, value, timestamp, step) once, so no metric grows a history.
+    """
+    import math
+
+    from mlflow.entities import Metric
+
+    timestamp = int(client.get_run(run_id).info.start_time)
+    batch = [
+        Metric(key, float(value), timestamp, 0, model_id=model_id)
+        for key, value in metrics.items()
+        if not (isinstance(value, float) and math.isnan(value))
+    ]
+    for start in range(0, len(batch), 1000):  # MLflow's log_batch limit
+        client.log_batch(run_id, metrics=batch[start : start + 1000])
+
+
+def log_artifacts(client: MlflowClient, run_id: str, files: Mapping[str, str | bytes]) -> None:
+    """Write files (relative path under ``importance/`` -> content) into the run's artifacts."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / ARTIFACT_DIR
+        for relative, content in files.items():
+            path = root / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content)
+        client.log_artifacts(run_id, str(root), ARTIFACT_DIR)
+
+
+def read_json_artifact(client: MlflowClient, run_id: str, path: str) -> Any | None:
+    """A JSON artifact of the run, or None when it does not exist."""
+    import mlflow
+
+    if not _has_artifact(client, run_id, path):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=path, dst_path=tmp, tracking_uri=client.tracking_uri
+        )
+        return json.loads(Path(local).read_text())
+
+
+def importance_metrics(result: Importance) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for i, feature in enumerate(result.features):
+        metrics[metric_key("importance", result.method, feature)] = float(result.mean[i])
+        metrics[metric_key("importance_std", result.method, feature)] = float(result.std[i])
+        metrics[metric_key("rank", result.method, feature)] = float(result.rank[i])
+    return metrics
+
+
+def finish_run(client: MlflowClient, run_id: str, manifest: Mapping[str, Any]) -> None:
+    """Write the manifest (last of all artifacts) and mark the run FINISHED."""
+    log_artifacts(client, run_id, {"manifest.json": json.dumps(manifest, indent=2)})
+    client.set_terminated(run_id, status="FINISHED")
+
+
+def set_version_tags(
+    client: MlflowClient, name: str, version: str, tags: Mapping[str, str]
+) -> None:
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
+def complete_run_for(
+    client: MlflowClient, name: str, versions: Iterable[str]
+) -> tuple[str, str] | None:
+    """The first of ``versions`` whose tags point to a complete importance run: (version, run)."""
+    for version in versions:
+        tags = client.get_model_version(name, version).tags
+        run_id = tags.get("importance.run_id")
+        if tags.get("importance.status") != "complete" or not run_id:
+            continue
+        if _has_artifact(client, run_id, MANIFEST):
+            return version, run_id
+    return None

@@ -1,0 +1,61 @@
+"""Registering a trained Keras model the way this stage reads it back (demo, tests, DAGs)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["register_keras_model"]
+
+PIP_REQUIREMENTS = ["tensorflow-cpu==2.21.0", "keras>=3.13.2"]
+
+
+def register_keras_model(
+    model: Any,
+    *,
+    name: str,
+    eval_frame: pd.DataFrame,
+    target: str,
+    tracking_uri: str,
+    experiment: str = "training",
+    alias: str | None = None,
+    flavor: str = "tensorflow",
+) -> str:
+    """Log ``model`` in a run with its evaluation data, register it, optionally set an alias.
+
+    The run records what the importance stage looks for: the evaluation table as artifact
+    ``evaluation.parquet`` and as a dataset input (context ``evaluation``), the ``target``
+    param and the ``feature_names`` param. Returns the new version number.
+    """
+    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.exceptions import MlflowException
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    mlflow.set_experiment(experiment)
+    features = [c for c in eval_frame.columns if c != target]
+    log_model = {"tensorflow": mlflow.tensorflow.log_model, "keras": mlflow.keras.log_model}[flavor]
+    with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "evaluation.parquet"
+        eval_frame.to_parquet(path)
+        mlflow.log_artifact(str(path))
+        mlflow.log_params({"target": target, "feature_names": json.dumps(features)})
+        try:  # file: and s3:-style artifact stores have a dataset source type; others don't
+            source = mlflow.get_artifact_uri("evaluation.parquet")
+            dataset = from_pandas(eval_frame, source=source, targets=target, name="evaluation")
+        except MlflowException:
+            dataset = from_pandas(eval_frame, targets=target, name="evaluation")
+        mlflow.log_input(dataset, context="evaluation")
+        info = log_model(
+            model, name="model", pip_requirements=PIP_REQUIREMENTS, registered_model_name=name
+        )
+    version = str(info.registered_model_version)
+    if alias:
+        mlflow.MlflowClient().set_registered_model_alias(name, alias, version)
+    return version

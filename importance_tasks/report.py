@@ -1,0 +1,160 @@
+"""Tables, plots and the HTML report of an analysis, as file contents (no I/O here)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from importance_tasks.ranking import Agreement, Comparison, Consensus
+from importance_tasks.result import Importance
+
+__all__ = ["bar_chart_png", "comparison_csv", "method_csv", "rankings_csv", "report_html"]
+
+
+def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def method_csv(result: Importance) -> str:
+    """One method's table: a row per feature or group, most important first."""
+    order = sorted(range(len(result.features)), key=lambda i: (result.rank[i], i))
+    return _csv(
+        ["feature", "importance", "std", "ci_low", "ci_high", "rank", "columns"],
+        [
+            [
+                result.features[i],
+                repr(float(result.mean[i])),
+                repr(float(result.std[i])),
+                repr(float(result.ci_low[i])),
+                repr(float(result.ci_high[i])),
+                int(result.rank[i]),
+                " ".join(result.groups[result.features[i]]),
+            ]
+            for i in order
+        ],
+    )
+
+
+def rankings_csv(results: Sequence[Importance], consensus: Consensus) -> str:
+    """Features x methods ranks, with the consensus rank and mean rank; consensus order."""
+    order = sorted(range(len(consensus.features)), key=lambda i: (consensus.rank[i], i))
+    return _csv(
+        ["feature", "consensus_rank", "mean_rank", *(r.method for r in results)],
+        [
+            [
+                consensus.features[i],
+                int(consensus.rank[i]),
+                repr(float(consensus.mean_rank[i])),
+                *(int(r.rank[i]) for r in results),
+            ]
+            for i in order
+        ],
+    )
+
+
+def comparison_csv(comparison: Comparison) -> str:
+    moves = comparison.previous_rank - comparison.current_rank
+    rows: list[list[Any]] = [
+        [f, int(p), int(c), int(m)]
+        for f, p, c, m in zip(
+            comparison.features,
+            comparison.previous_rank,
+            comparison.current_rank,
+            moves,
+            strict=True,
+        )
+    ]
+    rows += [[f, "", "", "added"] for f in comparison.added]
+    rows += [[f, "", "", "removed"] for f in comparison.removed]
+    return _csv(["feature", "previous_rank", "current_rank", "moved_up_by"], rows)
+
+
+def bar_chart_png(result: Importance, *, top: int = 30) -> bytes:
+    """Horizontal bars of the top features with their 95% interval as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    order = np.argsort(-result.mean, kind="stable")[:top][::-1]
+    height = 0.6 + 0.3 * len(order)
+    fig, ax = plt.subplots(figsize=(7, height), dpi=100)
+    try:
+        mean = result.mean[order]
+        err = np.vstack([mean - result.ci_low[order], result.ci_high[order] - mean]).clip(min=0)
+        ax.barh(
+            [result.features[i] for i in order],
+            mean,
+            xerr=err,
+            color="#4477aa",
+            ecolor="#222222",
+            capsize=3,
+        )
+        ax.set_xlabel("importance (95% interval)")
+        ax.set_title(result.method)
+        ax.axvline(0, color="#888888", linewidth=0.8)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def report_html(
+    *,
+    title: str,
+    context: Mapping[str, Any],
+    results: Sequence[Importance],
+    consensus: Consensus,
+    agreement: Agreement,
+    comparison: Comparison | None,
+    charts: Mapping[str, bytes],
+) -> str:
+    """A self-contained HTML page (no scripts, fonts or images from the network)."""
+    esc = html.escape
+    rows = sorted(range(len(consensus.features)), key=lambda i: (consensus.rank[i], i))
+    head = "".join(f"<th>{esc(r.method)}</th>" for r in results)
+    body = "".join(
+        f"<tr><td>{consensus.rank[i]}</td><td>{esc(consensus.features[i])}</td>"
+        + "".join(f"<td>{r.mean[i]:.4g} ± {r.std[i]:.2g} (#{r.rank[i]})</td>" for r in results)
+        + "</tr>"
+        for i in rows
+    )
+    ctx = "".join(
+        f"<tr><th>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>" for k, v in context.items()
+    )
+    pairs = "".join(f"<li>{esc(k)}: {v:.3f}</li>" for k, v in agreement.spearman.items())
+    compared = "<p>No earlier version with a complete analysis.</p>"
+    if comparison is not None:
+        movers = "".join(f"<li>{esc(f)}: {m:+d}</li>" for f, m in comparison.movers())
+        compared = (
+            f"<p>Spearman {comparison.spearman:.3f}, Kendall {comparison.kendall:.3f}</p>"
+            f"<ul>{movers or '<li>no feature moved</li>'}</ul>"
+        )
+    images = "".join(
+        f'<figure><img alt="{esc(name)}" src="data:image/png;base64,'
+        f'{base64.b64encode(png).decode()}"></figure>'
+        for name, png in charts.items()
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}img{{max-width:100%}}</style>
+</head><body><h1>{esc(title)}</h1>
+<h2>Consensus ranking</h2><table><tr><th>rank</th><th>feature</th>{head}</tr>{body}</table>
+<h2>Agreement between methods</h2><p>Kendall's W: {agreement.kendall_w:.3f}</p><ul>{pairs}</ul>
+<h2>Compared with the previous version</h2>{compared}
+<h2>Per method</h2>{images}
+<h2>Where this comes from</h2><table>{ctx}</table>
+</body></html>
+"""

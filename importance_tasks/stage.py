@@ -1,0 +1,554 @@
+"""The pipeline stage as plain functions: plan -> compute (one per method) -> aggregate -> publish.
+
+Airflow tasks call these one per task; ``analyze`` calls them in sequence for the command line
+and for Python callers. Each step takes and returns small JSON-friendly dicts (what XCom
+carries); tables and arrays go to MLflow artifacts. Every step can be retried: the run is
+found again by its key, a method already logged is not computed twice, metrics are written
+with a fixed step and timestamp, and the manifest is written last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from importance_tasks.data import EvalData
+from importance_tasks.engine import DEFAULT_METHODS, Analysis, method_options
+from importance_tasks.errors import DataError, InputError, UnsupportedModelError
+from importance_tasks.methods import REGISTRY, make_method
+from importance_tasks.model import Model
+from importance_tasks.ranking import Comparison, agreement, compare, consensus
+from importance_tasks.result import Importance
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from importance_tasks.mlflow_io.registry import LoadedModel, ModelRef
+
+__all__ = [
+    "Plan",
+    "aggregate",
+    "analyze",
+    "compute_method",
+    "load_inputs",
+    "plan_analysis",
+    "publish",
+]
+
+DEFAULT_EXPERIMENT = "importance"
+TOP_K = 5
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One analysis, pinned: what every later step needs, small enough for XCom."""
+
+    tracking_uri: str
+    experiment: str
+    model_name: str
+    model_version: str
+    model_id: str | None
+    source_run_id: str | None
+    data_uri: str
+    target: str
+    data_digest: str
+    n_rows: int
+    methods: tuple[str, ...]
+    config: dict[str, Any]
+    key: str
+    run_id: str
+    complete: bool = False
+    trust_pyfunc: bool = False
+    alias: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "methods": list(self.methods)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        return cls(**{**data, "methods": tuple(data["methods"])})
+
+
+@dataclass
+class _Inputs:
+    client: MlflowClient
+    ref: ModelRef
+    loaded: LoadedModel
+    data: EvalData
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def data_digest(data: EvalData) -> str:
+    """A digest of the evaluation rows, columns and target (first 16 hex digits of SHA-256)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(list(data.feature_names)).encode())
+    digest.update(np.ascontiguousarray(data.X).tobytes())
+    digest.update(
+        np.ascontiguousarray(data.y).astype(np.float64, copy=False).tobytes()
+        if np.issubdtype(data.y.dtype, np.number)
+        else data.y.astype(str).tobytes()
+    )
+    return digest.hexdigest()[:16]
+
+
+def _load(
+    client: MlflowClient,
+    spec: str,
+    *,
+    data_uri: str | None,
+    target: str | None,
+    trust_pyfunc: bool,
+) -> tuple[_Inputs, str, str]:
+    from importance_tasks.mlflow_io.registry import fetch_data, fetch_model, resolve_model
+
+    ref = resolve_model(client, spec)
+    loaded = fetch_model(client, ref, trust_pyfunc=trust_pyfunc)
+    source = fetch_data(client, ref, data_uri=data_uri, target=target)
+    data = EvalData.from_frame(
+        source.frame, target=source.target, feature_names=loaded.feature_names
+    )
+    if loaded.model.n_features != len(data.feature_names):
+        raise DataError(
+            f"{ref.uri} takes {loaded.model.n_features} inputs but the data has "
+            f"{len(data.feature_names)} feature columns: {list(data.feature_names)}"
+        )
+    return _Inputs(client, ref, loaded, data), source.uri, source.target
+
+
+def load_inputs(
+    model: str,
+    *,
+    tracking_uri: str | None = None,
+    data_uri: str | None = None,
+    target: str | None = None,
+    trust_pyfunc: bool = False,
+) -> tuple[Model, EvalData]:
+    """The registered model and its evaluation data, checked, without logging anything."""
+    from importance_tasks.mlflow_io.connection import connect
+
+    inputs, _, _ = _load(
+        connect(tracking_uri), model, data_uri=data_uri, target=target, trust_pyfunc=trust_pyfunc
+    )
+    return inputs.loaded.model, inputs.data
+
+
+def _config(
+    methods: Sequence[str],
+    options: Mapping[str, Mapping[str, Any]],
+    seed: int,
+    scoring: str,
+    groups: Mapping[str, Sequence[str]],
+) -> dict[str, Any]:
+    if not methods:
+        raise InputError("methods must name at least one method")
+    unknown = [m for m in methods if m not in REGISTRY]
+    if unknown:
+        raise InputError(f"unknown methods {unknown}; available: {', '.join(REGISTRY)}")
+    stray = sorted(set(options) - set(methods))
+    if stray:
+        raise InputError(f"options given for methods that do not run: {stray}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"seed must be an integer >= 0, got {seed!r}")
+    shared = {"random_state": seed, "groups": dict(groups)}
+    resolved = {m: {**method_options(m, shared), **options.get(m, {})} for m in methods}
+    for name, kwargs in resolved.items():
+        make_method(name, **kwargs)  # validates every option now, not in a later task
+    return {"methods": list(methods), "options": resolved, "seed": seed, "scoring": scoring}
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in (
+        "importance_tasks",
+        "tensorflow-cpu",
+        "keras",
+        "mlflow",
+        "scikit-learn",
+        "numpy",
+        "pandas",
+    ):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def plan_analysis(
+    model: str,
+    *,
+    tracking_uri: str | None = None,
+    data_uri: str | None = None,
+    target: str | None = None,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    seed: int = 0,
+    scoring: str = "auto",
+    groups: Mapping[str, Sequence[str]] | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
+    trust_pyfunc: bool = False,
+) -> Plan:
+    """Resolve the model and data, check them against each other, open (or find) the run.
+
+    Parameters
+    ----------
+    model : str
+        ``NAME@ALIAS``, ``NAME/VERSION`` or a ``models:/`` URI; an alias is resolved here once.
+    tracking_uri : str, optional
+        Default: ``MLFLOW_TRACKING_URI``.
+    data_uri, target : str, optional
+        The evaluation table and its target column; default: what the model's run logged.
+    methods, options, seed, scoring, groups
+        What to compute; part of the run's identity with the model version and data digest.
+    experiment : str, default="importance"
+    trust_pyfunc : bool, default=False
+        Allow non-Keras (pickled) pyfunc models.
+    """
+    from importance_tasks.mlflow_io.connection import connect
+    from importance_tasks.mlflow_io.runs import open_run
+
+    config = _config(methods, options or {}, seed, scoring, groups or {})
+    client = connect(tracking_uri)
+    inputs, uri, column = _load(
+        client, model, data_uri=data_uri, target=target, trust_pyfunc=trust_pyfunc
+    )
+    ref, digest = inputs.ref, data_digest(inputs.data)
+    identity = json.dumps([ref.name, ref.version, digest, config], sort_keys=True)
+    key = hashlib.sha256(identity.encode()).hexdigest()[:32]
+    run_id, complete = open_run(
+        client,
+        experiment=experiment,
+        key=key,
+        run_name=f"{ref.name} v{ref.version} importance",
+        tags={"importance.model_name": ref.name, "importance.model_version": ref.version},
+        params={
+            "model_name": ref.name,
+            "model_version": ref.version,
+            "model_uri": ref.uri,
+            "model_flavor": inputs.loaded.flavor,
+            "data_uri": uri,
+            "data_digest": digest,
+            "data_rows": inputs.data.n_rows,
+            "target": column,
+            "methods": ",".join(config["methods"]),
+            "seed": seed,
+            "scoring": scoring,
+            "feature_names_checked": inputs.loaded.feature_names is not None,
+            **{f"settings.{m}": o for m, o in config["options"].items()},
+            "package_versions": _versions(),
+        },
+    )
+    return Plan(
+        tracking_uri=client.tracking_uri,
+        experiment=experiment,
+        model_name=ref.name,
+        model_version=ref.version,
+        model_id=ref.model_id,
+        source_run_id=ref.run_id,
+        data_uri=uri,
+        target=column,
+        data_digest=digest,
+        n_rows=inputs.data.n_rows,
+        methods=tuple(config["methods"]),
+        config=config,
+        key=key,
+        run_id=run_id,
+        complete=complete,
+        trust_pyfunc=trust_pyfunc,
+        alias=ref.alias,
+    )
+
+
+def _client(plan: Plan) -> MlflowClient:
+    from importance_tasks.mlflow_io.connection import connect
+
+    return connect(plan.tracking_uri)
+
+
+def _method_path(method: str, suffix: str = "json") -> str:
+    return f"importance/{method}.{suffix}"
+
+
+def compute_method(plan: Plan, method: str) -> dict[str, Any]:
+    """Compute one method and log its metrics and artifacts; skip it if already logged."""
+    from importance_tasks.mlflow_io import runs
+    from importance_tasks.report import bar_chart_png, method_csv
+
+    if method not in plan.methods:
+        raise InputError(f"method {method!r} is not in this analysis: {list(plan.methods)}")
+    client = _client(plan)
+    if plan.complete or runs.read_json_artifact(client, plan.run_id, _method_path(method)):
+        return {"method": method, "status": "reused", "run_id": plan.run_id}
+    inputs, _, _ = _load(
+        client,
+        f"{plan.model_name}/{plan.model_version}",
+        data_uri=plan.data_uri,
+        target=plan.target,
+        trust_pyfunc=plan.trust_pyfunc,
+    )
+    if data_digest(inputs.data) != plan.data_digest:
+        raise DataError(
+            f"the data at {plan.data_uri} changed since the analysis was planned "
+            f"(digest {plan.data_digest}); start a new analysis"
+        )
+    instance = make_method(method, **plan.config["options"][method])
+    try:
+        result = instance.compute(inputs.loaded.model, inputs.data, scoring=plan.config["scoring"])
+    except UnsupportedModelError as exc:
+        runs.log_artifacts(
+            client, plan.run_id, {f"{method}.skipped.json": json.dumps({"reason": str(exc)})}
+        )
+        return {"method": method, "status": "skipped", "reason": str(exc), "run_id": plan.run_id}
+    runs.log_metrics(client, plan.run_id, runs.importance_metrics(result), model_id=plan.model_id)
+    runs.log_metrics(client, plan.run_id, {runs.metric_key("seconds", method): result.seconds})
+    runs.log_artifacts(
+        client,
+        plan.run_id,
+        {
+            f"{method}.csv": method_csv(result),
+            f"plots/{method}.png": bar_chart_png(result),
+            # Written after the table and plot: its presence means this method is logged.
+            f"{method}.json": json.dumps(result.to_record()),
+        },
+    )
+    top = [result.features[i] for i in np.argsort(result.rank, kind="stable")[:TOP_K]]
+    return {
+        "method": method,
+        "status": "done",
+        "seconds": round(result.seconds, 3),
+        "top_features": top,
+        "run_id": plan.run_id,
+    }
+
+
+def _results(client: MlflowClient, plan: Plan) -> list[Importance]:
+    from importance_tasks.mlflow_io import runs
+
+    results = []
+    for method in plan.methods:
+        record = runs.read_json_artifact(client, plan.run_id, _method_path(method))
+        if record is not None:
+            results.append(Importance.from_record(record))
+    if not results:
+        raise InputError(
+            f"no method produced a result in run {plan.run_id} (all failed or were skipped)"
+        )
+    return results
+
+
+def _previous(client: MlflowClient, plan: Plan) -> tuple[str, Comparison] | None:
+    from importance_tasks.mlflow_io import runs
+
+    versions = [
+        v.version
+        for v in client.search_model_versions(f"name = '{plan.model_name}'")
+        if int(v.version) < int(plan.model_version)
+    ]
+    found = runs.complete_run_for(client, plan.model_name, sorted(versions, key=int, reverse=True))
+    if found is None:
+        return None
+    version, run_id = found
+    previous = runs.read_json_artifact(client, run_id, "importance/consensus.json")
+    if previous is None:
+        return None
+    current = runs.read_json_artifact(client, plan.run_id, "importance/consensus.json")
+    if current is None:
+        raise InputError(f"run {plan.run_id} has no consensus yet: run aggregate first")
+    return version, compare(previous["rank"], current["rank"])
+
+
+def aggregate(plan: Plan) -> dict[str, Any]:
+    """Consensus, agreement and the comparison with the previous version; logged."""
+    from importance_tasks.mlflow_io import runs
+    from importance_tasks.report import comparison_csv, rankings_csv
+
+    client = _client(plan)
+    results = _results(client, plan)
+    combined = consensus(results)
+    agreed = agreement(results)
+    metrics = {
+        runs.metric_key("rank", "consensus", f): float(r)
+        for f, r in zip(combined.features, combined.rank, strict=True)
+    }
+    metrics["agreement/kendall_w"] = agreed.kendall_w
+    for pair, rho in agreed.spearman.items():
+        metrics[runs.metric_key("agreement", "spearman", *pair.split("~"))] = rho
+    runs.log_artifacts(
+        client,
+        plan.run_id,
+        {
+            "rankings.csv": rankings_csv(results, combined),
+            "agreement.json": json.dumps(
+                {
+                    "kendall_w": agreed.kendall_w,
+                    "spearman": agreed.spearman,
+                    "rank_spread": dict(
+                        zip(combined.features, agreed.spread.tolist(), strict=True)
+                    ),
+                }
+            ),
+            "consensus.json": json.dumps(
+                {
+                    "methods": list(combined.methods),
+                    **combined.as_dict(),
+                    "mean_rank": dict(
+                        zip(combined.features, combined.mean_rank.tolist(), strict=True)
+                    ),
+                }
+            ),
+        },
+    )
+    summary: dict[str, Any] = {
+        "run_id": plan.run_id,
+        "methods": list(combined.methods),
+        "top_features": _top(combined.features, combined.rank),
+        "kendall_w": None if np.isnan(agreed.kendall_w) else round(agreed.kendall_w, 4),
+        "previous_version": None,
+    }
+    previous = _previous(client, plan)
+    if previous is not None:
+        version, comparison = previous
+        metrics["comparison/spearman"] = comparison.spearman
+        metrics["comparison/kendall"] = comparison.kendall
+        metrics["comparison/previous_version"] = float(version)
+        runs.log_artifacts(
+            client,
+            plan.run_id,
+            {
+                "comparison.csv": comparison_csv(comparison),
+                "comparison.json": json.dumps(
+                    {
+                        "previous_version": version,
+                        "spearman": comparison.spearman,
+                        "kendall": comparison.kendall,
+                        "movers": comparison.movers(),
+                    }
+                ),
+            },
+        )
+        summary.update(
+            previous_version=version,
+            spearman=None if np.isnan(comparison.spearman) else round(comparison.spearman, 4),
+            movers=comparison.movers(),
+        )
+    runs.log_metrics(client, plan.run_id, metrics, model_id=plan.model_id)
+    return summary
+
+
+def _top(features: Sequence[str], rank: Any) -> list[str]:
+    return [features[i] for i in np.argsort(rank, kind="stable")[:TOP_K]]
+
+
+def publish(plan: Plan) -> dict[str, Any]:
+    """Report, manifest (last) and model version tags; the run is then complete."""
+    from importance_tasks.mlflow_io import runs
+    from importance_tasks.report import bar_chart_png, report_html
+
+    client = _client(plan)
+    results = _results(client, plan)
+    combined = consensus(results)
+    top = _top(combined.features, combined.rank)
+    if not plan.complete:
+        compared = runs.read_json_artifact(client, plan.run_id, "importance/comparison.json")
+        previous = _previous(client, plan) if compared else None
+        context = {
+            "model": f"{plan.model_name} version {plan.model_version}"
+            + (f" (alias {plan.alias})" if plan.alias else ""),
+            "data": plan.data_uri,
+            "data digest": plan.data_digest,
+            "rows": plan.n_rows,
+            "target": plan.target,
+            "settings": json.dumps(plan.config, sort_keys=True),
+            "run": plan.run_id,
+        }
+        html = report_html(
+            title=f"Feature importance: {plan.model_name} v{plan.model_version}",
+            context=context,
+            results=results,
+            consensus=combined,
+            agreement=agreement(results),
+            comparison=previous[1] if previous else None,
+            charts={r.method: bar_chart_png(r) for r in results},
+        )
+        runs.log_artifacts(client, plan.run_id, {"report.html": html})
+        artifacts = sorted(a.path for a in _walk_artifacts(client, plan.run_id, "importance"))
+        runs.finish_run(
+            client,
+            plan.run_id,
+            {
+                "complete": True,
+                "key": plan.key,
+                "run_id": plan.run_id,
+                "model": {
+                    "name": plan.model_name,
+                    "version": plan.model_version,
+                    "model_id": plan.model_id,
+                },
+                "data": {
+                    "uri": plan.data_uri,
+                    "digest": plan.data_digest,
+                    "rows": plan.n_rows,
+                    "target": plan.target,
+                },
+                "methods": [r.method for r in results],
+                "skipped": [m for m in plan.methods if m not in {r.method for r in results}],
+                "config": plan.config,
+                "artifacts": [*artifacts, runs.MANIFEST],
+            },
+        )
+    runs.set_version_tags(
+        client,
+        plan.model_name,
+        plan.model_version,
+        {
+            "importance.run_id": plan.run_id,
+            "importance.top_features": ",".join(top),
+            "importance.status": "complete",
+        },
+    )
+    return {
+        "run_id": plan.run_id,
+        "model_name": plan.model_name,
+        "model_version": plan.model_version,
+        "top_features": top,
+        "status": "complete",
+    }
+
+
+def _walk_artifacts(client: MlflowClient, run_id: str, path: str) -> list[Any]:
+    found: list[Any] = []
+    for item in client.list_artifacts(run_id, path):
+        found.extend(_walk_artifacts(client, run_id, item.path) if item.is_dir else [item])
+    return found
+
+
+def analyze(model: str, **kwargs: Any) -> tuple[Plan, Analysis]:
+    """The whole stage in one process: plan, every method, aggregate, publish.
+
+    Takes the arguments of ``plan_analysis``. Returns the plan and the analysis read back from
+    the run, so a repeated call on a complete run returns the logged result without computing.
+    """
+    plan = plan_analysis(model, **kwargs)
+    for method in plan.methods:
+        compute_method(plan, method)
+    if not plan.complete:
+        aggregate(plan)
+    publish(plan)
+    client = _client(plan)
+    results = _results(client, plan)
+    skipped = {
+        m: "unsupported for this model"
+        for m in plan.methods
+        if m not in {r.method for r in results}
+    }
+    analysis = Analysis(
+        results={r.method: r for r in results}, consensus=consensus(results), skipped=skipped
+    )
+    return plan, analysis
