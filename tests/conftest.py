@@ -95,3 +95,95 @@ def linear_problem(n_rows: int = 2000, seed: int = 0) -> tuple[KerasModel, EvalD
     model = KerasModel(dense_model([w[:, None]], [np.array([1.0])]))
     y = model.predict(X.astype(np.float32))[:, 0]
     return model, EvalData(X=X, y=y, feature_names=tuple(f"a{i}" for i in range(5))), w
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_mlflow_server(folder, *, port: int | None = None, extra: tuple[str, ...] = ()):
+    """Start ``mlflow server`` on 127.0.0.1 (SQLite backend, served artifacts) in its own
+    process group; returns (process, uri) once /health answers."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    port = port or _free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    log = open(folder / "server.log", "ab")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"), "server",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+            "--artifacts-destination", str(folder / "artifacts"),
+            *extra,
+        ],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"mlflow server exited: {(folder / 'server.log').read_text()[-2000:]}"
+            )
+        try:
+            if requests.get(f"{uri}/health", timeout=1).ok:
+                return process, uri
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    stop_process_group(process)
+    raise RuntimeError("mlflow server did not answer /health within 90 s")
+
+
+def stop_process_group(process) -> None:
+    import signal
+    import subprocess
+
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real MLflow tracking server on loopback for the whole session."""
+    process, uri = start_mlflow_server(tmp_path_factory.mktemp("mlflow-server"))
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    yield uri
+    if previous is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = previous
+    stop_process_group(process)
+
+
+@pytest.fixture(autouse=True)
+def _model_cache(tmp_path_factory, monkeypatch):
+    """Each test session downloads registered models into its own cache."""
+    monkeypatch.setenv("IMPORTANCE_TASKS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def friedman_frame(data: EvalData):
+    import pandas as pd
+
+    frame = pd.DataFrame(data.X, columns=list(data.feature_names))
+    frame["y"] = data.y
+    return frame

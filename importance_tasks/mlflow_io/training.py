@@ -41,7 +41,7 @@ def register_keras_model(
     mlflow.set_experiment(experiment)
     features = [c for c in eval_frame.columns if c != target]
     log_model = {"tensorflow": mlflow.tensorflow.log_model, "keras": mlflow.keras.log_model}[flavor]
-    with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+    with mlflow.start_run(), tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "evaluation.parquet"
         eval_frame.to_parquet(path)
         mlflow.log_artifact(str(path))

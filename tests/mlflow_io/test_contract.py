@@ -1,0 +1,181 @@
+"""The MLflow contract, read back from a real tracking server."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import mlflow
+import pytest
+
+from importance_tasks.mlflow_io.training import register_keras_model
+from importance_tasks.stage import aggregate, analyze, compute_method, plan_analysis, publish
+from tests.conftest import friedman_frame
+
+pytestmark = pytest.mark.integration
+METHODS = ("permutation", "probe", "weights")
+
+
+def _register(friedman, uri, name, *, alias="champion", flavor="tensorflow"):
+    return register_keras_model(
+        friedman.model.keras_model,
+        name=name,
+        eval_frame=friedman_frame(friedman.data),
+        target="y",
+        tracking_uri=uri,
+        alias=alias,
+        flavor=flavor,
+    )
+
+
+def _read_artifact(client, run_id, path):
+    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path)
+    with open(local) as handle:
+        return handle.read()
+
+
+@pytest.fixture(scope="module")
+def analysed(friedman, mlflow_server):
+    name = f"friedman-{uuid.uuid4().hex[:6]}"
+    version = _register(friedman, mlflow_server, name)
+    plan, analysis = analyze(f"models:/{name}@champion", seed=0, experiment="contract")
+    return name, version, plan, analysis
+
+
+def test_every_metric_artifact_and_tag_of_the_contract(analysed, friedman, mlflow_server):
+    name, version, plan, analysis = analysed
+    client = mlflow.MlflowClient(mlflow_server)
+    assert plan.model_version == version and plan.alias == "champion"
+    assert plan.data_uri.endswith("evaluation.parquet")  # found from the model's run
+    run = client.get_run(plan.run_id)
+    assert run.info.status == "FINISHED"
+    assert client.get_experiment(run.info.experiment_id).name == "contract"
+    features = friedman.data.feature_names
+    metrics = run.data.metrics
+    for method in METHODS:
+        for feature in features:
+            for prefix in ("importance", "importance_std", "rank"):
+                assert f"{prefix}/{method}/{feature}" in metrics
+    for feature in features:
+        assert (
+            metrics[f"rank/consensus/{feature}"] == analysis.consensus.rank[features.index(feature)]
+        )
+    assert 0.0 <= metrics["agreement/kendall_w"] <= 1.0
+    params = run.data.params
+    assert params["model_name"] == name and params["model_version"] == version
+    assert params["data_digest"] == plan.data_digest and params["methods"] == ",".join(METHODS)
+    assert "keras" in json.loads(params["package_versions"])
+    paths = {a.path for a in client.list_artifacts(plan.run_id, "importance")}
+    expected = {f"importance/{m}.{ext}" for m in METHODS for ext in ("csv", "json")}
+    expected |= {"importance/rankings.csv", "importance/report.html", "importance/manifest.json"}
+    assert expected <= paths
+    manifest = json.loads(_read_artifact(client, plan.run_id, "importance/manifest.json"))
+    assert manifest["complete"] is True and manifest["methods"] == list(METHODS)
+    assert "importance/rankings.csv" in manifest["artifacts"]
+    rankings = _read_artifact(client, plan.run_id, "importance/rankings.csv").splitlines()
+    assert rankings[0] == "feature,consensus_rank,mean_rank,permutation,probe,weights"
+    assert {line.split(",")[0] for line in rankings[1:6]} == {f"x{i}" for i in range(5)}
+    tags = client.get_model_version(name, version).tags
+    assert tags["importance.run_id"] == plan.run_id
+    assert tags["importance.status"] == "complete"
+    assert set(tags["importance.top_features"].split(",")) == {f"x{i}" for i in range(5)}
+    logged_model = mlflow.get_logged_model(plan.model_id)
+    assert any(m.key == "importance/permutation/x0" for m in logged_model.metrics or [])
+
+
+def test_second_identical_analysis_reuses_the_run(analysed, mlflow_server):
+    name, _, plan, analysis = analysed
+    again, analysis_again = analyze(f"models:/{name}@champion", seed=0, experiment="contract")
+    assert again.run_id == plan.run_id and again.complete
+    assert analysis_again.as_dict() == analysis.as_dict()
+    client = mlflow.MlflowClient(mlflow_server)
+    for key in client.get_run(plan.run_id).data.metrics:
+        assert len(client.get_metric_history(plan.run_id, key)) == 1, key
+    runs = client.search_runs(
+        [client.get_experiment_by_name("contract").experiment_id],
+        filter_string=f"tags.`importance.key` = '{plan.key}'",
+    )
+    assert len(runs) == 1
+
+
+def test_other_settings_make_another_run(analysed):
+    name, _, plan, _ = analysed
+    other = plan_analysis(
+        f"models:/{name}@champion", seed=1, methods=["weights"], experiment="contract"
+    )
+    assert other.run_id != plan.run_id and not other.complete
+
+
+def test_interrupted_analysis_is_finished_in_the_same_run(friedman, mlflow_server):
+    name = f"retry-{uuid.uuid4().hex[:6]}"
+    _register(friedman, mlflow_server, name, flavor="keras")
+    first = plan_analysis(f"{name}@champion", methods=["permutation", "probe"], experiment="retry")
+    assert compute_method(first, "permutation")["status"] == "done"
+    # The task dies here; a retry plans again and finds the same run.
+    second = plan_analysis(f"{name}@champion", methods=["permutation", "probe"], experiment="retry")
+    assert second.run_id == first.run_id and not second.complete
+    assert compute_method(second, "permutation")["status"] == "reused"
+    assert compute_method(second, "probe")["status"] == "done"
+    aggregate(second)
+    aggregate(second)  # a retried aggregate adds no history
+    assert publish(second)["status"] == "complete"
+    client = mlflow.MlflowClient(mlflow_server)
+    for key in client.get_run(second.run_id).data.metrics:
+        assert len(client.get_metric_history(second.run_id, key)) == 1, key
+
+
+def test_comparison_with_the_previous_version(friedman, mlflow_server):
+    name = f"versions-{uuid.uuid4().hex[:6]}"
+    _register(friedman, mlflow_server, name)
+    analyze(f"{name}/1", methods=["permutation"], experiment="versions")
+    _register(friedman, mlflow_server, name)
+    plan, _ = analyze(f"{name}/2", methods=["permutation"], experiment="versions")
+    client = mlflow.MlflowClient(mlflow_server)
+    metrics = client.get_run(plan.run_id).data.metrics
+    assert metrics["comparison/previous_version"] == 1.0
+    assert metrics["comparison/spearman"] == pytest.approx(1.0)  # same model, same data, same seed
+    comparison = json.loads(_read_artifact(client, plan.run_id, "importance/comparison.json"))
+    assert comparison["previous_version"] == "1" and comparison["movers"] == []
+
+
+def test_cli_log_writes_run_id_and_version(friedman, mlflow_server, tmp_path, capsys):
+    from importance_tasks.cli import main
+
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+    version = _register(friedman, mlflow_server, name)
+    out = tmp_path / "r.json"
+    code = main(
+        [
+            "explain",
+            "--model",
+            f"models:/{name}@champion",
+            "--tracking-uri",
+            mlflow_server,
+            "--log",
+            "--methods",
+            "permutation,weights",
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    payload = json.loads(out.read_text())
+    assert payload["model_version"] == version
+    run = mlflow.MlflowClient(mlflow_server).get_run(payload["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["importance/weights/x0"] == pytest.approx(
+        payload["methods"]["weights"]["importance"]["x0"]
+    )
+    assert (
+        main(
+            ["explain", "--model", f"models:/{name}@nope", "--tracking-uri", mlflow_server, "--log"]
+        )
+        == 2
+    )
+    assert "has no alias 'nope'" in capsys.readouterr().err
+
+
+def test_metric_keys_keep_mlflow_happy():
+    from importance_tasks.mlflow_io.runs import metric_key
+
+    assert metric_key("importance", "permutation", "a/b (%)") == "importance/permutation/a_b ___"

@@ -1,0 +1,169 @@
+"""Resolving, loading and finding data through a real MLflow server; refusals included."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import mlflow
+import numpy as np
+import pytest
+
+from importance_tasks.errors import (
+    DataError,
+    RegistryError,
+    ServiceUnavailableError,
+    UnsafeModelError,
+)
+from importance_tasks.mlflow_io.connection import connect
+from importance_tasks.mlflow_io.registry import fetch_model, parse_model_spec, resolve_model
+from importance_tasks.mlflow_io.training import register_keras_model
+from importance_tasks.stage import analyze, load_inputs
+from tests.conftest import friedman_frame
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(
+    "spec,expected",
+    [
+        ("m@champion", ("m", "champion", None)),
+        ("models:/m@prod", ("m", "prod", None)),
+        ("m/3", ("m", None, "3")),
+        ("models:/team/m/12", ("team/m", None, "12")),
+    ],
+)
+def test_parse_model_spec(spec, expected):
+    assert parse_model_spec(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["m", "m@", "models:/m/latest", "@a"])
+def test_parse_model_spec_refuses_unpinned(spec):
+    with pytest.raises(RegistryError, match="NAME@ALIAS, NAME/VERSION"):
+        parse_model_spec(spec)
+
+
+@pytest.fixture(scope="module")
+def registered(friedman, mlflow_server):
+    name = f"reg-{uuid.uuid4().hex[:6]}"
+    register_keras_model(
+        friedman.model.keras_model,
+        name=name,
+        eval_frame=friedman_frame(friedman.data),
+        target="y",
+        tracking_uri=mlflow_server,
+        alias="champion",
+    )
+    return name
+
+
+def test_missing_model_alias_and_version_list_what_exists(registered, mlflow_server):
+    client = connect(mlflow_server)
+    with pytest.raises(
+        RegistryError, match=rf"no registered model named .*did you mean \['{registered}'\]"
+    ):
+        resolve_model(client, f"{registered}x@champion")
+    with pytest.raises(
+        RegistryError, match=r"has no alias 'prod'; its aliases are \{'champion': '1'\}"
+    ):
+        resolve_model(client, f"{registered}@prod")
+    with pytest.raises(RegistryError, match=r"has no version 9; its versions are \['1'\]"):
+        resolve_model(client, f"{registered}/9")
+
+
+def test_shuffled_columns_are_an_error_not_another_ranking(registered, friedman, tmp_path):
+    frame = friedman_frame(friedman.data)
+    shuffled = frame[["x1", "x0", *[f"x{i}" for i in range(2, 10)], "y"]]
+    shuffled.to_parquet(tmp_path / "shuffled.parquet")
+    with pytest.raises(DataError, match="different order"):
+        load_inputs(
+            f"{registered}@champion", data_uri=str(tmp_path / "shuffled.parquet"), target="y"
+        )
+    frame.drop(columns="x3").to_csv(tmp_path / "missing.csv", index=False)
+    with pytest.raises(DataError, match=r"missing \['x3'\]"):
+        load_inputs(f"{registered}@champion", data_uri=str(tmp_path / "missing.csv"), target="y")
+
+
+def test_explicit_runs_uri_and_target(registered, friedman, mlflow_server):
+    client = connect(mlflow_server)
+    ref = resolve_model(client, f"{registered}@champion")
+    model, data = load_inputs(
+        f"{registered}/1", data_uri=f"runs:/{ref.run_id}/evaluation.parquet", target="y"
+    )
+    assert data.feature_names == friedman.data.feature_names and model.n_features == 10
+    with pytest.raises(DataError, match=r"target column\(s\) \['nope'\]"):
+        load_inputs(f"{registered}/1", target="nope")
+    with pytest.raises(DataError, match="not found"):
+        load_inputs(f"{registered}/1", data_uri=f"runs:/{ref.run_id}/none.parquet", target="y")
+
+
+def test_lambda_model_is_refused_before_its_code_runs(mlflow_server, tmp_path):
+    import keras
+
+    marker = tmp_path / "marker.txt"
+    # A Python lambda is stored as bytecode in the file; this one writes the marker when run.
+    touch = eval(f"lambda x: (open({str(marker)!r}, 'w').write('ran'), x)[1]")
+
+    inputs = keras.Input(shape=(3,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Lambda(touch)(inputs)))
+    name = f"lambda-{uuid.uuid4().hex[:6]}"
+    mlflow.set_tracking_uri(mlflow_server)
+    with mlflow.start_run():
+        mlflow.keras.log_model(
+            model, name="model", registered_model_name=name, pip_requirements=["keras"]
+        )
+    model.save(tmp_path / "lambda.keras")
+    marker.unlink()  # building the model ran the function once
+    client = connect(mlflow_server)
+    with pytest.raises(UnsafeModelError, match="Lambda layer, which runs code"):
+        fetch_model(client, resolve_model(client, f"{name}/1"))
+    assert not marker.exists()
+    # The refusal matters: loading the same file without safe mode runs the code.
+    keras.saving.load_model(tmp_path / "lambda.keras", safe_mode=False)
+    assert marker.exists()
+
+
+def test_non_keras_model_needs_trust_and_gets_model_agnostic_methods(friedman, mlflow_server):
+    from sklearn.linear_model import LinearRegression
+
+    data = friedman.data
+    name = f"sk-{uuid.uuid4().hex[:6]}"
+    mlflow.set_tracking_uri(mlflow_server)
+    frame = friedman_frame(data)
+    with mlflow.start_run():
+        mlflow.log_params({"target": "y"})
+        mlflow.log_table(frame, "evaluation.json")
+        mlflow.sklearn.log_model(
+            LinearRegression().fit(frame.drop(columns="y"), data.y),
+            name="model",
+            registered_model_name=name,
+            input_example=frame.drop(columns="y").head(2),
+            pip_requirements=["scikit-learn"],
+        )
+    client = connect(mlflow_server)
+    with pytest.raises(UnsafeModelError, match=r"not a Keras model.*trust_pyfunc"):
+        fetch_model(client, resolve_model(client, f"{name}/1"))
+    ref = resolve_model(client, f"{name}/1")
+    loaded = fetch_model(client, ref, trust_pyfunc=True)
+    assert loaded.feature_names == data.feature_names  # from the input example
+    frame.to_parquet(loaded.local_dir.parent / "eval.parquet")
+    _plan, analysis = analyze(
+        f"{name}/1",
+        data_uri=str(loaded.local_dir.parent / "eval.parquet"),
+        target="y",
+        trust_pyfunc=True,
+        methods=["permutation", "weights"],
+        experiment="pyfunc",
+    )
+    assert list(analysis.results) == ["permutation"] and "weights" in analysis.skipped
+    mean = analysis.results["permutation"].mean
+    # A linear fit of Friedman #1 uses x3 most and cannot use x2 (a symmetric parabola):
+    assert int(np.argmax(mean)) == 3
+    assert min(mean[[0, 1, 3, 4]]) > max(mean[5:])
+
+
+def test_unreachable_server_fails_fast_with_a_clear_error():
+    start = time.monotonic()
+    with pytest.raises(ServiceUnavailableError, match="cannot be reached"):
+        connect("http://127.0.0.1:9")
+    assert time.monotonic() - start < 10
