@@ -12,7 +12,15 @@ from typing import Any
 from importance_tasks.ranking import Agreement, Comparison, Consensus
 from importance_tasks.result import Importance
 
-__all__ = ["bar_chart_png", "comparison_csv", "method_csv", "rankings_csv", "report_html"]
+__all__ = [
+    "audit_csv",
+    "audit_html",
+    "bar_chart_png",
+    "comparison_csv",
+    "method_csv",
+    "rankings_csv",
+    "report_html",
+]
 
 
 def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -158,3 +166,29 @@ td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}img{{max-width:
 <h2>Where this comes from</h2><table>{ctx}</table>
 </body></html>
 """
+
+
+def audit_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """The registry audit table as CSV."""
+    return _csv(header, rows)
+
+
+def audit_html(
+    header: Sequence[str], rows: Sequence[Sequence[Any]], *, report_links: Sequence[str | None]
+) -> str:
+    """The registry audit table as a self-contained page; each row links to its report."""
+    esc = html.escape
+    head = "".join(f"<th>{esc(h)}</th>" for h in header) + "<th>report</th>"
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{esc('' if v is None else str(v))}</td>" for v in row)
+        + (f'<td><a href="{esc(link)}">report</a></td>' if link else "<td></td>")
+        + "</tr>"
+        for row, link in zip(rows, report_links, strict=True)
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Registry audit'
+        "</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}</style></head><body>"
+        f"<h1>Registry audit</h1><table><tr>{head}</tr>{body}</table></body></html>\n"
+    )

@@ -35,9 +35,12 @@ __all__ = [
     "aggregate",
     "analyze",
     "compute_method",
+    "config_hash",
+    "configuration",
     "load_inputs",
     "plan_analysis",
     "publish",
+    "read_analysis",
 ]
 
 DEFAULT_EXPERIMENT = "importance"
@@ -137,13 +140,16 @@ def load_inputs(
     return inputs.loaded.model, inputs.data
 
 
-def _config(
-    methods: Sequence[str],
-    options: Mapping[str, Mapping[str, Any]],
-    seed: int,
-    scoring: str,
-    groups: Mapping[str, Sequence[str]],
+def configuration(
+    methods: Sequence[str] = DEFAULT_METHODS,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    seed: int = 0,
+    scoring: str = "auto",
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
+    """The analysis settings, validated: each method's full options, seed and scoring."""
+    options = options or {}
+    groups = groups or {}
     if not methods:
         raise InputError("methods must name at least one method")
     unknown = [m for m in methods if m not in REGISTRY]
@@ -159,6 +165,11 @@ def _config(
     for name, kwargs in resolved.items():
         make_method(name, **kwargs)  # validates every option now, not in a later task
     return {"methods": list(methods), "options": resolved, "seed": seed, "scoring": scoring}
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """A short digest of a configuration, tagged on model versions as ``importance.config``."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _versions() -> dict[str, str]:
@@ -214,7 +225,7 @@ def plan_analysis(
     from importance_tasks.mlflow_io.connection import connect
     from importance_tasks.mlflow_io.runs import open_run
 
-    config = _config(methods, options or {}, seed, scoring, groups or {})
+    config = configuration(methods, options, seed, scoring, groups)
     client = connect(tracking_uri)
     inputs, uri, column = _load(
         client, model, data_uri=data_uri, target=target, trust_pyfunc=trust_pyfunc
@@ -511,14 +522,19 @@ def publish(plan: Plan) -> dict[str, Any]:
             "importance.run_id": plan.run_id,
             "importance.top_features": ",".join(top),
             "importance.status": "complete",
+            "importance.config": config_hash(plan.config),
         },
     )
+    compared = runs.read_json_artifact(client, plan.run_id, "importance/comparison.json") or {}
     return {
         "run_id": plan.run_id,
         "model_name": plan.model_name,
         "model_version": plan.model_version,
         "top_features": top,
         "status": "complete",
+        "previous_version": compared.get("previous_version"),
+        "spearman": compared.get("spearman"),
+        "movers": compared.get("movers", []),
     }
 
 
@@ -541,14 +557,14 @@ def analyze(model: str, **kwargs: Any) -> tuple[Plan, Analysis]:
     if not plan.complete:
         aggregate(plan)
     publish(plan)
-    client = _client(plan)
-    results = _results(client, plan)
-    skipped = {
-        m: "unsupported for this model"
-        for m in plan.methods
-        if m not in {r.method for r in results}
-    }
-    analysis = Analysis(
+    return plan, read_analysis(plan)
+
+
+def read_analysis(plan: Plan) -> Analysis:
+    """The analysis as logged in the plan's run (methods, consensus, skipped methods)."""
+    results = _results(_client(plan), plan)
+    done = {r.method for r in results}
+    skipped = {m: "unsupported for this model" for m in plan.methods if m not in done}
+    return Analysis(
         results={r.method: r for r in results}, consensus=consensus(results), skipped=skipped
     )
-    return plan, analysis

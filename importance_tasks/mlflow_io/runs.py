@@ -30,6 +30,7 @@ __all__ = [
     "KEY_TAG",
     "MANIFEST",
     "complete_run_for",
+    "experiment_id",
     "finish_run",
     "log_artifacts",
     "log_metrics",
@@ -51,7 +52,7 @@ def metric_key(*parts: str) -> str:
     return "/".join(_UNSAFE.sub("_", part) for part in parts)
 
 
-def _experiment_id(client: MlflowClient, name: str) -> str:
+def experiment_id(client: MlflowClient, name: str) -> str:
     from mlflow.exceptions import MlflowException
 
     experiment = client.get_experiment_by_name(name)
@@ -92,13 +93,13 @@ def open_run(
     A run left RUNNING or FAILED by a dead task is taken over, never duplicated. If two tasks
     create a run for the same key at once, the later one deletes its own and uses the earlier.
     """
-    experiment_id = _experiment_id(client, experiment)
-    existing = _runs_with_key(client, experiment_id, key)
+    exp_id = experiment_id(client, experiment)
+    existing = _runs_with_key(client, exp_id, key)
     if not existing:
         created = client.create_run(
-            experiment_id, run_name=run_name, tags={KEY_TAG: key, **tags}
+            exp_id, run_name=run_name, tags={KEY_TAG: key, **tags}
         ).info.run_id
-        existing = _runs_with_key(client, experiment_id, key)
+        existing = _runs_with_key(client, exp_id, key)
         if existing and existing[0].info.run_id != created:
             client.delete_run(created)
         elif not existing:

@@ -1,0 +1,81 @@
+"""The registry audit's two task bodies (the DAG file stays thin)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from importance_tasks.airflow.connection import configure_mlflow
+
+__all__ = ["log_audit_table", "stale_versions"]
+
+
+def _config_hash(params: Mapping[str, Any]) -> str:
+    from importance_tasks.airflow.stage_group import options_from_settings
+    from importance_tasks.stage import config_hash, configuration
+
+    methods = list(params["methods"])
+    return config_hash(
+        configuration(methods, options_from_settings(params, methods), seed=int(params["seed"]))
+    )
+
+
+def stale_versions(params: Mapping[str, Any]) -> dict[str, Any]:
+    """All versions in scope, and an analysis request for each that lacks a current run."""
+    from importance_tasks.mlflow_io.audit import find_versions, needs_analysis
+    from importance_tasks.mlflow_io.connection import connect
+
+    client = connect(configure_mlflow())
+    digest = _config_hash(params)
+    versions = find_versions(
+        client, name_pattern=params["name_pattern"], tag=params["tag"], alias=params["alias"]
+    )
+    stale = [(n, v) for n, v in versions if needs_analysis(client, n, v, digest)]
+    return {
+        "versions": [list(v) for v in versions],
+        "requests": [{"model": f"{n}/{v}"} for n, v in stale],
+        "config_hash": digest,
+    }
+
+
+def log_audit_table(found: Mapping[str, Any], params: Mapping[str, Any]) -> str:
+    """Log the audit table (CSV and HTML) to an audit run; returns the run id."""
+    from importance_tasks.airflow.links import urls
+    from importance_tasks.mlflow_io.audit import AUDIT_COLUMNS, audit_rows, log_audit
+    from importance_tasks.mlflow_io.connection import connect
+    from importance_tasks.report import audit_csv, audit_html
+
+    tracking_uri = configure_mlflow()
+    client = connect(tracking_uri)
+    versions = [(str(n), str(v)) for n, v in found["versions"]]
+    analysed_now = {tuple(r["model"].rsplit("/", 1)) for r in found["requests"]}
+    rows = audit_rows(client, versions, analysed_now, found["config_hash"])  # type: ignore[arg-type]
+    links: list[str | None] = []
+    for row in rows:
+        if not row.run_id:
+            links.append(None)
+            continue
+        run = client.get_run(row.run_id)
+        found_urls = urls(
+            client.tracking_uri,
+            experiment_id=run.info.experiment_id,
+            run_id=row.run_id,
+            name=row.model,
+            version=row.version,
+        )
+        links.append(
+            f"{found_urls['mlflow_run_url']}/artifacts/importance/report.html"
+            if found_urls
+            else f"{run.info.artifact_uri}/importance/report.html"
+        )
+    table = [row.values() for row in rows]
+    return log_audit(
+        client,
+        experiment=params["audit_experiment"],
+        rows=rows,
+        files={
+            "audit.csv": audit_csv(AUDIT_COLUMNS, table),
+            "audit.html": audit_html(AUDIT_COLUMNS, table, report_links=links),
+        },
+        settings={**params, "config_hash": found["config_hash"]},
+    )

@@ -1,0 +1,138 @@
+"""Registry audit: which versions lack a current analysis, and the audit table of all of them."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from importance_tasks.errors import InputError
+from importance_tasks.mlflow_io import runs
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = ["AuditRow", "audit_rows", "find_versions", "log_audit", "needs_analysis"]
+
+AUDIT_COLUMNS = (
+    "model", "version", "status", "top_features", "previous_version", "spearman", "movers",
+    "run_id",
+)  # fmt: skip
+
+
+def find_versions(
+    client: MlflowClient,
+    *,
+    name_pattern: str = "*",
+    tag: str | None = None,
+    alias: str | None = None,
+) -> list[tuple[str, str]]:
+    """Registered (model, version) pairs matching a glob on the name, a ``key=value`` version
+    tag, and/or an alias, oldest version first within each model."""
+    if tag is not None and "=" not in tag:
+        raise InputError(f"tag filter {tag!r} must be KEY=VALUE")
+    key, _, value = (tag or "").partition("=")
+    found: list[tuple[str, str]] = []
+    for model in client.search_registered_models(max_results=1000):
+        if not fnmatch.fnmatchcase(model.name, name_pattern):
+            continue
+        aliased = {str(v) for a, v in (model.aliases or {}).items() if a == alias}
+        versions = client.search_model_versions(f"name = '{model.name}'")
+        for mv in sorted(versions, key=lambda v: int(v.version)):
+            if alias is not None and str(mv.version) not in aliased:
+                continue
+            if tag is not None and mv.tags.get(key) != value:
+                continue
+            found.append((model.name, str(mv.version)))
+    return found
+
+
+def needs_analysis(client: MlflowClient, name: str, version: str, config_hash: str) -> bool:
+    """True unless the version's tags point to a complete run with this configuration."""
+    tags = client.get_model_version(name, version).tags
+    return not (
+        tags.get("importance.status") == "complete"
+        and tags.get("importance.config") == config_hash
+        and tags.get("importance.run_id")
+    )
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    model: str
+    version: str
+    status: str
+    top_features: str
+    previous_version: str
+    spearman: float | None
+    movers: str
+    run_id: str
+
+    def values(self) -> list[Any]:
+        return [getattr(self, c) for c in AUDIT_COLUMNS]
+
+
+def audit_rows(
+    client: MlflowClient,
+    versions: Sequence[tuple[str, str]],
+    analysed_now: set[tuple[str, str]],
+    config_hash: str,
+) -> list[AuditRow]:
+    """One row per version: its status now, top features, and change against the previous."""
+    rows = []
+    for name, version in versions:
+        tags = client.get_model_version(name, version).tags
+        run_id = tags.get("importance.run_id", "")
+        current = not needs_analysis(client, name, version, config_hash)
+        if not current:
+            status = "failed" if (name, version) in analysed_now else "missing"
+        else:
+            status = "analysed" if (name, version) in analysed_now else "up to date"
+        compared = (
+            runs.read_json_artifact(client, run_id, "importance/comparison.json")
+            if current and run_id
+            else None
+        ) or {}
+        movers = ", ".join(f"{f} {m:+d}" for f, m in compared.get("movers", []))
+        rows.append(
+            AuditRow(
+                model=name,
+                version=version,
+                status=status,
+                top_features=tags.get("importance.top_features", "") if current else "",
+                previous_version=str(compared.get("previous_version") or ""),
+                spearman=compared.get("spearman"),
+                movers=movers,
+                run_id=run_id if current else "",
+            )
+        )
+    return rows
+
+
+def log_audit(
+    client: MlflowClient,
+    *,
+    experiment: str,
+    rows: Sequence[AuditRow],
+    files: Mapping[str, str],
+    settings: Mapping[str, Any],
+) -> str:
+    """One audit run holding the table (and its HTML page); returns its run id."""
+    from mlflow.entities import Param
+
+    experiment_id = runs.experiment_id(client, experiment)
+    run_id = client.create_run(experiment_id, run_name="registry audit").info.run_id
+    client.log_batch(
+        run_id,
+        params=[Param("settings", json.dumps(dict(settings), sort_keys=True, default=str))],
+    )
+    counts: dict[str, float] = {"audit/versions": float(len(rows))}
+    for row in rows:
+        key = runs.metric_key("audit", row.status.replace(" ", "_"))
+        counts[key] = counts.get(key, 0.0) + 1
+    runs.log_metrics(client, run_id, counts)
+    runs.log_artifacts(client, run_id, files)
+    client.set_terminated(run_id, status="FINISHED")
+    return run_id
