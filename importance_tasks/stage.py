@@ -362,14 +362,15 @@ def _previous(client: MlflowClient, plan: Plan) -> tuple[str, Comparison] | None
         for v in client.search_model_versions(f"name = '{plan.model_name}'")
         if int(v.version) < int(plan.model_version)
     ]
-    found = runs.complete_run_for(client, plan.model_name, sorted(versions, key=int, reverse=True))
+    older = sorted(versions, key=int, reverse=True)
+    found = runs.ranked_run_for(client, plan.model_name, older, experiment=plan.experiment)
     if found is None:
         return None
     version, run_id = found
-    previous = runs.read_json_artifact(client, run_id, "importance/consensus.json")
+    previous = runs.read_json_artifact(client, run_id, runs.CONSENSUS)
     if previous is None:
         return None
-    current = runs.read_json_artifact(client, plan.run_id, "importance/consensus.json")
+    current = runs.read_json_artifact(client, plan.run_id, runs.CONSENSUS)
     if current is None:
         raise InputError(f"run {plan.run_id} has no consensus yet: run aggregate first")
     return version, compare(previous["rank"], current["rank"])

@@ -167,18 +167,20 @@ def compute(job: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-@task(map_index_template="{{ importance_label }}", **RETRY_ARGS)
+@task(**RETRY_ARGS)
 @_fail_fast
-def aggregate_analysis(plan: dict[str, Any]) -> dict[str, Any]:
-    """Consensus, agreement and comparison with the previous version."""
+def aggregate_analysis(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consensus, agreement and comparison with the previous version, for every plan.
+
+    One task, in version order, so that when several versions of a model are analysed in one
+    run (a registry audit), each is compared with the one before it.
+    """
     from importance_tasks.airflow.connection import configure_mlflow
     from importance_tasks.stage import Plan, aggregate
 
-    get_current_context()["importance_label"] = _label(plan)  # type: ignore[typeddict-unknown-key]
     configure_mlflow()
-    summary = aggregate(Plan.from_dict(plan))
-    _push_links(plan)
-    return {"plan": plan, "summary": summary}
+    ordered = sorted(plans, key=lambda p: (p["model_name"], int(p["model_version"])))
+    return [{"plan": plan, "summary": aggregate(Plan.from_dict(plan))} for plan in ordered]
 
 
 @task(map_index_template="{{ importance_label }}", **RETRY_ARGS)
@@ -247,7 +249,7 @@ def importance_stage(
     def stage() -> Any:
         plans = resolve(requests, overrides)
         computed = compute.expand(job=list_jobs(plans))
-        aggregated = aggregate_analysis.expand(plan=plans)
+        aggregated = aggregate_analysis(plans)
         computed >> aggregated
         return publish_analysis.expand(aggregated=aggregated)
 

@@ -29,19 +29,20 @@ __all__ = [
     "ARTIFACT_DIR",
     "KEY_TAG",
     "MANIFEST",
-    "complete_run_for",
     "experiment_id",
     "finish_run",
     "log_artifacts",
     "log_metrics",
     "metric_key",
     "open_run",
+    "ranked_run_for",
     "read_json_artifact",
     "set_version_tags",
 ]
 
 ARTIFACT_DIR = "importance"
 MANIFEST = f"{ARTIFACT_DIR}/manifest.json"
+CONSENSUS = f"{ARTIFACT_DIR}/consensus.json"
 KEY_TAG = "importance.key"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :]")
 _MAX_PARAM = 6000
@@ -204,15 +205,32 @@ def set_version_tags(
         client.set_model_version_tag(name, version, key, value)
 
 
-def complete_run_for(
-    client: MlflowClient, name: str, versions: Iterable[str]
+def ranked_run_for(
+    client: MlflowClient, name: str, versions: Iterable[str], *, experiment: str
 ) -> tuple[str, str] | None:
-    """The first of ``versions`` whose tags point to a complete importance run: (version, run)."""
+    """The first of ``versions`` with a consensus ranking: ``(version, run_id)``.
+
+    A version's complete run (its ``importance.run_id`` tag) comes first; failing that, a run in
+    ``experiment`` that has aggregated that version but is not published yet (an earlier version
+    analysed in the same batch, such as a registry audit).
+    """
+    exp = client.get_experiment_by_name(experiment)
     for version in versions:
         tags = client.get_model_version(name, version).tags
         run_id = tags.get("importance.run_id")
-        if tags.get("importance.status") != "complete" or not run_id:
-            continue
-        if _has_artifact(client, run_id, MANIFEST):
+        complete = tags.get("importance.status") == "complete"
+        if complete and run_id and _has_artifact(client, run_id, MANIFEST):
             return version, run_id
+        if exp is None:
+            continue
+        candidates = client.search_runs(
+            [exp.experiment_id],
+            filter_string=f"tags.`importance.model_name` = '{name}' and "
+            f"tags.`importance.model_version` = '{version}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=5,
+        )
+        for run in candidates:
+            if _has_artifact(client, run.info.run_id, CONSENSUS):
+                return version, run.info.run_id
     return None

@@ -1,0 +1,173 @@
+"""The DAG files parse quickly and cleanly, and the DAGs run end to end with `airflow dags test`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+
+import mlflow
+import pytest
+
+from importance_tasks.mlflow_io.training import register_keras_model
+from tests.airflow.conftest import ROOT, airflow_env, run_airflow
+from tests.conftest import friedman_frame
+
+pytestmark = pytest.mark.integration
+
+
+def test_dagbag_has_no_errors_and_parsing_is_light(tmp_path):
+    code = f"""
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder={str(ROOT / "dags")!r})
+heavy = [m for m in ("tensorflow", "keras", "mlflow", "pandas", "sklearn") if m in sys.modules]
+print(json.dumps({{
+    "errors": {{k: str(v) for k, v in bag.import_errors.items()}},
+    "dags": sorted(bag.dag_ids),
+    "heavy": heavy,
+    "per_file": {{s.file: s.duration.total_seconds() for s in bag.dagbag_stats}},
+}}))
+"""
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env=airflow_env(tmp_path),
+            text=True,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    report = json.loads(out)
+    assert report["errors"] == {}
+    assert report["dags"] == [
+        "example_reuse",
+        "feature_importance",
+        "registry_audit",
+        "train_example",
+    ]
+    assert report["heavy"] == []
+    for file, seconds in report["per_file"].items():
+        assert seconds < 1.0, (file, seconds)
+
+
+def _register(friedman, uri, name):
+    return register_keras_model(
+        friedman.model.keras_model,
+        name=name,
+        eval_frame=friedman_frame(friedman.data),
+        target="y",
+        tracking_uri=uri,
+        alias="champion",
+    )
+
+
+def _task_states(env, dag_id, run_id) -> list[dict]:
+    result = run_airflow(env, "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _last_run_id(env, dag_id) -> str:
+    result = run_airflow(env, "dags", "list-runs", dag_id, "-o", "json")
+    return json.loads(result.stdout.strip().splitlines()[-1])[0]["run_id"]
+
+
+def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
+    name = f"dag-{uuid.uuid4().hex[:6]}"
+    version = _register(friedman, mlflow_server, name)
+    conf = {
+        "model_name": name,
+        "model_alias": "champion",
+        "methods": ["permutation", "probe", "weights"],
+        "n_repeats": 3,
+        "experiment": "dag-e2e",
+    }
+    result = run_airflow(airflow_home, "dags", "test", "feature_importance", "-c", json.dumps(conf))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    states = _task_states(
+        airflow_home, "feature_importance", _last_run_id(airflow_home, "feature_importance")
+    )
+    computes = [s for s in states if s["task_id"] == "analysis.compute"]
+    assert len(computes) == 3 and all(s["state"] == "success" for s in states)
+    client = mlflow.MlflowClient(mlflow_server)
+    tags = client.get_model_version(name, version).tags
+    assert tags["importance.status"] == "complete"
+    run = client.get_run(tags["importance.run_id"])
+    assert run.info.status == "FINISHED" and run.data.params["model_version"] == version
+    for method in ("permutation", "probe", "weights"):
+        assert f"importance/{method}/x0" in run.data.metrics
+    assert "rank/consensus/x0" in run.data.metrics
+    paths = {a.path for a in client.list_artifacts(run.info.run_id, "importance")}
+    assert {
+        "importance/manifest.json",
+        "importance/report.html",
+        "importance/rankings.csv",
+    } <= paths
+
+
+def test_bad_params_fail_without_retrying(airflow_home, friedman, mlflow_server):
+    conf = {"model_name": "no-such-model-anywhere", "model_alias": "champion"}
+    result = run_airflow(airflow_home, "dags", "test", "feature_importance", "-c", json.dumps(conf))
+    output = result.stdout + result.stderr
+    assert "no registered model named 'no-such-model-anywhere'" in output
+    assert "AirflowFailException" in output or "RegistryError" in output
+    states = _task_states(
+        airflow_home, "feature_importance", _last_run_id(airflow_home, "feature_importance")
+    )
+    resolve = next(s for s in states if s["task_id"] == "analysis.resolve")
+    assert resolve["state"] == "failed"  # failed at once: not up_for_retry
+    refused = run_airflow(
+        airflow_home,
+        "dags",
+        "test",
+        "feature_importance",
+        "-c",
+        json.dumps({"model_name": "m", "n_repeats": 0}),
+    )
+    assert refused.returncode != 0
+    assert "n_repeats" in refused.stdout + refused.stderr
+
+
+def test_registry_audit_analyses_missing_versions_and_compares(
+    airflow_home, friedman, mlflow_server
+):
+    name = f"audit-{uuid.uuid4().hex[:6]}"
+    _register(friedman, mlflow_server, name)
+    _register(friedman, mlflow_server, name)
+    conf = {
+        "name_pattern": name,
+        "methods": ["permutation", "weights"],
+        "n_repeats": 2,
+        "experiment": "audit-e2e",
+        "audit_experiment": "audit-table",
+    }
+    result = run_airflow(airflow_home, "dags", "test", "registry_audit", "-c", json.dumps(conf))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    client = mlflow.MlflowClient(mlflow_server)
+    for version in ("1", "2"):
+        assert client.get_model_version(name, version).tags["importance.status"] == "complete"
+    v2_run = client.get_model_version(name, "2").tags["importance.run_id"]
+    metrics = client.get_run(v2_run).data.metrics
+    assert metrics["comparison/previous_version"] == 1.0
+    assert metrics["comparison/spearman"] == pytest.approx(1.0)
+    audit = client.search_runs([client.get_experiment_by_name("audit-table").experiment_id])[0]
+    table = mlflow.artifacts.download_artifacts(
+        run_id=audit.info.run_id, artifact_path="importance/audit.csv"
+    )
+    with open(table) as handle:
+        lines = handle.read().splitlines()
+    assert lines[0].startswith("model,version,status,top_features,previous_version,spearman")
+    assert lines[1].startswith(f"{name},1,analysed,") and lines[2].startswith(f"{name},2,analysed,")
+    assert ",1,1.0," in lines[2]  # version 2 compared with version 1
+    # A second audit finds nothing to do.
+    again = run_airflow(airflow_home, "dags", "test", "registry_audit", "-c", json.dumps(conf))
+    assert again.returncode == 0
+    audits = client.search_runs(
+        [client.get_experiment_by_name("audit-table").experiment_id],
+        order_by=["attributes.start_time DESC"],
+    )
+    assert audits[0].data.metrics["audit/up_to_date"] == 2.0
