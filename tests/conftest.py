@@ -187,3 +187,32 @@ def friedman_frame(data: EvalData):
     frame = pd.DataFrame(data.X, columns=list(data.feature_names))
     frame["y"] = data.y
     return frame
+
+
+def require_service(name: str, port: int, host: str = "127.0.0.1") -> None:
+    """Skip when a local service is not running, except under CI (CI=true), where it fails."""
+    import socket
+
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError as exc:
+        message = f"{name} is not reachable at {host}:{port} ({exc})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}; services tests must run in CI")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_database():
+    """A fresh PostgreSQL database on 127.0.0.1:5432 (user postgres, trust auth), dropped after."""
+    import uuid
+
+    import psycopg
+
+    require_service("PostgreSQL", 5432)
+    name = f"importance_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
