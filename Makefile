@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint lock clean
+.PHONY: demo test ui lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or PYTHON=...)"; exit 1; }
@@ -18,6 +18,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/python -m importance_tasks.demo
+
+# MLflow UI on :5000 and Airflow (standalone) on :8080, on the demo's state.
+ui: $(STAMP)
+	$(VENV)/bin/python -m importance_tasks.demo ui
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

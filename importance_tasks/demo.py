@@ -1,18 +1,44 @@
-"""``make demo``: train a Keras model on scikit-learn's diabetes data, register it in a local
-MLflow (SQLite, no server), analyse it through the registry and print the ranking."""
+"""``make demo``: the whole stage on an embedded default, nothing to start by hand.
+
+Trains a Keras model on scikit-learn's diabetes data, registers it with an alias in a local
+MLflow (SQLite backend store, artifacts under ``.demo/``), runs the real ``feature_importance``
+DAG on an embedded SQLite Airflow (``dag.test()``), and prints the ranking read back from MLflow.
+
+``python -m importance_tasks.demo ui`` (``make ui``) starts ``mlflow server`` and
+``airflow standalone`` on the same state, to click through both UIs.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
-from importance_tasks.cli import main as cli_main
-from importance_tasks.demo_models import diabetes_frames, train_mlp
-
-DEMO_DIR = Path(os.environ.get("IMPORTANCE_DEMO_DIR", ".demo")).resolve()
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_DIR = Path(os.environ.get("IMPORTANCE_DEMO_DIR", ROOT / ".demo")).resolve()
 MODEL_NAME = "diabetes_mlp"
 ALIAS = "champion"
+MLFLOW_UI_PORT = 5000
+AIRFLOW_UI_PORT = 8080
+
+
+def _environment(tracking_uri: str) -> dict[str, str]:
+    return {
+        "AIRFLOW_HOME": str(DEMO_DIR / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
 
 
 def prepare_mlflow(folder: Path) -> str:
@@ -22,7 +48,7 @@ def prepare_mlflow(folder: Path) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    for experiment in ("training", "importance"):
+    for experiment in ("Default", "training", "importance", "importance-audit"):
         if client.get_experiment_by_name(experiment) is None:
             client.create_experiment(
                 experiment, artifact_location=(folder / "artifacts" / experiment).as_uri()
@@ -30,10 +56,24 @@ def prepare_mlflow(folder: Path) -> str:
     return uri
 
 
-def main() -> int:
-    from importance_tasks.mlflow_io.training import register_keras_model
+def run_demo() -> int:
+    uri = f"sqlite:///{DEMO_DIR / 'mlflow.db'}"
+    os.environ.update(_environment(uri))
+    migrate = subprocess.run(
+        [_bin("airflow"), "db", "migrate"], capture_output=True, text=True, check=False
+    )
+    if migrate.returncode != 0:
+        print(migrate.stderr[-3000:], file=sys.stderr)
+        return migrate.returncode
 
-    uri = prepare_mlflow(DEMO_DIR)
+    from airflow.dag_processing.dagbag import DagBag
+
+    from importance_tasks.cli import format_ranking, write_json_atomically
+    from importance_tasks.demo_models import diabetes_frames, train_mlp
+    from importance_tasks.mlflow_io.training import register_keras_model
+    from importance_tasks.stage import read_logged
+
+    prepare_mlflow(DEMO_DIR)
     train, test = diabetes_frames(seed=0)
     features = [c for c in train.columns if c != "target"]
     print(f"training a Keras MLP on diabetes ({len(train)} rows, {len(features)} features)")
@@ -44,25 +84,70 @@ def main() -> int:
         model, name=MODEL_NAME, eval_frame=test, target="target", tracking_uri=uri, alias=ALIAS
     )
     print(f"registered {MODEL_NAME} version {version} as @{ALIAS} in {uri}")
-    print(f"analysing models:/{MODEL_NAME}@{ALIAS} on its {len(test)} held-out rows\n")
-    code = cli_main(
-        [
-            "explain",
-            "--model", f"models:/{MODEL_NAME}@{ALIAS}",
-            "--tracking-uri", uri,
-            "--log",
-            "--n-repeats", "10",
-            "--json", str(DEMO_DIR / "importance.json"),
-        ]
-    )  # fmt: skip
-    if code == 0:
-        print(
-            f"\nopen the MLflow UI on it:\n  .venv/bin/mlflow ui --backend-store-uri {uri} "
-            "--port 5000\nthen http://127.0.0.1:5000 -> experiment 'importance' "
-            f"(report: importance/report.html), or Models -> {MODEL_NAME} -> version {version}"
-        )
-    return code
+    print("running the feature_importance DAG (embedded Airflow, dag.test()) ...")
+    dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag("feature_importance")
+    start = time.perf_counter()
+    dag_run = dag.test(run_conf={"model_name": MODEL_NAME, "model_alias": ALIAS, "n_repeats": 10})
+    seconds = time.perf_counter() - start
+    if str(dag_run.state) != "success":
+        print(f"the DAG run ended {dag_run.state}; see the log above", file=sys.stderr)
+        return 1
+    import mlflow
+
+    tags = mlflow.MlflowClient(uri).get_model_version(MODEL_NAME, version).tags
+    run_id = tags["importance.run_id"]
+    analysis = read_logged(uri, run_id)
+    print(f"\nDAG run {dag_run.run_id}: {dag_run.state} in {seconds:.1f} s\n")
+    print(format_ranking(analysis))
+    write_json_atomically(
+        DEMO_DIR / "importance.json",
+        {**analysis.as_dict(), "run_id": run_id, "model_version": version},
+    )
+    print(f"\nMLflow run {run_id}; model version tags: {json.dumps(tags)}")
+    print(f"wrote {DEMO_DIR / 'importance.json'}")
+    print("to click through the MLflow and Airflow UIs on this state: make ui")
+    return 0
+
+
+def run_ui() -> int:
+    """Start ``mlflow server`` and ``airflow standalone`` on the demo's state until Ctrl-C."""
+    http_uri = f"http://127.0.0.1:{MLFLOW_UI_PORT}"
+    env = {
+        **os.environ,
+        **_environment(http_uri),
+        "AIRFLOW__API__PORT": str(AIRFLOW_UI_PORT),
+        # airflow standalone starts its components as `airflow ...` found on PATH
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    prepare_mlflow(DEMO_DIR)
+    commands = [
+        [_bin("mlflow"), "server", "--host", "127.0.0.1", "--port", str(MLFLOW_UI_PORT),
+         "--workers", "1", "--backend-store-uri", f"sqlite:///{DEMO_DIR / 'mlflow.db'}",
+         "--artifacts-destination", str(DEMO_DIR / "artifacts")],
+        [_bin("airflow"), "standalone"],
+    ]  # fmt: skip
+    processes = [subprocess.Popen(command, env=env, start_new_session=True) for command in commands]
+    passwords = DEMO_DIR / "airflow" / "simple_auth_manager_passwords.json.generated"
+    print(
+        f"MLflow:  {http_uri}\nAirflow: http://127.0.0.1:{AIRFLOW_UI_PORT} (user admin, password "
+        f"in {passwords})\nTrigger 'train_example' or 'feature_importance'; Ctrl-C stops both."
+    )
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        import signal
+
+        for process in processes:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_ui() if sys.argv[1:] == ["ui"] else run_demo())

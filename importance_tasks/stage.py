@@ -41,6 +41,7 @@ __all__ = [
     "plan_analysis",
     "publish",
     "read_analysis",
+    "read_logged",
 ]
 
 DEFAULT_EXPERIMENT = "importance"
@@ -559,6 +560,26 @@ def analyze(model: str, **kwargs: Any) -> tuple[Plan, Analysis]:
         aggregate(plan)
     publish(plan)
     return plan, read_analysis(plan)
+
+
+def read_logged(tracking_uri: str | None, run_id: str) -> Analysis:
+    """The analysis of a complete run, read back from its manifest and method tables."""
+    from importance_tasks.mlflow_io import runs
+    from importance_tasks.mlflow_io.connection import connect
+
+    client = connect(tracking_uri)
+    manifest = runs.read_json_artifact(client, run_id, runs.MANIFEST)
+    if manifest is None:
+        raise InputError(f"run {run_id} has no manifest: the analysis is not complete")
+    results = [
+        Importance.from_record(runs.read_json_artifact(client, run_id, _method_path(m)) or {})
+        for m in manifest["methods"]
+    ]
+    return Analysis(
+        results={r.method: r for r in results},
+        consensus=consensus(results),
+        skipped={m: "unsupported for this model" for m in manifest["skipped"]},
+    )
 
 
 def read_analysis(plan: Plan) -> Analysis:
