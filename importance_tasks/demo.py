@@ -10,8 +10,10 @@ DAG on an embedded SQLite Airflow (``dag.test()``), and prints the ranking read 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -128,6 +130,9 @@ def run_ui() -> int:
         [_bin("airflow"), "standalone"],
     ]  # fmt: skip
     processes = [subprocess.Popen(command, env=env, start_new_session=True) for command in commands]
+    # `kill` of this launcher stops both too: SIGTERM becomes KeyboardInterrupt, and each child
+    # is stopped as a process group (airflow standalone ignores SIGTERM to its parent alone).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     passwords = DEMO_DIR / "airflow" / "simple_auth_manager_passwords.json.generated"
     print(
         f"MLflow:  {http_uri}\nAirflow: http://127.0.0.1:{AIRFLOW_UI_PORT} (user admin, password "
@@ -139,14 +144,25 @@ def run_ui() -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        import signal
-
         for process in processes:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
+            stop_process_group(process)
     return 0
+
+
+def stop_process_group(process: subprocess.Popen[bytes], *, grace_s: float = 10.0) -> None:
+    """SIGTERM a process's whole group, then SIGKILL whatever is left after ``grace_s``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            continue
+        with contextlib.suppress(ProcessLookupError):  # children that ignored SIGTERM
+            os.killpg(process.pid, signal.SIGKILL)
+        return
 
 
 if __name__ == "__main__":

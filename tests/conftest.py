@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from importance_tasks.data import EvalData
+from importance_tasks.demo import stop_process_group
 from importance_tasks.demo_models import train_mlp
 from importance_tasks.model import KerasModel
 
@@ -143,22 +144,6 @@ def start_mlflow_server(folder, *, port: int | None = None, extra: tuple[str, ..
         time.sleep(0.5)
     stop_process_group(process)
     raise RuntimeError("mlflow server did not answer /health within 90 s")
-
-
-def stop_process_group(process) -> None:
-    import signal
-    import subprocess
-
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @pytest.fixture(scope="session")
