@@ -15,7 +15,15 @@ from importance_tasks.result import Importance
 
 __all__ = ["Analysis", "explain", "method_options"]
 
-DEFAULT_METHODS = ("permutation", "probe", "weights")
+DEFAULT_METHODS = (
+    "permutation",
+    "probe",
+    "weights",
+    "integrated_gradients",
+    "shap",
+    "lime",
+    "sage",
+)
 # Options given to every method that declares them.
 _SHARED = ("random_state", "groups")
 

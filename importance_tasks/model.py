@@ -73,6 +73,7 @@ class KerasModel:
         self.keras_model = model
         self.n_features = int(inputs[0].shape[1])
         self.batch_rows = batch_rows
+        self._gradient: Any = None
         self._forward = tf.function(
             lambda x: model(x, training=False),
             input_signature=[tf.TensorSpec(shape=(None, self.n_features), dtype=tf.float32)],
@@ -86,6 +87,43 @@ class KerasModel:
             for i in range(0, X.shape[0], self.batch_rows)
         ]
         return _as_2d(np.concatenate(parts) if parts else np.empty((0, 1)))
+
+    def gradient(self, X: NDArray[np.float32], weights: NDArray[np.float32]) -> NDArray[np.float64]:
+        """Gradient of ``sum(output * weights)`` per row: shape (n_rows, n_features).
+
+        ``weights`` of shape (n_rows, n_outputs) selects which output(s) each row's gradient
+        is taken of (a one-hot row picks one class).
+        """
+        if self._gradient is None:
+            import tensorflow as tf
+
+            model = self.keras_model
+
+            def gradient(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    out = tf.reshape(model(x, training=False), tf.shape(w))
+                    total = tf.reduce_sum(out * w)
+                return tape.gradient(total, x)
+
+            self._gradient = tf.function(
+                gradient,
+                input_signature=[
+                    tf.TensorSpec(shape=(None, self.n_features), dtype=tf.float32),
+                    tf.TensorSpec(shape=(None, None), dtype=tf.float32),
+                ],
+                reduce_retracing=True,
+            )
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        W = np.ascontiguousarray(weights, dtype=np.float32)
+        parts = [
+            np.asarray(
+                self._gradient(X[i : i + self.batch_rows], W[i : i + self.batch_rows]),
+                dtype=np.float64,
+            )
+            for i in range(0, X.shape[0], self.batch_rows)
+        ]
+        return np.concatenate(parts) if parts else np.empty((0, self.n_features))
 
 
 def _as_2d(output: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from importance_tasks.cli import main
+from importance_tasks.engine import DEFAULT_METHODS
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,6 @@ def test_explain_prints_ranking_and_writes_the_json_contract(files, tmp_path, ca
             str(data_path),
             "--target",
             "y",
-            "--methods",
-            "permutation,probe,weights",
             "--json",
             str(out),
         ]
@@ -49,7 +48,8 @@ def test_explain_prints_ranking_and_writes_the_json_contract(files, tmp_path, ca
     payload = json.loads(out.read_text())
     assert set(payload) == {"features", "methods", "consensus"}
     assert payload["features"] == [f"x{i}" for i in range(10)]
-    for name in ("permutation", "probe", "weights"):
+    assert list(payload["methods"]) == list(DEFAULT_METHODS)  # every method by default
+    for name in DEFAULT_METHODS:
         method = payload["methods"][name]
         assert set(method) == {"importance", "std", "rank", "seconds"}
         assert set(method["importance"]) == set(payload["features"])

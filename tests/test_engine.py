@@ -3,14 +3,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from importance_tasks.engine import explain
+from importance_tasks.engine import DEFAULT_METHODS, explain
 from importance_tasks.model import CallableModel
 
 
 def test_explain_runs_every_method_and_builds_consensus(friedman):
     analysis = explain(friedman.model, friedman.data, random_state=0)
-    assert list(analysis.results) == ["permutation", "probe", "weights"]
-    assert analysis.consensus.methods == ("permutation", "probe", "weights")
+    assert list(analysis.results) == list(DEFAULT_METHODS)
+    assert analysis.consensus.methods == DEFAULT_METHODS
     assert set(analysis.consensus.rank[:5]) <= {1, 2, 3, 4, 5, 6}
     payload = analysis.as_dict()
     assert payload["features"] == list(friedman.data.feature_names)

@@ -6,15 +6,23 @@ from typing import Any
 
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.methods.base import ImportanceMethod
+from importance_tasks.methods.integrated_gradients import IntegratedGradients
+from importance_tasks.methods.lime import Lime
 from importance_tasks.methods.permutation import Permutation
 from importance_tasks.methods.probe import Probe
+from importance_tasks.methods.sage import Sage
+from importance_tasks.methods.shap import Shap
 from importance_tasks.methods.weights import Weights
 
 __all__ = [
     "REGISTRY",
     "ImportanceMethod",
+    "IntegratedGradients",
+    "Lime",
     "Permutation",
     "Probe",
+    "Sage",
+    "Shap",
     "UnsupportedModelError",
     "Weights",
     "make_method",
@@ -24,6 +32,10 @@ REGISTRY: dict[str, type[ImportanceMethod]] = {
     Permutation.name: Permutation,
     Probe.name: Probe,
     Weights.name: Weights,
+    IntegratedGradients.name: IntegratedGradients,
+    Shap.name: Shap,
+    Lime.name: Lime,
+    Sage.name: Sage,
 }
 
 

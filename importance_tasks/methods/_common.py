@@ -168,3 +168,17 @@ def settings_of(**settings: Any) -> dict[str, Any]:
         key: ({k: list(v) for k, v in value.items()} if isinstance(value, Mapping) else value)
         for key, value in settings.items()
     }
+
+
+def output_selection(output: NDArray[np.float64], y: NDArray[Any]) -> NDArray[np.float64]:
+    """Per row, which outputs to attribute: the true class of a classifier, else all outputs."""
+    n, k = output.shape
+    is_probability = bool(np.all((output >= -1e-6) & (output <= 1 + 1e-6)))
+    labels_fit = (
+        y.ndim == 1 and np.issubdtype(y.dtype, np.number) and np.all(np.isin(y, np.arange(k)))
+    )
+    if k > 1 and is_probability and labels_fit:
+        select = np.zeros((n, k))
+        select[np.arange(n), y.astype(np.intp)] = 1.0
+        return select
+    return np.ones((n, k))

@@ -12,6 +12,7 @@ import mlflow
 import pytest
 import sqlalchemy as sa
 
+from importance_tasks.engine import DEFAULT_METHODS
 from tests.airflow.conftest import AIRFLOW, airflow_env, run_airflow
 from tests.conftest import _free_port, stop_process_group
 
@@ -105,11 +106,14 @@ def test_asset_event_triggers_analysis_with_parallel_methods(scheduler, mlflow_s
             .mappings()
             .all()
         )
-    assert len(rows) == 3
+    assert len(rows) == len(DEFAULT_METHODS)
     for r in rows:
         seconds = (r["end_date"] - r["start_date"]).total_seconds()
         print(f"compute[{r['map_index']}] pid {r['pid']}: {r['start_date']} +{seconds:.1f} s")
-    latest_start = max(r["start_date"] for r in rows)
-    earliest_end = min(r["end_date"] for r in rows)
-    assert latest_start < earliest_end, "the three method tasks did not overlap in time"
-    assert len({r["pid"] for r in rows}) == 3  # three separate worker processes
+    # The most method tasks running at one moment (parallelism is 4).
+    concurrency = max(
+        sum(1 for o in rows if o["start_date"] <= r["start_date"] < o["end_date"]) for r in rows
+    )
+    print(f"at most {concurrency} method tasks ran at once")
+    assert concurrency >= 2, "the method tasks did not overlap in time"
+    assert len({r["pid"] for r in rows}) >= 2  # separate worker processes

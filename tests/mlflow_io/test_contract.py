@@ -8,12 +8,13 @@ import uuid
 import mlflow
 import pytest
 
+from importance_tasks.engine import DEFAULT_METHODS
 from importance_tasks.mlflow_io.training import register_keras_model
 from importance_tasks.stage import aggregate, analyze, compute_method, plan_analysis, publish
 from tests.conftest import friedman_frame
 
 pytestmark = pytest.mark.integration
-METHODS = ("permutation", "probe", "weights")
+METHODS = DEFAULT_METHODS
 
 
 def _register(friedman, uri, name, *, alias="champion", flavor="tensorflow"):
@@ -73,7 +74,7 @@ def test_every_metric_artifact_and_tag_of_the_contract(analysed, friedman, mlflo
     assert manifest["complete"] is True and manifest["methods"] == list(METHODS)
     assert "importance/rankings.csv" in manifest["artifacts"]
     rankings = _read_artifact(client, plan.run_id, "importance/rankings.csv").splitlines()
-    assert rankings[0] == "feature,consensus_rank,mean_rank,permutation,probe,weights"
+    assert rankings[0] == "feature,consensus_rank,mean_rank," + ",".join(METHODS)
     assert {line.split(",")[0] for line in rankings[1:6]} == {f"x{i}" for i in range(5)}
     tags = client.get_model_version(name, version).tags
     assert tags["importance.run_id"] == plan.run_id

@@ -1,0 +1,98 @@
+"""Known answers for integrated gradients, SHAP, LIME and SAGE on real Keras models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from importance_tasks.data import EvalData
+from importance_tasks.errors import UnsupportedModelError
+from importance_tasks.methods import IntegratedGradients, make_method
+from importance_tasks.methods.integrated_gradients import quadrature
+from importance_tasks.model import CallableModel, KerasModel
+from tests.conftest import dense_model, linear_problem
+
+FAITHFUL = ("integrated_gradients", "shap", "lime", "sage")
+
+
+@pytest.mark.parametrize("name", FAITHFUL)
+def test_friedman_signal_features_rank_above_noise(friedman, name):
+    result = make_method(name, random_state=0).compute(friedman.model, friedman.data)
+    assert result.mean[:5].min() > result.mean[5:].max()
+
+
+@pytest.mark.parametrize("name", FAITHFUL)
+def test_informative_classification_features_rank_first(three_classes, name):
+    result = make_method(name, random_state=0).compute(three_classes.model, three_classes.data)
+    assert result.mean[:3].min() > result.mean[3:].max()
+
+
+@pytest.mark.parametrize("name", FAITHFUL)
+def test_constant_model_gets_zero_importance(name):
+    model = KerasModel(dense_model([np.zeros((4, 1))], [np.array([0.7])]))
+    rng = np.random.default_rng(0)
+    data = EvalData(
+        X=rng.normal(size=(120, 4)), y=rng.normal(size=120), feature_names=tuple("abcd")
+    )
+    result = make_method(name, random_state=0).compute(model, data)
+    np.testing.assert_allclose(result.mean, 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ("shap", "lime", "sage"))
+def test_same_seed_identical_other_seed_different(friedman, name):
+    a = make_method(name, random_state=4).compute(friedman.model, friedman.data)
+    b = make_method(name, random_state=4).compute(friedman.model, friedman.data)
+    c = make_method(name, random_state=5).compute(friedman.model, friedman.data)
+    np.testing.assert_array_equal(a.mean, b.mean)
+    assert not np.array_equal(a.mean, c.mean)
+
+
+@pytest.mark.parametrize("rule", ["gauss_legendre", "riemann_middle", "riemann_trapezoid"])
+def test_quadrature_integrates_polynomials(rule):
+    alphas, weights = quadrature(rule, 16)
+    assert weights.sum() == pytest.approx(1.0)
+    assert (weights * alphas**2).sum() == pytest.approx(1 / 3, abs=2e-3)
+
+
+@pytest.mark.parametrize("baseline", ["zeros", "mean", "sample"])
+def test_integrated_gradients_completeness_gap_is_small(friedman, three_classes, baseline):
+    for trained in (friedman, three_classes):
+        result = IntegratedGradients(baseline=baseline, random_state=0).compute(
+            trained.model, trained.data
+        )
+        # Stated tolerance: the mean |sum of attributions - (f(x) - f(b))| is under 2% of
+        # the mean |f(x) - f(b)| with 32 Gauss-Legendre steps on these ReLU networks.
+        assert result.settings["completeness_gap"] < 0.02
+
+
+def test_integrated_gradients_on_a_linear_model_is_exact():
+    model, data, w = linear_problem(n_rows=300)
+    result = IntegratedGradients(baseline="mean", random_state=0).compute(model, data)
+    X = data.X.astype(np.float64)
+    expected = np.abs((X - X.mean(axis=0)) * w).mean(axis=0)
+    np.testing.assert_allclose(result.mean, expected, rtol=1e-4, atol=1e-5)
+    assert result.settings["completeness_gap"] < 1e-5
+    gxi = IntegratedGradients(kind="gradient_x_input", baseline="mean").compute(model, data)
+    np.testing.assert_allclose(gxi.mean, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_smoothgrad_runs_and_keeps_the_ranking(friedman):
+    result = IntegratedGradients(smoothgrad_samples=4, random_state=0, max_samples=200).compute(
+        friedman.model, friedman.data
+    )
+    assert result.mean[:5].min() > result.mean[5:].max()
+
+
+def test_gradient_methods_need_keras(friedman):
+    model = CallableModel(friedman.model.predict, n_features=10)
+    with pytest.raises(UnsupportedModelError, match="needs a Keras model"):
+        IntegratedGradients().compute(model, friedman.data)
+
+
+def test_groups_are_one_row(friedman):
+    groups = {"noise": [f"x{i}" for i in range(5, 10)]}
+    for name in FAITHFUL:
+        result = make_method(name, random_state=0, groups=groups).compute(
+            friedman.model, friedman.data
+        )
+        assert result.features == ("x0", "x1", "x2", "x3", "x4", "noise"), name
