@@ -62,6 +62,12 @@ METHODS = list(REGISTRY)
             1.0, type="number", exclusiveMinimum=0, description="Fraction of rows (or a count)"
         ),
         "seed": Param(0, type="integer", minimum=0),
+        "sanity_check": Param(
+            False,
+            type="boolean",
+            description="Also run each method on a randomised model and flag methods whose "
+            "ranking does not change (doubles the cost)",
+        ),
         "experiment": Param("importance", type="string", minLength=1),
     },
 )

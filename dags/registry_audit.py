@@ -42,6 +42,12 @@ METHODS = list(REGISTRY)
         "n_repeats": Param(5, type="integer", minimum=1, maximum=1000),
         "max_samples": Param(1.0, type="number", exclusiveMinimum=0),
         "seed": Param(0, type="integer", minimum=0),
+        "sanity_check": Param(
+            False,
+            type="boolean",
+            description="Also run each method on a randomised model and flag methods whose "
+            "ranking does not change (doubles the cost)",
+        ),
         "experiment": Param("importance", type="string", minLength=1),
         "audit_experiment": Param("importance-audit", type="string", minLength=1),
     },

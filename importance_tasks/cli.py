@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=COL,COL",
         help="report these columns as one feature (repeatable)",
     )
+    explain.add_argument(
+        "--sanity-check",
+        action="store_true",
+        help="also run each method on a randomised copy of the model and flag methods whose "
+        "ranking does not change (doubles the cost)",
+    )
     explain.add_argument("--json", type=Path, help="also write the result as JSON to this file")
     registry = explain.add_argument_group("MLflow (with --model models:/...)")
     registry.add_argument(
@@ -129,6 +135,7 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
             groups=groups,
             experiment=args.experiment,
             trust_pyfunc=args.trust_pyfunc,
+            sanity_check=args.sanity_check,
         )
         return analysis, {"run_id": plan.run_id, "model_version": plan.model_version}
     if registered:
@@ -164,6 +171,7 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
         groups=groups,
         on_progress=_Progress(sys.stderr),
         skip_unsupported=len(methods) > 1,
+        sanity_check=args.sanity_check,
     )
     return analysis, {}
 
@@ -213,6 +221,14 @@ def format_ranking(analysis: Analysis) -> str:
     text += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in lines]
     for name, reason in analysis.skipped.items():
         text.append(f"({name} skipped: {reason})")
+    for name, result in analysis.results.items():
+        verdict = result.settings.get("sanity")
+        if verdict and "spearman" in verdict:
+            state = "passed" if verdict["passed"] else "FAILED: ranking barely changes"
+            text.append(
+                f"sanity check {name}: {state} (Spearman {verdict['spearman']:.2f} with a "
+                "randomised model)"
+            )
     return "\n".join(text)
 
 

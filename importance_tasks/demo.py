@@ -89,7 +89,8 @@ def run_demo() -> int:
     print("running the feature_importance DAG (embedded Airflow, dag.test()) ...")
     dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag("feature_importance")
     start = time.perf_counter()
-    dag_run = dag.test(run_conf={"model_name": MODEL_NAME, "model_alias": ALIAS, "n_repeats": 10})
+    conf = {"model_name": MODEL_NAME, "model_alias": ALIAS, "n_repeats": 10, "sanity_check": True}
+    dag_run = dag.test(run_conf=conf)
     seconds = time.perf_counter() - start
     if str(dag_run.state) != "success":
         print(f"the DAG run ended {dag_run.state}; see the log above", file=sys.stderr)

@@ -71,6 +71,7 @@ def explain(
     groups: Mapping[str, Sequence[str]] | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
     skip_unsupported: bool = False,
+    sanity_check: bool = False,
 ) -> Analysis:
     """Compute importance with each method and a consensus ranking.
 
@@ -91,6 +92,9 @@ def explain(
     skip_unsupported : bool, default=False
         Record a method that raises ``UnsupportedModelError`` (e.g. ``weights`` on a model
         that is not a Dense stack) in ``skipped`` instead of failing the analysis.
+    sanity_check : bool, default=False
+        Re-run each method on a randomised copy of the model; the verdict is in each
+        result's ``settings["sanity"]`` (see ``importance_tasks.sanity``).
     """
     if not methods:
         raise InputError("methods must name at least one method")
@@ -110,6 +114,12 @@ def explain(
         progress = None if on_progress is None else _bind(on_progress, name)
         try:
             results[name] = method.compute(model, data, scoring=scoring, progress=progress)
+            if sanity_check:
+                from importance_tasks.sanity import sanity_check as check
+
+                results[name] = check(
+                    method, model, data, results[name], scoring=scoring, seed=random_state or 0
+                )
         except UnsupportedModelError as exc:
             if not skip_unsupported:
                 raise

@@ -106,6 +106,11 @@ class Agreement:
     spearman: dict[str, float]
     spread: NDArray[np.float64]
 
+    def disputed(self, features: Sequence[str], k: int = 3) -> list[tuple[str, float]]:
+        """Up to ``k`` features whose rank differs most between methods, with that spread."""
+        order = np.argsort(-self.spread, kind="stable")[:k]
+        return [(features[i], float(self.spread[i])) for i in order if self.spread[i] > 0]
+
 
 def agreement(results: Sequence[Importance]) -> Agreement:
     """Kendall's W, pairwise Spearman correlations and per-feature rank spread."""

@@ -142,6 +142,21 @@ def report_html(
         f"<tr><th>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>" for k, v in context.items()
     )
     pairs = "".join(f"<li>{esc(k)}: {v:.3f}</li>" for k, v in agreement.spearman.items())
+    disputed = "".join(
+        f"<li>{esc(f)}: rank spread {s:.2f}</li>" for f, s in agreement.disputed(consensus.features)
+    )
+    checks = "".join(
+        f"<li>{esc(r.method)}: "
+        + (
+            esc(r.settings["sanity"].get("skipped", ""))
+            if "spearman" not in r.settings["sanity"]
+            else ("passed" if r.settings["sanity"]["passed"] else "FAILED (ranking barely changes)")
+            + f", Spearman {r.settings['sanity']['spearman']:.2f} with a randomised model"
+        )
+        + "</li>"
+        for r in results
+        if r.settings.get("sanity")
+    )
     compared = "<p>No earlier version with a complete analysis.</p>"
     if comparison is not None:
         movers = "".join(f"<li>{esc(f)}: {m:+d}</li>" for f, m in comparison.movers())
@@ -161,6 +176,8 @@ td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}img{{max-width:
 </head><body><h1>{esc(title)}</h1>
 <h2>Consensus ranking</h2><table><tr><th>rank</th><th>feature</th>{head}</tr>{body}</table>
 <h2>Agreement between methods</h2><p>Kendall's W: {agreement.kendall_w:.3f}</p><ul>{pairs}</ul>
+<h3>Where the methods disagree most</h3><ul>{disputed or "<li>nowhere</li>"}</ul>
+<h2>Sanity checks</h2><ul>{checks or "<li>not run (enable sanity_check)</li>"}</ul>
 <h2>Compared with the previous version</h2>{compared}
 <h2>Per method</h2>{images}
 <h2>Where this comes from</h2><table>{ctx}</table>

@@ -20,7 +20,7 @@ import numpy as np
 from importance_tasks.data import EvalData
 from importance_tasks.engine import DEFAULT_METHODS, Analysis, method_options
 from importance_tasks.errors import DataError, InputError, UnsupportedModelError
-from importance_tasks.methods import REGISTRY, make_method
+from importance_tasks.methods import REGISTRY, ImportanceMethod, make_method
 from importance_tasks.model import Model
 from importance_tasks.ranking import Comparison, agreement, compare, consensus
 from importance_tasks.result import Importance
@@ -147,6 +147,7 @@ def configuration(
     seed: int = 0,
     scoring: str = "auto",
     groups: Mapping[str, Sequence[str]] | None = None,
+    sanity_check: bool = False,
 ) -> dict[str, Any]:
     """The analysis settings, validated: each method's full options, seed and scoring."""
     options = options or {}
@@ -165,7 +166,10 @@ def configuration(
     resolved = {m: {**method_options(m, shared), **options.get(m, {})} for m in methods}
     for name, kwargs in resolved.items():
         make_method(name, **kwargs)  # validates every option now, not in a later task
-    return {"methods": list(methods), "options": resolved, "seed": seed, "scoring": scoring}
+    config = {"methods": list(methods), "options": resolved, "seed": seed, "scoring": scoring}
+    if sanity_check:  # only when on, so that earlier runs keep their identity
+        config["sanity_check"] = True
+    return config
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -206,6 +210,7 @@ def plan_analysis(
     groups: Mapping[str, Sequence[str]] | None = None,
     experiment: str = DEFAULT_EXPERIMENT,
     trust_pyfunc: bool = False,
+    sanity_check: bool = False,
 ) -> Plan:
     """Resolve the model and data, check them against each other, open (or find) the run.
 
@@ -222,11 +227,14 @@ def plan_analysis(
     experiment : str, default="importance"
     trust_pyfunc : bool, default=False
         Allow non-Keras (pickled) pyfunc models.
+    sanity_check : bool, default=False
+        Also run every method on a randomised copy of the model (doubles the cost) and flag
+        methods whose ranking does not change (``importance_tasks.sanity``).
     """
     from importance_tasks.mlflow_io.connection import connect
     from importance_tasks.mlflow_io.runs import open_run
 
-    config = configuration(methods, options, seed, scoring, groups)
+    config = configuration(methods, options, seed, scoring, groups, sanity_check)
     client = connect(tracking_uri)
     inputs, uri, column = _load(
         client, model, data_uri=data_uri, target=target, trust_pyfunc=trust_pyfunc
@@ -318,6 +326,18 @@ def compute_method(plan: Plan, method: str) -> dict[str, Any]:
             client, plan.run_id, {f"{method}.skipped.json": json.dumps({"reason": str(exc)})}
         )
         return {"method": method, "status": "skipped", "reason": str(exc), "run_id": plan.run_id}
+    if plan.config.get("sanity_check"):
+        result = _with_sanity(instance, inputs, result, plan)
+        verdict = result.settings["sanity"]
+        if "spearman" in verdict:
+            runs.log_metrics(
+                client,
+                plan.run_id,
+                {
+                    runs.metric_key("sanity", method, "spearman"): verdict["spearman"],
+                    runs.metric_key("sanity", method, "passed"): float(verdict["passed"]),
+                },
+            )
     runs.log_metrics(client, plan.run_id, runs.importance_metrics(result), model_id=plan.model_id)
     runs.log_metrics(client, plan.run_id, {runs.metric_key("seconds", method): result.seconds})
     runs.log_artifacts(
@@ -338,6 +358,27 @@ def compute_method(plan: Plan, method: str) -> dict[str, Any]:
         "top_features": top,
         "run_id": plan.run_id,
     }
+
+
+def _with_sanity(
+    method: ImportanceMethod, inputs: _Inputs, result: Importance, plan: Plan
+) -> Importance:
+    import dataclasses
+
+    from importance_tasks.sanity import sanity_check
+
+    try:
+        return sanity_check(
+            method,
+            inputs.loaded.model,
+            inputs.data,
+            result,
+            scoring=plan.config["scoring"],
+            seed=plan.config["seed"],
+        )
+    except UnsupportedModelError as exc:
+        verdict = {"skipped": str(exc)}
+        return dataclasses.replace(result, settings={**result.settings, "sanity": verdict})
 
 
 def _results(client: MlflowClient, plan: Plan) -> list[Importance]:
@@ -405,6 +446,7 @@ def aggregate(plan: Plan) -> dict[str, Any]:
                     "rank_spread": dict(
                         zip(combined.features, agreed.spread.tolist(), strict=True)
                     ),
+                    "disputed": agreed.disputed(combined.features),
                 }
             ),
             "consensus.json": json.dumps(

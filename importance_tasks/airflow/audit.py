@@ -15,9 +15,11 @@ def _config_hash(params: Mapping[str, Any]) -> str:
     from importance_tasks.stage import config_hash, configuration
 
     methods = list(params["methods"])
-    return config_hash(
-        configuration(methods, options_from_settings(params, methods), seed=int(params["seed"]))
+    options = options_from_settings(params, methods)
+    config = configuration(
+        methods, options, seed=int(params["seed"]), sanity_check=bool(params.get("sanity_check"))
     )
+    return config_hash(config)
 
 
 def stale_versions(params: Mapping[str, Any]) -> dict[str, Any]:

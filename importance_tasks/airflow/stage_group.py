@@ -26,7 +26,16 @@ RETRY_ARGS: dict[str, Any] = {
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=5),
 }
-SETTING_KEYS = ("data_uri", "target", "methods", "n_repeats", "max_samples", "seed", "experiment")
+SETTING_KEYS = (
+    "data_uri",
+    "target",
+    "methods",
+    "n_repeats",
+    "max_samples",
+    "seed",
+    "experiment",
+    "sanity_check",
+)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -142,6 +151,7 @@ def resolve(
             options=options_from_settings(merged, methods),
             seed=int(merged.get("seed") or 0),
             experiment=merged.get("experiment") or DEFAULT_EXPERIMENT,
+            sanity_check=bool(merged.get("sanity_check")),
         )
         plans.append(plan.to_dict())
     return plans
@@ -209,6 +219,7 @@ def importance_stage(
     max_samples: float | None = None,
     seed: int | None = None,
     experiment: str | None = None,
+    sanity_check: bool | None = None,
     group_id: str = "importance",
 ) -> Any:
     """Add the whole importance stage to the current DAG as one task group.
@@ -222,7 +233,7 @@ def importance_stage(
         ``model_alias`` or ``model_version``.
     model : str, optional
         Shorthand for one request.
-    data_uri, target, methods, n_repeats, max_samples, seed, experiment : optional
+    data_uri, target, methods, n_repeats, max_samples, seed, experiment, sanity_check : optional
         Settings; None means the DAG's Param of that name, else the stage's default.
     group_id : str, default="importance"
 
@@ -243,6 +254,7 @@ def importance_stage(
         "max_samples": max_samples,
         "seed": seed,
         "experiment": experiment,
+        "sanity_check": sanity_check,
     }
 
     @task_group(group_id=group_id)
