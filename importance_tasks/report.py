@@ -18,6 +18,7 @@ __all__ = [
     "bar_chart_png",
     "comparison_csv",
     "method_csv",
+    "rank_heatmap_png",
     "rankings_csv",
     "report_html",
 ]
@@ -118,6 +119,41 @@ def bar_chart_png(result: Importance, *, top: int = 30) -> bytes:
     return buffer.getvalue()
 
 
+def rank_heatmap_png(results: Sequence[Importance], consensus: Consensus) -> bytes:
+    """Features (consensus order) x methods, coloured by each method's rank."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    order = np.argsort(consensus.rank, kind="stable")
+    ranks = np.column_stack([r.rank[order] for r in results])
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(results), 0.8 + 0.3 * len(order)), dpi=100)
+    try:
+        image = ax.imshow(ranks, cmap="viridis_r", aspect="auto")
+        ax.set_xticks(range(len(results)), [r.method for r in results], rotation=30, ha="right")
+        ax.set_yticks(range(len(order)), [consensus.features[i] for i in order])
+        for (i, j), value in np.ndenumerate(ranks):
+            colour = "white" if value > len(order) / 2 else "black"  # readable on the colour
+            ax.text(j, i, str(value), ha="center", va="center", fontsize=7, color=colour)
+        fig.colorbar(image, ax=ax, label="rank (1 = most important)")
+        ax.set_title("rank by method")
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def _heat(rank: int, n: int) -> str:
+    """A background colour from dark (rank 1) to light (rank n), readable with dark text."""
+    share = (rank - 1) / max(n - 1, 1)
+    lightness = 45 + 50 * share
+    return f"hsl(210, 60%, {lightness:.0f}%)"
+
+
 def report_html(
     *,
     title: str,
@@ -132,9 +168,15 @@ def report_html(
     esc = html.escape
     rows = sorted(range(len(consensus.features)), key=lambda i: (consensus.rank[i], i))
     head = "".join(f"<th>{esc(r.method)}</th>" for r in results)
+    n = len(consensus.features)
     body = "".join(
         f"<tr><td>{consensus.rank[i]}</td><td>{esc(consensus.features[i])}</td>"
-        + "".join(f"<td>{r.mean[i]:.4g} ± {r.std[i]:.2g} (#{r.rank[i]})</td>" for r in results)
+        + "".join(
+            f'<td style="background:{_heat(int(r.rank[i]), n)}" '
+            f'title="95% interval {r.ci_low[i]:.3g} to {r.ci_high[i]:.3g}">'
+            f"{r.mean[i]:.4g} ± {r.std[i]:.2g} (#{r.rank[i]})</td>"
+            for r in results
+        )
         + "</tr>"
         for i in rows
     )
@@ -159,10 +201,24 @@ def report_html(
     )
     compared = "<p>No earlier version with a complete analysis.</p>"
     if comparison is not None:
-        movers = "".join(f"<li>{esc(f)}: {m:+d}</li>" for f, m in comparison.movers())
+        moves = comparison.movers(len(comparison.features))
+        up = "".join(f"<li>{esc(f)}: up {m}</li>" for f, m in moves if m > 0)
+        down = "".join(f"<li>{esc(f)}: down {-m}</li>" for f, m in moves if m < 0)
         compared = (
-            f"<p>Spearman {comparison.spearman:.3f}, Kendall {comparison.kendall:.3f}</p>"
-            f"<ul>{movers or '<li>no feature moved</li>'}</ul>"
+            f"<p>Rank correlation with the previous version: Spearman "
+            f"{comparison.spearman:.3f}, Kendall {comparison.kendall:.3f}</p>"
+            f"<h3>Moved up</h3><ul>{up or '<li>none</li>'}</ul>"
+            f"<h3>Moved down</h3><ul>{down or '<li>none</li>'}</ul>"
+            + (
+                f"<p>New features: {esc(', '.join(comparison.added))}</p>"
+                if comparison.added
+                else ""
+            )
+            + (
+                f"<p>Features no longer present: {esc(', '.join(comparison.removed))}</p>"
+                if comparison.removed
+                else ""
+            )
         )
     images = "".join(
         f'<figure><img alt="{esc(name)}" src="data:image/png;base64,'
@@ -174,6 +230,8 @@ def report_html(
 <style>body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}img{{max-width:100%}}</style>
 </head><body><h1>{esc(title)}</h1>
+<p>Rank 1 is the most important. Each cell: importance ± spread (that method's rank); the colour
+is the method's rank, so the table is a features x methods heat map.</p>
 <h2>Consensus ranking</h2><table><tr><th>rank</th><th>feature</th>{head}</tr>{body}</table>
 <h2>Agreement between methods</h2><p>Kendall's W: {agreement.kendall_w:.3f}</p><ul>{pairs}</ul>
 <h3>Where the methods disagree most</h3><ul>{disputed or "<li>nowhere</li>"}</ul>

@@ -421,7 +421,7 @@ def _previous(client: MlflowClient, plan: Plan) -> tuple[str, Comparison] | None
 def aggregate(plan: Plan) -> dict[str, Any]:
     """Consensus, agreement and the comparison with the previous version; logged."""
     from importance_tasks.mlflow_io import runs
-    from importance_tasks.report import comparison_csv, rankings_csv
+    from importance_tasks.report import comparison_csv, rank_heatmap_png, rankings_csv
 
     client = _client(plan)
     results = _results(client, plan)
@@ -439,6 +439,7 @@ def aggregate(plan: Plan) -> dict[str, Any]:
         plan.run_id,
         {
             "rankings.csv": rankings_csv(results, combined),
+            "plots/rank_heatmap.png": rank_heatmap_png(results, combined),
             "agreement.json": json.dumps(
                 {
                     "kendall_w": agreed.kendall_w,
@@ -504,7 +505,7 @@ def _top(features: Sequence[str], rank: Any) -> list[str]:
 def publish(plan: Plan) -> dict[str, Any]:
     """Report, manifest (last) and model version tags; the run is then complete."""
     from importance_tasks.mlflow_io import runs
-    from importance_tasks.report import bar_chart_png, report_html
+    from importance_tasks.report import bar_chart_png, rank_heatmap_png, report_html
 
     client = _client(plan)
     results = _results(client, plan)
@@ -530,7 +531,10 @@ def publish(plan: Plan) -> dict[str, Any]:
             consensus=combined,
             agreement=agreement(results),
             comparison=previous[1] if previous else None,
-            charts={r.method: bar_chart_png(r) for r in results},
+            charts={
+                "ranks by method": rank_heatmap_png(results, combined),
+                **{r.method: bar_chart_png(r) for r in results},
+            },
         )
         runs.log_artifacts(client, plan.run_id, {"report.html": html})
         artifacts = sorted(a.path for a in _walk_artifacts(client, plan.run_id, "importance"))
