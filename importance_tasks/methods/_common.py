@@ -11,10 +11,12 @@ from numpy.typing import NDArray
 
 from importance_tasks.errors import InputError
 from importance_tasks.model import Model
+from importance_tasks.result import Importance
 
 ProgressFn = Callable[[int, int], None]
 RandomState = int | np.random.Generator | None
 DEFAULT_MAX_BATCH_BYTES = 256 * 2**20
+Z_95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -182,3 +184,85 @@ def output_selection(output: NDArray[np.float64], y: NDArray[Any]) -> NDArray[np
         select[np.arange(n), y.astype(np.intp)] = 1.0
         return select
     return np.ones((n, k))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The rows a method works on: a seeded sample of the data, and the result's feature rows."""
+
+    rows: list[FeatureRow]
+    rng: np.random.Generator
+    X: NDArray[np.float32]
+    y: NDArray[Any]
+    weight: NDArray[np.float64] | None
+
+
+def draw_sample(
+    data: Any,
+    *,
+    groups: Mapping[str, Sequence[str]],
+    seed: int,
+    max_samples: float | int,
+) -> Sample:
+    """Resolve the groups and draw the rows (all, or ``max_samples`` of them) with ``seed``."""
+    rows = resolve_groups(data.feature_names, groups)
+    rng = np.random.default_rng(seed)
+    picked = sample_rows(data.n_rows, max_samples, rng)
+    if picked is None:
+        return Sample(rows, rng, data.X, data.y, data.sample_weight)
+    weight = None if data.sample_weight is None else data.sample_weight[picked]
+    return Sample(rows, rng, data.X[picked], data.y[picked], weight)
+
+
+def make_result(
+    method: str,
+    rows: Sequence[FeatureRow],
+    *,
+    mean: NDArray[np.float64],
+    std: NDArray[np.float64],
+    ci_low: NDArray[np.float64] | None = None,
+    ci_high: NDArray[np.float64] | None = None,
+    repeats: NDArray[np.float64] | None = None,
+    settings: Mapping[str, Any],
+    started: float,
+) -> Importance:
+    """The one result type, with the interval defaulting to the mean (no randomness)."""
+    import time
+
+    return Importance(
+        method=method,
+        features=tuple(r.label for r in rows),
+        mean=mean,
+        std=std,
+        ci_low=mean.copy() if ci_low is None else ci_low,
+        ci_high=mean.copy() if ci_high is None else ci_high,
+        repeats=repeats,
+        groups={r.label: r.names for r in rows},
+        settings=settings,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def attribution_result(
+    method: str,
+    rows: Sequence[FeatureRow],
+    per_row: NDArray[np.float64],
+    *,
+    settings: Mapping[str, Any],
+    started: float,
+) -> Importance:
+    """Global importance from local attributions of shape (n_rows, n_columns).
+
+    A group's attribution is the sum of its columns'; importance is the mean over rows of its
+    absolute value, ``std`` its spread over rows, the interval a normal 95% interval of the mean.
+    """
+    grouped = np.column_stack([per_row[:, r.columns].sum(axis=1) for r in rows])
+    magnitude = np.abs(grouped)
+    n = magnitude.shape[0]
+    mean = magnitude.mean(axis=0)
+    spread = magnitude.std(axis=0, ddof=1) if n > 1 else np.zeros_like(mean)
+    half = Z_95 * spread / np.sqrt(n)
+    return make_result(
+        method, rows, mean=mean, std=spread, ci_low=mean - half, ci_high=mean + half,
+        settings=settings, started=started,
+    )  # fmt: skip

@@ -14,13 +14,13 @@ from importance_tasks.errors import UnsupportedModelError
 from importance_tasks.methods._common import (
     ProgressFn,
     RandomState,
+    attribution_result,
     check_choice,
     check_max_samples,
     check_positive_int,
+    draw_sample,
     draw_seed,
     output_selection,
-    resolve_groups,
-    sample_rows,
     settings_of,
 )
 from importance_tasks.model import Model
@@ -31,7 +31,6 @@ __all__ = ["IntegratedGradients", "quadrature"]
 BASELINES = ("zeros", "mean", "sample")
 RULES = ("gauss_legendre", "riemann_middle", "riemann_trapezoid")
 KINDS = ("integrated", "gradient_x_input")
-_Z_95 = 1.959963984540054
 
 
 def quadrature(rule: str, n_steps: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -123,33 +122,21 @@ class IntegratedGradients:
                 "integrated_gradients needs a Keras model (it differentiates the network); "
                 "use permutation, probe, shap, lime or sage for this model"
             )
-        rows = resolve_groups(data.feature_names, self.groups)
-        rng = np.random.default_rng(self.seed)
-        picked = sample_rows(data.n_rows, self.max_samples, rng)
-        X = (data.X if picked is None else data.X[picked]).astype(np.float64)
-        y = data.y if picked is None else data.y[picked]
+        sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
+        X, rng = sample.X.astype(np.float64), sample.rng
         base = self._baselines(X, data.X.astype(np.float64), rng)
-        out_x = model.predict(X.astype(np.float32))
-        select = output_selection(out_x, y)
+        out_x = model.predict(sample.X)
+        select = output_selection(out_x, sample.y)
         attributions = self._attributions(gradient, X, base, select, rng, progress)
         out_b = model.predict(base.astype(np.float32))
         delta = ((out_x - out_b) * select).sum(axis=1)
         gap = np.abs(attributions.sum(axis=1) - delta)
         scale = float(np.mean(np.abs(delta)))
-        grouped = np.column_stack([attributions[:, r.columns].sum(axis=1) for r in rows])
-        magnitude = np.abs(grouped)
-        mean = magnitude.mean(axis=0)
-        spread = magnitude.std(axis=0, ddof=1) if len(X) > 1 else np.zeros_like(mean)
-        half = _Z_95 * spread / np.sqrt(len(X))
-        return Importance(
-            method=self.name,
-            features=tuple(r.label for r in rows),
-            mean=mean,
-            std=spread,
-            ci_low=mean - half,
-            ci_high=mean + half,
-            repeats=None,
-            groups={r.label: r.names for r in rows},
+        return attribution_result(
+            self.name,
+            sample.rows,
+            attributions,
+            started=start,
             settings=settings_of(
                 kind=self.kind,
                 baseline=self.baseline,
@@ -162,7 +149,6 @@ class IntegratedGradients:
                 groups=self.groups,
                 completeness_gap=float(gap.mean() / scale) if scale > 0 else float(gap.mean()),
             ),
-            seconds=time.perf_counter() - start,
         )
 
     def _baselines(

@@ -13,20 +13,18 @@ from importance_tasks.data import EvalData
 from importance_tasks.methods._common import (
     ProgressFn,
     RandomState,
+    attribution_result,
     check_max_samples,
     check_positive_int,
+    draw_sample,
     draw_seed,
     output_selection,
-    resolve_groups,
-    sample_rows,
     settings_of,
 )
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
 
 __all__ = ["Lime"]
-
-_Z_95 = 1.959963984540054
 
 
 class Lime:
@@ -75,12 +73,9 @@ class Lime:
         from lime.lime_tabular import LimeTabularExplainer
 
         start = time.perf_counter()
-        rows = resolve_groups(data.feature_names, self.groups)
-        rng = np.random.default_rng(self.seed)
-        picked = sample_rows(data.n_rows, self.max_samples, rng)
-        X = (data.X if picked is None else data.X[picked]).astype(np.float64)
-        y = data.y if picked is None else data.y[picked]
-        select = output_selection(model.predict(X.astype(np.float32)), y)
+        sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
+        X = sample.X.astype(np.float64)
+        select = output_selection(model.predict(sample.X), sample.y)
         classify = select.shape[1] > 1 and bool(np.all(select.sum(axis=1) == 1))
         explainer = LimeTabularExplainer(
             data.X.astype(np.float64),
@@ -109,19 +104,11 @@ class Lime:
                 weights[i, column] = weight
             if progress is not None:
                 progress(i + 1, len(X))
-        magnitude = np.column_stack([np.abs(weights[:, r.columns]).sum(axis=1) for r in rows])
-        mean = magnitude.mean(axis=0)
-        spread = magnitude.std(axis=0, ddof=1) if len(X) > 1 else np.zeros_like(mean)
-        half = _Z_95 * spread / np.sqrt(len(X))
-        return Importance(
-            method=self.name,
-            features=tuple(r.label for r in rows),
-            mean=mean,
-            std=spread,
-            ci_low=mean - half,
-            ci_high=mean + half,
-            repeats=None,
-            groups={r.label: r.names for r in rows},
+        return attribution_result(
+            self.name,
+            sample.rows,
+            np.abs(weights),  # a group's weight: the sum of its columns' |weights|
+            started=start,
             settings=settings_of(
                 num_samples=self.num_samples,
                 seed=self.seed,
@@ -129,5 +116,4 @@ class Lime:
                 mode="classification" if classify else "regression",
                 groups=self.groups,
             ),
-            seconds=time.perf_counter() - start,
         )

@@ -17,10 +17,9 @@ from importance_tasks.methods._common import (
     RandomState,
     check_max_samples,
     check_positive_int,
+    draw_sample,
     draw_seed,
     perturbed_outputs,
-    resolve_groups,
-    sample_rows,
     settings_of,
     t_interval,
 )
@@ -102,14 +101,8 @@ class Permutation:
             ``repeats`` has shape (n_rows_of_result, n_repeats): loss increase per shuffle.
         """
         start = time.perf_counter()
-        rows = resolve_groups(data.feature_names, self.groups)
-        rng = np.random.default_rng(self.seed)
-        picked = sample_rows(data.n_rows, self.max_samples, rng)
-        X = data.X if picked is None else data.X[picked]
-        y = data.y if picked is None else data.y[picked]
-        weight = data.sample_weight
-        if weight is not None and picked is not None:
-            weight = weight[picked]
+        sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
+        rows, rng, X, y, weight = sample.rows, sample.rng, sample.X, sample.y, sample.weight
         permutations = self._permutations(X.shape[0], rng)
 
         base_output = model.predict(X)

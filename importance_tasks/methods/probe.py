@@ -18,10 +18,9 @@ from importance_tasks.methods._common import (
     check_choice,
     check_max_samples,
     check_positive_int,
+    draw_sample,
     draw_seed,
     perturbed_outputs,
-    resolve_groups,
-    sample_rows,
     settings_of,
 )
 from importance_tasks.model import Model
@@ -95,14 +94,8 @@ class Probe:
     ) -> Importance:
         """Occlusion (or one-hot probe) importance of every feature or group."""
         start = time.perf_counter()
-        rows = resolve_groups(data.feature_names, self.groups)
-        rng = np.random.default_rng(self.seed)
-        picked = sample_rows(data.n_rows, self.max_samples, rng)
-        X = data.X if picked is None else data.X[picked]
-        y = data.y if picked is None else data.y[picked]
-        weight = data.sample_weight
-        if weight is not None and picked is not None:
-            weight = weight[picked]
+        sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
+        rows, rng, X, y, weight = sample.rows, sample.rng, sample.X, sample.y, sample.weight
         baseline = _baseline_values(X, self.baseline)
 
         if self.mode == "onehot":

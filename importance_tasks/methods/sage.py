@@ -12,13 +12,14 @@ from numpy.typing import NDArray
 from importance_tasks.data import EvalData
 from importance_tasks.errors import InputError
 from importance_tasks.methods._common import (
+    Z_95,
     ProgressFn,
     RandomState,
     check_max_samples,
     check_positive_int,
+    draw_sample,
     draw_seed,
-    resolve_groups,
-    sample_rows,
+    make_result,
     settings_of,
 )
 from importance_tasks.model import Model
@@ -83,11 +84,8 @@ class Sage:
         import sage
 
         start = time.perf_counter()
-        rows = resolve_groups(data.feature_names, self.groups)
-        rng = np.random.default_rng(self.seed)
-        picked = sample_rows(data.n_rows, self.max_samples, rng)
-        X = data.X if picked is None else data.X[picked]
-        y = data.y if picked is None else data.y[picked]
+        sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
+        rows, rng, X, y = sample.rows, sample.rng, sample.X, sample.y
         background = data.X[rng.choice(data.n_rows, min(self.n_background, data.n_rows), False)]
         output = model.predict(X)
         task = get_scorer(scoring, output=output, y=y).task
@@ -120,15 +118,14 @@ class Sage:
         std = np.asarray(explanation.std, dtype=np.float64)
         if progress is not None:
             progress(1, 1)
-        return Importance(
-            method=self.name,
-            features=tuple(r.label for r in rows),
+        return make_result(
+            self.name,
+            rows,
             mean=mean,
             std=std,
-            ci_low=mean - 1.959963984540054 * std,
-            ci_high=mean + 1.959963984540054 * std,
-            repeats=None,
-            groups={r.label: r.names for r in rows},
+            ci_low=mean - Z_95 * std,
+            ci_high=mean + Z_95 * std,
+            started=start,
             settings=settings_of(
                 loss=loss,
                 n_background=len(background),
@@ -141,5 +138,4 @@ class Sage:
                 n_rows=len(X),
                 groups=self.groups,
             ),
-            seconds=time.perf_counter() - start,
         )

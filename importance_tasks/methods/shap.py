@@ -13,13 +13,13 @@ from importance_tasks.data import EvalData
 from importance_tasks.methods._common import (
     ProgressFn,
     RandomState,
+    attribution_result,
     check_choice,
     check_max_samples,
     check_positive_int,
+    draw_sample,
     draw_seed,
     output_selection,
-    resolve_groups,
-    sample_rows,
     settings_of,
 )
 from importance_tasks.model import Model
@@ -29,7 +29,6 @@ __all__ = ["Shap"]
 
 ALGORITHMS = ("auto", "permutation", "exact")
 EXACT_MAX_FEATURES = 8
-_Z_95 = 1.959963984540054
 
 
 class Shap:
@@ -86,11 +85,8 @@ class Shap:
         import shap
 
         start = time.perf_counter()
-        rows = resolve_groups(data.feature_names, self.groups)
-        rng = np.random.default_rng(self.seed)
-        picked = sample_rows(data.n_rows, self.max_samples, rng)
-        X = data.X if picked is None else data.X[picked]
-        y = data.y if picked is None else data.y[picked]
+        sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
+        X, y, rng = sample.X, sample.y, sample.rng
         background = data.X[rng.choice(data.n_rows, min(self.n_background, data.n_rows), False)]
         n_features = X.shape[1]
         algorithm = self.algorithm
@@ -114,22 +110,13 @@ class Shap:
             values = values[:, :, None]
         select = output_selection(model.predict(X), y)
         per_row = np.einsum("nfk,nk->nf", values, select)
-        grouped = np.column_stack([per_row[:, r.columns].sum(axis=1) for r in rows])
-        magnitude = np.abs(grouped)
-        mean = magnitude.mean(axis=0)
-        spread = magnitude.std(axis=0, ddof=1) if len(X) > 1 else np.zeros_like(mean)
-        half = _Z_95 * spread / np.sqrt(len(X))
         if progress is not None:
             progress(len(X), len(X))
-        return Importance(
-            method=self.name,
-            features=tuple(r.label for r in rows),
-            mean=mean,
-            std=spread,
-            ci_low=mean - half,
-            ci_high=mean + half,
-            repeats=None,
-            groups={r.label: r.names for r in rows},
+        return attribution_result(
+            self.name,
+            sample.rows,
+            per_row,
+            started=start,
             settings=settings_of(
                 algorithm=algorithm,
                 n_background=len(background),
@@ -138,5 +125,4 @@ class Shap:
                 n_rows=len(X),
                 groups=self.groups,
             ),
-            seconds=time.perf_counter() - start,
         )

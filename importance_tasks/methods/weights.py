@@ -15,6 +15,7 @@ from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.methods._common import (
     ProgressFn,
     check_choice,
+    make_result,
     resolve_groups,
     settings_of,
 )
@@ -88,17 +89,13 @@ class Weights:
         per_column = _KIND[self.kind](kernels)
         rows = resolve_groups(data.feature_names, self.groups)
         mean = np.array([per_column[row.columns].sum() for row in rows])
-        return Importance(
-            method=self.name,
-            features=tuple(r.label for r in rows),
+        return make_result(
+            self.name,
+            rows,
             mean=mean,
             std=np.zeros_like(mean),
-            ci_low=mean.copy(),
-            ci_high=mean.copy(),
-            repeats=None,
-            groups={r.label: r.names for r in rows},
             settings=settings_of(kind=self.kind, groups=self.groups, n_layers=len(kernels)),
-            seconds=time.perf_counter() - start,
+            started=start,
         )
 
 
