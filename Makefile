@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 
-.PHONY: demo test ui lock clean
+.PHONY: demo test ui bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or PYTHON=...)"; exit 1; }
@@ -22,6 +22,10 @@ demo: $(STAMP)
 # MLflow UI on :5000 and Airflow (standalone) on :8080, on the demo's state.
 ui: $(STAMP)
 	$(VENV)/bin/python -m importance_tasks.demo ui
+
+# Speed and memory against the peers; rewrites benchmarks/RESULTS.md (a few minutes).
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/run.py
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -250,14 +250,25 @@ def attribution_result(
     *,
     settings: Mapping[str, Any],
     started: float,
+    select: NDArray[np.float64] | None = None,
 ) -> Importance:
     """Global importance from local attributions of shape (n_rows, n_columns).
 
     A group's attribution is the sum of its columns'; importance is the mean over rows of its
     absolute value, ``std`` its spread over rows, the interval a normal 95% interval of the mean.
+    When ``select`` marks each row's class (a classifier), ``settings["per_class"]`` also holds
+    the mean |attribution| over the rows of each class, in feature order.
     """
     grouped = np.column_stack([per_row[:, r.columns].sum(axis=1) for r in rows])
     magnitude = np.abs(grouped)
+    if select is not None and select.shape[1] > 1 and np.all(select.sum(axis=1) == 1):
+        labels = select.argmax(axis=1)
+        settings = {
+            **settings,
+            "per_class": {
+                str(c): magnitude[labels == c].mean(axis=0).tolist() for c in np.unique(labels)
+            },
+        }
     n = magnitude.shape[0]
     mean = magnitude.mean(axis=0)
     spread = magnitude.std(axis=0, ddof=1) if n > 1 else np.zeros_like(mean)

@@ -137,6 +137,7 @@ class IntegratedGradients:
             sample.rows,
             attributions,
             started=start,
+            select=select,
             settings=settings_of(
                 kind=self.kind,
                 baseline=self.baseline,

@@ -109,6 +109,7 @@ class Lime:
             sample.rows,
             np.abs(weights),  # a group's weight: the sum of its columns' |weights|
             started=start,
+            select=select,
             settings=settings_of(
                 num_samples=self.num_samples,
                 seed=self.seed,

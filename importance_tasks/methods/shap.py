@@ -117,6 +117,7 @@ class Shap:
             sample.rows,
             per_row,
             started=start,
+            select=select,
             settings=settings_of(
                 algorithm=algorithm,
                 n_background=len(background),

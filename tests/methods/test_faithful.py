@@ -96,3 +96,22 @@ def test_groups_are_one_row(friedman):
             friedman.model, friedman.data
         )
         assert result.features == ("x0", "x1", "x2", "x3", "x4", "noise"), name
+
+
+@pytest.mark.parametrize("name", ("integrated_gradients", "shap", "lime"))
+def test_classifier_attributions_also_per_class(three_classes, name):
+    result = make_method(name, random_state=0).compute(three_classes.model, three_classes.data)
+    per_class = result.settings["per_class"]
+    assert set(per_class) == {"0", "1", "2"}
+    labels = three_classes.data.y
+    explained = np.bincount(labels, minlength=3) if name == "integrated_gradients" else None
+    for values in per_class.values():
+        assert len(values) == 8 and max(values[:3]) > max(values[3:])
+    if explained is not None:  # all rows explained: the overall mean weights the class means
+        weighted = sum(np.array(per_class[str(c)]) * explained[c] for c in range(3))
+        np.testing.assert_allclose(weighted / explained.sum(), result.mean, rtol=1e-9)
+
+
+def test_regression_has_no_per_class(friedman):
+    result = make_method("shap", random_state=0).compute(friedman.model, friedman.data)
+    assert "per_class" not in result.settings

@@ -1,0 +1,365 @@
+"""Speed and memory of our methods against the peers and the hardware floor, in one run.
+
+    .venv/bin/python benchmarks/run.py          (make bench)
+
+Every contender runs in its own process on the same saved Keras models and data, so its peak
+resident memory is its own. The script prints a table of median seconds and ratios (to the
+floor and to our method) and rewrites benchmarks/RESULTS.md; never edit that file by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+N_ROWS = 10_000
+N_REPEATS = 5
+IG_STEPS = 32
+SHAP_ROWS, SHAP_EVALS, LIME_ROWS, LIME_SAMPLES = 200, 210, 100, 5000
+WORKLOADS = {"friedman": (10, "regression"), "wide": (100, "classification")}
+
+
+def build(workload: str, n_features: int | None = None, n_rows: int = N_ROWS) -> tuple[Path, Path]:
+    """Train (briefly: only speed matters) and save a model and its data, once."""
+    features, task = WORKLOADS[workload]
+    features = n_features or features
+    tag = f"{workload}-{features}-{n_rows}"
+    model_path, data_path = CACHE / f"{tag}.keras", CACHE / f"{tag}.npz"
+    if model_path.exists() and data_path.exists():
+        return model_path, data_path
+    import numpy as np
+    from sklearn.datasets import make_classification, make_friedman1
+
+    from importance_tasks.demo_models import train_mlp
+
+    CACHE.mkdir(exist_ok=True)
+    if task == "regression":
+        X, y = make_friedman1(n_samples=n_rows, n_features=features, random_state=0)
+        model = train_mlp(X, y, hidden=(64, 32), epochs=2)
+    else:
+        X, y = make_classification(
+            n_samples=n_rows,
+            n_features=features,
+            n_informative=min(10, features // 2),
+            random_state=0,
+        )
+        model = train_mlp(
+            X,
+            y,
+            hidden=(128, 64),
+            n_outputs=2,
+            output_activation="softmax",
+            loss="sparse_categorical_crossentropy",
+            epochs=2,
+        )
+    model.save(model_path)
+    np.savez(data_path, X=X.astype(np.float32), y=y)
+    return model_path, data_path
+
+
+def _load(model_path: str, data_path: str):
+    import numpy as np
+
+    from importance_tasks.data import EvalData
+    from importance_tasks.safe_keras import load_keras_file
+
+    model = load_keras_file(model_path)
+    arrays = np.load(data_path)
+    names = tuple(f"f{i}" for i in range(arrays["X"].shape[1]))
+    return model, EvalData(X=arrays["X"], y=arrays["y"], feature_names=names)
+
+
+def _keras_predict(model, batch_size: int | None):
+    def predict(X):
+        kwargs = {} if batch_size is None else {"batch_size": batch_size}
+        return model.keras_model.predict(X, verbose=0, **kwargs)
+
+    return predict
+
+
+def _sk_estimator(model, batch_size: int | None, classifier: bool):
+    import numpy as np
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+
+    predict = _keras_predict(model, batch_size)
+
+    class Regressor(RegressorMixin, BaseEstimator):
+        def fit(self, X, y):
+            return self
+
+        def __sklearn_is_fitted__(self) -> bool:
+            return True
+
+        def predict(self, X):
+            return predict(X)[:, 0]
+
+    class Classifier(ClassifierMixin, Regressor):
+        classes_ = np.arange(2)
+
+        def predict_proba(self, X):
+            return predict(X)
+
+        def predict(self, X):
+            return predict(X).argmax(axis=1)
+
+    return Classifier() if classifier else Regressor()
+
+
+def _warm_up(contender: str, model, data) -> None:
+    """First calls pay one-off costs (imports, tracing); every contender gets them untimed."""
+    from importance_tasks.data import EvalData
+    from importance_tasks.methods import make_method
+
+    small = EvalData(X=data.X[:200], y=data.y[:200], feature_names=data.feature_names)
+    if contender.startswith("ours_"):
+        make_method(contender[len("ours_") :], random_state=0, max_samples=50).compute(model, small)
+    else:
+        _keras_predict(model, None)(data.X[:64])
+        import sklearn.inspection  # noqa: F401
+
+
+def worker(contender: str, model_path: str, data_path: str) -> dict:
+    """Run one contender; returns seconds (timed part only) and what it computed on."""
+    import numpy as np
+
+    model, data = _load(model_path, data_path)
+    classify = data.y.dtype.kind in "iu"
+    n, f = data.X.shape
+    model.predict(data.X[:64])  # trace the forward once, outside the timing
+    _warm_up(contender, model, data)
+    start = time.perf_counter()
+    projected = 1.0
+    if contender == "floor_forward":
+        big = np.tile(data.X, (max(1, 200_000 // n), 1))
+        start = time.perf_counter()
+        model.predict(big)
+        rows_per_s = len(big) / (time.perf_counter() - start)
+        return {"rows_per_s": rows_per_s}
+    if contender == "floor_gradient":
+        big = np.tile(data.X, (max(1, 100_000 // n), 1))
+        weights = np.ones((len(big), model.predict(data.X[:1]).shape[1]), dtype=np.float32)
+        model.gradient(big[:64], weights[:64])
+        start = time.perf_counter()
+        model.gradient(big, weights)
+        return {"rows_per_s": len(big) / (time.perf_counter() - start)}
+    if contender == "ours_permutation":
+        from importance_tasks.methods import Permutation
+
+        Permutation(n_repeats=N_REPEATS, random_state=0).compute(model, data)
+    elif contender in ("sklearn_batch4096", "sklearn_default_batch"):
+        from sklearn.inspection import permutation_importance
+
+        batch = 4096 if contender == "sklearn_batch4096" else None
+        columns = f if contender == "sklearn_batch4096" else 1  # default batch: project
+        X = data.X[:, :] if columns == f else data.X
+        estimator = _sk_estimator(model, batch, classify)
+        scoring = "neg_log_loss" if classify else "neg_mean_squared_error"
+        if columns == f:
+            permutation_importance(
+                estimator, X, data.y, scoring=scoring, n_repeats=N_REPEATS, random_state=0
+            )
+        else:  # one column's worth of predict calls, projected to all columns
+            predict = _keras_predict(model, None)
+            start = time.perf_counter()
+            for _ in range(N_REPEATS):
+                predict(data.X)
+            projected = f
+    elif contender == "plain_loop":
+        predict = _keras_predict(model, None)
+        rng = np.random.default_rng(0)
+        for j in range(min(f, 2)):
+            for _ in range(N_REPEATS):
+                Xp = data.X.copy()
+                Xp[:, j] = Xp[rng.permutation(n), j]
+                predict(Xp)
+        projected = f / min(f, 2)
+    elif contender == "ours_integrated_gradients":
+        from importance_tasks.methods import IntegratedGradients
+
+        IntegratedGradients(n_steps=IG_STEPS, max_samples=n, random_state=0).compute(model, data)
+    elif contender in ("ours_shap", "shap_permutation_keras", "shap_kernel_keras"):
+        import shap
+
+        rows = data.X[:SHAP_ROWS] if contender == "ours_shap" else data.X[:2]
+        if contender == "ours_shap":
+            from importance_tasks.methods import Shap
+
+            Shap(
+                algorithm="permutation", max_samples=SHAP_ROWS, max_evals=SHAP_EVALS, random_state=0
+            ).compute(model, data)
+        else:
+            background = data.X[:100]
+            predict = _keras_predict(model, None)
+            fn = lambda X: predict(X)[:, -1]  # noqa: E731
+            start = time.perf_counter()
+            if contender == "shap_kernel_keras":
+                shap.KernelExplainer(fn, background).shap_values(rows, silent=True)
+            else:
+                shap.explainers.Permutation(fn, shap.maskers.Independent(background, 100), seed=0)(
+                    rows, max_evals=SHAP_EVALS, silent=True
+                )
+            projected = SHAP_ROWS / len(rows)
+    elif contender in ("ours_lime", "lime_keras"):
+        from importance_tasks.methods import Lime
+
+        if contender == "ours_lime":
+            Lime(num_samples=LIME_SAMPLES, max_samples=LIME_ROWS, random_state=0).compute(
+                model, data
+            )
+        else:
+            from lime.lime_tabular import LimeTabularExplainer
+
+            predict = _keras_predict(model, None)
+            explainer = LimeTabularExplainer(
+                data.X,
+                mode="classification" if classify else "regression",
+                discretize_continuous=False,
+                random_state=0,
+            )
+            fn = predict if classify else (lambda X: predict(X)[:, 0])
+            start = time.perf_counter()
+            for row in data.X[:3]:
+                explainer.explain_instance(row, fn, num_features=f, num_samples=LIME_SAMPLES)
+            projected = LIME_ROWS / 3
+    else:
+        raise SystemExit(f"unknown contender {contender}")
+    return {"seconds": (time.perf_counter() - start) * projected, "projected": projected != 1.0}
+
+
+def _spawn(contender: str, model_path: Path, data_path: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", contender, str(model_path), str(data_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{contender} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _median(contender: str, model_path: Path, data_path: Path, runs: int) -> dict:
+    results = [_spawn(contender, model_path, data_path) for _ in range(runs)]
+    key = "seconds" if "seconds" in results[0] else "rows_per_s"
+    return {**results[0], key: statistics.median(r[key] for r in results)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3, help="runs per contender (median)")
+    args = parser.parse_args()
+    lines: list[str] = []
+
+    def emit(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    import importlib.metadata as md
+
+    emit("# Benchmark results")
+    emit()
+    emit(
+        f"Generated by `benchmarks/run.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())};"
+        " "
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        + ", ".join(
+            f"{p} {md.version(p)}"
+            for p in ("tensorflow-cpu", "keras", "scikit-learn", "shap", "lime", "sage-importance")
+        )
+    )
+    emit()
+    emit(
+        f"N = {N_ROWS:,} rows; permutation with {N_REPEATS} repeats; integrated gradients with "
+        f"{IG_STEPS} steps; SHAP {SHAP_ROWS} rows x {SHAP_EVALS} evaluations; LIME {LIME_ROWS} "
+        f"rows x {LIME_SAMPLES} samples. Median of {args.runs} runs for ours and the floors "
+        "(one run per peer), each in its own process; "
+        "'projected' rows were timed on a part of the work and scaled linearly. Peak RSS is the "
+        "whole process (TensorFlow alone is several hundred MB)."
+    )
+    emit()
+    emit("| workload | contender | seconds | x floor | x ours | peak RSS MB | note |")
+    emit("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    for workload, (features, _) in WORKLOADS.items():
+        model_path, data_path = build(workload)
+        forward = _median("floor_forward", model_path, data_path, args.runs)
+        backward = _median("floor_gradient", model_path, data_path, args.runs)
+        floors = {
+            "permutation": features * N_REPEATS * N_ROWS / forward["rows_per_s"],
+            "integrated_gradients": IG_STEPS * N_ROWS / backward["rows_per_s"],
+            "shap": SHAP_ROWS * SHAP_EVALS * 100 / forward["rows_per_s"],
+            "lime": LIME_ROWS * LIME_SAMPLES / forward["rows_per_s"],
+        }
+        groups = {
+            "permutation": [
+                "ours_permutation",
+                "sklearn_batch4096",
+                "sklearn_default_batch",
+                "plain_loop",
+            ],
+            "integrated_gradients": ["ours_integrated_gradients"],
+            "shap": ["ours_shap", "shap_permutation_keras", "shap_kernel_keras"],
+            "lime": ["ours_lime", "lime_keras"],
+        }
+        emit(f"| {workload} | forward floor | | | | | {forward['rows_per_s']:,.0f} rows/s |")
+        emit(
+            f"| {workload} | forward+backward floor | | | | | "
+            f"{backward['rows_per_s']:,.0f} rows/s |"
+        )
+        for method, contenders in groups.items():
+            ours = None
+            for contender in contenders:
+                # Peers are 10-1000x slower; one run each keeps the script to minutes.
+                runs = args.runs if contender.startswith("ours_") else 1
+                result = _median(contender, model_path, data_path, runs)
+                seconds = result["seconds"]
+                ours = ours or seconds
+                rss = result["peak_rss_mb"]
+                note = "projected" if result.get("projected") else ""
+                if contender == "shap_kernel_keras":
+                    note += " (KernelExplainer default nsamples)"
+                emit(
+                    f"| {workload} | {contender} | {seconds:.2f} | "
+                    f"{seconds / floors[method]:.1f} | {seconds / ours:.1f} | {rss:.0f} | {note} |"
+                )
+    emit()
+    emit("Scaling of `permutation` (ours), seconds:")
+    emit()
+    emit("| rows | features | seconds | x floor |")
+    emit("| ---: | ---: | ---: | ---: |")
+    for n_rows, n_features in (
+        (2_000, 100),
+        (10_000, 100),
+        (30_000, 100),
+        (10_000, 10),
+        (10_000, 50),
+    ):
+        model_path, data_path = build("wide", n_features, n_rows)
+        forward = _median("floor_forward", model_path, data_path, args.runs)
+        result = _median("ours_permutation", model_path, data_path, args.runs)
+        floor = n_features * N_REPEATS * n_rows / forward["rows_per_s"]
+        emit(
+            f"| {n_rows:,} | {n_features} | {result['seconds']:.2f} | "
+            f"{result['seconds'] / floor:.2f} |"
+        )
+    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        outcome = worker(*sys.argv[2:5])
+        outcome["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(outcome))
+    else:
+        main()
