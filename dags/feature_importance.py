@@ -20,9 +20,7 @@ import pendulum
 from airflow.sdk import Param, dag
 
 from importance_tasks.airflow import REGISTERED_MODEL_VERSIONS, importance_stage
-from importance_tasks.methods import REGISTRY
-
-METHODS = list(REGISTRY)
+from importance_tasks.airflow.params import analysis_params
 
 
 @dag(
@@ -48,27 +46,7 @@ METHODS = list(REGISTRY)
             "empty: the data the model's run logged",
         ),
         "target": Param(None, type=["null", "string"], description="Target column"),
-        "methods": Param(
-            METHODS,
-            type="array",
-            items={"type": "string", "enum": METHODS},
-            examples=METHODS,
-            minItems=1,
-            uniqueItems=True,
-            description="Importance methods, one parallel task each",
-        ),
-        "n_repeats": Param(5, type="integer", minimum=1, maximum=1000),
-        "max_samples": Param(
-            1.0, type="number", exclusiveMinimum=0, description="Fraction of rows (or a count)"
-        ),
-        "seed": Param(0, type="integer", minimum=0),
-        "sanity_check": Param(
-            False,
-            type="boolean",
-            description="Also run each method on a randomised model and flag methods whose "
-            "ranking does not change (doubles the cost)",
-        ),
-        "experiment": Param("importance", type="string", minLength=1),
+        **analysis_params(),
     },
 )
 def feature_importance() -> None:

@@ -13,10 +13,8 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from importance_tasks.airflow import importance_stage
+from importance_tasks.airflow.params import analysis_params
 from importance_tasks.airflow.stage_group import RETRY_ARGS
-from importance_tasks.methods import REGISTRY
-
-METHODS = list(REGISTRY)
 
 
 @dag(
@@ -31,24 +29,7 @@ METHODS = list(REGISTRY)
         "name_pattern": Param("*", type="string", description="Glob on registered model names"),
         "tag": Param(None, type=["null", "string"], description="Version tag filter KEY=VALUE"),
         "alias": Param(None, type=["null", "string"], description="Only versions with this alias"),
-        "methods": Param(
-            METHODS,
-            type="array",
-            items={"type": "string", "enum": METHODS},
-            examples=METHODS,
-            minItems=1,
-            uniqueItems=True,
-        ),
-        "n_repeats": Param(5, type="integer", minimum=1, maximum=1000),
-        "max_samples": Param(1.0, type="number", exclusiveMinimum=0),
-        "seed": Param(0, type="integer", minimum=0),
-        "sanity_check": Param(
-            False,
-            type="boolean",
-            description="Also run each method on a randomised model and flag methods whose "
-            "ranking does not change (doubles the cost)",
-        ),
-        "experiment": Param("importance", type="string", minLength=1),
+        **analysis_params(),
         "audit_experiment": Param("importance-audit", type="string", minLength=1),
     },
 )
