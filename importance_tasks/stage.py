@@ -22,7 +22,7 @@ from importance_tasks.engine import DEFAULT_METHODS, Analysis, method_options
 from importance_tasks.errors import DataError, InputError, UnsupportedModelError
 from importance_tasks.methods import REGISTRY, ImportanceMethod, make_method
 from importance_tasks.model import Model
-from importance_tasks.ranking import Comparison, agreement, compare, consensus
+from importance_tasks.ranking import Comparison, Consensus, agreement, compare, consensus
 from importance_tasks.result import Importance
 
 if TYPE_CHECKING:
@@ -396,7 +396,8 @@ def _results(client: MlflowClient, plan: Plan) -> list[Importance]:
     return results
 
 
-def _previous(client: MlflowClient, plan: Plan) -> tuple[str, Comparison] | None:
+def _previous(client: MlflowClient, plan: Plan) -> tuple[str, dict[str, int]] | None:
+    """The closest earlier version with a consensus ranking: (version, feature -> rank)."""
     from importance_tasks.mlflow_io import runs
 
     versions = [
@@ -410,12 +411,7 @@ def _previous(client: MlflowClient, plan: Plan) -> tuple[str, Comparison] | None
         return None
     version, run_id = found
     previous = runs.read_json_artifact(client, run_id, runs.CONSENSUS)
-    if previous is None:
-        return None
-    current = runs.read_json_artifact(client, plan.run_id, runs.CONSENSUS)
-    if current is None:
-        raise InputError(f"run {plan.run_id} has no consensus yet: run aggregate first")
-    return version, compare(previous["rank"], current["rank"])
+    return None if previous is None else (version, previous["rank"])
 
 
 def aggregate(plan: Plan) -> dict[str, Any]:
@@ -470,7 +466,8 @@ def aggregate(plan: Plan) -> dict[str, Any]:
     }
     previous = _previous(client, plan)
     if previous is not None:
-        version, comparison = previous
+        version, previous_rank = previous
+        comparison = compare(previous_rank, combined.as_dict()["rank"])
         metrics["comparison/spearman"] = comparison.spearman
         metrics["comparison/kendall"] = comparison.kendall
         metrics["comparison/previous_version"] = float(version)
@@ -485,6 +482,7 @@ def aggregate(plan: Plan) -> dict[str, Any]:
                         "spearman": comparison.spearman,
                         "kendall": comparison.kendall,
                         "movers": comparison.movers(),
+                        "previous_rank": previous_rank,
                     }
                 ),
             },
@@ -512,8 +510,8 @@ def publish(plan: Plan) -> dict[str, Any]:
     combined = consensus(results)
     top = _top(combined.features, combined.rank)
     if not plan.complete:
+        # The comparison aggregate logged, not a second search that could find another version.
         compared = runs.read_json_artifact(client, plan.run_id, "importance/comparison.json")
-        previous = _previous(client, plan) if compared else None
         context = {
             "model": f"{plan.model_name} version {plan.model_version}"
             + (f" (alias {plan.alias})" if plan.alias else ""),
@@ -530,7 +528,7 @@ def publish(plan: Plan) -> dict[str, Any]:
             results=results,
             consensus=combined,
             agreement=agreement(results),
-            comparison=previous[1] if previous else None,
+            comparison=_logged_comparison(compared, combined),
             charts={
                 "ranks by method": rank_heatmap_png(results, combined),
                 **{r.method: bar_chart_png(r) for r in results},
@@ -584,6 +582,15 @@ def publish(plan: Plan) -> dict[str, Any]:
         "spearman": compared.get("spearman"),
         "movers": compared.get("movers", []),
     }
+
+
+def _logged_comparison(
+    compared: Mapping[str, Any] | None, combined: Consensus
+) -> Comparison | None:
+    """The comparison that aggregate logged, rebuilt from its ranks (the same computation)."""
+    if not compared or "previous_rank" not in compared:
+        return None
+    return compare(compared["previous_rank"], combined.as_dict()["rank"])
 
 
 def _walk_artifacts(client: MlflowClient, run_id: str, path: str) -> list[Any]:
