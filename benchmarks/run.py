@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -22,11 +21,14 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = Path(__file__).resolve().parent
+from peak_memory import peak_rss_mb  # noqa: E402  (a sibling module: benchmarks/ is on the path)
+
 CACHE = HERE / ".cache"
 N_ROWS = 10_000
 N_REPEATS = 5
 IG_STEPS = 32
 SHAP_ROWS, SHAP_EVALS, LIME_ROWS, LIME_SAMPLES = 200, 210, 100, 5000
+SAGE_PERMUTATIONS, SAGE_BACKGROUND = 1024, 64
 WORKLOADS = {"friedman": (10, "regression"), "wide": (100, "classification")}
 
 
@@ -129,25 +131,32 @@ def _warm_up(contender: str, model, data) -> None:
         import sklearn.inspection  # noqa: F401
 
 
-def worker(contender: str, model_path: str, data_path: str) -> dict:
-    """Run one contender; returns seconds (timed part only) and what it computed on."""
-    import numpy as np
-
+def worker(contender: str, model_path: str, data_path: str, runs: int) -> dict:
+    """Run one contender ``runs`` times in this process after a warm-up; median of the runs."""
     model, data = _load(model_path, data_path)
-    classify = data.y.dtype.kind in "iu"
-    n, f = data.X.shape
     model.predict(data.X[:64])  # trace the forward once, outside the timing
     _warm_up(contender, model, data)
+    results = [_run_once(contender, model, data) for _ in range(runs)]
+    key = "seconds" if "seconds" in results[0] else "rows_per_s"
+    return {**results[0], key: statistics.median(r[key] for r in results)}
+
+
+def _run_once(contender: str, model, data) -> dict:
+    """Time one contender once; returns seconds (timed part only) or a throughput."""
+    import numpy as np
+
+    classify = data.y.dtype.kind in "iu"
+    n, f = data.X.shape
     start = time.perf_counter()
     projected = 1.0
     if contender == "floor_forward":
-        big = np.tile(data.X, (max(1, 200_000 // n), 1))
+        big = np.tile(data.X, (max(1, 1_000_000 // n), 1))
         start = time.perf_counter()
         model.predict(big)
         rows_per_s = len(big) / (time.perf_counter() - start)
         return {"rows_per_s": rows_per_s}
     if contender == "floor_gradient":
-        big = np.tile(data.X, (max(1, 100_000 // n), 1))
+        big = np.tile(data.X, (max(1, 400_000 // n), 1))
         weights = np.ones((len(big), model.predict(data.X[:1]).shape[1]), dtype=np.float32)
         model.gradient(big[:64], weights[:64])
         start = time.perf_counter()
@@ -232,28 +241,72 @@ def worker(contender: str, model_path: str, data_path: str) -> dict:
             for row in data.X[:3]:
                 explainer.explain_instance(row, fn, num_features=f, num_samples=LIME_SAMPLES)
             projected = LIME_ROWS / 3
+    elif contender == "ours_sage":
+        from importance_tasks.methods import Sage
+
+        Sage(
+            n_background=SAGE_BACKGROUND,
+            max_samples=n,
+            n_permutations=SAGE_PERMUTATIONS,
+            random_state=0,
+        ).compute(model, data)
+    elif contender == "sage_keras":
+        import sage
+
+        predict = _keras_predict(model, None)
+        loss = "cross entropy" if classify else "mse"
+        target = data.y if classify else data.y.astype(np.float64)
+        fn = predict if classify else (lambda X: predict(X)[:, 0])
+        imputer = sage.MarginalImputer(fn, data.X[:SAGE_BACKGROUND])
+        estimator = sage.PermutationEstimator(imputer, loss, random_state=0)
+        part = 32  # sage's per-batch work is linear in the orderings sampled: project
+        start = time.perf_counter()
+        estimator(data.X, target, batch_size=part, n_permutations=part, bar=False)
+        projected = SAGE_PERMUTATIONS / part
     else:
         raise SystemExit(f"unknown contender {contender}")
     return {"seconds": (time.perf_counter() - start) * projected, "projected": projected != 1.0}
 
 
-def _spawn(contender: str, model_path: Path, data_path: Path) -> dict:
+def _spawn(contender: str, model_path: Path, data_path: Path, runs: int = 1) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", contender, str(model_path), str(data_path)],
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            contender,
+            str(model_path),
+            str(data_path),
+            str(runs),
+        ],
         capture_output=True,
         text=True,
         check=False,
     )
     if out.returncode != 0:
         raise RuntimeError(f"{contender} failed:\n{out.stderr[-3000:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _median(contender: str, model_path: Path, data_path: Path, runs: int) -> dict:
-    results = [_spawn(contender, model_path, data_path) for _ in range(runs)]
-    key = "seconds" if "seconds" in results[0] else "rows_per_s"
-    return {**results[0], key: statistics.median(r[key] for r in results)}
+def _startup(model_path: Path, data_path: Path) -> dict[str, float]:
+    """What each Airflow task process pays before it computes: interpreter + imports, model load."""
+    code = (
+        "import time; t0 = time.perf_counter();"
+        "import importance_tasks.stage, tensorflow, keras; t1 = time.perf_counter();"
+        "from importance_tasks.safe_keras import load_keras_file;"
+        f"m = load_keras_file({str(model_path)!r}); import numpy as np;"
+        f"X = np.load({str(data_path)!r})['X']; m.predict(X[:64]); t2 = time.perf_counter();"
+        "print(t1 - t0, t2 - t1)"
+    )
+    samples = []
+    for _ in range(3):
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        total = time.perf_counter() - start
+        imports, load = (float(v) for v in out.stdout.split())
+        samples.append((total, imports, load))
+    med = [statistics.median(s[i] for s in samples) for i in range(3)]
+    return {"process": med[0], "imports": med[1], "model_load": med[2]}
 
 
 def main() -> None:
@@ -283,8 +336,9 @@ def main() -> None:
     emit(
         f"N = {N_ROWS:,} rows; permutation with {N_REPEATS} repeats; integrated gradients with "
         f"{IG_STEPS} steps; SHAP {SHAP_ROWS} rows x {SHAP_EVALS} evaluations; LIME {LIME_ROWS} "
-        f"rows x {LIME_SAMPLES} samples. Median of {args.runs} runs for ours and the floors "
-        "(one run per peer), each in its own process; "
+        f"rows x {LIME_SAMPLES} samples; SAGE {SAGE_PERMUTATIONS} orderings over "
+        f"{SAGE_BACKGROUND} background rows. Median of {args.runs} runs for ours and the floors "
+        "(one run per peer) after an untimed warm-up, each contender in its own process; "
         "'projected' rows were timed on a part of the work and scaled linearly. Peak RSS is the "
         "whole process (TensorFlow alone is several hundred MB)."
     )
@@ -293,13 +347,14 @@ def main() -> None:
     emit("| --- | --- | ---: | ---: | ---: | ---: | --- |")
     for workload, (features, _) in WORKLOADS.items():
         model_path, data_path = build(workload)
-        forward = _median("floor_forward", model_path, data_path, args.runs)
-        backward = _median("floor_gradient", model_path, data_path, args.runs)
+        forward = _spawn("floor_forward", model_path, data_path, args.runs)
+        backward = _spawn("floor_gradient", model_path, data_path, args.runs)
         floors = {
             "permutation": features * N_REPEATS * N_ROWS / forward["rows_per_s"],
             "integrated_gradients": IG_STEPS * N_ROWS / backward["rows_per_s"],
             "shap": SHAP_ROWS * SHAP_EVALS * 100 / forward["rows_per_s"],
             "lime": LIME_ROWS * LIME_SAMPLES / forward["rows_per_s"],
+            "sage": SAGE_PERMUTATIONS * (features + 1) * SAGE_BACKGROUND / forward["rows_per_s"],
         }
         groups = {
             "permutation": [
@@ -311,6 +366,7 @@ def main() -> None:
             "integrated_gradients": ["ours_integrated_gradients"],
             "shap": ["ours_shap", "shap_permutation_keras", "shap_kernel_keras"],
             "lime": ["ours_lime", "lime_keras"],
+            "sage": ["ours_sage", "sage_keras"],
         }
         emit(f"| {workload} | forward floor | | | | | {forward['rows_per_s']:,.0f} rows/s |")
         emit(
@@ -322,7 +378,7 @@ def main() -> None:
             for contender in contenders:
                 # Peers are 10-1000x slower; one run each keeps the script to minutes.
                 runs = args.runs if contender.startswith("ours_") else 1
-                result = _median(contender, model_path, data_path, runs)
+                result = _spawn(contender, model_path, data_path, runs)
                 seconds = result["seconds"]
                 ours = ours or seconds
                 rss = result["peak_rss_mb"]
@@ -334,10 +390,10 @@ def main() -> None:
                     f"{seconds / floors[method]:.1f} | {seconds / ours:.1f} | {rss:.0f} | {note} |"
                 )
     emit()
-    emit("Scaling of `permutation` (ours), seconds:")
+    emit("Scaling of `permutation` (ours), seconds; scikit-learn (batch 4096) at 2,000 rows:")
     emit()
-    emit("| rows | features | seconds | x floor |")
-    emit("| ---: | ---: | ---: | ---: |")
+    emit("| rows | features | seconds | x floor | scikit-learn seconds | scikit-learn x ours |")
+    emit("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for n_rows, n_features in (
         (2_000, 100),
         (10_000, 100),
@@ -346,20 +402,34 @@ def main() -> None:
         (10_000, 50),
     ):
         model_path, data_path = build("wide", n_features, n_rows)
-        forward = _median("floor_forward", model_path, data_path, args.runs)
-        result = _median("ours_permutation", model_path, data_path, args.runs)
+        forward = _spawn("floor_forward", model_path, data_path, args.runs)
+        seconds = _spawn("ours_permutation", model_path, data_path, args.runs)["seconds"]
         floor = n_features * N_REPEATS * n_rows / forward["rows_per_s"]
-        emit(
-            f"| {n_rows:,} | {n_features} | {result['seconds']:.2f} | "
-            f"{result['seconds'] / floor:.2f} |"
-        )
+        peer = ""
+        if n_rows == 2_000:
+            sk = _spawn("sklearn_batch4096", model_path, data_path)["seconds"]
+            peer = f"{sk:.2f} | {sk / seconds:.1f}"
+        else:
+            peer = " | "
+        emit(f"| {n_rows:,} | {n_features} | {seconds:.2f} | {seconds / floor:.2f} | {peer} |")
+    emit()
+    emit(
+        "Task start-up (what each Airflow task process pays before computing; median of 3), "
+        "seconds:"
+    )
+    emit()
+    emit("| model | process in all | imports (importance_tasks.stage, tensorflow) | model load |")
+    emit("| --- | ---: | ---: | ---: |")
+    for workload in WORKLOADS:
+        up = _startup(*build(workload))
+        emit(f"| {workload} | {up['process']:.2f} | {up['imports']:.2f} | {up['model_load']:.2f} |")
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        outcome = worker(*sys.argv[2:5])
-        outcome["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        outcome = worker(*sys.argv[2:5], runs=int(sys.argv[5]))
+        outcome["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(outcome))
     else:
         main()

@@ -111,7 +111,7 @@ def _options(args: argparse.Namespace, methods: Sequence[str]) -> dict[str, dict
 
 
 def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
-    from importance_tasks.data import EvalData, load_table
+    from importance_tasks.data import read_eval_data
     from importance_tasks.engine import explain
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -153,9 +153,8 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
 
         if not args.data or not args.target:
             raise InputError("--data and --target are needed with a .keras file")
-        frame = load_table(args.data)
         model = load_keras_file(args.model)
-        data = EvalData.from_frame(frame, target=args.target)
+        data = read_eval_data(args.data, target=args.target)
         if model.n_features != len(data.feature_names):
             raise DataError(
                 f"the model takes {model.n_features} inputs but the data has "

@@ -15,7 +15,10 @@ from importance_tasks.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DataError", "EvalData", "load_table"]
+__all__ = ["DataError", "EvalData", "load_table", "read_eval_data"]
+
+BATCH_ROWS = 65_536  # rows per validation chunk
+READ_BYTES = 8 * 2**20  # parquet is read a row group and a few columns (about this much) at a time
 
 MIN_ROWS = 2
 
@@ -52,8 +55,11 @@ class EvalData:
         if len(set(self.feature_names)) != len(self.feature_names):
             raise DataError(f"feature names repeat: {list(self.feature_names)}")
         with np.errstate(over="ignore", invalid="ignore"):
-            X32 = X.astype(np.float32)
-        bad = np.flatnonzero(~np.isfinite(X32).all(axis=0))
+            X32 = X.astype(np.float32, copy=False)
+        finite = np.ones(X32.shape[1], dtype=bool)
+        for start in range(0, X32.shape[0], BATCH_ROWS):  # no (rows x features) mask at once
+            finite &= np.isfinite(X32[start : start + BATCH_ROWS]).all(axis=0)
+        bad = np.flatnonzero(~finite)
         if bad.size:
             names = [self.feature_names[i] for i in bad]
             raise DataError(
@@ -126,8 +132,10 @@ class EvalData:
                 "model was trained and pass the encoded table"
             )
         y_frame = frame[targets[0]] if len(targets) == 1 else frame[targets]
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = features.to_numpy(dtype=np.float32)
         return cls(
-            X=features.to_numpy(dtype=np.float64),
+            X=X,
             y=y_frame.to_numpy(),
             feature_names=tuple(actual),
             sample_weight=frame[sample_weight].to_numpy() if sample_weight else None,
@@ -147,6 +155,78 @@ def _check_columns(actual: list[str], expected: list[str]) -> None:
     raise DataError(
         f"the data has the model's columns in a different order: {actual}; the model expects "
         f"{expected}. Reorder the columns (importance is never computed on reordered inputs)."
+    )
+
+
+def read_eval_data(
+    path: str | Path,
+    *,
+    target: str | Sequence[str],
+    feature_names: Sequence[str] | None = None,
+    sample_weight: str | None = None,
+) -> EvalData:
+    """Load and check an evaluation table from a parquet or CSV file.
+
+    Parquet is read one row group and a few columns (``READ_BYTES``) at a time straight into
+    one float32 array, so a table takes about rows x features x 4 bytes (1,000,000 x 100:
+    400 MB) instead of the several float64 copies a DataFrame round trip makes (measured by
+    ``benchmarks/memory.py``). Checks as in ``EvalData.from_frame``.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in {".parquet", ".pq"}:
+        frame = load_table(path)
+        return EvalData.from_frame(
+            frame, target=target, feature_names=feature_names, sample_weight=sample_weight
+        )
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        raise DataError(f"no data file at {path}")
+    file = pq.ParquetFile(path)
+    schema = file.schema_arrow
+    columns = list(schema.names)
+    targets = [target] if isinstance(target, str) else list(target)
+    missing = [t for t in targets if t not in columns]
+    if missing:
+        raise DataError(f"target column(s) {missing} not in the data; its columns are {columns}")
+    drop = targets + ([sample_weight] if sample_weight else [])
+    features = [c for c in columns if c not in drop]
+    if feature_names is not None:
+        _check_columns(features, list(feature_names))
+    numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean)
+    non_numeric = [c for c in features if not any(t(schema.field(c).type) for t in numeric)]
+    if non_numeric:
+        raise DataError(
+            f"columns {non_numeric} are not numeric; encode them (e.g. one-hot) the way the "
+            "model was trained and pass the encoded table"
+        )
+    if file.metadata.num_rows < MIN_ROWS:
+        raise DataError(f"need at least {MIN_ROWS} evaluation rows, got {file.metadata.num_rows}")
+    X = np.empty((file.metadata.num_rows, len(features)), dtype=np.float32)
+    ys: list[NDArray[Any]] = []
+    weights: list[NDArray[Any]] = []
+    offset = 0
+    for group in range(file.metadata.num_row_groups):
+        n = file.metadata.row_group(group).num_rows
+        step = max(1, READ_BYTES // max(8 * n, 1))  # columns per read: about READ_BYTES each
+        for first in range(0, len(features), step):
+            names = features[first : first + step]
+            part = file.read_row_group(group, columns=names, use_threads=False)
+            for j, name in enumerate(names, start=first):  # nulls become NaN, refused below
+                column = part.column(name).cast(pa.float32(), safe=False)
+                X[offset : offset + n, j] = column.to_numpy(zero_copy_only=False)
+        extra = file.read_row_group(group, columns=drop, use_threads=False)
+        y = [extra.column(t).to_numpy(zero_copy_only=False) for t in targets]
+        ys.append(y[0] if len(y) == 1 else np.column_stack(y))
+        if sample_weight:
+            weights.append(extra.column(sample_weight).to_numpy(zero_copy_only=False))
+        offset += n
+    return EvalData(
+        X=X,
+        y=np.concatenate(ys),
+        feature_names=tuple(features),
+        sample_weight=np.concatenate(weights) if sample_weight else None,
     )
 
 

@@ -33,12 +33,16 @@ class Scorer:
     task : {"regression", "classification"}
     greater_is_better : bool
         Whether the metric itself is a score (the loss is then its negative).
+    mean_over_rows : bool
+        Whether the metric is a (weighted) mean of per-row losses, so that losses over parts
+        of the rows combine into the loss over all of them.
     """
 
     name: str
     task: Task
     greater_is_better: bool
     _metric: Callable[..., float]
+    mean_over_rows: bool = True
 
     def check(self, output: Array, y: Array) -> None:
         """Raise ``ValueError`` naming the problem when this scorer cannot score ``output``.
@@ -153,10 +157,10 @@ def _sk(name: str) -> Callable[..., float]:
 SCORERS: dict[str, Scorer] = {
     "mse": Scorer("mse", "regression", False, _regression(_sk("mean_squared_error"))),
     "mae": Scorer("mae", "regression", False, _regression(_sk("mean_absolute_error"))),
-    "r2": Scorer("r2", "regression", True, _regression(_sk("r2_score"))),
+    "r2": Scorer("r2", "regression", True, _regression(_sk("r2_score")), mean_over_rows=False),
     "log_loss": Scorer("log_loss", "classification", False, _log_loss),
     "accuracy": Scorer("accuracy", "classification", True, _accuracy),
-    "roc_auc": Scorer("roc_auc", "classification", True, _roc_auc),
+    "roc_auc": Scorer("roc_auc", "classification", True, _roc_auc, mean_over_rows=False),
 }
 _DEFAULT = {"regression": "mse", "classification": "log_loss"}
 

@@ -91,7 +91,7 @@ def data_digest(data: EvalData) -> str:
     """A digest of the evaluation rows, columns and target (first 16 hex digits of SHA-256)."""
     digest = hashlib.sha256()
     digest.update(json.dumps(list(data.feature_names)).encode())
-    digest.update(np.ascontiguousarray(data.X).tobytes())
+    digest.update(np.ascontiguousarray(data.X).data)  # the array's own bytes, not a copy
     digest.update(
         np.ascontiguousarray(data.y).astype(np.float64, copy=False).tobytes()
         if np.issubdtype(data.y.dtype, np.number)
@@ -112,10 +112,10 @@ def _load(
 
     ref = resolve_model(client, spec)
     loaded = fetch_model(client, ref, trust_pyfunc=trust_pyfunc)
-    source = fetch_data(client, ref, data_uri=data_uri, target=target)
-    data = EvalData.from_frame(
-        source.frame, target=source.target, feature_names=loaded.feature_names
+    source = fetch_data(
+        client, ref, data_uri=data_uri, target=target, feature_names=loaded.feature_names
     )
+    data = source.data
     if loaded.model.n_features != len(data.feature_names):
         raise DataError(
             f"{ref.uri} takes {loaded.model.n_features} inputs but the data has "
@@ -296,16 +296,27 @@ def _method_path(method: str, suffix: str = "json") -> str:
     return f"importance/{method}.{suffix}"
 
 
-def compute_method(plan: Plan, method: str) -> dict[str, Any]:
-    """Compute one method and log its metrics and artifacts; skip it if already logged."""
-    from importance_tasks.mlflow_io import runs
-    from importance_tasks.report import bar_chart_png, method_csv
+def method_shards(plan: Plan, method: str) -> int:
+    """Row shards ``method`` splits this analysis's data into (1: computed in one piece)."""
+    instance = make_method(method, **plan.config["options"][method])
+    n_shards = getattr(instance, "n_shards", None)
+    return int(n_shards(plan.n_rows)) if n_shards is not None else 1
 
-    if method not in plan.methods:
-        raise InputError(f"method {method!r} is not in this analysis: {list(plan.methods)}")
-    client = _client(plan)
-    if plan.complete or runs.read_json_artifact(client, plan.run_id, _method_path(method)):
-        return {"method": method, "status": "reused", "run_id": plan.run_id}
+
+def jobs(plan: Plan) -> list[tuple[str, int | None]]:
+    """The compute jobs of an analysis: (method, None), or (method, shard) per row shard."""
+    out: list[tuple[str, int | None]] = []
+    for method in plan.methods:
+        count = method_shards(plan, method)
+        out.extend([(method, None)] if count == 1 else [(method, k) for k in range(count)])
+    return out
+
+
+def _part_path(method: str, shard: int) -> str:
+    return f"importance/parts/{method}/{shard:05d}.json"
+
+
+def _checked_inputs(client: MlflowClient, plan: Plan) -> _Inputs:
     inputs, _, _ = _load(
         client,
         f"{plan.model_name}/{plan.model_version}",
@@ -318,7 +329,43 @@ def compute_method(plan: Plan, method: str) -> dict[str, Any]:
             f"the data at {plan.data_uri} changed since the analysis was planned "
             f"(digest {plan.data_digest}); start a new analysis"
         )
+    return inputs
+
+
+def compute_method(plan: Plan, method: str, shard: int | None = None) -> dict[str, Any]:
+    """Compute one method (or one row shard of it) and log it; skip what is already logged.
+
+    A shard's losses go to ``importance/parts/<method>/<shard>.json``; ``aggregate`` combines
+    the parts into the method's result.
+    """
+    from importance_tasks.mlflow_io import runs
+
+    if method not in plan.methods:
+        raise InputError(f"method {method!r} is not in this analysis: {list(plan.methods)}")
+    client = _client(plan)
+    if plan.complete or runs.read_json_artifact(client, plan.run_id, _method_path(method)):
+        return {"method": method, "status": "reused", "run_id": plan.run_id}
     instance = make_method(method, **plan.config["options"][method])
+    if shard is not None:
+        if runs.read_json_artifact(client, plan.run_id, _part_path(method, shard)):
+            return {"method": method, "shard": shard, "status": "reused", "run_id": plan.run_id}
+        inputs = _checked_inputs(client, plan)
+        part = instance.compute_shard(  # type: ignore[attr-defined]
+            inputs.loaded.model, inputs.data, shard=shard, scoring=plan.config["scoring"]
+        )
+        runs.log_artifacts(
+            client,
+            plan.run_id,
+            {_part_path(method, shard)[len("importance/") :]: json.dumps(part.to_record())},
+        )
+        return {
+            "method": method,
+            "shard": shard,
+            "status": "done",
+            "seconds": round(float(part.meta["seconds"]), 3),
+            "run_id": plan.run_id,
+        }
+    inputs = _checked_inputs(client, plan)
     try:
         result = instance.compute(inputs.loaded.model, inputs.data, scoring=plan.config["scoring"])
     except UnsupportedModelError as exc:
@@ -328,28 +375,7 @@ def compute_method(plan: Plan, method: str) -> dict[str, Any]:
         return {"method": method, "status": "skipped", "reason": str(exc), "run_id": plan.run_id}
     if plan.config.get("sanity_check"):
         result = _with_sanity(instance, inputs, result, plan)
-        verdict = result.settings["sanity"]
-        if "spearman" in verdict:
-            runs.log_metrics(
-                client,
-                plan.run_id,
-                {
-                    runs.metric_key("sanity", method, "spearman"): verdict["spearman"],
-                    runs.metric_key("sanity", method, "passed"): float(verdict["passed"]),
-                },
-            )
-    runs.log_metrics(client, plan.run_id, runs.importance_metrics(result), model_id=plan.model_id)
-    runs.log_metrics(client, plan.run_id, {runs.metric_key("seconds", method): result.seconds})
-    runs.log_artifacts(
-        client,
-        plan.run_id,
-        {
-            f"{method}.csv": method_csv(result),
-            f"plots/{method}.png": bar_chart_png(result),
-            # Written after the table and plot: its presence means this method is logged.
-            f"{method}.json": json.dumps(result.to_record()),
-        },
-    )
+    _log_result(client, plan, result)
     top = [result.features[i] for i in np.argsort(result.rank, kind="stable")[:TOP_K]]
     return {
         "method": method,
@@ -358,6 +384,59 @@ def compute_method(plan: Plan, method: str) -> dict[str, Any]:
         "top_features": top,
         "run_id": plan.run_id,
     }
+
+
+def _combine_shards(client: MlflowClient, plan: Plan, method: str) -> None:
+    """Combine a sharded method's parts into its result and log it, once all are there."""
+    import dataclasses
+
+    from importance_tasks.methods.shards import ShardPart
+    from importance_tasks.mlflow_io import runs
+
+    count = method_shards(plan, method)
+    if count == 1 or runs.read_json_artifact(client, plan.run_id, _method_path(method)):
+        return
+    records = [
+        runs.read_json_artifact(client, plan.run_id, _part_path(method, k)) for k in range(count)
+    ]
+    missing = [k for k, r in enumerate(records) if r is None]
+    if missing:
+        raise InputError(f"{method}: row shards {missing} of {count} were not computed")
+    instance = make_method(method, **plan.config["options"][method])
+    result = instance.combine([ShardPart.from_record(r) for r in records if r])  # type: ignore[attr-defined]
+    if plan.config.get("sanity_check"):
+        verdict = {"skipped": f"not run on {count} row shards"}
+        result = dataclasses.replace(result, settings={**result.settings, "sanity": verdict})
+    _log_result(client, plan, result)
+
+
+def _log_result(client: MlflowClient, plan: Plan, result: Importance) -> None:
+    """A method's metrics, table, plot and record (the record last: it marks it logged)."""
+    from importance_tasks.mlflow_io import runs
+    from importance_tasks.report import bar_chart_png, method_csv
+
+    method = result.method
+    verdict = result.settings.get("sanity") or {}
+    if "spearman" in verdict:
+        runs.log_metrics(
+            client,
+            plan.run_id,
+            {
+                runs.metric_key("sanity", method, "spearman"): verdict["spearman"],
+                runs.metric_key("sanity", method, "passed"): float(verdict["passed"]),
+            },
+        )
+    runs.log_metrics(client, plan.run_id, runs.importance_metrics(result), model_id=plan.model_id)
+    runs.log_metrics(client, plan.run_id, {runs.metric_key("seconds", method): result.seconds})
+    runs.log_artifacts(
+        client,
+        plan.run_id,
+        {
+            f"{method}.csv": method_csv(result),
+            f"plots/{method}.png": bar_chart_png(result),
+            f"{method}.json": json.dumps(result.to_record()),
+        },
+    )
 
 
 def _with_sanity(
@@ -386,6 +465,7 @@ def _results(client: MlflowClient, plan: Plan) -> list[Importance]:
 
     results = []
     for method in plan.methods:
+        _combine_shards(client, plan, method)
         record = runs.read_json_artifact(client, plan.run_id, _method_path(method))
         if record is not None:
             results.append(Importance.from_record(record))

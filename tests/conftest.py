@@ -106,9 +106,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_mlflow_server(folder, *, port: int | None = None, extra: tuple[str, ...] = ()):
-    """Start ``mlflow server`` on 127.0.0.1 (SQLite backend, served artifacts) in its own
-    process group; returns (process, uri) once /health answers."""
+def start_mlflow_server(
+    folder,
+    *,
+    port: int | None = None,
+    extra: tuple[str, ...] = (),
+    backend_store_uri: str | None = None,
+):
+    """Start ``mlflow server`` on 127.0.0.1 (SQLite backend unless given, served artifacts) in
+    its own process group; returns (process, uri) once /health answers."""
     import subprocess
     import sys
     import time
@@ -123,7 +129,7 @@ def start_mlflow_server(folder, *, port: int | None = None, extra: tuple[str, ..
         [
             str(Path(sys.executable).parent / "mlflow"), "server",
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-            "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+            "--backend-store-uri", backend_store_uri or f"sqlite:///{folder / 'mlflow.db'}",
             "--artifacts-destination", str(folder / "artifacts"),
             *extra,
         ],
@@ -174,6 +180,28 @@ def friedman_frame(data: EvalData):
     return frame
 
 
+def register_friedman(
+    friedman: Trained,
+    tracking_uri: str,
+    name: str,
+    *,
+    alias: str | None = "champion",
+    flavor: str = "tensorflow",
+) -> str:
+    """Register the Friedman model with its evaluation data (as ``name@alias``)."""
+    from importance_tasks.mlflow_io.training import register_keras_model
+
+    return register_keras_model(
+        friedman.model.keras_model,
+        name=name,
+        eval_frame=friedman_frame(friedman.data),
+        target="y",
+        tracking_uri=tracking_uri,
+        alias=alias,
+        flavor=flavor,
+    )
+
+
 def require_service(name: str, port: int, host: str = "127.0.0.1") -> None:
     """Skip when a local service is not running, except under CI (CI=true), where it fails."""
     import socket
@@ -188,16 +216,33 @@ def require_service(name: str, port: int, host: str = "127.0.0.1") -> None:
 
 
 @pytest.fixture
-def postgres_database():
-    """A fresh PostgreSQL database on 127.0.0.1:5432 (user postgres, trust auth), dropped after."""
+def postgres_databases():
+    """Creates fresh PostgreSQL databases on 127.0.0.1:5432 (user postgres, trust auth) on
+    demand: ``new(driver)`` returns a SQLAlchemy URI; all are dropped after the test."""
     import uuid
 
     import psycopg
 
     require_service("PostgreSQL", 5432)
-    name = f"importance_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    names: list[str] = []
+
+    def new(driver: str = "psycopg") -> str:
+        name = f"importance_test_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        names.append(name)
+        return f"postgresql+{driver}://postgres@127.0.0.1:5432/{name}"
+
+    yield new
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=postgres"
+
+
+@pytest.fixture
+def postgres_database(postgres_databases):
+    """A fresh PostgreSQL database (SQLAlchemy URI, psycopg driver), dropped after the test."""
+    return postgres_databases()

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from importance_tasks.data import DataError, EvalData, load_table
+from importance_tasks.data import DataError, EvalData, load_table, read_eval_data
 
 
 def _frame() -> pd.DataFrame:
@@ -65,3 +69,96 @@ def test_load_table_reads_csv_and_parquet(tmp_path):
         load_table(tmp_path / "d.json")
     with pytest.raises(DataError, match="no data file"):
         load_table(tmp_path / "none.csv")
+
+
+def _both(tmp_path, frame: pd.DataFrame, **options):
+    """The table loaded through the streamed parquet reader and through pandas + from_frame."""
+    path = tmp_path / "d.parquet"
+    frame.to_parquet(path, index=False, row_group_size=4)  # several row groups
+    outcomes = []
+    for load in (
+        lambda: read_eval_data(path, **options),
+        lambda: EvalData.from_frame(frame, **options),
+    ):
+        try:
+            outcomes.append(load())
+        except DataError as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
+def test_streamed_parquet_equals_the_dataframe_path(tmp_path, monkeypatch):
+    monkeypatch.setattr("importance_tasks.data.READ_BYTES", 8 * 4 * 2)  # 2 columns a read
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "f": rng.normal(size=11),
+            "i": rng.integers(-5, 5, size=11),
+            "b": rng.random(11) > 0.5,
+            "w": rng.random(11),
+            "y": rng.integers(0, 3, size=11),
+        }
+    )
+    streamed, framed = _both(tmp_path, frame, target="y", sample_weight="w")
+    assert streamed.feature_names == framed.feature_names == ("f", "i", "b")
+    np.testing.assert_array_equal(streamed.X, framed.X)
+    np.testing.assert_array_equal(streamed.y, framed.y)
+    np.testing.assert_array_equal(streamed.sample_weight, framed.sample_weight)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f[["b", "a", "y"]], "different order"),
+        (lambda f: f.rename(columns={"b": "c"}), r"missing \['b'\], unexpected \['c'\]"),
+        (lambda f: f.assign(b=[1.0, None, 2.0, 3.0, 4.0]), r"NaN or infinite .*\['b'\]"),
+        (lambda f: f.assign(b=[1e39, 0, 0, 0, 0]), r"NaN or infinite .*\['b'\]"),
+        (lambda f: f.assign(b=list("rgbrg")), r"\['b'\] are not numeric"),
+        (lambda f: f.head(1), "at least 2 evaluation rows"),
+        (lambda f: f.drop(columns="y"), r"target column\(s\) \['y'\] not in the data"),
+    ],
+)
+def test_streamed_parquet_refuses_what_the_dataframe_path_refuses(tmp_path, change, message):
+    for outcome in _both(tmp_path, change(_frame()), target="y", feature_names=["a", "b"]):
+        assert isinstance(outcome, DataError)
+        assert re.search(message, str(outcome)), str(outcome)
+
+
+COLUMN = st.sampled_from(["float", "int", "bool", "str", "nan", "inf", "huge"])
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kinds=st.lists(COLUMN, min_size=1, max_size=5),
+    n_rows=st.integers(min_value=0, max_value=7),
+    shuffle=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_fuzzed_tables_load_or_fail_with_a_data_error(tmp_path, kinds, n_rows, shuffle, seed):
+    """Whatever the table holds, loading gives the same checked data on both paths or a
+    DataError naming the problem; never another exception, never unchecked values."""
+    rng = np.random.default_rng(seed)
+    values = {
+        "float": lambda: rng.normal(size=n_rows),
+        "int": lambda: rng.integers(-3, 3, size=n_rows),
+        "bool": lambda: rng.random(n_rows) > 0.5,
+        "str": lambda: rng.choice(["a", "b"], size=n_rows).astype(object),
+        "nan": lambda: np.where(rng.random(n_rows) > 0.5, np.nan, 1.0),
+        "inf": lambda: np.where(rng.random(n_rows) > 0.5, -np.inf, 1.0),
+        "huge": lambda: np.full(n_rows, 1e300),
+    }
+    names = [f"c{i}" for i in range(len(kinds))]
+    frame = pd.DataFrame({n: values[k]() for n, k in zip(names, kinds, strict=True)})
+    frame["y"] = rng.normal(size=n_rows)
+    expected = list(names)
+    if shuffle and len(names) > 1:
+        frame = frame[[*reversed(names), "y"]]
+    streamed, framed = _both(tmp_path, frame, target="y", feature_names=expected)
+    assert type(streamed) is type(framed)
+    if isinstance(streamed, DataError):
+        return
+    np.testing.assert_array_equal(streamed.X, framed.X)
+    assert np.isfinite(streamed.X).all() and streamed.X.dtype == np.float32
+    assert streamed.n_rows == n_rows >= 2

@@ -10,8 +10,8 @@ __all__ = ["analysis_params"]
 
 
 def analysis_params() -> dict[str, Param]:
-    """Params for ``methods``, ``n_repeats``, ``max_samples``, ``seed``, ``sanity_check`` and
-    ``experiment``, validated by JSON schema in the trigger form."""
+    """Params for ``methods``, ``n_repeats``, ``max_samples``, ``seed``, ``sanity_check``,
+    ``shard_rows`` and ``experiment``, validated by JSON schema in the trigger form."""
     methods = list(REGISTRY)
     return {
         "methods": Param(
@@ -33,6 +33,13 @@ def analysis_params() -> dict[str, Param]:
             type="boolean",
             description="Also run each method on a randomised model and flag methods whose "
             "ranking does not change (doubles the cost)",
+        ),
+        "shard_rows": Param(
+            None,
+            type=["null", "integer"],
+            minimum=2,
+            description="Rows per shard for permutation and probe: larger data is split into "
+            "shards computed as parallel tasks (empty: 250,000)",
         ),
         "experiment": Param("importance", type="string", minLength=1),
     }

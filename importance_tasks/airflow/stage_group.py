@@ -35,6 +35,7 @@ SETTING_KEYS = (
     "seed",
     "experiment",
     "sanity_check",
+    "shard_rows",
 )
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,6 +93,8 @@ def options_from_settings(
         if settings.get("max_samples") is not None and method in {"permutation", "probe"}:
             value = float(settings["max_samples"])  # a fraction, or a row count above 1
             chosen["max_samples"] = int(value) if value > 1 else value
+        if settings.get("shard_rows") is not None and method in {"permutation", "probe"}:
+            chosen["shard_rows"] = int(settings["shard_rows"])
         if chosen:
             options[method] = chosen
     return options
@@ -159,8 +162,15 @@ def resolve(
 
 @task
 def list_jobs(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One compute job per (model version, method)."""
-    return [{"plan": p, "method": m} for p in plans for m in p["methods"]]
+    """One compute job per (model version, method), or per (model version, method, row shard)
+    for the methods that split large data into shards."""
+    from importance_tasks.stage import Plan, jobs
+
+    return [
+        {"plan": p, "method": method, "shard": shard}
+        for p in plans
+        for method, shard in jobs(Plan.from_dict(p))
+    ]
 
 
 @task(map_index_template="{{ importance_label }}", **RETRY_ARGS)
@@ -170,9 +180,13 @@ def compute(job: dict[str, Any]) -> dict[str, Any]:
     from importance_tasks.airflow.connection import configure_mlflow
     from importance_tasks.stage import Plan, compute_method
 
-    get_current_context()["importance_label"] = f"{job['method']} · {_label(job['plan'])}"  # type: ignore[typeddict-unknown-key]
+    shard = job.get("shard")
+    label = (
+        job["method"] + ("" if shard is None else f" shard {shard}") + f" · {_label(job['plan'])}"
+    )
+    get_current_context()["importance_label"] = label  # type: ignore[typeddict-unknown-key]
     configure_mlflow()
-    summary = compute_method(Plan.from_dict(job["plan"]), job["method"])
+    summary = compute_method(Plan.from_dict(job["plan"]), job["method"], shard)
     _push_links(job["plan"])
     return summary
 
@@ -220,6 +234,7 @@ def importance_stage(
     seed: int | None = None,
     experiment: str | None = None,
     sanity_check: bool | None = None,
+    shard_rows: int | None = None,
     group_id: str = "importance",
 ) -> Any:
     """Add the whole importance stage to the current DAG as one task group.
@@ -233,7 +248,8 @@ def importance_stage(
         ``model_alias`` or ``model_version``.
     model : str, optional
         Shorthand for one request.
-    data_uri, target, methods, n_repeats, max_samples, seed, experiment, sanity_check : optional
+    data_uri, target, methods, n_repeats, max_samples, seed : optional
+    experiment, sanity_check, shard_rows : optional
         Settings; None means the DAG's Param of that name, else the stage's default.
     group_id : str, default="importance"
 
@@ -255,6 +271,7 @@ def importance_stage(
         "seed": seed,
         "experiment": experiment,
         "sanity_check": sanity_check,
+        "shard_rows": shard_rows,
     }
 
     @task_group(group_id=group_id)

@@ -94,14 +94,20 @@ def check_max_samples(max_samples: float | int) -> float | int:
     return float(max_samples)
 
 
+def sample_size(n_rows: int, max_samples: float | int) -> int:
+    """How many of ``n_rows`` rows ``max_samples`` selects."""
+    count = max_samples if isinstance(max_samples, int) else int(max_samples * n_rows)
+    return n_rows if count >= n_rows else max(count, 2)
+
+
 def sample_rows(
     n_rows: int, max_samples: float | int, rng: np.random.Generator
 ) -> NDArray[np.intp] | None:
     """Sorted row indices to use, or None for all rows."""
-    count = max_samples if isinstance(max_samples, int) else int(max_samples * n_rows)
-    if count >= n_rows:
+    count = sample_size(n_rows, max_samples)
+    if count == n_rows:
         return None
-    return np.sort(rng.choice(n_rows, size=max(count, 2), replace=False))
+    return np.sort(rng.choice(n_rows, size=count, replace=False))
 
 
 def check_positive_int(name: str, value: int, *, minimum: int = 1) -> int:

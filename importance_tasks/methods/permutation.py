@@ -20,8 +20,19 @@ from importance_tasks.methods._common import (
     draw_sample,
     draw_seed,
     perturbed_outputs,
+    sample_size,
     settings_of,
     t_interval,
+)
+from importance_tasks.methods.shards import (
+    DEFAULT_SHARD_ROWS,
+    ShardPart,
+    check_mean_loss,
+    combine_losses,
+    compute_in_shards,
+    row_weight,
+    shard_count,
+    shard_rows_of,
 )
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
@@ -52,6 +63,10 @@ class Permutation:
         Explicit row permutations, one per repeat, to reproduce another tool's numbers.
     max_batch_bytes : int, default=256 MiB
         Memory budget for the stacked permuted copies fed to one forward call.
+    shard_rows : int, default=250,000
+        Rows per shard (see ``importance_tasks.methods.shards``): with more rows than this,
+        each shard's rows are shuffled among themselves, and shards can run as separate tasks
+        (``compute_shard`` / ``combine``) with the same result as ``compute``.
 
     References
     ----------
@@ -70,8 +85,10 @@ class Permutation:
         groups: Mapping[str, Sequence[str]] | None = None,
         permutations: NDArray[np.integer] | None = None,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+        shard_rows: int = DEFAULT_SHARD_ROWS,
     ) -> None:
         self.n_repeats = check_positive_int("n_repeats", n_repeats)
+        self.shard_rows = check_positive_int("shard_rows", shard_rows, minimum=2)
         self.seed = draw_seed(random_state)
         self.max_samples = check_max_samples(max_samples)
         self.groups = dict(groups or {})
@@ -84,6 +101,10 @@ class Permutation:
                     f"got {permutations.shape}"
                 )
         self.permutations = permutations
+
+    def n_shards(self, n_rows: int) -> int:
+        """Shards for evaluation data of ``n_rows`` rows (after ``max_samples``)."""
+        return shard_count(sample_size(n_rows, self.max_samples), self.shard_rows)
 
     def compute(
         self,
@@ -100,47 +121,89 @@ class Permutation:
         Importance
             ``repeats`` has shape (n_rows_of_result, n_repeats): loss increase per shuffle.
         """
+        return compute_in_shards(self, model, data, scoring=scoring, progress=progress)
+
+    def compute_shard(
+        self,
+        model: Model,
+        data: EvalData,
+        *,
+        shard: int,
+        scoring: str = "auto",
+        progress: ProgressFn | None = None,
+    ) -> ShardPart:
+        """The losses of one shard of rows, intact and with each feature shuffled."""
         start = time.perf_counter()
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
-        rows, rng, X, y, weight = sample.rows, sample.rng, sample.X, sample.y, sample.weight
-        permutations = self._permutations(X.shape[0], rng)
+        part = shard_rows_of(sample, shard=shard, shard_rows=self.shard_rows, seed=self.seed)
+        X, y, weight, n_shards = part.X, part.y, part.weight, part.n_shards
+        if n_shards > 1 and self.permutations is not None:
+            raise InputError(
+                f"explicit permutations need one shard; raise shard_rows above {len(sample.X)}"
+            )
+        permutations = self._permutations(len(X), part.rng)
 
         base_output = model.predict(X)
         scorer = get_scorer(scoring, output=base_output, y=y)
-        base_loss = scorer.loss(y, base_output, weight)
-
+        check_mean_loss(scorer, n_shards)
         jobs = [
             (row.columns, _shuffled(X, row.columns, permutation))
-            for row in rows
+            for row in sample.rows
             for permutation in permutations
         ]
-        increases = np.empty(len(jobs))
+        shuffled = np.empty(len(jobs))
         for job, output in perturbed_outputs(
             model, X, jobs, max_batch_bytes=self.max_batch_bytes, progress=progress
         ):
-            increases[job] = scorer.loss(y, output, weight) - base_loss
-        repeats = increases.reshape(len(rows), self.n_repeats)
+            shuffled[job] = scorer.loss(y, output, weight)
+        total = row_weight(weight, len(X))
+        losses = {
+            "base": np.array([scorer.loss(y, base_output, weight)]),
+            "shuffled": shuffled.reshape(len(sample.rows), self.n_repeats),
+        }
+        return ShardPart(
+            method=self.name,
+            shard=shard,
+            n_shards=n_shards,
+            losses=losses,
+            weights={k: np.full(v.shape, total) for k, v in losses.items()},
+            meta={
+                "features": [r.label for r in sample.rows],
+                "groups": {r.label: list(r.names) for r in sample.rows},
+                "scoring": scorer.name,
+                "n_rows": int(sample.X.shape[0]),
+                "seconds": time.perf_counter() - start,
+            },
+        )
+
+    def combine(self, parts: Sequence[ShardPart]) -> Importance:
+        """The importance over all rows from the parts of every shard."""
+        losses = combine_losses(parts)
+        meta = parts[0].meta
+        repeats = losses["shuffled"] - losses["base"][0]
         mean = repeats.mean(axis=1)
         low, high = t_interval(mean, repeats)
         return Importance(
             method=self.name,
-            features=tuple(r.label for r in rows),
+            features=tuple(meta["features"]),
             mean=mean,
             std=repeats.std(axis=1),
             ci_low=low,
             ci_high=high,
             repeats=repeats,
-            groups={r.label: r.names for r in rows},
+            groups={k: tuple(v) for k, v in meta["groups"].items()},
             settings=settings_of(
                 n_repeats=self.n_repeats,
                 seed=self.seed,
                 max_samples=self.max_samples,
-                n_rows=int(X.shape[0]),
+                n_rows=meta["n_rows"],
                 groups=self.groups,
-                scoring=scorer.name,
+                scoring=meta["scoring"],
                 explicit_permutations=self.permutations is not None,
+                shard_rows=self.shard_rows,
+                n_shards=parts[0].n_shards,
             ),
-            seconds=time.perf_counter() - start,
+            seconds=sum(float(p.meta["seconds"]) for p in parts),
         )
 
     def _permutations(self, n_rows: int, rng: np.random.Generator) -> NDArray[np.intp]:

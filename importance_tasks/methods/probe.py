@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,11 +21,22 @@ from importance_tasks.methods._common import (
     draw_sample,
     draw_seed,
     perturbed_outputs,
+    sample_size,
     settings_of,
+)
+from importance_tasks.methods.shards import (
+    DEFAULT_SHARD_ROWS,
+    ShardPart,
+    check_mean_loss,
+    combine_losses,
+    compute_in_shards,
+    row_weight,
+    shard_count,
+    shard_rows_of,
 )
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
-from importance_tasks.scoring import Scorer, get_scorer
+from importance_tasks.scoring import get_scorer
 
 __all__ = ["Probe"]
 
@@ -60,6 +71,11 @@ class Probe:
     groups : mapping of str to sequence of str, optional
         Columns occluded together and reported as one row.
     max_batch_bytes : int, default=256 MiB
+    shard_rows : int, default=250,000
+        Rows per shard for occlusion (see ``importance_tasks.methods.shards``): with more rows,
+        the bootstrap resamples within each shard, and shards can run as separate tasks
+        (``compute_shard`` / ``combine``) with the same result as ``compute``. The baseline
+        values always come from all rows.
     """
 
     name: ClassVar[str] = "probe"
@@ -75,14 +91,22 @@ class Probe:
         max_samples: float | int = 1.0,
         groups: Mapping[str, Sequence[str]] | None = None,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+        shard_rows: int = DEFAULT_SHARD_ROWS,
     ) -> None:
         self.mode = check_choice("mode", mode, MODES)
+        self.shard_rows = check_positive_int("shard_rows", shard_rows, minimum=2)
         self.baseline = check_choice("baseline", baseline, BASELINES)
         self.n_bootstrap = check_positive_int("n_bootstrap", n_bootstrap)
         self.seed = draw_seed(random_state)
         self.max_samples = check_max_samples(max_samples)
         self.groups = dict(groups or {})
         self.max_batch_bytes = check_positive_int("max_batch_bytes", max_batch_bytes)
+
+    def n_shards(self, n_rows: int) -> int:
+        """Shards for evaluation data of ``n_rows`` rows (after ``max_samples``)."""
+        if self.mode == "onehot":
+            return 1
+        return shard_count(sample_size(n_rows, self.max_samples), self.shard_rows)
 
     def compute(
         self,
@@ -93,75 +117,111 @@ class Probe:
         progress: ProgressFn | None = None,
     ) -> Importance:
         """Occlusion (or one-hot probe) importance of every feature or group."""
+        return compute_in_shards(self, model, data, scoring=scoring, progress=progress)
+
+    def compute_shard(
+        self,
+        model: Model,
+        data: EvalData,
+        *,
+        shard: int,
+        scoring: str = "auto",
+        progress: ProgressFn | None = None,
+    ) -> ShardPart:
+        """One shard's losses: intact, each feature occluded, and per bootstrap resample."""
         start = time.perf_counter()
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
-        rows, rng, X, y, weight = sample.rows, sample.rng, sample.X, sample.y, sample.weight
-        baseline = _baseline_values(X, self.baseline)
-
+        rows = sample.rows
+        baseline = _baseline_values(sample.X, self.baseline)
+        meta: dict[str, Any] = {
+            "features": [r.label for r in rows],
+            "groups": {r.label: list(r.names) for r in rows},
+            "n_rows": int(sample.X.shape[0]),
+        }
         if self.mode == "onehot":
             mean = self._onehot(model, baseline, rows)
-            repeats = None
+            return ShardPart(
+                self.name, 0, 1, {"onehot": mean}, {"onehot": np.ones_like(mean)},
+                {**meta, "scoring": None, "seconds": time.perf_counter() - start},
+            )  # fmt: skip
+        part = shard_rows_of(sample, shard=shard, shard_rows=self.shard_rows, seed=self.seed)
+        X, y, weight, n_shards = part.X, part.y, part.weight, part.n_shards
+        base_output = model.predict(X)
+        scorer = get_scorer(scoring, output=base_output, y=y)
+        check_mean_loss(scorer, n_shards)
+        resamples = part.rng.integers(0, len(X), size=(self.n_bootstrap, len(X)))
+
+        def losses_of(output: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+            boot = [
+                scorer.loss(y[idx], output[idx], None if weight is None else weight[idx])
+                for idx in resamples
+            ]
+            return scorer.loss(y, output, weight), np.array(boot)
+
+        base, base_boot = losses_of(base_output)
+        occluded = np.empty(len(rows))
+        occluded_boot = np.empty((len(rows), self.n_bootstrap))
+        jobs = [(row.columns, _constant(baseline[row.columns])) for row in rows]
+        for job, output in perturbed_outputs(
+            model, X, jobs, max_batch_bytes=self.max_batch_bytes, progress=progress
+        ):
+            occluded[job], occluded_boot[job] = losses_of(output)
+        total = row_weight(weight, len(X))
+        boot_total = np.array(
+            [row_weight(None if weight is None else weight[idx], len(X)) for idx in resamples]
+        )
+        losses = {
+            "base": np.array([base]),
+            "occluded": occluded,
+            "base_boot": base_boot,
+            "occluded_boot": occluded_boot,
+        }
+        weights = {
+            "base": np.array([total]),
+            "occluded": np.full(len(rows), total),
+            "base_boot": boot_total,
+            "occluded_boot": np.tile(boot_total, (len(rows), 1)),
+        }
+        meta.update(scoring=scorer.name, seconds=time.perf_counter() - start)
+        return ShardPart(self.name, shard, n_shards, losses, weights, meta)
+
+    def combine(self, parts: Sequence[ShardPart]) -> Importance:
+        """The importance over all rows from the parts of every shard."""
+        losses = combine_losses(parts)
+        meta = parts[0].meta
+        repeats: NDArray[np.float64] | None
+        if self.mode == "onehot":
+            mean, repeats = losses["onehot"], None
             std = np.zeros_like(mean)
             low, high = mean.copy(), mean.copy()
-            scorer_name = None
         else:
-            base_output = model.predict(X)
-            scorer = get_scorer(scoring, output=base_output, y=y)
-            resamples = rng.integers(0, X.shape[0], size=(self.n_bootstrap, X.shape[0]))
-            mean, repeats = self._occlusion(
-                model, X, y, weight, baseline, rows, scorer, base_output, resamples, progress
-            )
+            mean = losses["occluded"] - losses["base"][0]
+            repeats = losses["occluded_boot"] - losses["base_boot"]
             std = repeats.std(axis=1, ddof=1) if self.n_bootstrap > 1 else np.zeros_like(mean)
             low, high = np.percentile(repeats, [2.5, 97.5], axis=1)
-            scorer_name = scorer.name
         return Importance(
             method=self.name,
-            features=tuple(r.label for r in rows),
+            features=tuple(meta["features"]),
             mean=mean,
             std=std,
             ci_low=low,
             ci_high=high,
             repeats=repeats,
-            groups={r.label: r.names for r in rows},
+            groups={k: tuple(v) for k, v in meta["groups"].items()},
             settings=settings_of(
                 mode=self.mode,
                 baseline=self.baseline,
                 n_bootstrap=self.n_bootstrap,
                 seed=self.seed,
                 max_samples=self.max_samples,
-                n_rows=int(X.shape[0]),
+                n_rows=meta["n_rows"],
                 groups=self.groups,
-                scoring=scorer_name,
+                scoring=meta["scoring"],
+                shard_rows=self.shard_rows,
+                n_shards=parts[0].n_shards,
             ),
-            seconds=time.perf_counter() - start,
+            seconds=sum(float(p.meta["seconds"]) for p in parts),
         )
-
-    def _occlusion(
-        self,
-        model: Model,
-        X: NDArray[np.float32],
-        y: NDArray[np.generic],
-        weight: NDArray[np.float64] | None,
-        baseline: NDArray[np.float32],
-        rows: list[FeatureRow],
-        scorer: Scorer,
-        base_output: NDArray[np.float64],
-        resamples: NDArray[np.intp],
-        progress: ProgressFn | None,
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        def loss(idx: NDArray[np.intp] | slice, output: NDArray[np.float64]) -> float:
-            return scorer.loss(y[idx], output[idx], None if weight is None else weight[idx])
-
-        base_boot = np.array([loss(idx, base_output) for idx in resamples])
-        jobs = [(row.columns, _constant(baseline[row.columns])) for row in rows]
-        mean = np.empty(len(rows))
-        repeats = np.empty((len(rows), len(resamples)))
-        for job, output in perturbed_outputs(
-            model, X, jobs, max_batch_bytes=self.max_batch_bytes, progress=progress
-        ):
-            mean[job] = loss(slice(None), output) - loss(slice(None), base_output)
-            repeats[job] = [loss(idx, output) for idx in resamples] - base_boot
-        return mean, repeats
 
     @staticmethod
     def _onehot(

@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,8 +20,9 @@ from importance_tasks.errors import DataError, RegistryError, UnsafeModelError
 from importance_tasks.model import CallableModel, Model
 
 if TYPE_CHECKING:
-    import pandas as pd
     from mlflow import MlflowClient
+
+    from importance_tasks.data import EvalData
 
 __all__ = [
     "EVALUATION_CONTEXTS",
@@ -261,15 +262,20 @@ def _parse_names(value: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class DataSource:
-    """Where the evaluation table came from, loaded."""
+    """The evaluation data, checked against the model's columns, and where it came from."""
 
-    frame: pd.DataFrame
+    data: EvalData
     uri: str
     target: str
 
 
 def fetch_data(
-    client: MlflowClient, ref: ModelRef, *, data_uri: str | None, target: str | None
+    client: MlflowClient,
+    ref: ModelRef,
+    *,
+    data_uri: str | None,
+    target: str | None,
+    feature_names: Sequence[str] | None,
 ) -> DataSource:
     """Load the evaluation table: ``data_uri`` if given, else what the model's run logged.
 
@@ -293,7 +299,8 @@ def fetch_data(
             f"no target column for {ref.uri}: pass target (--target), or log a 'target' param "
             "in the model's training run"
         )
-    return DataSource(_read_table(client, uri), uri, str(column))
+    data = _read_data(client, uri, target=str(column), feature_names=feature_names)
+    return DataSource(data, uri, str(column))
 
 
 def _logged_data_uri(client: MlflowClient, run: Any) -> str | None:
@@ -315,16 +322,20 @@ def _logged_data_uri(client: MlflowClient, run: Any) -> str | None:
     return None
 
 
-def _read_table(client: MlflowClient, uri: str) -> pd.DataFrame:
+def _read_data(
+    client: MlflowClient, uri: str, *, target: str, feature_names: Sequence[str] | None
+) -> EvalData:
     import mlflow
 
-    from importance_tasks.data import load_table
+    from importance_tasks.data import read_eval_data
 
-    local = Path(uri[len("file://") :] if uri.startswith("file://") else uri)
+    def read(path: str | Path) -> EvalData:
+        return read_eval_data(path, target=target, feature_names=feature_names)
+
     if "://" not in uri and ":/" not in uri:
-        return load_table(local)
+        return read(uri)
     if uri.startswith("file://"):
-        return load_table(local)
+        return read(uri[len("file://") :])
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = mlflow.artifacts.download_artifacts(
@@ -339,4 +350,4 @@ def _read_table(client: MlflowClient, uri: str) -> pd.DataFrame:
             }:
                 raise DataError(f"evaluation data {uri} not found: {exc.message}") from None
             raise
-        return load_table(path)
+        return read(path)

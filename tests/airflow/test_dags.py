@@ -8,11 +8,11 @@ import sys
 import uuid
 
 import mlflow
+import numpy as np
 import pytest
 
-from importance_tasks.mlflow_io.training import register_keras_model
 from tests.airflow.conftest import ROOT, airflow_env, run_airflow
-from tests.conftest import friedman_frame
+from tests.conftest import register_friedman
 
 pytestmark = pytest.mark.integration
 
@@ -54,17 +54,6 @@ print(json.dumps({{
         assert seconds < 1.0, (file, seconds)
 
 
-def _register(friedman, uri, name):
-    return register_keras_model(
-        friedman.model.keras_model,
-        name=name,
-        eval_frame=friedman_frame(friedman.data),
-        target="y",
-        tracking_uri=uri,
-        alias="champion",
-    )
-
-
 def _task_states(env, dag_id, run_id) -> list[dict]:
     result = run_airflow(env, "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -78,7 +67,7 @@ def _last_run_id(env, dag_id) -> str:
 
 def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
     name = f"dag-{uuid.uuid4().hex[:6]}"
-    version = _register(friedman, mlflow_server, name)
+    version = register_friedman(friedman, mlflow_server, name)
     conf = {
         "model_name": name,
         "model_alias": "champion",
@@ -109,6 +98,53 @@ def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
     } <= paths
 
 
+def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
+    airflow_home, friedman, mlflow_server
+):
+    """shard_rows=300 splits Friedman's 1,000 rows into 4 shards: permutation and probe each
+    run as 4 mapped tasks, and the logged results equal each method computed in one process."""
+    from importance_tasks.methods import Permutation, Probe
+    from importance_tasks.result import Importance
+
+    name = f"shard-{uuid.uuid4().hex[:6]}"
+    version = register_friedman(friedman, mlflow_server, name)
+    conf = {
+        "model_name": name,
+        "model_alias": "champion",
+        "methods": ["permutation", "probe"],
+        "n_repeats": 2,
+        "seed": 3,
+        "shard_rows": 300,
+        "experiment": "dag-shards",
+    }
+    result = run_airflow(airflow_home, "dags", "test", "feature_importance", "-c", json.dumps(conf))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    states = _task_states(
+        airflow_home, "feature_importance", _last_run_id(airflow_home, "feature_importance")
+    )
+    computes = [s for s in states if s["task_id"] == "analysis.compute"]
+    assert len(computes) == 8 and all(s["state"] == "success" for s in states)
+
+    client = mlflow.MlflowClient(mlflow_server)
+    run_id = client.get_model_version(name, version).tags["importance.run_id"]
+    parts = {a.path for a in client.list_artifacts(run_id, "importance/parts/permutation")}
+    assert len(parts) == 4
+    in_process = {
+        "permutation": Permutation(n_repeats=2, random_state=3, shard_rows=300),
+        "probe": Probe(random_state=3, shard_rows=300),
+    }
+    for method, instance in in_process.items():
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=f"importance/{method}.json"
+        )
+        with open(local) as handle:
+            logged = Importance.from_record(json.load(handle))
+        expected = instance.compute(friedman.model, friedman.data)
+        assert logged.settings["n_shards"] == 4
+        np.testing.assert_allclose(logged.mean, expected.mean, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(logged.std, expected.std, rtol=1e-9, atol=1e-12)
+
+
 def test_bad_params_fail_without_retrying(airflow_home, friedman, mlflow_server):
     conf = {"model_name": "no-such-model-anywhere", "model_alias": "champion"}
     result = run_airflow(airflow_home, "dags", "test", "feature_importance", "-c", json.dumps(conf))
@@ -136,8 +172,8 @@ def test_registry_audit_analyses_missing_versions_and_compares(
     airflow_home, friedman, mlflow_server
 ):
     name = f"audit-{uuid.uuid4().hex[:6]}"
-    _register(friedman, mlflow_server, name)
-    _register(friedman, mlflow_server, name)
+    register_friedman(friedman, mlflow_server, name)
+    register_friedman(friedman, mlflow_server, name)
     conf = {
         "name_pattern": name,
         "methods": ["permutation", "weights"],

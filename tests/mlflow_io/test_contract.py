@@ -9,24 +9,11 @@ import mlflow
 import pytest
 
 from importance_tasks.engine import DEFAULT_METHODS
-from importance_tasks.mlflow_io.training import register_keras_model
 from importance_tasks.stage import aggregate, analyze, compute_method, plan_analysis, publish
-from tests.conftest import friedman_frame
+from tests.conftest import register_friedman
 
 pytestmark = pytest.mark.integration
 METHODS = DEFAULT_METHODS
-
-
-def _register(friedman, uri, name, *, alias="champion", flavor="tensorflow"):
-    return register_keras_model(
-        friedman.model.keras_model,
-        name=name,
-        eval_frame=friedman_frame(friedman.data),
-        target="y",
-        tracking_uri=uri,
-        alias=alias,
-        flavor=flavor,
-    )
 
 
 def _read_artifact(client, run_id, path):
@@ -38,7 +25,7 @@ def _read_artifact(client, run_id, path):
 @pytest.fixture(scope="module")
 def analysed(friedman, mlflow_server):
     name = f"friedman-{uuid.uuid4().hex[:6]}"
-    version = _register(friedman, mlflow_server, name)
+    version = register_friedman(friedman, mlflow_server, name)
     plan, analysis = analyze(f"models:/{name}@champion", seed=0, experiment="contract")
     return name, version, plan, analysis
 
@@ -109,7 +96,7 @@ def test_other_settings_make_another_run(analysed):
 
 def test_interrupted_analysis_is_finished_in_the_same_run(friedman, mlflow_server):
     name = f"retry-{uuid.uuid4().hex[:6]}"
-    _register(friedman, mlflow_server, name, flavor="keras")
+    register_friedman(friedman, mlflow_server, name, flavor="keras")
     first = plan_analysis(f"{name}@champion", methods=["permutation", "probe"], experiment="retry")
     assert compute_method(first, "permutation")["status"] == "done"
     # The task dies here; a retry plans again and finds the same run.
@@ -127,9 +114,9 @@ def test_interrupted_analysis_is_finished_in_the_same_run(friedman, mlflow_serve
 
 def test_comparison_with_the_previous_version(friedman, mlflow_server):
     name = f"versions-{uuid.uuid4().hex[:6]}"
-    _register(friedman, mlflow_server, name)
+    register_friedman(friedman, mlflow_server, name)
     analyze(f"{name}/1", methods=["permutation"], experiment="versions")
-    _register(friedman, mlflow_server, name)
+    register_friedman(friedman, mlflow_server, name)
     plan, _ = analyze(f"{name}/2", methods=["permutation"], experiment="versions")
     client = mlflow.MlflowClient(mlflow_server)
     metrics = client.get_run(plan.run_id).data.metrics
@@ -143,7 +130,7 @@ def test_cli_log_writes_run_id_and_version(friedman, mlflow_server, tmp_path, ca
     from importance_tasks.cli import main
 
     name = f"cli-{uuid.uuid4().hex[:6]}"
-    version = _register(friedman, mlflow_server, name)
+    version = register_friedman(friedman, mlflow_server, name)
     out = tmp_path / "r.json"
     code = main(
         [

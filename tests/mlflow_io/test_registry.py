@@ -17,9 +17,8 @@ from importance_tasks.errors import (
 )
 from importance_tasks.mlflow_io.connection import connect
 from importance_tasks.mlflow_io.registry import fetch_model, parse_model_spec, resolve_model
-from importance_tasks.mlflow_io.training import register_keras_model
 from importance_tasks.stage import analyze, load_inputs
-from tests.conftest import friedman_frame
+from tests.conftest import friedman_frame, register_friedman
 
 pytestmark = pytest.mark.integration
 
@@ -46,14 +45,7 @@ def test_parse_model_spec_refuses_unpinned(spec):
 @pytest.fixture(scope="module")
 def registered(friedman, mlflow_server):
     name = f"reg-{uuid.uuid4().hex[:6]}"
-    register_keras_model(
-        friedman.model.keras_model,
-        name=name,
-        eval_frame=friedman_frame(friedman.data),
-        target="y",
-        tracking_uri=mlflow_server,
-        alias="champion",
-    )
+    register_friedman(friedman, mlflow_server, name)
     return name
 
 
