@@ -21,6 +21,9 @@ HTTP_RETRY_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }
 HEALTH_TIMEOUT_S = 5.0
+# A server that is restarting or briefly overloaded (connection refused, 5xx) is asked again
+# after 1, 2 and 4 s: a task then fails within about 7 s (plus timeouts) when it stays down.
+HEALTH_BACKOFF_S = (1.0, 2.0, 4.0)
 
 
 def tracking_uri_from_env() -> str | None:
@@ -55,19 +58,27 @@ def connect(tracking_uri: str | None) -> MlflowClient:
 
 
 def _check_health(uri: str) -> None:
+    import time
+
     import requests
 
-    try:
-        response = requests.get(f"{uri.rstrip('/')}/health", timeout=HEALTH_TIMEOUT_S)
-    except requests.RequestException as exc:
-        raise ServiceUnavailableError(
-            f"the MLflow server at {uri} cannot be reached ({type(exc).__name__}); is "
-            "`mlflow server` running, and is the tracking URI right?"
-        ) from exc
-    if response.status_code >= 500:
-        raise ServiceUnavailableError(
-            f"the MLflow server at {uri} answered {response.status_code} on /health; try later"
-        )
+    problem = ""
+    for delay in (*HEALTH_BACKOFF_S, None):
+        try:
+            response = requests.get(f"{uri.rstrip('/')}/health", timeout=HEALTH_TIMEOUT_S)
+        except requests.RequestException as exc:
+            problem = f"cannot be reached ({type(exc).__name__})"
+        else:
+            if response.status_code < 500:
+                return
+            problem = f"answered {response.status_code} on /health"
+        if delay is not None:
+            time.sleep(delay)
+    raise ServiceUnavailableError(
+        f"the MLflow server at {uri} {problem}, {len(HEALTH_BACKOFF_S) + 1} times over "
+        f"{sum(HEALTH_BACKOFF_S):.0f} s; is `mlflow server` running, and is the tracking URI "
+        "right? Retrying the task later may help."
+    )
 
 
 _PERMANENT_CODES = {
