@@ -375,7 +375,8 @@ def compute_method(plan: Plan, method: str, shard: int | None = None) -> dict[st
         return {"method": method, "status": "skipped", "reason": str(exc), "run_id": plan.run_id}
     if plan.config.get("sanity_check"):
         result = _with_sanity(instance, inputs, result, plan)
-    _log_result(client, plan, result)
+    if not _log_result(client, plan, result):
+        return {"method": method, "status": "reused", "run_id": plan.run_id}
     top = [result.features[i] for i in np.argsort(result.rank, kind="stable")[:TOP_K]]
     return {
         "method": method,
@@ -410,12 +411,20 @@ def _combine_shards(client: MlflowClient, plan: Plan, method: str) -> None:
     _log_result(client, plan, result)
 
 
-def _log_result(client: MlflowClient, plan: Plan, result: Importance) -> None:
-    """A method's metrics, table, plot and record (the record last: it marks it logged)."""
+def _log_result(client: MlflowClient, plan: Plan, result: Importance) -> bool:
+    """A method's metrics, table, plot and record (the record last: it marks it logged).
+
+    Logs nothing and returns False when the record is already there: another task (a duplicate
+    DAG run of the same analysis) finished this method first, and its result stands. Every
+    metric is a function of the result, so two tasks that do log at once write the same values
+    at the same step and timestamp, which MLflow keeps once.
+    """
     from importance_tasks.mlflow_io import runs
     from importance_tasks.report import bar_chart_png, method_csv
 
     method = result.method
+    if runs.read_json_artifact(client, plan.run_id, _method_path(method)):
+        return False
     verdict = result.settings.get("sanity") or {}
     if "spearman" in verdict:
         runs.log_metrics(
@@ -427,7 +436,6 @@ def _log_result(client: MlflowClient, plan: Plan, result: Importance) -> None:
             },
         )
     runs.log_metrics(client, plan.run_id, runs.importance_metrics(result), model_id=plan.model_id)
-    runs.log_metrics(client, plan.run_id, {runs.metric_key("seconds", method): result.seconds})
     runs.log_artifacts(
         client,
         plan.run_id,
@@ -437,6 +445,7 @@ def _log_result(client: MlflowClient, plan: Plan, result: Importance) -> None:
             f"{method}.json": json.dumps(result.to_record()),
         },
     )
+    return True
 
 
 def _with_sanity(
