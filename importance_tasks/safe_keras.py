@@ -59,7 +59,11 @@ def check_keras_archive(path: Path) -> None:
         raise UnsafeModelError(f"{path.name} is not a Keras 3 .keras archive (not a zip)") from exc
     with archive:
         names = set(archive.namelist())
-        unexpected = sorted(n for n in names - _ALLOWED_MEMBERS if not n.startswith("assets/"))
+        unexpected = sorted(
+            n
+            for n in names - _ALLOWED_MEMBERS
+            if not n.startswith("assets/") or ".." in Path(n).parts or n.startswith("/")
+        )
         if unexpected:
             raise UnsafeModelError(
                 f"{path.name} holds unexpected files {unexpected[:5]}; a plain Keras model holds "
@@ -96,6 +100,12 @@ def load_keras_file(path: str | Path) -> KerasModel:
         When it is not a ``.keras`` archive, or it would run code on load.
     """
     path = Path(path)
+    if path.is_dir() and (path / "saved_model.pb").exists():
+        raise UnsafeModelError(
+            f"{path.name} is a TensorFlow SavedModel, whose graph is code that runs when called; "
+            "only Keras 3 '.keras' archives are loaded. Re-save the model with "
+            "model.save('m.keras')"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     if path.suffix != ".keras":

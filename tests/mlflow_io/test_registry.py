@@ -159,3 +159,34 @@ def test_unreachable_server_fails_fast_with_a_clear_error():
     with pytest.raises(ServiceUnavailableError, match="cannot be reached"):
         connect("http://127.0.0.1:9")
     assert time.monotonic() - start < 10
+
+
+class _MarkerModel(mlflow.pyfunc.PythonModel):
+    """A pickled pyfunc model whose loading writes a marker file (it could do anything)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def load_context(self, context):
+        with open(self.marker, "w") as handle:
+            handle.write("ran")
+
+    def predict(self, context, model_input, params=None):
+        return model_input.sum(axis=1)
+
+
+def test_pickled_pyfunc_model_is_not_unpickled_without_trust(mlflow_server, tmp_path):
+    marker = tmp_path / "marker"
+    name = f"pickled-{uuid.uuid4().hex[:6]}"
+    mlflow.set_tracking_uri(mlflow_server)
+    with mlflow.start_run():
+        mlflow.pyfunc.log_model(
+            name="model", python_model=_MarkerModel(str(marker)), registered_model_name=name
+        )
+    marker.unlink(missing_ok=True)  # logging may load the model once to check it
+    client = connect(mlflow_server)
+    with pytest.raises(UnsafeModelError, match="trust_pyfunc"):
+        fetch_model(client, resolve_model(client, f"{name}/1"))
+    assert not marker.exists()
+    mlflow.pyfunc.load_model(f"models:/{name}/1")  # what trust_pyfunc=True would do
+    assert marker.exists()
