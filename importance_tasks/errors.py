@@ -8,6 +8,7 @@ and the same call will fail again (Airflow tasks turn them into ``AirflowFailExc
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "DataError",
     "ImportanceError",
     "InputError",
@@ -40,6 +41,10 @@ class UnsafeModelError(InputError):
 
 class UnsupportedModelError(InputError):
     """The method cannot work on this kind of model (the message says which kind it needs)."""
+
+
+class AccessDeniedError(InputError):
+    """The MLflow user is not authenticated, or lacks a permission; the message names which."""
 
 
 class ServiceUnavailableError(ImportanceError):

@@ -108,10 +108,12 @@ def _load(
     target: str | None,
     trust_pyfunc: bool,
 ) -> tuple[_Inputs, str, str]:
+    from importance_tasks.mlflow_io.connection import access
     from importance_tasks.mlflow_io.registry import fetch_data, fetch_model, resolve_model
 
-    ref = resolve_model(client, spec)
-    loaded = fetch_model(client, ref, trust_pyfunc=trust_pyfunc)
+    with access(f"read the registered model {spec!r}", "READ (on the registered model)"):
+        ref = resolve_model(client, spec)
+        loaded = fetch_model(client, ref, trust_pyfunc=trust_pyfunc)
     source = fetch_data(
         client, ref, data_uri=data_uri, target=target, feature_names=loaded.feature_names
     )
@@ -231,7 +233,7 @@ def plan_analysis(
         Also run every method on a randomised copy of the model (doubles the cost) and flag
         methods whose ranking does not change (``importance_tasks.sanity``).
     """
-    from importance_tasks.mlflow_io.connection import connect
+    from importance_tasks.mlflow_io.connection import access, connect
     from importance_tasks.mlflow_io.runs import open_run
 
     config = configuration(methods, options, seed, scoring, groups, sanity_check)
@@ -242,29 +244,33 @@ def plan_analysis(
     ref, digest = inputs.ref, data_digest(inputs.data)
     identity = json.dumps([ref.name, ref.version, digest, config], sort_keys=True)
     key = hashlib.sha256(identity.encode()).hexdigest()[:32]
-    run_id, complete = open_run(
-        client,
-        experiment=experiment,
-        key=key,
-        run_name=f"{ref.name} v{ref.version} importance",
-        tags={"importance.model_name": ref.name, "importance.model_version": ref.version},
-        params={
-            "model_name": ref.name,
-            "model_version": ref.version,
-            "model_uri": ref.uri,
-            "model_flavor": inputs.loaded.flavor,
-            "data_uri": uri,
-            "data_digest": digest,
-            "data_rows": inputs.data.n_rows,
-            "target": column,
-            "methods": ",".join(config["methods"]),
-            "seed": seed,
-            "scoring": scoring,
-            "feature_names_checked": inputs.loaded.feature_names is not None,
-            **{f"settings.{m}": o for m, o in config["options"].items()},
-            "package_versions": _versions(),
-        },
-    )
+    with access(
+        f"create or continue the analysis run in experiment {experiment!r}",
+        "EDIT (on the experiment)",
+    ):
+        run_id, complete = open_run(
+            client,
+            experiment=experiment,
+            key=key,
+            run_name=f"{ref.name} v{ref.version} importance",
+            tags={"importance.model_name": ref.name, "importance.model_version": ref.version},
+            params={
+                "model_name": ref.name,
+                "model_version": ref.version,
+                "model_uri": ref.uri,
+                "model_flavor": inputs.loaded.flavor,
+                "data_uri": uri,
+                "data_digest": digest,
+                "data_rows": inputs.data.n_rows,
+                "target": column,
+                "methods": ",".join(config["methods"]),
+                "seed": seed,
+                "scoring": scoring,
+                "feature_names_checked": inputs.loaded.feature_names is not None,
+                **{f"settings.{m}": o for m, o in config["options"].items()},
+                "package_versions": _versions(),
+            },
+        )
     return Plan(
         tracking_uri=client.tracking_uri,
         experiment=experiment,
@@ -592,6 +598,7 @@ def _top(features: Sequence[str], rank: Any) -> list[str]:
 def publish(plan: Plan) -> dict[str, Any]:
     """Report, manifest (last) and model version tags; the run is then complete."""
     from importance_tasks.mlflow_io import runs
+    from importance_tasks.mlflow_io.connection import access
     from importance_tasks.report import bar_chart_png, rank_heatmap_png, report_html
 
     client = _client(plan)
@@ -649,17 +656,21 @@ def publish(plan: Plan) -> dict[str, Any]:
                 "artifacts": [*artifacts, runs.MANIFEST],
             },
         )
-    runs.set_version_tags(
-        client,
-        plan.model_name,
-        plan.model_version,
-        {
-            "importance.run_id": plan.run_id,
-            "importance.top_features": ",".join(top),
-            "importance.status": "complete",
-            "importance.config": config_hash(plan.config),
-        },
-    )
+    with access(
+        f"tag version {plan.model_version} of {plan.model_name!r}",
+        "EDIT (on the registered model)",
+    ):
+        runs.set_version_tags(
+            client,
+            plan.model_name,
+            plan.model_version,
+            {
+                "importance.run_id": plan.run_id,
+                "importance.top_features": ",".join(top),
+                "importance.status": "complete",
+                "importance.config": config_hash(plan.config),
+            },
+        )
     compared = runs.read_json_artifact(client, plan.run_id, "importance/comparison.json") or {}
     return {
         "run_id": plan.run_id,

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from importance_tasks.errors import InputError, RegistryError, ServiceUnavailableError
+from importance_tasks.errors import (
+    AccessDeniedError,
+    InputError,
+    RegistryError,
+    ServiceUnavailableError,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["HTTP_RETRY_DEFAULTS", "connect", "is_transient", "tracking_uri_from_env"]
+__all__ = [
+    "HTTP_RETRY_DEFAULTS",
+    "access",
+    "connect",
+    "is_transient",
+    "tracking_uri_from_env",
+]
 
 # MLflow's own defaults retry a dead server for minutes (7 retries, backoff factor 2). A
 # pipeline task should fail fast and let the scheduler retry it: a few quick retries here.
@@ -104,3 +117,27 @@ def is_transient(exc: BaseException) -> bool:
     import requests
 
     return isinstance(exc, (requests.ConnectionError, requests.Timeout, ConnectionError))
+
+
+@contextmanager
+def access(action: str, permission: str) -> Iterator[None]:
+    """Turn MLflow's 401/403 during ``action`` into an ``AccessDeniedError`` that names the
+    user and the ``permission`` the action needs (never the password)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as exc:
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+        if exc.error_code == "UNAUTHENTICATED":
+            raise AccessDeniedError(
+                f"the MLflow server refused the credentials of user {user!r} while trying to "
+                f"{action}: set login and password on the Airflow connection 'mlflow_default', "
+                "or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+            ) from None
+        if exc.error_code == "PERMISSION_DENIED":
+            raise AccessDeniedError(
+                f"MLflow user {user!r} lacks the {permission} permission needed to {action}; "
+                "ask an MLflow admin to grant it"
+            ) from None
+        raise
