@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 __all__ = ["DataError", "EvalData", "load_table", "read_eval_data"]
 
 BATCH_ROWS = 65_536  # rows per validation chunk
+# Evaluation data above this (as float32) is refused with its size; override with the
+# environment variable IMPORTANCE_TASKS_MAX_DATA_BYTES. Row shards bound the work, not this.
+MAX_DATA_BYTES = 4 * 2**30
 READ_BYTES = 8 * 2**20  # parquet is read a row group and a few columns (about this much) at a time
 
 MIN_ROWS = 2
@@ -167,6 +170,9 @@ def read_eval_data(
 ) -> EvalData:
     """Load and check an evaluation table from a parquet or CSV file.
 
+    Tables larger than ``MAX_DATA_BYTES`` as float32 are refused with their size before they
+    are read (parquet) or converted (CSV).
+
     Parquet is read one row group and a few columns (``READ_BYTES``) at a time straight into
     one float32 array, so a table takes about rows x features x 4 bytes (1,000,000 x 100:
     400 MB) instead of the several float64 copies a DataFrame round trip makes (measured by
@@ -175,6 +181,7 @@ def read_eval_data(
     path = Path(path)
     if path.suffix.lower() not in {".parquet", ".pq"}:
         frame = load_table(path)
+        _check_size(len(frame), frame.shape[1], path)
         return EvalData.from_frame(
             frame, target=target, feature_names=feature_names, sample_weight=sample_weight
         )
@@ -201,6 +208,7 @@ def read_eval_data(
             f"columns {non_numeric} are not numeric; encode them (e.g. one-hot) the way the "
             "model was trained and pass the encoded table"
         )
+    _check_size(file.metadata.num_rows, len(features) + len(drop), path)
     if file.metadata.num_rows < MIN_ROWS:
         raise DataError(f"need at least {MIN_ROWS} evaluation rows, got {file.metadata.num_rows}")
     X = np.empty((file.metadata.num_rows, len(features)), dtype=np.float32)
@@ -228,6 +236,26 @@ def read_eval_data(
         feature_names=tuple(features),
         sample_weight=np.concatenate(weights) if sample_weight else None,
     )
+
+
+def _check_size(n_rows: int, n_columns: int, path: Path) -> None:
+    import os
+
+    budget = int(os.environ.get("IMPORTANCE_TASKS_MAX_DATA_BYTES") or MAX_DATA_BYTES)
+    size = n_rows * n_columns * 4
+    if size > budget:
+        raise DataError(
+            f"{path.name}: {n_rows:,} rows x {n_columns} columns take {_bytes(size)} as "
+            f"float32, above the {_bytes(budget)} budget for evaluation data; evaluate "
+            "on a sample of the rows (a smaller table), or raise IMPORTANCE_TASKS_MAX_DATA_BYTES "
+            "where the workers have the memory"
+        )
+
+
+def _bytes(size: int) -> str:
+    if size >= 2**30:
+        return f"{size / 2**30:.2f} GiB"
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size} bytes"
 
 
 def load_table(path: str | Path) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from typing import Any
 
 from importance_tasks.data import EvalData
 from importance_tasks.errors import InputError
+from importance_tasks.evaluable import constant_features, mark_not_evaluable
 from importance_tasks.methods import REGISTRY, UnsupportedModelError, make_method
 from importance_tasks.model import Model
 from importance_tasks.ranking import Consensus, consensus
@@ -108,6 +109,7 @@ def explain(
     shared = {"random_state": random_state, "groups": groups}
     results: dict[str, Importance] = {}
     skipped: dict[str, str] = {}
+    constant = constant_features(data)
     for name in methods:
         kwargs = {**method_options(name, shared), **options.get(name, {})}
         method = make_method(name, **kwargs)
@@ -120,6 +122,7 @@ def explain(
                 results[name] = check(
                     method, model, data, results[name], scoring=scoring, seed=random_state or 0
                 )
+            results[name] = mark_not_evaluable(results[name], constant)
         except UnsupportedModelError as exc:
             if not skip_unsupported:
                 raise

@@ -20,6 +20,7 @@ import numpy as np
 from importance_tasks.data import EvalData
 from importance_tasks.engine import DEFAULT_METHODS, Analysis, method_options
 from importance_tasks.errors import DataError, InputError, UnsupportedModelError
+from importance_tasks.evaluable import constant_features, mark_not_evaluable
 from importance_tasks.methods import REGISTRY, ImportanceMethod, make_method
 from importance_tasks.model import Model
 from importance_tasks.ranking import Comparison, Consensus, agreement, compare, consensus
@@ -69,13 +70,24 @@ class Plan:
     complete: bool = False
     trust_pyfunc: bool = False
     alias: str | None = None
+    constant_features: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "methods": list(self.methods)}
+        return {
+            **asdict(self),
+            "methods": list(self.methods),
+            "constant_features": list(self.constant_features),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
-        return cls(**{**data, "methods": tuple(data["methods"])})
+        return cls(
+            **{
+                **data,
+                "methods": tuple(data["methods"]),
+                "constant_features": tuple(data.get("constant_features", ())),
+            }
+        )
 
 
 @dataclass
@@ -289,6 +301,7 @@ def plan_analysis(
         complete=complete,
         trust_pyfunc=trust_pyfunc,
         alias=ref.alias,
+        constant_features=constant_features(inputs.data),
     )
 
 
@@ -381,6 +394,7 @@ def compute_method(plan: Plan, method: str, shard: int | None = None) -> dict[st
         return {"method": method, "status": "skipped", "reason": str(exc), "run_id": plan.run_id}
     if plan.config.get("sanity_check"):
         result = _with_sanity(instance, inputs, result, plan)
+    result = mark_not_evaluable(result, plan.constant_features)
     if not _log_result(client, plan, result):
         return {"method": method, "status": "reused", "run_id": plan.run_id}
     top = [result.features[i] for i in np.argsort(result.rank, kind="stable")[:TOP_K]]
@@ -414,7 +428,7 @@ def _combine_shards(client: MlflowClient, plan: Plan, method: str) -> None:
     if plan.config.get("sanity_check"):
         verdict = {"skipped": f"not run on {count} row shards"}
         result = dataclasses.replace(result, settings={**result.settings, "sanity": verdict})
-    _log_result(client, plan, result)
+    _log_result(client, plan, mark_not_evaluable(result, plan.constant_features))
 
 
 def _log_result(client: MlflowClient, plan: Plan, result: Importance) -> bool:

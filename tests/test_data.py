@@ -162,3 +162,17 @@ def test_fuzzed_tables_load_or_fail_with_a_data_error(tmp_path, kinds, n_rows, s
     np.testing.assert_array_equal(streamed.X, framed.X)
     assert np.isfinite(streamed.X).all() and streamed.X.dtype == np.float32
     assert streamed.n_rows == n_rows >= 2
+
+
+def test_data_above_the_memory_budget_is_refused_with_its_size(tmp_path, monkeypatch):
+    frame = _frame()
+    monkeypatch.setenv("IMPORTANCE_TASKS_MAX_DATA_BYTES", "56")  # 5 rows x 3 x 4 bytes = 60
+    for name in ("d.parquet", "d.csv"):
+        if name.endswith("parquet"):
+            frame.to_parquet(tmp_path / name)
+        else:
+            frame.to_csv(tmp_path / name, index=False)
+        with pytest.raises(DataError, match=r"5 rows x 3 columns take 60 bytes .* the 56 bytes"):
+            read_eval_data(tmp_path / name, target="y")
+    monkeypatch.setenv("IMPORTANCE_TASKS_MAX_DATA_BYTES", "60")
+    assert read_eval_data(tmp_path / "d.parquet", target="y").n_rows == 5

@@ -3,8 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from importance_tasks.data import EvalData
 from importance_tasks.engine import DEFAULT_METHODS, explain
 from importance_tasks.model import CallableModel
+from tests.conftest import dense_model
 
 
 def test_explain_runs_every_method_and_builds_consensus(friedman):
@@ -42,3 +44,45 @@ def test_bad_method_names_and_options_are_refused(friedman):
         explain(
             friedman.model, friedman.data, methods=["probe"], options={"probe": {"n_repeats": 2}}
         )
+
+
+def test_constant_columns_are_not_evaluable_rather_than_least_important(friedman):
+    X = friedman.data.X.copy()
+    X[:, 2] = 0.5  # x2 matters to the model, but this data cannot show it
+    data = EvalData(X=X, y=friedman.data.y, feature_names=friedman.data.feature_names)
+    methods = ["permutation", "probe", "weights", "integrated_gradients"]
+    analysis = explain(friedman.model, data, methods=methods, random_state=0)
+    for name, result in analysis.results.items():
+        assert np.isnan(result.mean[2]) and np.isnan(result.std[2]), name
+        assert result.settings["not_evaluable"] == {"x2": "constant in the evaluation data"}
+        assert result.rank[2] == 10  # after every evaluated feature
+        assert not np.isnan(np.delete(result.mean, 2)).any()
+    assert analysis.consensus.rank[2] == 10
+    grouped = explain(
+        friedman.model, data, methods=["permutation"], groups={"g": ["x2", "x3"]}, random_state=0
+    )
+    assert "not_evaluable" not in grouped.results["permutation"].settings  # x3 still varies
+
+
+def test_multi_input_models_are_refused_and_multi_output_regression_works(friedman):
+    import keras
+
+    from importance_tasks.errors import UnsupportedModelError
+    from importance_tasks.model import KerasModel
+
+    a, b = keras.Input(shape=(2,)), keras.Input(shape=(3,))
+    two_inputs = keras.Model([a, b], keras.layers.Dense(1)(keras.layers.Concatenate()([a, b])))
+    with pytest.raises(UnsupportedModelError, match="several inputs"):
+        KerasModel(two_inputs)
+
+    # Two regression outputs: y0 depends on x0 only, y1 on x1 only (exact weights).
+    kernel = np.zeros((3, 2))
+    kernel[0, 0], kernel[1, 1] = 2.0, -1.0
+    model = KerasModel(dense_model([kernel]))
+    X = np.random.default_rng(0).normal(size=(400, 3))
+    y = model.predict(X.astype(np.float32))
+    data = EvalData(X=X, y=y, feature_names=("x0", "x1", "x2"))
+    analysis = explain(model, data, methods=["permutation", "probe", "integrated_gradients"])
+    for name, result in analysis.results.items():
+        assert result.mean[2] == pytest.approx(0.0, abs=1e-9), name  # x2 is unused
+        assert min(result.mean[:2]) > 0, name
