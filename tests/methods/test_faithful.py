@@ -115,3 +115,33 @@ def test_classifier_attributions_also_per_class(three_classes, name):
 def test_regression_has_no_per_class(friedman):
     result = make_method("shap", random_state=0).compute(friedman.model, friedman.data)
     assert "per_class" not in result.settings
+
+
+def test_lime_equals_lime_itself_at_its_defaults(friedman):
+    """Our batched use of lime gives lime's own weights (default feature selection) per row."""
+    from lime.lime_tabular import LimeTabularExplainer
+
+    from importance_tasks.data import EvalData
+    from importance_tasks.methods import Lime
+
+    features = friedman.data.feature_names
+    data = EvalData(X=friedman.data.X[:6], y=friedman.data.y[:6], feature_names=features)
+    ours = Lime(num_samples=400, max_samples=6, random_state=3).compute(friedman.model, data)
+    explainer = LimeTabularExplainer(
+        data.X.astype(np.float64),
+        mode="regression",
+        feature_names=list(features),
+        discretize_continuous=False,
+        random_state=ours.settings["seed"],
+    )
+    weights = np.zeros(data.X.shape)
+    for i, row in enumerate(data.X.astype(np.float64)):
+        explanation = explainer.explain_instance(
+            row,
+            lambda X: friedman.model.predict(X.astype(np.float32)).sum(axis=1),
+            num_features=len(features),
+            num_samples=400,
+        )
+        for column, weight in next(iter(explanation.as_map().values())):
+            weights[i, column] = weight
+    np.testing.assert_allclose(ours.mean, np.abs(weights).mean(axis=0), rtol=1e-7, atol=1e-10)
