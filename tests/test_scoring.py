@@ -70,3 +70,27 @@ def test_labels_outside_the_classes_are_refused():
 def test_unknown_scorer_lists_the_choices():
     with pytest.raises(ValueError, match="choose one of: auto, mse, mae, r2"):
         get_scorer("f1", output=OUT_BIN, y=Y_BIN)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_numpy_losses_equal_scikit_learn_with_weights_outputs_and_extremes(seed):
+    """mse/mae/log_loss/accuracy are computed in numpy for speed: they must equal
+    scikit-learn's functions, with sample weights, several outputs and 0/1 probabilities."""
+    r = np.random.default_rng(seed)
+    n = int(r.integers(2, 300))
+    weight = r.uniform(0, 3, size=n) if seed % 2 else None
+    y = r.normal(size=(n, 2))
+    out = y + r.normal(size=(n, 2))
+    assert SCORERS["mse"].loss(y, out, weight) == pytest.approx(
+        metrics.mean_squared_error(y, out, sample_weight=weight), rel=1e-12
+    )
+    assert SCORERS["mae"].loss(y, out, weight) == pytest.approx(
+        metrics.mean_absolute_error(y, out, sample_weight=weight), rel=1e-12
+    )
+    labels = r.integers(0, 4, size=n)
+    proba = r.dirichlet(np.ones(4), size=n)
+    proba[: n // 3] = np.eye(4)[r.integers(0, 4, size=n // 3)]  # certain, often wrong
+    expected = metrics.log_loss(labels, proba, sample_weight=weight, labels=np.arange(4))
+    assert SCORERS["log_loss"].loss(labels, proba, weight) == pytest.approx(expected, rel=1e-12)
+    accuracy = metrics.accuracy_score(labels, proba.argmax(axis=1), sample_weight=weight)
+    assert SCORERS["accuracy"].loss(labels, proba, weight) == pytest.approx(-accuracy, rel=1e-12)
