@@ -22,6 +22,7 @@ from importance_tasks.engine import DEFAULT_METHODS, Analysis, method_options
 from importance_tasks.errors import DataError, InputError, UnsupportedModelError
 from importance_tasks.evaluable import constant_features, mark_not_evaluable
 from importance_tasks.methods import REGISTRY, ImportanceMethod, make_method
+from importance_tasks.methods.shards import Shardable, ShardPart
 from importance_tasks.model import Model
 from importance_tasks.ranking import Comparison, Consensus, agreement, compare, consensus
 from importance_tasks.result import Importance
@@ -315,11 +316,15 @@ def _method_path(method: str, suffix: str = "json") -> str:
     return f"importance/{method}.{suffix}"
 
 
+def _shardable(plan: Plan, method: str) -> Shardable | None:
+    instance = make_method(method, **plan.config["options"][method])
+    return instance if isinstance(instance, Shardable) else None
+
+
 def method_shards(plan: Plan, method: str) -> int:
     """Row shards ``method`` splits this analysis's data into (1: computed in one piece)."""
-    instance = make_method(method, **plan.config["options"][method])
-    n_shards = getattr(instance, "n_shards", None)
-    return int(n_shards(plan.n_rows)) if n_shards is not None else 1
+    instance = _shardable(plan, method)
+    return 1 if instance is None else instance.n_shards(plan.n_rows)
 
 
 def jobs(plan: Plan) -> list[tuple[str, int | None]]:
@@ -366,10 +371,12 @@ def compute_method(plan: Plan, method: str, shard: int | None = None) -> dict[st
         return {"method": method, "status": "reused", "run_id": plan.run_id}
     instance = make_method(method, **plan.config["options"][method])
     if shard is not None:
+        if not isinstance(instance, Shardable):
+            raise InputError(f"method {method!r} does not work in row shards")
         if runs.read_json_artifact(client, plan.run_id, _part_path(method, shard)):
             return {"method": method, "shard": shard, "status": "reused", "run_id": plan.run_id}
         inputs = _checked_inputs(client, plan)
-        part = instance.compute_shard(  # type: ignore[attr-defined]
+        part = instance.compute_shard(
             inputs.loaded.model, inputs.data, shard=shard, scoring=plan.config["scoring"]
         )
         runs.log_artifacts(
@@ -411,11 +418,13 @@ def _combine_shards(client: MlflowClient, plan: Plan, method: str) -> None:
     """Combine a sharded method's parts into its result and log it, once all are there."""
     import dataclasses
 
-    from importance_tasks.methods.shards import ShardPart
     from importance_tasks.mlflow_io import runs
 
-    count = method_shards(plan, method)
-    if count == 1 or runs.read_json_artifact(client, plan.run_id, _method_path(method)):
+    instance = _shardable(plan, method)
+    count = 1 if instance is None else instance.n_shards(plan.n_rows)
+    if instance is None or count == 1:
+        return
+    if runs.read_json_artifact(client, plan.run_id, _method_path(method)):
         return
     records = [
         runs.read_json_artifact(client, plan.run_id, _part_path(method, k)) for k in range(count)
@@ -423,8 +432,7 @@ def _combine_shards(client: MlflowClient, plan: Plan, method: str) -> None:
     missing = [k for k, r in enumerate(records) if r is None]
     if missing:
         raise InputError(f"{method}: row shards {missing} of {count} were not computed")
-    instance = make_method(method, **plan.config["options"][method])
-    result = instance.combine([ShardPart.from_record(r) for r in records if r])  # type: ignore[attr-defined]
+    result = instance.combine([ShardPart.from_record(r) for r in records if r])
     if plan.config.get("sanity_check"):
         verdict = {"skipped": f"not run on {count} row shards"}
         result = dataclasses.replace(result, settings={**result.settings, "sanity": verdict})

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_SHARD_ROWS",
     "ShardPart",
     "ShardRows",
+    "Shardable",
     "combine_losses",
     "compute_in_shards",
     "shard_bounds",
@@ -81,7 +82,10 @@ def shard_rows_of(sample: Sample, *, shard: int, shard_rows: int, seed: int) -> 
     )
 
 
+@runtime_checkable
 class Shardable(Protocol):
+    """A method that computes row shards apart and combines them (permutation, probe)."""
+
     def n_shards(self, n_rows: int) -> int: ...
 
     def compute_shard(
