@@ -12,6 +12,7 @@ Keys (see the README's "MLflow contract"):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import tempfile
@@ -69,14 +70,12 @@ def experiment_id(client: MlflowClient, name: str) -> str:
 
 
 def _runs_with_key(client: MlflowClient, experiment_id: str, key: str) -> list[Run]:
-    return list(
-        client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.`{KEY_TAG}` = '{key}'",
-            order_by=["attributes.start_time ASC"],
-            max_results=10,
-        )
+    """The live runs of analysis ``key``, the one to keep first: earliest start, then run id
+    (every process sorts them the same way, so they all keep the same one)."""
+    found = client.search_runs(
+        [experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{key}'", max_results=50
     )
+    return sorted(found, key=lambda r: (r.info.start_time, r.info.run_id))
 
 
 def open_run(
@@ -92,7 +91,8 @@ def open_run(
 
     Returns ``(run_id, complete)``; ``complete`` is True when its manifest is already there.
     A run left RUNNING or FAILED by a dead task is taken over, never duplicated. If two tasks
-    create a run for the same key at once, the later one deletes its own and uses the earlier.
+    create a run for the same key at once (or a retried request creates two), all but the first
+    in a fixed order (start time, run id) are deleted, and every task uses that first one.
     """
     exp_id = experiment_id(client, experiment)
     existing = _runs_with_key(client, exp_id, key)
@@ -100,11 +100,14 @@ def open_run(
         created = client.create_run(
             exp_id, run_name=run_name, tags={KEY_TAG: key, **tags}
         ).info.run_id
-        existing = _runs_with_key(client, exp_id, key)
-        if existing and existing[0].info.run_id != created:
-            client.delete_run(created)
-        elif not existing:
-            existing = [client.get_run(created)]
+        from mlflow.exceptions import MlflowException
+
+        existing = _runs_with_key(client, exp_id, key) or [client.get_run(created)]
+        # Another task created one at the same time, or a retried POST created two: keep the
+        # first in the shared order, delete the others (before anything is logged into them).
+        for extra in existing[1:]:
+            with contextlib.suppress(MlflowException):  # already deleted by the other task
+                client.delete_run(extra.info.run_id)
     run = existing[0]
     run_id = run.info.run_id
     if _has_artifact(client, run_id, MANIFEST):
