@@ -198,7 +198,11 @@ def read_eval_data(
     if missing:
         raise DataError(f"target column(s) {missing} not in the data; its columns are {columns}")
     drop = targets + ([sample_weight] if sample_weight else [])
-    features = [c for c in columns if c not in drop]
+    # A DataFrame's stored index (pandas writes e.g. "__index_level_0__") is not a feature.
+    index = [
+        c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)
+    ]
+    features = [c for c in columns if c not in drop and c not in index]
     if feature_names is not None:
         _check_columns(features, list(feature_names))
     numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean)

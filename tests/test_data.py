@@ -99,6 +99,10 @@ def test_streamed_parquet_equals_the_dataframe_path(tmp_path, monkeypatch):
             "y": rng.integers(0, 3, size=11),
         }
     )
+    frame.index = frame.index * 3  # not a RangeIndex: pandas stores it as a column
+    frame.to_parquet(tmp_path / "indexed.parquet")
+    indexed = read_eval_data(tmp_path / "indexed.parquet", target="y", sample_weight="w")
+    assert indexed.feature_names == ("f", "i", "b")
     streamed, framed = _both(tmp_path, frame, target="y", sample_weight="w")
     assert streamed.feature_names == framed.feature_names == ("f", "i", "b")
     np.testing.assert_array_equal(streamed.X, framed.X)
