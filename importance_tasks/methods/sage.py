@@ -108,7 +108,8 @@ class Sage:
         explanation = estimator(
             X,
             target,
-            batch_size=4096,
+            # sage samples batch_size orderings per loop: never more than were asked for
+            batch_size=min(4096, self.n_permutations) if self.n_permutations else 4096,
             thresh=self.thresh,
             n_permutations=self.n_permutations or None,
             detect_convergence=not self.n_permutations,
