@@ -16,9 +16,24 @@ from numpy.typing import NDArray
 
 from importance_tasks.errors import InputError, UnsupportedModelError
 
-__all__ = ["CallableModel", "KerasModel", "Model"]
+__all__ = ["CallableModel", "KerasModel", "Model", "aligned_empty"]
 
 DEFAULT_BATCH_ROWS = 32_768
+# TensorFlow's CPU kernels need tensors aligned to 64 bytes: it copies every numpy array it is
+# given (tf.constant, a tf.function argument), and crashes on a misaligned buffer shared by dlpack.
+TENSOR_ALIGNMENT = 64
+
+
+def aligned_empty(shape: tuple[int, ...]) -> NDArray[np.float32]:
+    """An uninitialised float32 array whose data starts on a 64-byte boundary.
+
+    ``KerasModel.predict`` hands such arrays to TensorFlow without copying them (dlpack), which
+    saves a copy of every batch: ~2 ms per 13 MB batch, a fifth of a wide permutation's time.
+    """
+    n_bytes = int(np.prod(shape)) * 4
+    raw = np.empty(n_bytes + TENSOR_ALIGNMENT, dtype=np.uint8)
+    offset = -raw.ctypes.data % TENSOR_ALIGNMENT
+    return raw[offset : offset + n_bytes].view(np.float32).reshape(shape)
 
 
 @runtime_checkable
@@ -83,7 +98,7 @@ class KerasModel:
     def predict(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
         X = np.ascontiguousarray(X, dtype=np.float32)
         parts = [
-            np.asarray(self._forward(X[i : i + self.batch_rows]), dtype=np.float64)
+            np.asarray(self._forward(_as_tensor(X[i : i + self.batch_rows])), dtype=np.float64)
             for i in range(0, X.shape[0], self.batch_rows)
         ]
         return _as_2d(np.concatenate(parts) if parts else np.empty((0, 1)))
@@ -124,6 +139,19 @@ class KerasModel:
             for i in range(0, X.shape[0], self.batch_rows)
         ]
         return np.concatenate(parts) if parts else np.empty((0, self.n_features))
+
+
+def _as_tensor(batch: NDArray[np.float32]) -> Any:
+    """The batch as a tensor: shared without a copy when it is contiguous and 64-byte aligned.
+
+    Safe because the forward pass runs synchronously and its float32 outputs are converted to
+    new float64 arrays before the caller can write to the batch again.
+    """
+    import tensorflow as tf
+
+    if batch.flags.c_contiguous and batch.ctypes.data % TENSOR_ALIGNMENT == 0 and batch.size:
+        return tf.experimental.dlpack.from_dlpack(batch.__dlpack__())
+    return batch
 
 
 def _as_2d(output: NDArray[np.float64]) -> NDArray[np.float64]:

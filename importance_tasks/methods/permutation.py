@@ -61,7 +61,7 @@ class Permutation:
         Columns reported together as one row, such as the columns of a one-hot encoding.
     permutations : ndarray of shape (n_repeats, n_rows_used), optional
         Explicit row permutations, one per repeat, to reproduce another tool's numbers.
-    max_batch_bytes : int, default=256 MiB
+    max_batch_bytes : int, default=16 MiB
         Memory budget for the stacked permuted copies fed to one forward call.
     shard_rows : int, default=250,000
         Rows per shard (see ``importance_tasks.methods.shards``): with more rows than this,

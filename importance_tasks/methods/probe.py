@@ -70,7 +70,7 @@ class Probe:
     max_samples : float in (0, 1] or int >= 2, default=1.0
     groups : mapping of str to sequence of str, optional
         Columns occluded together and reported as one row.
-    max_batch_bytes : int, default=256 MiB
+    max_batch_bytes : int, default=16 MiB
     shard_rows : int, default=250,000
         Rows per shard for occlusion (see ``importance_tasks.methods.shards``): with more rows,
         the bootstrap resamples within each shard, and shards can run as separate tasks
