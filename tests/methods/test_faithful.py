@@ -117,31 +117,58 @@ def test_regression_has_no_per_class(friedman):
     assert "per_class" not in result.settings
 
 
-def test_lime_equals_lime_itself_at_its_defaults(friedman):
-    """Our batched use of lime gives lime's own weights (default feature selection) per row."""
+@pytest.mark.parametrize(
+    ("problem", "num_samples", "rows"),
+    [("friedman", 400, 6), ("friedman", 5000, 15), ("three_classes", 3000, 13)],
+)
+def test_lime_equals_lime_itself_at_its_defaults(request, problem, num_samples, rows):
+    """Our LIME gives lime's own weights (its default settings, every feature explained) for
+    the same seed: regression and the true class of a classifier, over several forward blocks
+    (5000 samples: 6 rows per block) and a sample of the rows."""
     from lime.lime_tabular import LimeTabularExplainer
 
-    from importance_tasks.data import EvalData
     from importance_tasks.methods import Lime
+    from importance_tasks.methods._common import draw_sample
 
-    features = friedman.data.feature_names
-    data = EvalData(X=friedman.data.X[:6], y=friedman.data.y[:6], feature_names=features)
-    ours = Lime(num_samples=400, max_samples=6, random_state=3).compute(friedman.model, data)
+    trained = request.getfixturevalue(problem)
+    data, model = trained.data, trained.model
+    ours = Lime(num_samples=num_samples, max_samples=rows, random_state=3).compute(model, data)
+    classify = problem == "three_classes"
     explainer = LimeTabularExplainer(
         data.X.astype(np.float64),
-        mode="regression",
-        feature_names=list(features),
+        mode="classification" if classify else "regression",
+        feature_names=list(data.feature_names),
         discretize_continuous=False,
         random_state=ours.settings["seed"],
     )
-    weights = np.zeros(data.X.shape)
-    for i, row in enumerate(data.X.astype(np.float64)):
+    sample = draw_sample(data, groups={}, seed=ours.settings["seed"], max_samples=rows)
+    weights = np.zeros(sample.X.shape)
+    for i, row in enumerate(sample.X.astype(np.float64)):
+        label = int(sample.y[i]) if classify else 1
         explanation = explainer.explain_instance(
             row,
-            lambda X: friedman.model.predict(X.astype(np.float32)).sum(axis=1),
-            num_features=len(features),
-            num_samples=400,
+            (lambda X: model.predict(X.astype(np.float32)))
+            if classify
+            else (lambda X: model.predict(X.astype(np.float32)).sum(axis=1)),
+            labels=(label,),
+            num_features=len(data.feature_names),
+            num_samples=num_samples,
         )
-        for column, weight in next(iter(explanation.as_map().values())):
+        local = explanation.as_map()
+        for column, weight in local[label] if classify else next(iter(local.values())):
             weights[i, column] = weight
+    assert ours.settings["n_rows"] == rows
     np.testing.assert_allclose(ours.mean, np.abs(weights).mean(axis=0), rtol=1e-7, atol=1e-10)
+
+
+def test_weighted_ridge_equals_scikit_learn():
+    from sklearn.linear_model import Ridge
+
+    from importance_tasks.methods.lime import weighted_ridge
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(loc=[0.0, 5.0, -3.0, 100.0], scale=[1.0, 0.1, 4.0, 2.0], size=(300, 4))
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0]) + rng.normal(size=300)
+    weight = rng.uniform(0.0, 2.0, size=300)
+    expected = Ridge(alpha=1.0).fit(X, y, sample_weight=weight).coef_
+    np.testing.assert_allclose(weighted_ridge(X, y, weight), expected, rtol=1e-8, atol=1e-12)
