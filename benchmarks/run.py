@@ -2,15 +2,17 @@
 
     .venv/bin/python benchmarks/run.py          (make bench)
 
-Every contender runs in its own process on the same saved Keras models and data, so its peak
-resident memory is its own. The script prints a table of median seconds and ratios (to the
-floor and to our method) and rewrites benchmarks/RESULTS.md; never edit that file by hand.
+Every contender runs in this one process on the same saved Keras models and data (TensorFlow
+is imported once). Before each contender the kernel's peak-memory mark is reset, so its peak
+resident memory is measured on its own on top of what the process already holds. The script
+prints a table of median seconds and ratios (to the floor and to our method) and rewrites
+benchmarks/RESULTS.md; never edit that file by hand. Task start-up is the one thing measured
+in fresh processes, since it is the cost of a fresh process.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -21,13 +23,14 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = Path(__file__).resolve().parent
-from peak_memory import peak_rss_mb  # noqa: E402  (a sibling module: benchmarks/ is on the path)
+from peak_memory import peak_rss_mb, reset_peak, rss_mb  # noqa: E402  (benchmarks/ is on the path)
 
 CACHE = HERE / ".cache"
 N_ROWS = 10_000
 N_REPEATS = 5
 IG_STEPS = 32
 SHAP_ROWS, SHAP_EVALS, LIME_ROWS, LIME_SAMPLES = 200, 210, 100, 5000
+LIME_PEER_ROWS = 10  # rows the lime package explains, projected to LIME_ROWS
 SAGE_PERMUTATIONS, SAGE_BACKGROUND = 256, 64
 WORKLOADS = {"friedman": (10, "regression"), "wide": (100, "classification")}
 
@@ -131,22 +134,19 @@ def _warm_up(contender: str, model, data) -> None:
         import sklearn.inspection  # noqa: F401
 
 
-def worker(contender: str, model_path: str, data_path: str, runs: int) -> dict:
-    """Run one contender ``runs`` times in this process after a warm-up; median of the runs."""
-    model, data = _load(model_path, data_path)
-    model.predict(data.X[:64])  # trace the forward once, outside the timing
+def measure(contender: str, model, data, runs: int) -> dict:
+    """Run one contender ``runs`` times after a warm-up; median seconds and its peak memory."""
     _warm_up(contender, model, data)
-    if contender == "sweep_point":  # the sweep reports no memory: floor and ours in one process
-        _warm_up("ours_permutation", model, data)
-        floor = [_run_once("floor_forward", model, data) for _ in range(runs)]
-        ours = [_run_once("ours_permutation", model, data) for _ in range(runs)]
-        return {
-            "rows_per_s": statistics.median(r["rows_per_s"] for r in floor),
-            "seconds": statistics.median(r["seconds"] for r in ours),
-        }
+    reset_peak()
+    before = rss_mb()
     results = [_run_once(contender, model, data) for _ in range(runs)]
     key = "seconds" if "seconds" in results[0] else "rows_per_s"
-    return {**results[0], key: statistics.median(r[key] for r in results)}
+    return {
+        **results[0],
+        key: statistics.median(r[key] for r in results),
+        "peak_rss_mb": peak_rss_mb(),
+        "added_mb": peak_rss_mb() - before,
+    }
 
 
 def _run_once(contender: str, model, data) -> dict:
@@ -157,8 +157,11 @@ def _run_once(contender: str, model, data) -> dict:
     n, f = data.X.shape
     start = time.perf_counter()
     projected = 1.0
-    if contender == "floor_forward":
-        big = np.tile(data.X, (max(1, 1_000_000 // n), 1))
+    if contender == "floor_forward":  # aligned: TensorFlow reads it without a copy
+        from importance_tasks.model import aligned_empty
+
+        big = aligned_empty((max(1, 1_000_000 // n) * n, f))
+        big[:] = np.tile(data.X, (max(1, 1_000_000 // n), 1))
         start = time.perf_counter()
         model.predict(big)
         rows_per_s = len(big) / (time.perf_counter() - start)
@@ -246,9 +249,9 @@ def _run_once(contender: str, model, data) -> dict:
             )
             fn = predict if classify else (lambda X: predict(X)[:, 0])
             start = time.perf_counter()
-            for row in data.X[:3]:
+            for row in data.X[:LIME_PEER_ROWS]:
                 explainer.explain_instance(row, fn, num_features=f, num_samples=LIME_SAMPLES)
-            projected = LIME_ROWS / 3
+            projected = LIME_ROWS / LIME_PEER_ROWS
     elif contender == "ours_sage":
         from importance_tasks.methods import Sage
 
@@ -274,26 +277,6 @@ def _run_once(contender: str, model, data) -> dict:
     else:
         raise SystemExit(f"unknown contender {contender}")
     return {"seconds": (time.perf_counter() - start) * projected, "projected": projected != 1.0}
-
-
-def _spawn(contender: str, model_path: Path, data_path: Path, runs: int = 1) -> dict:
-    out = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--worker",
-            contender,
-            str(model_path),
-            str(data_path),
-            str(runs),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"{contender} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _startup(model_path: Path, data_path: Path) -> dict[str, float]:
@@ -346,17 +329,31 @@ def main() -> None:
         f"{IG_STEPS} steps; SHAP {SHAP_ROWS} rows x {SHAP_EVALS} evaluations; LIME {LIME_ROWS} "
         f"rows x {LIME_SAMPLES} samples; SAGE {SAGE_PERMUTATIONS} orderings over "
         f"{SAGE_BACKGROUND} background rows. Median of {args.runs} runs for ours and the floors "
-        "(one run per peer) after an untimed warm-up, each contender in its own process; "
-        "'projected' rows were timed on a part of the work and scaled linearly. Peak RSS is the "
-        "whole process (TensorFlow alone is several hundred MB)."
+        "(one run per peer) after an untimed warm-up, all in this one process; 'projected' rows "
+        "were timed on a part of the work and scaled linearly. Peak RSS is the whole process "
+        "while the contender ran (TensorFlow, the models and the data are several hundred MB); "
+        "'added' is that peak minus the memory held before it started."
     )
     emit()
-    emit("| workload | contender | seconds | x floor | x ours | peak RSS MB | note |")
-    emit("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    emit("| workload | contender | seconds | x floor | x ours | peak RSS MB | added MB | note |")
+    emit("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    groups = {
+        "permutation": [
+            "ours_permutation",
+            "sklearn_batch4096",
+            "sklearn_default_batch",
+            "plain_loop",
+        ],
+        "integrated_gradients": ["ours_integrated_gradients"],
+        "shap": ["ours_shap", "shap_permutation_keras", "shap_kernel_keras"],
+        "lime": ["ours_lime", "lime_keras"],
+        "sage": ["ours_sage", "sage_keras"],
+    }
     for workload, (features, _) in WORKLOADS.items():
-        model_path, data_path = build(workload)
-        forward = _spawn("floor_forward", model_path, data_path, args.runs)
-        backward = _spawn("floor_gradient", model_path, data_path, args.runs)
+        model, data = _load(*map(str, build(workload)))
+        model.predict(data.X[:64])  # trace the forward once, outside any timing
+        forward = measure("floor_forward", model, data, args.runs)
+        backward = measure("floor_gradient", model, data, args.runs)
         floors = {
             "permutation": features * N_REPEATS * N_ROWS / forward["rows_per_s"],
             "integrated_gradients": IG_STEPS * N_ROWS / backward["rows_per_s"],
@@ -364,21 +361,9 @@ def main() -> None:
             "lime": LIME_ROWS * LIME_SAMPLES / forward["rows_per_s"],
             "sage": SAGE_PERMUTATIONS * (features + 1) * SAGE_BACKGROUND / forward["rows_per_s"],
         }
-        groups = {
-            "permutation": [
-                "ours_permutation",
-                "sklearn_batch4096",
-                "sklearn_default_batch",
-                "plain_loop",
-            ],
-            "integrated_gradients": ["ours_integrated_gradients"],
-            "shap": ["ours_shap", "shap_permutation_keras", "shap_kernel_keras"],
-            "lime": ["ours_lime", "lime_keras"],
-            "sage": ["ours_sage", "sage_keras"],
-        }
-        emit(f"| {workload} | forward floor | | | | | {forward['rows_per_s']:,.0f} rows/s |")
+        emit(f"| {workload} | forward floor | | | | | | {forward['rows_per_s']:,.0f} rows/s |")
         emit(
-            f"| {workload} | forward+backward floor | | | | | "
+            f"| {workload} | forward+backward floor | | | | | | "
             f"{backward['rows_per_s']:,.0f} rows/s |"
         )
         for method, contenders in groups.items():
@@ -386,16 +371,16 @@ def main() -> None:
             for contender in contenders:
                 # Peers are 10-1000x slower; one run each keeps the script to minutes.
                 runs = args.runs if contender.startswith("ours_") else 1
-                result = _spawn(contender, model_path, data_path, runs)
+                result = measure(contender, model, data, runs)
                 seconds = result["seconds"]
                 ours = ours or seconds
-                rss = result["peak_rss_mb"]
                 note = "projected" if result.get("projected") else ""
                 if contender == "shap_kernel_keras":
                     note += " (KernelExplainer default nsamples)"
                 emit(
                     f"| {workload} | {contender} | {seconds:.2f} | "
-                    f"{seconds / floors[method]:.1f} | {seconds / ours:.1f} | {rss:.0f} | {note} |"
+                    f"{seconds / floors[method]:.1f} | {seconds / ours:.1f} | "
+                    f"{result['peak_rss_mb']:.0f} | {result['added_mb']:.0f} | {note} |"
                 )
     emit()
     emit("Scaling of `permutation` (ours), seconds; scikit-learn (batch 4096) at 2,000 rows:")
@@ -409,35 +394,28 @@ def main() -> None:
         (10_000, 10),
         (10_000, 50),
     ):
-        model_path, data_path = build("wide", n_features, n_rows)
-        point = _spawn("sweep_point", model_path, data_path, args.runs)
-        seconds = point["seconds"]
-        floor = n_features * N_REPEATS * n_rows / point["rows_per_s"]
-        peer = ""
+        model, data = _load(*map(str, build("wide", n_features, n_rows)))
+        model.predict(data.X[:64])
+        rows_per_s = measure("floor_forward", model, data, args.runs)["rows_per_s"]
+        seconds = measure("ours_permutation", model, data, args.runs)["seconds"]
+        floor = n_features * N_REPEATS * n_rows / rows_per_s
+        peer = " | "
         if n_rows == 2_000:
-            sk = _spawn("sklearn_batch4096", model_path, data_path)["seconds"]
+            sk = measure("sklearn_batch4096", model, data, 1)["seconds"]
             peer = f"{sk:.2f} | {sk / seconds:.1f}"
-        else:
-            peer = " | "
         emit(f"| {n_rows:,} | {n_features} | {seconds:.2f} | {seconds / floor:.2f} | {peer} |")
     emit()
     emit(
-        "Task start-up (what each Airflow task process pays before computing; median of 3), "
-        "seconds:"
+        "Task start-up (what each Airflow task process pays before computing; a fresh process "
+        "each time, median of 3), seconds:"
     )
     emit()
     emit("| model | process in all | imports (importance_tasks.stage, tensorflow) | model load |")
     emit("| --- | ---: | ---: | ---: |")
-    for workload in WORKLOADS:
-        up = _startup(*build(workload))
-        emit(f"| {workload} | {up['process']:.2f} | {up['imports']:.2f} | {up['model_load']:.2f} |")
+    up = _startup(*build("wide"))
+    emit(f"| wide | {up['process']:.2f} | {up['imports']:.2f} | {up['model_load']:.2f} |")
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        outcome = worker(*sys.argv[2:5], runs=int(sys.argv[5]))
-        outcome["peak_rss_mb"] = peak_rss_mb()
-        print(json.dumps(outcome))
-    else:
-        main()
+    main()
