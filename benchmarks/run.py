@@ -145,7 +145,7 @@ def measure(contender: str, model, data, runs: int) -> dict:
         **results[0],
         key: statistics.median(r[key] for r in results),
         "peak_rss_mb": peak_rss_mb(),
-        "added_mb": peak_rss_mb() - before,
+        "added_mb": max(0.0, peak_rss_mb() - before),
     }
 
 

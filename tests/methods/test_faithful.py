@@ -172,3 +172,51 @@ def test_weighted_ridge_equals_scikit_learn():
     weight = rng.uniform(0.0, 2.0, size=300)
     expected = Ridge(alpha=1.0).fit(X, y, sample_weight=weight).coef_
     np.testing.assert_allclose(weighted_ridge(X, y, weight), expected, rtol=1e-8, atol=1e-12)
+
+
+def _keras_predict(trained):
+    """The model as a user hands it to shap or sage: Keras' own ``predict``."""
+    return lambda X: trained.model.keras_model.predict(np.asarray(X, np.float32), verbose=0)
+
+
+def test_shap_equals_shap_itself_for_the_same_seed(friedman):
+    """Our batched use of shap's Permutation explainer gives what shap gives when called the
+    usual way, on Keras' predict, with the same rows, background and seed."""
+    import shap
+
+    from importance_tasks.methods import Shap
+    from importance_tasks.methods._common import draw_sample
+
+    data = friedman.data
+    ours = Shap(algorithm="permutation", max_samples=12, max_evals=63, random_state=5).compute(
+        friedman.model, data
+    )
+    sample = draw_sample(data, groups={}, seed=5, max_samples=12)
+    background = data.X[sample.rng.choice(data.n_rows, 100, False)]
+    predict = _keras_predict(friedman)
+    explainer = shap.explainers.Permutation(
+        lambda X: predict(X)[:, 0], shap.maskers.Independent(background, 100), seed=5
+    )
+    theirs = explainer(sample.X, max_evals=63, silent=True).values
+    np.testing.assert_allclose(ours.mean, np.abs(theirs).mean(axis=0), rtol=1e-4, atol=1e-6)
+
+
+def test_sage_equals_sage_itself_for_the_same_seed(friedman):
+    """Our batched use of sage-importance's PermutationEstimator gives what it gives on Keras'
+    predict, with the same rows, background, orderings and seed."""
+    import sage
+
+    from importance_tasks.methods import Sage
+    from importance_tasks.methods._common import draw_sample
+
+    data = friedman.data
+    ours = Sage(n_permutations=64, max_samples=200, random_state=9).compute(friedman.model, data)
+    sample = draw_sample(data, groups={}, seed=9, max_samples=200)
+    background = data.X[sample.rng.choice(data.n_rows, 64, False)]
+    predict = _keras_predict(friedman)
+    imputer = sage.MarginalImputer(lambda X: predict(X)[:, 0], background)
+    theirs = sage.PermutationEstimator(imputer, "mse", random_state=9)(
+        sample.X, sample.y.astype(np.float64), batch_size=64, n_permutations=64, bar=False
+    )
+    np.testing.assert_allclose(ours.mean, theirs.values, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(ours.std, theirs.std, rtol=1e-4, atol=1e-6)
