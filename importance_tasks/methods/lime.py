@@ -28,8 +28,10 @@ from importance_tasks.result import Importance
 __all__ = ["Lime"]
 
 
-# Rows whose perturbed copies go through one forward call: about one model batch.
+# Rows whose perturbed copies go through one forward call: about one model batch, and at most
+# 32 MiB of float64 draws (wide data), of which two blocks are alive at once.
 BLOCK_SAMPLES = 32_768
+BLOCK_BYTES = 32 * 2**20
 
 
 class Lime:
@@ -93,11 +95,17 @@ class Lime:
         select = output_selection(model.predict(sample.X), sample.y)
         classify = select.shape[1] > 1 and bool(np.all(select.sum(axis=1) == 1))
         # lime's scaler: fitted on the whole data, used for sampling and for standardising.
-        scaler = StandardScaler(with_mean=False).fit(data.X.astype(np.float64))
+        scaler = StandardScaler(with_mean=False).fit(data.X)  # float64 sums, no float64 copy
         mean, scale = scaler.mean_, scaler.scale_
         kernel_width = np.sqrt(n_columns) * 0.75
         draws = np.random.RandomState(self.seed)  # lime's legacy stream, for equal draws
-        block = max(1, BLOCK_SAMPLES // self.num_samples)
+        block = max(
+            1,
+            min(
+                BLOCK_SAMPLES // self.num_samples,
+                BLOCK_BYTES // (8 * self.num_samples * n_columns),
+            ),
+        )
 
         def draw(rows: int) -> NDArray[np.float64]:
             size = rows * self.num_samples * n_columns
