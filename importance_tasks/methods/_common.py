@@ -15,8 +15,8 @@ from importance_tasks.result import Importance
 
 ProgressFn = Callable[[int, int], None]
 RandomState = int | np.random.Generator | None
-# A few model batches of stacked copies: small enough to stay in cache (benchmarks/run.py on the
-# 100-feature model: 16 MiB 1.16x the forward floor, 256 MiB 1.3x).
+# A few model batches of stacked copies, small enough to stay in cache (measured on the
+# benchmark's 100-feature model, 10,000 rows: 16 MiB 1.16x the forward floor, 256 MiB 1.3-1.5x).
 DEFAULT_MAX_BATCH_BYTES = 16 * 2**20
 Z_95 = 1.959963984540054
 
