@@ -54,15 +54,18 @@ print(json.dumps({{
         assert seconds < 1.0, (file, seconds)
 
 
-def _task_states(env, dag_id, run_id) -> list[dict]:
+def _dags_test(env, dag_id: str, conf: dict):
+    """``airflow dags test DAG_ID -c CONF``: the finished process."""
+    return run_airflow(env, "dags", "test", dag_id, "-c", json.dumps(conf))
+
+
+def _last_run_states(env, dag_id: str) -> list[dict]:
+    """The task instance states of the DAG's most recent run."""
+    runs = run_airflow(env, "dags", "list-runs", dag_id, "-o", "json")
+    run_id = json.loads(runs.stdout.strip().splitlines()[-1])[0]["run_id"]
     result = run_airflow(env, "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json")
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def _last_run_id(env, dag_id) -> str:
-    result = run_airflow(env, "dags", "list-runs", dag_id, "-o", "json")
-    return json.loads(result.stdout.strip().splitlines()[-1])[0]["run_id"]
 
 
 def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
@@ -75,11 +78,9 @@ def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
         "n_repeats": 3,
         "experiment": "dag-e2e",
     }
-    result = run_airflow(airflow_home, "dags", "test", "feature_importance", "-c", json.dumps(conf))
+    result = _dags_test(airflow_home, "feature_importance", conf)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    states = _task_states(
-        airflow_home, "feature_importance", _last_run_id(airflow_home, "feature_importance")
-    )
+    states = _last_run_states(airflow_home, "feature_importance")
     computes = [s for s in states if s["task_id"] == "analysis.compute"]
     assert len(computes) == 3 and all(s["state"] == "success" for s in states)
     client = mlflow.MlflowClient(mlflow_server)
@@ -117,11 +118,9 @@ def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
         "shard_rows": 300,
         "experiment": "dag-shards",
     }
-    result = run_airflow(airflow_home, "dags", "test", "feature_importance", "-c", json.dumps(conf))
+    result = _dags_test(airflow_home, "feature_importance", conf)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    states = _task_states(
-        airflow_home, "feature_importance", _last_run_id(airflow_home, "feature_importance")
-    )
+    states = _last_run_states(airflow_home, "feature_importance")
     computes = [s for s in states if s["task_id"] == "analysis.compute"]
     assert len(computes) == 8 and all(s["state"] == "success" for s in states)
 
@@ -147,23 +146,14 @@ def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
 
 def test_bad_params_fail_without_retrying(airflow_home, friedman, mlflow_server):
     conf = {"model_name": "no-such-model-anywhere", "model_alias": "champion"}
-    result = run_airflow(airflow_home, "dags", "test", "feature_importance", "-c", json.dumps(conf))
+    result = _dags_test(airflow_home, "feature_importance", conf)
     output = result.stdout + result.stderr
     assert "no registered model named 'no-such-model-anywhere'" in output
     assert "AirflowFailException" in output or "RegistryError" in output
-    states = _task_states(
-        airflow_home, "feature_importance", _last_run_id(airflow_home, "feature_importance")
-    )
+    states = _last_run_states(airflow_home, "feature_importance")
     resolve = next(s for s in states if s["task_id"] == "analysis.resolve")
     assert resolve["state"] == "failed"  # failed at once: not up_for_retry
-    refused = run_airflow(
-        airflow_home,
-        "dags",
-        "test",
-        "feature_importance",
-        "-c",
-        json.dumps({"model_name": "m", "n_repeats": 0}),
-    )
+    refused = _dags_test(airflow_home, "feature_importance", {"model_name": "m", "n_repeats": 0})
     assert refused.returncode != 0
     assert "n_repeats" in refused.stdout + refused.stderr
 
@@ -181,7 +171,7 @@ def test_registry_audit_analyses_missing_versions_and_compares(
         "experiment": "audit-e2e",
         "audit_experiment": "audit-table",
     }
-    result = run_airflow(airflow_home, "dags", "test", "registry_audit", "-c", json.dumps(conf))
+    result = _dags_test(airflow_home, "registry_audit", conf)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     client = mlflow.MlflowClient(mlflow_server)
     for version in ("1", "2"):
@@ -200,7 +190,7 @@ def test_registry_audit_analyses_missing_versions_and_compares(
     assert lines[1].startswith(f"{name},1,analysed,") and lines[2].startswith(f"{name},2,analysed,")
     assert ",1,1.0," in lines[2]  # version 2 compared with version 1
     # A second audit finds nothing to do.
-    again = run_airflow(airflow_home, "dags", "test", "registry_audit", "-c", json.dumps(conf))
+    again = _dags_test(airflow_home, "registry_audit", conf)
     assert again.returncode == 0
     audits = client.search_runs(
         [client.get_experiment_by_name("audit-table").experiment_id],
