@@ -141,11 +141,12 @@ def measure(contender: str, model, data, runs: int) -> dict:
     before = rss_mb()
     results = [_run_once(contender, model, data) for _ in range(runs)]
     key = "seconds" if "seconds" in results[0] else "rows_per_s"
+    peak = peak_rss_mb()
     return {
         **results[0],
         key: statistics.median(r[key] for r in results),
-        "peak_rss_mb": peak_rss_mb(),
-        "added_mb": max(0.0, peak_rss_mb() - before),
+        "peak_rss_mb": peak,
+        "added_mb": max(0.0, peak - before),
     }
 
 
