@@ -36,13 +36,13 @@ from importance_tasks.airflow.stage_group import RETRY_ARGS
 def registry_audit() -> None:
     @task(multiple_outputs=True, **RETRY_ARGS)
     def find_versions(params=None) -> dict:  # type: ignore[no-untyped-def]
-        from importance_tasks.airflow.audit import stale_versions
+        from importance_tasks.airflow.audit_tasks import stale_versions
 
         return stale_versions(params)
 
     @task(trigger_rule="all_done", **RETRY_ARGS)
     def audit_table(found: dict, params=None) -> str:  # type: ignore[no-untyped-def]
-        from importance_tasks.airflow.audit import log_audit_table
+        from importance_tasks.airflow.audit_tasks import log_audit_table
 
         return log_audit_table(found, params)
 

@@ -32,7 +32,7 @@ from importance_tasks.airflow.stage_group import RETRY_ARGS
 def train_example() -> None:
     @task(outlets=[REGISTERED_MODEL_VERSIONS], **RETRY_ARGS)
     def train_and_register(params=None, outlet_events=None) -> dict[str, str]:  # type: ignore[no-untyped-def]
-        from importance_tasks.airflow.connection import configure_mlflow
+        from importance_tasks.airflow.mlflow_connection import configure_mlflow
         from importance_tasks.demo_models import diabetes_frames, train_mlp
         from importance_tasks.mlflow_io.training import register_keras_model
 

@@ -4,8 +4,10 @@ Importing the package is cheap: it does not import TensorFlow, MLflow or pandas 
 import it while Airflow parses them). Those load only when a model or table is used.
 """
 
-from importance_tasks.data import DataError, EvalData, load_table
-from importance_tasks.engine import Analysis, explain
+from importance_tasks.analysis import Analysis, explain
+from importance_tasks.config import AnalysisConfig
+from importance_tasks.data import EvalData, load_table
+from importance_tasks.errors import DataError, InputError
 from importance_tasks.methods import REGISTRY, ImportanceMethod, UnsupportedModelError, make_method
 from importance_tasks.model import CallableModel, KerasModel, Model
 from importance_tasks.ranking import Consensus, consensus
@@ -15,12 +17,14 @@ from importance_tasks.safe_keras import load_keras_file
 __all__ = [
     "REGISTRY",
     "Analysis",
+    "AnalysisConfig",
     "CallableModel",
     "Consensus",
     "DataError",
     "EvalData",
     "Importance",
     "ImportanceMethod",
+    "InputError",
     "KerasModel",
     "Model",
     "UnsupportedModelError",

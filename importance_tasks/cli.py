@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from importance_tasks.engine import DEFAULT_METHODS, Analysis
+from importance_tasks.analysis import Analysis
+from importance_tasks.config import AnalysisConfig, Setting, settings
 from importance_tasks.errors import DataError, InputError, ServiceUnavailableError
-from importance_tasks.methods import REGISTRY
 
-__all__ = ["main"]
+__all__ = ["config_from_args", "format_ranking", "main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,32 +34,9 @@ def _parser() -> argparse.ArgumentParser:
         "--data", help="evaluation table (parquet or CSV; path or MLflow artifact URI)"
     )
     explain.add_argument("--target", help="target column of the table")
-    explain.add_argument(
-        "--methods",
-        default=",".join(DEFAULT_METHODS),
-        help=f"comma-separated, from: {', '.join(REGISTRY)} (default: %(default)s)",
-    )
-    explain.add_argument(
-        "--scoring", default="auto", help="mse, mae, r2, log_loss, accuracy, roc_auc"
-    )
-    explain.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    explain.add_argument("--n-repeats", type=int, default=5, help="permutation repeats")
-    explain.add_argument(
-        "--max-samples", type=float, default=1.0, help="fraction of rows to use (default: 1.0)"
-    )
-    explain.add_argument(
-        "--group",
-        action="append",
-        default=[],
-        metavar="NAME=COL,COL",
-        help="report these columns as one feature (repeatable)",
-    )
-    explain.add_argument(
-        "--sanity-check",
-        action="store_true",
-        help="also run each method on a randomised copy of the model and flag methods whose "
-        "ranking does not change (doubles the cost)",
-    )
+    analysis = explain.add_argument_group("analysis settings")
+    for setting in settings():
+        _add_setting(analysis, setting)
     explain.add_argument("--json", type=Path, help="also write the result as JSON to this file")
     registry = explain.add_argument_group("MLflow (with --model models:/...)")
     registry.add_argument(
@@ -77,6 +54,51 @@ def _parser() -> argparse.ArgumentParser:
         help="allow non-Keras pyfunc models (MLflow unpickles them: trusted models only)",
     )
     return parser
+
+
+# Settings whose value is an object are given piece by piece, with a repeatable flag.
+_REPEATED = {
+    "groups": ("--group", "NAME=COL,COL"),
+    "method_options": ("--option", "METHOD.KEY=VALUE"),
+}
+
+
+def _add_setting(parser: Any, setting: Setting) -> None:
+    """One flag per setting of ``AnalysisConfig``, typed by its JSON schema; an absent flag
+    leaves the setting at its default."""
+    kind = setting.schema["type"]
+    kinds = set(kind) if isinstance(kind, list) else {kind}
+    dest = setting.name
+    if setting.name in _REPEATED:
+        flag, metavar = _REPEATED[setting.name]
+        parser.add_argument(
+            flag, dest=dest, action="append", metavar=metavar, help=f"{setting.help} (repeatable)"
+        )
+        return
+    flag = "--" + setting.name.replace("_", "-")
+    if "boolean" in kinds:
+        parser.add_argument(flag, dest=dest, action="store_true", default=None, help=setting.help)
+        return
+    shown = f"{setting.help} (default: {_shown(setting.default)})"
+    if "array" in kinds:
+        parser.add_argument(flag, dest=dest, type=_names, metavar="A,B,...", help=shown)
+    elif "integer" in kinds:
+        parser.add_argument(flag, dest=dest, type=int, help=shown)
+    elif "number" in kinds:
+        parser.add_argument(flag, dest=dest, type=float, help=shown)
+    else:
+        choices = setting.schema.get("enum")
+        parser.add_argument(flag, dest=dest, choices=choices, help=shown)
+
+
+def _shown(default: Any) -> str:
+    if isinstance(default, list):
+        return ",".join(map(str, default))
+    return "empty" if default is None else str(default)
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,56 +120,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _options(args: argparse.Namespace, methods: Sequence[str]) -> dict[str, dict[str, Any]]:
-    max_samples: float | int = args.max_samples
-    if max_samples > 1:
-        max_samples = int(max_samples)
-    options: dict[str, dict[str, Any]] = {}
-    if "permutation" in methods:
-        options["permutation"] = {"n_repeats": args.n_repeats, "max_samples": max_samples}
-    if "probe" in methods:
-        options["probe"] = {"max_samples": max_samples}
-    return options
+def config_from_args(args: argparse.Namespace) -> AnalysisConfig:
+    """The analysis configuration the flags ask for (``InputError`` when they are bad)."""
+    values = {s.name: getattr(args, s.name) for s in settings()}
+    values["groups"] = _parse_groups(args.groups or [])
+    values["method_options"] = _parse_options(args.method_options or [])
+    return AnalysisConfig.from_settings(values)
 
 
 def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
+    from importance_tasks.analysis import explain
     from importance_tasks.data import read_eval_data
-    from importance_tasks.engine import explain
 
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    groups = _parse_groups(args.group)
-    options = _options(args, methods)
+    config = config_from_args(args)
     registered = args.model.startswith("models:/")
     if args.log and not registered:
         raise InputError("--log needs a registered model: --model models:/NAME@ALIAS")
     if registered and args.log:
-        from importance_tasks.stage import analyze
+        from importance_tasks.stage import run_stage
 
-        plan, analysis = analyze(
+        plan, analysis = run_stage(
             args.model,
+            config,
             tracking_uri=args.tracking_uri,
             data_uri=args.data,
             target=args.target,
-            methods=methods,
-            options=options,
-            seed=args.seed,
-            scoring=args.scoring,
-            groups=groups,
             experiment=args.experiment,
             trust_pyfunc=args.trust_pyfunc,
-            sanity_check=args.sanity_check,
         )
-        return analysis, {"run_id": plan.run_id, "model_version": plan.model_version}
+        return analysis, {"run_id": plan.run_id, "model_version": plan.model.version}
     if registered:
+        from importance_tasks.mlflow_io.client import connect
         from importance_tasks.stage import load_inputs
 
-        model, data = load_inputs(
+        inputs = load_inputs(
+            connect(args.tracking_uri),
             args.model,
-            tracking_uri=args.tracking_uri,
             data_uri=args.data,
             target=args.target,
             trust_pyfunc=args.trust_pyfunc,
         )
+        inputs.check_scoring(config.scoring)
+        model, data = inputs.loaded.model, inputs.data
     else:
         from importance_tasks.safe_keras import load_keras_file
 
@@ -163,14 +177,9 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
     analysis = explain(
         model,
         data,
-        methods=methods,
-        scoring=args.scoring,
-        options=options,
-        random_state=args.seed,
-        groups=groups,
+        config,
         on_progress=_Progress(sys.stderr),
-        skip_unsupported=len(methods) > 1,
-        sanity_check=args.sanity_check,
+        skip_unsupported=len(config.methods) > 1,
     )
     return analysis, {}
 
@@ -181,8 +190,27 @@ def _parse_groups(specs: Sequence[str]) -> dict[str, list[str]]:
         name, sep, columns = spec.partition("=")
         if not sep or not name or not columns:
             raise InputError(f"--group {spec!r}: expected NAME=COL,COL,...")
-        groups[name] = [c.strip() for c in columns.split(",") if c.strip()]
+        groups[name] = _names(columns)
     return groups
+
+
+def _parse_options(specs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``METHOD.KEY=VALUE`` pairs; VALUE is read as JSON when it is JSON (60, 0.5, true, null,
+    "text"), else as a string (median)."""
+    options: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        target, sep, text = spec.partition("=")
+        method, dot, key = target.partition(".")
+        if not sep or not dot or not method or not key:
+            raise InputError(
+                f"--option {spec!r}: expected METHOD.KEY=VALUE, e.g. shap.max_evals=60"
+            )
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        options.setdefault(method, {})[key] = value
+    return options
 
 
 class _Progress:
@@ -221,7 +249,7 @@ def format_ranking(analysis: Analysis) -> str:
     for name, reason in analysis.skipped.items():
         text.append(f"({name} skipped: {reason})")
     for name, result in analysis.results.items():
-        verdict = result.settings.get("sanity")
+        verdict = result.diagnostics.get("sanity")
         if verdict and "spearman" in verdict:
             state = "passed" if verdict["passed"] else "FAILED: ranking barely changes"
             text.append(

@@ -45,17 +45,11 @@ def _bin(name: str) -> str:
 
 def prepare_mlflow(folder: Path) -> str:
     """A SQLite-backed MLflow under ``folder`` whose experiments keep artifacts there too."""
-    import mlflow
+    from importance_tasks.mlflow_io.training import prepare_local_store
 
-    folder.mkdir(parents=True, exist_ok=True)
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    for experiment in ("Default", "training", "importance", "importance-audit"):
-        if client.get_experiment_by_name(experiment) is None:
-            client.create_experiment(
-                experiment, artifact_location=(folder / "artifacts" / experiment).as_uri()
-            )
-    return uri
+    return prepare_local_store(
+        folder, experiments=("Default", "training", "importance", "importance-audit")
+    )
 
 
 def run_demo() -> int:
@@ -68,12 +62,13 @@ def run_demo() -> int:
         print(migrate.stderr[-3000:], file=sys.stderr)
         return migrate.returncode
 
-    from airflow.dag_processing.dagbag import DagBag
-
+    from importance_tasks.airflow.local import test_dag
     from importance_tasks.cli import format_ranking, write_json_atomically
     from importance_tasks.demo_models import diabetes_frames, train_mlp
+    from importance_tasks.mlflow_io.analysis_run import VersionTags
+    from importance_tasks.mlflow_io.client import connect
     from importance_tasks.mlflow_io.training import register_keras_model
-    from importance_tasks.stage import read_logged
+    from importance_tasks.stage import read_logged_analysis
 
     prepare_mlflow(DEMO_DIR)
     train, test = diabetes_frames(seed=0)
@@ -87,26 +82,23 @@ def run_demo() -> int:
     )
     print(f"registered {MODEL_NAME} version {version} as @{ALIAS} in {uri}")
     print("running the feature_importance DAG (embedded Airflow, dag.test()) ...")
-    dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag("feature_importance")
     start = time.perf_counter()
     conf = {"model_name": MODEL_NAME, "model_alias": ALIAS, "n_repeats": 10, "sanity_check": True}
-    dag_run = dag.test(run_conf=conf)
+    state, dag_run_id = test_dag(ROOT / "dags", "feature_importance", conf)
     seconds = time.perf_counter() - start
-    if str(dag_run.state) != "success":
-        print(f"the DAG run ended {dag_run.state}; see the log above", file=sys.stderr)
+    if state != "success":
+        print(f"the DAG run ended {state}; see the log above", file=sys.stderr)
         return 1
-    import mlflow
-
-    tags = mlflow.MlflowClient(uri).get_model_version(MODEL_NAME, version).tags
-    run_id = tags["importance.run_id"]
-    analysis = read_logged(uri, run_id)
-    print(f"\nDAG run {dag_run.run_id}: {dag_run.state} in {seconds:.1f} s\n")
+    tags = VersionTags.read(connect(uri), MODEL_NAME, version)
+    run_id = str(tags.run_id)
+    analysis = read_logged_analysis(uri, run_id)
+    print(f"\nDAG run {dag_run_id}: {state} in {seconds:.1f} s\n")
     print(format_ranking(analysis))
     write_json_atomically(
         DEMO_DIR / "importance.json",
         {**analysis.as_dict(), "run_id": run_id, "model_version": version},
     )
-    print(f"\nMLflow run {run_id}; model version tags: {json.dumps(tags)}")
+    print(f"\nMLflow run {run_id}; model version tags: {json.dumps(tags.as_dict())}")
     print(f"wrote {DEMO_DIR / 'importance.json'}")
     print("to click through the MLflow and Airflow UIs on this state: make ui")
     return 0

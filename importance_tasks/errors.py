@@ -16,7 +16,20 @@ __all__ = [
     "ServiceUnavailableError",
     "UnsafeModelError",
     "UnsupportedModelError",
+    "is_retryable",
 ]
+
+# MLflow error codes that say the request itself is wrong: the same request fails again.
+PERMANENT_MLFLOW_CODES = frozenset(
+    {
+        "RESOURCE_DOES_NOT_EXIST",
+        "INVALID_PARAMETER_VALUE",
+        "PERMISSION_DENIED",
+        "UNAUTHENTICATED",
+        "BAD_REQUEST",
+        "INVALID_STATE",
+    }
+)
 
 
 class ImportanceError(Exception):
@@ -49,3 +62,23 @@ class AccessDeniedError(InputError):
 
 class ServiceUnavailableError(ImportanceError):
     """The MLflow server (or another service) could not be reached; retrying may help."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a later retry of the same call may succeed.
+
+    No for bad input (``InputError`` and its subclasses) and for an MLflow error whose code
+    says the request is wrong (a missing resource, a bad parameter, a missing permission);
+    yes for an unreachable service (``ServiceUnavailableError``, connection errors, timeouts,
+    MLflow's other codes) and for anything unforeseen, which the scheduler's bounded retries
+    then limit. MLflow's exceptions are recognised by their ``error_code`` without importing
+    MLflow here.
+    """
+    if isinstance(exc, ServiceUnavailableError):
+        return True
+    if isinstance(exc, InputError):
+        return False
+    code = getattr(exc, "error_code", None)
+    if isinstance(code, str):
+        return code not in PERMANENT_MLFLOW_CODES
+    return True

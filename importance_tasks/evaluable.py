@@ -3,7 +3,7 @@
 A column that is constant in the evaluation rows cannot be shuffled, occluded or varied: every
 method would report 0 for it, which reads as "least important" when the truth is "not
 evaluable on this data". Such features (and groups made only of such columns) get NaN
-importance, which ranks after every number, and are listed in ``settings["not_evaluable"]``.
+importance, which ranks after every number, and are listed in ``diagnostics["not_evaluable"]``.
 """
 
 from __future__ import annotations
@@ -57,5 +57,5 @@ def mark_not_evaluable(result: Importance, constant: Collection[str]) -> Importa
         ci_low=blank(result.ci_low),
         ci_high=blank(result.ci_high),
         repeats=None if result.repeats is None else blank(result.repeats),
-        settings={**result.settings, "not_evaluable": reasons},
+        diagnostics={**result.diagnostics, "not_evaluable": reasons},
     )

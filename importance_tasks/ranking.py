@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-if TYPE_CHECKING:
-    from importance_tasks.result import Importance
+from importance_tasks.result import Importance, rank_descending
 
 __all__ = [
     "Agreement",
@@ -21,25 +20,6 @@ __all__ = [
     "consensus",
     "rank_descending",
 ]
-
-
-def rank_descending(values: NDArray[np.float64], *, ties: str = "min") -> NDArray[np.int64]:
-    """Rank so that the largest value gets 1.
-
-    Parameters
-    ----------
-    values : ndarray of shape (n,)
-    ties : {"min", "average"}
-        ``"min"`` gives tied values the best rank they share (integers);
-        ``"average"`` gives them the mean of the ranks they span.
-
-    NaN (a feature that could not be evaluated) ranks after every number.
-    """
-    from scipy.stats import rankdata
-
-    keys = np.where(np.isnan(values), np.inf, -np.asarray(values, dtype=np.float64))
-    ranked = rankdata(keys, method=ties)
-    return ranked.astype(np.int64) if ties == "min" else ranked
 
 
 @dataclass(frozen=True)
@@ -64,6 +44,24 @@ class Consensus:
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {"rank": dict(zip(self.features, map(int, self.rank), strict=True))}
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON (``consensus.json``); ``from_record`` restores it."""
+        return {
+            "methods": list(self.methods),
+            **self.as_dict(),
+            "mean_rank": dict(zip(self.features, self.mean_rank.tolist(), strict=True)),
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Consensus:
+        features = tuple(record["rank"])
+        return cls(
+            features=features,
+            mean_rank=np.array([record["mean_rank"][f] for f in features], dtype=np.float64),
+            rank=np.array([record["rank"][f] for f in features], dtype=np.int64),
+            methods=tuple(record["methods"]),
+        )
 
 
 def consensus(results: Sequence[Importance]) -> Consensus:
@@ -110,6 +108,20 @@ class Agreement:
         """Up to ``k`` features whose rank differs most between methods, with that spread."""
         order = np.argsort(-self.spread, kind="stable")[:k]
         return [(features[i], float(self.spread[i])) for i in order if self.spread[i] > 0]
+
+    def to_record(self, features: Sequence[str]) -> dict[str, Any]:
+        """JSON (``agreement.json``); ``from_record`` restores it."""
+        return {
+            "kendall_w": self.kendall_w,
+            "spearman": dict(self.spearman),
+            "rank_spread": dict(zip(features, self.spread.tolist(), strict=True)),
+            "disputed": self.disputed(features),
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Agreement:
+        spread = np.array(list(record["rank_spread"].values()), dtype=np.float64)
+        return cls(float(record["kendall_w"]), dict(record["spearman"]), spread)
 
 
 def agreement(results: Sequence[Importance]) -> Agreement:
@@ -164,6 +176,31 @@ class Comparison:
         moves = self.previous_rank - self.current_rank
         order = np.argsort(-np.abs(moves), kind="stable")
         return [(self.features[i], int(moves[i])) for i in order[:k] if moves[i] != 0]
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON (``comparison.json``, with the previous version); ``from_record`` restores it."""
+        return {
+            "spearman": self.spearman,
+            "kendall": self.kendall,
+            "movers": self.movers(),
+            "previous_rank": dict(zip(self.features, self.previous_rank.tolist(), strict=True)),
+            "current_rank": dict(zip(self.features, self.current_rank.tolist(), strict=True)),
+            "added": list(self.added),
+            "removed": list(self.removed),
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Comparison:
+        features = tuple(record["current_rank"])
+        return cls(
+            features=features,
+            previous_rank=np.array([record["previous_rank"][f] for f in features], np.float64),
+            current_rank=np.array([record["current_rank"][f] for f in features], np.float64),
+            spearman=float(record["spearman"]),
+            kendall=float(record["kendall"]),
+            added=tuple(record["added"]),
+            removed=tuple(record["removed"]),
+        )
 
 
 def compare(previous: Mapping[str, float], current: Mapping[str, float]) -> Comparison:

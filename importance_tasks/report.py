@@ -190,14 +190,16 @@ def report_html(
     checks = "".join(
         f"<li>{esc(r.method)}: "
         + (
-            esc(r.settings["sanity"].get("skipped", ""))
-            if "spearman" not in r.settings["sanity"]
-            else ("passed" if r.settings["sanity"]["passed"] else "FAILED (ranking barely changes)")
+            esc(r.diagnostics["sanity"].get("skipped", ""))
+            if "spearman" not in r.diagnostics["sanity"]
+            else (
+                "passed" if r.diagnostics["sanity"]["passed"] else "FAILED (ranking barely changes)"
+            )
             + f", Spearman {r.settings['sanity']['spearman']:.2f} with a randomised model"
         )
         + "</li>"
         for r in results
-        if r.settings.get("sanity")
+        if r.diagnostics.get("sanity")
     )
     compared = "<p>No earlier version with a complete analysis.</p>"
     if comparison is not None:

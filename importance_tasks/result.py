@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.ranking import rank_descending
+__all__ = ["Importance", "rank_descending"]
 
-__all__ = ["Importance"]
+
+def rank_descending(values: NDArray[np.float64], *, ties: str = "min") -> NDArray[np.int64]:
+    """Rank so that the largest value gets 1.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n,)
+    ties : {"min", "average"}
+        ``"min"`` gives tied values the best rank they share (integers);
+        ``"average"`` gives them the mean of the ranks they span.
+
+    NaN (a feature that could not be evaluated) ranks after every number.
+    """
+    from scipy.stats import rankdata
+
+    keys = np.where(np.isnan(values), np.inf, -np.asarray(values, dtype=np.float64))
+    ranked = rankdata(keys, method=ties)
+    return ranked.astype(np.int64) if ties == "min" else ranked
 
 
 @dataclass(frozen=True)
@@ -33,11 +50,15 @@ class Importance:
     groups : mapping of str to tuple of str
         For each row label, the data columns it stands for (one column unless grouped).
     settings : mapping of str to JSON-serialisable values
-        The options the method ran with.
+        The options the method ran with (and its seed, scoring, rows, shards).
     seconds : float
         The method's own compute time, model loading excluded.
     ci_low, ci_high : ndarray of shape (n_features,)
         95% interval of ``mean``; equal to ``mean`` for a method without randomness.
+    diagnostics : mapping of str to JSON-serialisable values
+        What was found while computing, not chosen: ``per_class`` importance of a classifier,
+        integrated gradients' ``completeness_gap``, ``not_evaluable`` features, the ``sanity``
+        verdict.
     """
 
     method: str
@@ -50,6 +71,7 @@ class Importance:
     groups: Mapping[str, tuple[str, ...]]
     settings: Mapping[str, Any]
     seconds: float
+    diagnostics: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.features)
@@ -86,6 +108,7 @@ class Importance:
             "groups": {k: list(v) for k, v in self.groups.items()},
             "settings": dict(self.settings),
             "seconds": self.seconds,
+            "diagnostics": dict(self.diagnostics),
         }
 
     @classmethod
@@ -102,6 +125,7 @@ class Importance:
             groups={k: tuple(v) for k, v in record["groups"].items()},
             settings=dict(record["settings"]),
             seconds=float(record["seconds"]),
+            diagnostics=dict(record.get("diagnostics", {})),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -111,4 +135,5 @@ class Importance:
             "std": dict(zip(self.features, map(float, self.std), strict=True)),
             "rank": dict(zip(self.features, map(int, self.rank), strict=True)),
             "seconds": float(self.seconds),
+            "settings": dict(self.settings),
         }

@@ -8,6 +8,7 @@ explaining the data (or itself), not the model, and is flagged as untrustworthy 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,14 @@ from importance_tasks.methods.base import ImportanceMethod
 from importance_tasks.model import KerasModel, Model
 from importance_tasks.result import Importance
 
-__all__ = ["DEFAULT_THRESHOLD", "randomized_copy", "sanity_check"]
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "randomized_copy",
+    "randomized_result",
+    "sanity_check",
+    "verdict",
+    "with_verdict",
+]
 
 DEFAULT_THRESHOLD = 0.8
 
@@ -41,6 +49,32 @@ def randomized_copy(model: Model, *, seed: int) -> KerasModel:
     return KerasModel(clone)
 
 
+def randomized_result(
+    method: ImportanceMethod, model: Model, data: EvalData, *, scoring: str = "auto", seed: int = 0
+) -> Importance:
+    """``method`` on a randomised copy of ``model`` (the same copy for the same seed)."""
+    return method.compute(randomized_copy(model, seed=seed), data, scoring=scoring)
+
+
+def verdict(
+    result: Importance, randomized: Importance, *, threshold: float = DEFAULT_THRESHOLD
+) -> dict[str, Any]:
+    """Spearman correlation between the rankings on the model and on its randomised copy, and
+    ``passed`` (correlation below ``threshold``)."""
+    from scipy.stats import spearmanr
+
+    if np.ptp(result.mean) == 0 or np.ptp(randomized.mean) == 0:
+        rho = 1.0 if np.array_equal(result.mean, randomized.mean) else 0.0
+    else:
+        rho = float(spearmanr(result.mean, randomized.mean).statistic)
+    return {"spearman": rho, "passed": bool(rho < threshold), "threshold": threshold}
+
+
+def with_verdict(result: Importance, found: Mapping[str, Any]) -> Importance:
+    """``result`` with ``diagnostics["sanity"]`` set to ``found``."""
+    return dataclasses.replace(result, diagnostics={**result.diagnostics, "sanity": dict(found)})
+
+
 def sanity_check(
     method: ImportanceMethod,
     model: Model,
@@ -51,19 +85,7 @@ def sanity_check(
     seed: int = 0,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> Importance:
-    """``result`` with ``settings["sanity"]``: Spearman correlation between its ranking and the
-    ranking on a randomised copy of the model, and ``passed`` (correlation below
-    ``threshold``)."""
-    from scipy.stats import spearmanr
-
-    randomized = method.compute(randomized_copy(model, seed=seed), data, scoring=scoring)
-    if np.ptp(result.mean) == 0 or np.ptp(randomized.mean) == 0:
-        rho = 1.0 if np.array_equal(result.mean, randomized.mean) else 0.0
-    else:
-        rho = float(spearmanr(result.mean, randomized.mean).statistic)
-    verdict: dict[str, Any] = {
-        "spearman": rho,
-        "passed": bool(rho < threshold),
-        "threshold": threshold,
-    }
-    return dataclasses.replace(result, settings={**result.settings, "sanity": verdict})
+    """``result`` with ``diagnostics["sanity"]``: its ``verdict`` against ``method`` on a
+    randomised copy of the model."""
+    randomized = randomized_result(method, model, data, scoring=scoring, seed=seed)
+    return with_verdict(result, verdict(result, randomized, threshold=threshold))

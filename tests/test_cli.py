@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from importance_tasks.cli import main
-from importance_tasks.engine import DEFAULT_METHODS
+from importance_tasks.config import DEFAULT_METHODS
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_explain_prints_ranking_and_writes_the_json_contract(files, tmp_path, ca
     assert list(payload["methods"]) == list(DEFAULT_METHODS)  # every method by default
     for name in DEFAULT_METHODS:
         method = payload["methods"][name]
-        assert set(method) == {"importance", "std", "rank", "seconds"}
+        assert set(method) == {"importance", "std", "rank", "seconds", "settings"}
         assert set(method["importance"]) == set(payload["features"])
         assert all(isinstance(r, int) and r >= 1 for r in method["rank"].values())
         assert method["seconds"] >= 0
@@ -149,3 +149,49 @@ def test_console_script_is_installed(files):
     )
     assert result.returncode == 0, result.stderr
     assert "weights" in result.stdout.splitlines()[0]
+
+
+def test_method_options_reach_the_method_and_show_in_the_json(files, tmp_path):
+    model_path, data_path = files
+    out = tmp_path / "r.json"
+    base = ["explain", "--model", str(model_path), "--data", str(data_path), "--target", "y"]
+    code = main(
+        [
+            *base,
+            "--methods",
+            "shap,probe",
+            "--option",
+            "shap.max_evals=60",
+            "--option",
+            "shap.max_samples=20",
+            "--option",
+            "probe.baseline=median",
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0
+    methods = json.loads(out.read_text())["methods"]
+    assert methods["shap"]["settings"]["max_evals"] == 60
+    assert methods["shap"]["settings"]["n_rows"] == 20
+    assert methods["probe"]["settings"]["baseline"] == "median"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--option", "shap.max_eval=60"], r"shap: unknown options \['max_eval'\]"),
+        (["--option", "shap.max_evals=-3"], "max_evals"),
+        (["--option", "shap=60"], "expected METHOD.KEY=VALUE"),
+        (["--option", "lime.num_samples=10", "--methods", "probe"], "do not run"),
+        (["--scoring", "log_loss"], "scoring='log_loss' needs class probabilities"),
+        (["--seed", "-1"], "seed=-1"),
+    ],
+)
+def test_bad_settings_exit_2_naming_them(files, capsys, flags, message):
+    import re
+
+    model_path, data_path = files
+    base = ["explain", "--model", str(model_path), "--data", str(data_path), "--target", "y"]
+    assert main([*base, "--methods", "permutation,shap,lime", *flags]) == 2
+    assert re.search(message, capsys.readouterr().err)

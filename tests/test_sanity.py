@@ -51,13 +51,13 @@ def test_broken_method_is_flagged(friedman):
     broken = ColumnSpread()
     data = _spread_data(friedman)
     checked = sanity_check(broken, friedman.model, data, broken.compute(friedman.model, data))
-    assert checked.settings["sanity"]["passed"] is False
-    assert checked.settings["sanity"]["spearman"] == pytest.approx(1.0)
+    assert checked.diagnostics["sanity"]["passed"] is False
+    assert checked.diagnostics["sanity"]["spearman"] == pytest.approx(1.0)
 
 
 def test_permutation_passes(friedman):
     method = Permutation(n_repeats=3, random_state=0)
     result = method.compute(friedman.model, friedman.data)
     checked = sanity_check(method, friedman.model, friedman.data, result, seed=1)
-    assert checked.settings["sanity"]["passed"] is True
+    assert checked.diagnostics["sanity"]["passed"] is True
     np.testing.assert_array_equal(checked.mean, result.mean)

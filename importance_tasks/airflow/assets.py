@@ -24,5 +24,6 @@ def requests_from_events(events: Any) -> list[dict[str, Any]]:
     for event in events.get(REGISTERED_MODEL_VERSIONS, []) if events else []:
         extra = event.extra or {}
         if extra.get("model_name") and extra.get("model_version"):
-            requests.append({"model": f"{extra['model_name']}/{extra['model_version']}"})
+            model = {"name": extra["model_name"], "version": str(extra["model_version"])}
+            requests.append({"model": model})
     return requests

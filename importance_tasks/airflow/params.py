@@ -1,45 +1,29 @@
-"""The analysis settings as DAG Params (the trigger form), shared by every DAG that analyses."""
+"""The analysis settings as DAG Params (the trigger form), generated from ``AnalysisConfig``.
+
+Every setting of the configuration becomes a Param with its default, help and JSON schema;
+``method_options`` gets the schema built from the methods' signatures, so the trigger form
+refuses an unknown option or a wrong type before a run starts. ``experiment`` (where the run
+is logged) is the one input beside them.
+"""
 
 from __future__ import annotations
 
 from airflow.sdk import Param
 
-from importance_tasks.methods import REGISTRY
+from importance_tasks.config import method_options_schema, settings
 
 __all__ = ["analysis_params"]
 
 
 def analysis_params() -> dict[str, Param]:
-    """Params for ``methods``, ``n_repeats``, ``max_samples``, ``seed``, ``sanity_check``,
-    ``shard_rows`` and ``experiment``, validated by JSON schema in the trigger form."""
-    methods = list(REGISTRY)
-    return {
-        "methods": Param(
-            methods,
-            type="array",
-            items={"type": "string", "enum": methods},
-            examples=methods,
-            minItems=1,
-            uniqueItems=True,
-            description="Importance methods, one parallel task each",
-        ),
-        "n_repeats": Param(5, type="integer", minimum=1, maximum=1000),
-        "max_samples": Param(
-            1.0, type="number", exclusiveMinimum=0, description="Fraction of rows (or a count)"
-        ),
-        "seed": Param(0, type="integer", minimum=0),
-        "sanity_check": Param(
-            False,
-            type="boolean",
-            description="Also run each method on a randomised model and flag methods whose "
-            "ranking does not change (doubles the cost)",
-        ),
-        "shard_rows": Param(
-            None,
-            type=["null", "integer"],
-            minimum=2,
-            description="Rows per shard for permutation and probe: larger data is split into "
-            "shards computed as parallel tasks (empty: 250,000)",
-        ),
-        "experiment": Param("importance", type="string", minLength=1),
-    }
+    """One Param per analysis setting, and ``experiment``."""
+    params: dict[str, Param] = {}
+    for setting in settings():
+        schema = dict(setting.schema)
+        if setting.name == "method_options":
+            schema = method_options_schema()
+        params[setting.name] = Param(setting.default, description=setting.help, **schema)
+    params["experiment"] = Param(
+        "importance", type="string", minLength=1, description="MLflow experiment of the run"
+    )
+    return params

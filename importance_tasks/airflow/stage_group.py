@@ -4,9 +4,9 @@ resolve -> compute (one mapped task per method) -> aggregate -> publish.
 
 Tasks call the plain functions of ``importance_tasks.stage``; XCom carries plans (ids, URIs,
 settings) and small summaries. Heavy modules (TensorFlow, MLflow, pandas) load inside tasks.
-Bad input (``InputError``: no such model, data that does not fit) fails at once with
-``AirflowFailException``; anything else, such as MLflow being unreachable, is retried with
-exponential backoff.
+What ``errors.is_retryable`` says a retry cannot fix (bad input: no such model, data that does
+not fit, a bad option) fails at once with ``AirflowFailException``; anything else, such as MLflow
+being unreachable, is retried with exponential backoff.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from airflow.sdk import get_current_context, task, task_group
 
-__all__ = ["RETRY_ARGS", "importance_stage", "options_from_settings", "requests_from_params"]
+__all__ = ["RETRY_ARGS", "importance_stage", "requests_from_params"]
 
 RETRY_ARGS: dict[str, Any] = {
     "retries": 3,
@@ -26,17 +26,8 @@ RETRY_ARGS: dict[str, Any] = {
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=5),
 }
-SETTING_KEYS = (
-    "data_uri",
-    "target",
-    "methods",
-    "n_repeats",
-    "max_samples",
-    "seed",
-    "experiment",
-    "sanity_check",
-    "shard_rows",
-)
+# Inputs of an analysis beside its configuration (which model is the request's own).
+INPUT_KEYS = ("data_uri", "target", "experiment")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -47,24 +38,16 @@ def _fail_fast(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from importance_tasks.mlflow_io.connection import is_transient
+        from importance_tasks.errors import is_retryable
 
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
-            if is_transient(exc) or not _is_permanent(exc):
+            if is_retryable(exc):
                 raise
             raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
     return wrapper  # type: ignore[return-value]
-
-
-def _is_permanent(exc: BaseException) -> bool:
-    from mlflow.exceptions import MlflowException
-
-    from importance_tasks.errors import InputError
-
-    return isinstance(exc, (InputError, MlflowException))
 
 
 def requests_from_params(params: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -79,47 +62,26 @@ def requests_from_params(params: Mapping[str, Any]) -> list[dict[str, Any]]:
             f"give exactly one of model_alias and model_version (got alias={alias!r}, "
             f"version={version!r})"
         )
-    return [{"model": f"{name}@{alias}" if alias else f"{name}/{version}"}]
-
-
-def options_from_settings(
-    settings: Mapping[str, Any], methods: list[str]
-) -> dict[str, dict[str, Any]]:
-    options: dict[str, dict[str, Any]] = {}
-    for method in methods:
-        chosen: dict[str, Any] = {}
-        if settings.get("n_repeats") is not None and method == "permutation":
-            chosen["n_repeats"] = int(settings["n_repeats"])
-        if settings.get("max_samples") is not None and method in {"permutation", "probe"}:
-            value = float(settings["max_samples"])  # a fraction, or a row count above 1
-            chosen["max_samples"] = int(value) if value > 1 else value
-        if settings.get("shard_rows") is not None and method in {"permutation", "probe"}:
-            chosen["shard_rows"] = int(settings["shard_rows"])
-        if chosen:
-            options[method] = chosen
-    return options
-
-
-def _label(plan: Mapping[str, Any]) -> str:
-    return f"{plan['model_name']} v{plan['model_version']}"
+    return [{"model": {"name": name, "alias": alias or None, "version": version or None}}]
 
 
 def _push_links(plan: Mapping[str, Any]) -> None:
-    import mlflow
-
     from importance_tasks.airflow.links import urls
 
-    run = mlflow.MlflowClient(plan["tracking_uri"]).get_run(plan["run_id"])
     found = urls(
         plan["tracking_uri"],
-        experiment_id=run.info.experiment_id,
+        experiment_id=plan["experiment_id"],
         run_id=plan["run_id"],
-        name=plan["model_name"],
-        version=plan["model_version"],
+        name=plan["model"]["name"],
+        version=plan["model"]["version"],
     )
     ti = get_current_context()["ti"]
     for key, url in found.items():
         ti.xcom_push(key=key, value=url)
+
+
+def _label(text: str) -> None:
+    get_current_context()["importance_label"] = text  # type: ignore[typeddict-unknown-key]
 
 
 @task(**RETRY_ARGS)
@@ -127,36 +89,35 @@ def _push_links(plan: Mapping[str, Any]) -> None:
 def resolve(
     requests: list[dict[str, Any]] | None, overrides: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """Pin every requested model version, check its data, open its MLflow run."""
+    """Pin every requested model version, check its data and settings, open its MLflow run."""
     from importance_tasks.airflow.assets import requests_from_events
-    from importance_tasks.airflow.connection import configure_mlflow
-    from importance_tasks.engine import DEFAULT_METHODS
-    from importance_tasks.stage import DEFAULT_EXPERIMENT, plan_analysis
+    from importance_tasks.airflow.mlflow_connection import configure_mlflow
+    from importance_tasks.config import AnalysisConfig, settings
+    from importance_tasks.mlflow_io.registry import ModelSpec
+    from importance_tasks.stage import DEFAULT_EXPERIMENT, plan
 
     context = get_current_context()
     params = dict(context.get("params") or {})
-    settings = {k: params.get(k) for k in SETTING_KEYS}
-    settings.update({k: v for k, v in overrides.items() if v is not None})
     if requests is None:
         events = context.get("triggering_asset_events")
         requests = requests_from_events(events) or requests_from_params(params)
+    names = [s.name for s in settings()]
     tracking_uri = configure_mlflow()
     plans = []
     for request in requests:
-        merged = {**settings, **{k: v for k, v in request.items() if v is not None}}
-        methods = list(merged.get("methods") or DEFAULT_METHODS)
-        plan = plan_analysis(
-            merged["model"],
+        values = {k: params.get(k) for k in (*names, *INPUT_KEYS)}
+        for layer in (overrides, request):
+            values.update({k: v for k, v in layer.items() if v is not None and k != "model"})
+        config = AnalysisConfig.from_settings({k: values[k] for k in names})
+        pinned = plan(
+            ModelSpec(**request["model"]),
+            config,
             tracking_uri=tracking_uri,
-            data_uri=merged.get("data_uri") or None,
-            target=merged.get("target") or None,
-            methods=methods,
-            options=options_from_settings(merged, methods),
-            seed=int(merged.get("seed") or 0),
-            experiment=merged.get("experiment") or DEFAULT_EXPERIMENT,
-            sanity_check=bool(merged.get("sanity_check")),
+            data_uri=values.get("data_uri") or None,
+            target=values.get("target") or None,
+            experiment=values.get("experiment") or DEFAULT_EXPERIMENT,
         )
-        plans.append(plan.to_dict())
+        plans.append(pinned.to_dict())
     return plans
 
 
@@ -166,27 +127,21 @@ def list_jobs(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for the methods that split large data into shards."""
     from importance_tasks.stage import Plan, jobs
 
-    return [
-        {"plan": p, "method": method, "shard": shard}
-        for p in plans
-        for method, shard in jobs(Plan.from_dict(p))
-    ]
+    return [{"plan": p, "job": job.to_dict()} for p in plans for job in jobs(Plan.from_dict(p))]
 
 
 @task(map_index_template="{{ importance_label }}", **RETRY_ARGS)
 @_fail_fast
 def compute(job: dict[str, Any]) -> dict[str, Any]:
-    """Compute one method for one model version and log it to the analysis run."""
-    from importance_tasks.airflow.connection import configure_mlflow
-    from importance_tasks.stage import Plan, compute_method
+    """Compute one job for one model version and log it to the analysis run."""
+    from importance_tasks.airflow.mlflow_connection import configure_mlflow
+    from importance_tasks.stage import Job, Plan
+    from importance_tasks.stage import compute as compute_job
 
-    shard = job.get("shard")
-    label = (
-        job["method"] + ("" if shard is None else f" shard {shard}") + f" · {_label(job['plan'])}"
-    )
-    get_current_context()["importance_label"] = label  # type: ignore[typeddict-unknown-key]
+    plan, work = Plan.from_dict(job["plan"]), Job.from_dict(job["job"])
+    _label(f"{work.label} · {plan.label}")
     configure_mlflow()
-    summary = compute_method(Plan.from_dict(job["plan"]), job["method"], shard)
+    summary = compute_job(plan, work)
     _push_links(job["plan"])
     return summary
 
@@ -199,11 +154,11 @@ def aggregate_analysis(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     One task, in version order, so that when several versions of a model are analysed in one
     run (a registry audit), each is compared with the one before it.
     """
-    from importance_tasks.airflow.connection import configure_mlflow
+    from importance_tasks.airflow.mlflow_connection import configure_mlflow
     from importance_tasks.stage import Plan, aggregate
 
     configure_mlflow()
-    ordered = sorted(plans, key=lambda p: (p["model_name"], int(p["model_version"])))
+    ordered = sorted(plans, key=lambda p: (p["model"]["name"], int(p["model"]["version"])))
     return [{"plan": plan, "summary": aggregate(Plan.from_dict(plan))} for plan in ordered]
 
 
@@ -211,14 +166,14 @@ def aggregate_analysis(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @_fail_fast
 def publish_analysis(aggregated: dict[str, Any]) -> dict[str, Any]:
     """Report, manifest and model version tags; returns the analysis summary."""
-    from importance_tasks.airflow.connection import configure_mlflow
+    from importance_tasks.airflow.mlflow_connection import configure_mlflow
     from importance_tasks.stage import Plan, publish
 
-    plan = aggregated["plan"]
-    get_current_context()["importance_label"] = _label(plan)  # type: ignore[typeddict-unknown-key]
+    plan = Plan.from_dict(aggregated["plan"])
+    _label(plan.label)
     configure_mlflow()
-    summary = publish(Plan.from_dict(plan))
-    _push_links(plan)
+    summary = publish(plan)
+    _push_links(aggregated["plan"])
     return summary
 
 
@@ -228,50 +183,49 @@ def importance_stage(
     model: str | None = None,
     data_uri: str | None = None,
     target: str | None = None,
-    methods: list[str] | None = None,
-    n_repeats: int | None = None,
-    max_samples: float | None = None,
-    seed: int | None = None,
     experiment: str | None = None,
-    sanity_check: bool | None = None,
-    shard_rows: int | None = None,
     group_id: str = "importance",
+    **settings: Any,
 ) -> Any:
     """Add the whole importance stage to the current DAG as one task group.
 
     Parameters
     ----------
     requests : list of dict or XComArg, optional
-        Analyses to run, each ``{"model": "NAME@ALIAS" | "NAME/VERSION", ...settings}``. When
-        None (and ``model`` is None): the model versions in the run's Asset events on
-        ``REGISTERED_MODEL_VERSIONS``, else the DAG's Params ``model_name`` with
-        ``model_alias`` or ``model_version``.
+        Analyses to run, each ``{"model": {"name": ..., "alias" or "version": ...},
+        ...settings}``. When None (and ``model`` is None): the model versions in the run's
+        Asset events on ``REGISTERED_MODEL_VERSIONS``, else the DAG's Params ``model_name``
+        with ``model_alias`` or ``model_version``.
     model : str, optional
-        Shorthand for one request.
-    data_uri, target, methods, n_repeats, max_samples, seed : optional
-    experiment, sanity_check, shard_rows : optional
-        Settings; None means the DAG's Param of that name, else the stage's default.
+        Shorthand for one request: ``NAME@ALIAS`` or ``NAME/VERSION``.
+    data_uri, target, experiment : str, optional
+        Inputs; None means the DAG's Param of that name, else the stage's default.
     group_id : str, default="importance"
+    **settings
+        Any setting of ``importance_tasks.config.AnalysisConfig`` (``methods``, ``seed``,
+        ``method_options``, ``n_repeats``, ...); None means the DAG's Param of that name.
+        Checked when the DAG is parsed.
 
     Returns
     -------
     XComArg
         The mapped publish task's output: one summary per analysed model version.
     """
+    from importance_tasks.config import AnalysisConfig
+    from importance_tasks.errors import InputError
+    from importance_tasks.mlflow_io.registry import ModelSpec
+
+    AnalysisConfig.from_settings(settings)  # a bad setting fails the DAG's parsing, named
     if model is not None:
         if requests is not None:
-            raise ValueError("give either model or requests, not both")
-        requests = [{"model": model}]
+            raise InputError("give either model or requests, not both")
+        spec = ModelSpec.parse(model)
+        requests = [{"model": {"name": spec.name, "alias": spec.alias, "version": spec.version}}]
     overrides = {
+        **settings,
         "data_uri": data_uri,
         "target": target,
-        "methods": methods,
-        "n_repeats": n_repeats,
-        "max_samples": max_samples,
-        "seed": seed,
         "experiment": experiment,
-        "sanity_check": sanity_check,
-        "shard_rows": shard_rows,
     }
 
     @task_group(group_id=group_id)

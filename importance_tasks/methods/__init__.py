@@ -44,12 +44,15 @@ def make_method(name: str, **options: Any) -> ImportanceMethod:
 
     Raises
     ------
-    ValueError
-        When no method has that name, or an option is unknown or out of range.
+    InputError
+        When no method has that name, or an option is unknown or out of range (also when a
+        check deeper down raises a plain ``ValueError``: a bad option is never worth a retry).
     """
     if name not in REGISTRY:
         raise InputError(f"unknown method {name!r}; available: {', '.join(REGISTRY)}")
     try:
         return REGISTRY[name](**options)
-    except TypeError as exc:
+    except InputError:
+        raise
+    except (TypeError, ValueError) as exc:
         raise InputError(f"method {name!r}: {exc}") from exc

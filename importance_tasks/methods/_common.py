@@ -240,6 +240,7 @@ def make_result(
     repeats: NDArray[np.float64] | None = None,
     settings: Mapping[str, Any],
     started: float,
+    diagnostics: Mapping[str, Any] | None = None,
 ) -> Importance:
     """The one result type, with the interval defaulting to the mean (no randomness)."""
     import time
@@ -255,6 +256,7 @@ def make_result(
         groups={r.label: r.names for r in rows},
         settings=settings,
         seconds=time.perf_counter() - started,
+        diagnostics=dict(diagnostics or {}),
     )
 
 
@@ -266,20 +268,22 @@ def attribution_result(
     settings: Mapping[str, Any],
     started: float,
     select: NDArray[np.float64] | None = None,
+    diagnostics: Mapping[str, Any] | None = None,
 ) -> Importance:
     """Global importance from local attributions of shape (n_rows, n_columns).
 
     A group's attribution is the sum of its columns'; importance is the mean over rows of its
     absolute value, ``std`` its spread over rows, the interval a normal 95% interval of the mean.
-    When ``select`` marks each row's class (a classifier), ``settings["per_class"]`` also holds
+    When ``select`` marks each row's class (a classifier), ``diagnostics["per_class"]`` holds
     the mean |attribution| over the rows of each class, in feature order.
     """
     grouped = np.column_stack([per_row[:, r.columns].sum(axis=1) for r in rows])
     magnitude = np.abs(grouped)
+    diagnostics = dict(diagnostics or {})
     if select is not None and select.shape[1] > 1 and np.all(select.sum(axis=1) == 1):
         labels = select.argmax(axis=1)
-        settings = {
-            **settings,
+        diagnostics = {
+            **diagnostics,
             "per_class": {
                 str(c): magnitude[labels == c].mean(axis=0).tolist() for c in np.unique(labels)
             },
@@ -290,5 +294,5 @@ def attribution_result(
     half = Z_95 * spread / np.sqrt(n)
     return make_result(
         method, rows, mean=mean, std=spread, ci_low=mean - half, ci_high=mean + half,
-        settings=settings, started=started,
+        settings=settings, started=started, diagnostics=diagnostics,
     )  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,9 +28,12 @@ from importance_tasks.result import Importance
 
 __all__ = ["IntegratedGradients", "quadrature"]
 
-BASELINES = ("zeros", "mean", "sample")
-RULES = ("gauss_legendre", "riemann_middle", "riemann_trapezoid")
-KINDS = ("integrated", "gradient_x_input")
+Baseline = Literal["zeros", "mean", "sample"]
+BASELINES: tuple[str, ...] = get_args(Baseline)
+Rule = Literal["gauss_legendre", "riemann_middle", "riemann_trapezoid"]
+RULES: tuple[str, ...] = get_args(Rule)
+Kind = Literal["integrated", "gradient_x_input"]
+KINDS: tuple[str, ...] = get_args(Kind)
 
 
 def quadrature(rule: str, n_steps: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -53,7 +56,7 @@ class IntegratedGradients:
     ``(x_j - b_j) * integral_0^1 df(b + a (x - b))/dx_j da``, computed by quadrature over
     ``n_steps`` points in batched ``tf.GradientTape`` calls. Attributions of a row sum to
     ``f(x) - f(b)`` (completeness); the mean absolute gap, relative to the mean |f(x) - f(b)|,
-    is reported in the settings as ``completeness_gap``.
+    is reported in the diagnostics as ``completeness_gap``.
 
     The output explained: a regression model's output (summed if several); for a classifier,
     the probability of each row's true class. Global importance is the mean over rows of
@@ -83,10 +86,10 @@ class IntegratedGradients:
     def __init__(
         self,
         *,
-        kind: str = "integrated",
-        baseline: str = "mean",
+        kind: Kind = "integrated",
+        baseline: Baseline = "mean",
         n_steps: int = 32,
-        rule: str = "gauss_legendre",
+        rule: Rule = "gauss_legendre",
         smoothgrad_samples: int = 0,
         smoothgrad_sigma: float = 0.1,
         max_samples: float | int = 1000,
@@ -148,8 +151,10 @@ class IntegratedGradients:
                 seed=self.seed,
                 n_rows=len(X),
                 groups=self.groups,
-                completeness_gap=float(gap.mean() / scale) if scale > 0 else float(gap.mean()),
             ),
+            diagnostics={
+                "completeness_gap": float(gap.mean() / scale) if scale > 0 else float(gap.mean())
+            },
         )
 
     def _baselines(

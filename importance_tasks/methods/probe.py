@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,8 +40,10 @@ from importance_tasks.scoring import get_scorer
 
 __all__ = ["Probe"]
 
-BASELINES = ("mean", "median", "zero")
-MODES = ("occlusion", "onehot")
+Baseline = Literal["mean", "median", "zero"]
+BASELINES: tuple[str, ...] = get_args(Baseline)
+Mode = Literal["occlusion", "onehot"]
+MODES: tuple[str, ...] = get_args(Mode)
 
 
 class Probe:
@@ -84,8 +86,8 @@ class Probe:
     def __init__(
         self,
         *,
-        mode: str = "occlusion",
-        baseline: str = "mean",
+        mode: Mode = "occlusion",
+        baseline: Baseline = "mean",
         n_bootstrap: int = 50,
         random_state: RandomState = None,
         max_samples: float | int = 1.0,

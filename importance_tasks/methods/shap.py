@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,7 +27,8 @@ from importance_tasks.result import Importance
 
 __all__ = ["Shap"]
 
-ALGORITHMS = ("auto", "permutation", "exact")
+Algorithm = Literal["auto", "permutation", "exact"]
+ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
 EXACT_MAX_FEATURES = 8
 
 
@@ -60,7 +61,7 @@ class Shap:
     def __init__(
         self,
         *,
-        algorithm: str = "auto",
+        algorithm: Algorithm = "auto",
         n_background: int = 100,
         max_samples: float | int = 200,
         max_evals: int = 0,

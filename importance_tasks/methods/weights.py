@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,7 +24,8 @@ from importance_tasks.result import Importance
 
 __all__ = ["Weights", "dense_kernels"]
 
-KINDS = ("olden", "garson", "first_layer")
+Kind = Literal["olden", "garson", "first_layer"]
+KINDS: tuple[str, ...] = get_args(Kind)
 # Layers that pass values through without mixing inputs (at inference).
 _PASS_THROUGH = {
     "InputLayer",
@@ -65,7 +66,7 @@ class Weights:
     needs_data: ClassVar[bool] = False
 
     def __init__(
-        self, *, kind: str = "olden", groups: Mapping[str, Sequence[str]] | None = None
+        self, *, kind: Kind = "olden", groups: Mapping[str, Sequence[str]] | None = None
     ) -> None:
         self.kind = check_choice("kind", kind, KINDS)
         self.groups = dict(groups or {})

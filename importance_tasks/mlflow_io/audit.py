@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from importance_tasks.errors import InputError
 from importance_tasks.mlflow_io import runs
+from importance_tasks.mlflow_io.analysis_run import AnalysisRun, VersionTags
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -51,12 +52,7 @@ def find_versions(
 
 def needs_analysis(client: MlflowClient, name: str, version: str, config_hash: str) -> bool:
     """True unless the version's tags point to a complete run with this configuration."""
-    tags = client.get_model_version(name, version).tags
-    return not (
-        tags.get("importance.status") == "complete"
-        and tags.get("importance.config") == config_hash
-        and tags.get("importance.run_id")
-    )
+    return not VersionTags.read(client, name, version).is_current(config_hash)
 
 
 @dataclass(frozen=True)
@@ -83,27 +79,24 @@ def audit_rows(
     """One row per version: its status now, top features, and change against the previous."""
     rows = []
     for name, version in versions:
-        tags = client.get_model_version(name, version).tags
-        run_id = tags.get("importance.run_id", "")
-        current = not needs_analysis(client, name, version, config_hash)
+        tags = VersionTags.read(client, name, version)
+        run_id = tags.run_id or ""
+        current = tags.is_current(config_hash)
         if not current:
             status = "failed" if (name, version) in analysed_now else "missing"
         else:
             status = "analysed" if (name, version) in analysed_now else "up to date"
-        compared = (
-            runs.read_json_artifact(client, run_id, "importance/comparison.json")
-            if current and run_id
-            else None
-        ) or {}
-        movers = ", ".join(f"{f} {m:+d}" for f, m in compared.get("movers", []))
+        found = AnalysisRun(client, run_id).comparison() if current and run_id else None
+        previous, compared = found if found else ("", None)
+        movers = ", ".join(f"{f} {m:+d}" for f, m in compared.movers()) if compared else ""
         rows.append(
             AuditRow(
                 model=name,
                 version=version,
                 status=status,
-                top_features=tags.get("importance.top_features", "") if current else "",
-                previous_version=str(compared.get("previous_version") or ""),
-                spearman=compared.get("spearman"),
+                top_features=tags.top_features if current else "",
+                previous_version=previous,
+                spearman=compared.spearman if compared else None,
                 movers=movers,
                 run_id=run_id if current else "",
             )

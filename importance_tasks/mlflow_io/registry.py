@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import fcntl
 import hashlib
@@ -11,7 +12,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,9 +29,9 @@ __all__ = [
     "EVALUATION_CONTEXTS",
     "LoadedModel",
     "ModelRef",
+    "ModelSpec",
     "fetch_data",
     "fetch_model",
-    "parse_model_spec",
     "resolve_model",
 ]
 
@@ -42,8 +43,46 @@ _MODEL_ID = re.compile(r"^models:/(m-[0-9a-f]+)$")
 
 
 @dataclass(frozen=True)
+class ModelSpec:
+    """A registered model as a user names it: a name and exactly one of alias and version."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or (self.alias is None) == (self.version is None):
+            raise RegistryError(
+                f"model {self.name!r} needs exactly one of alias and version (got "
+                f"alias={self.alias!r}, version={self.version!r}); a version is always pinned"
+            )
+        if self.version is not None:
+            object.__setattr__(self, "version", str(self.version))
+            if not str(self.version).isdigit():
+                raise RegistryError(f"version {self.version!r} of {self.name!r} is not a number")
+
+    @classmethod
+    def parse(cls, spec: str) -> ModelSpec:
+        """``NAME@ALIAS``, ``NAME/VERSION`` or a ``models:/`` URI of either."""
+        text = spec.strip().removeprefix("models:/")
+        name, at, alias = text.rpartition("@")
+        if at and name and alias:
+            return cls(name, alias=alias)
+        head, slash, tail = text.rpartition("/")
+        if not at and slash and head and tail.isdigit():
+            return cls(head, version=tail)
+        raise RegistryError(
+            f"model {spec!r} must be NAME@ALIAS, NAME/VERSION or models:/NAME@ALIAS "
+            "(a version is pinned, never 'latest')"
+        )
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.alias}" if self.alias else f"{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
 class ModelRef:
-    """A pinned registered model version."""
+    """A pinned registered model version (what a plan carries from task to task)."""
 
     name: str
     version: str
@@ -56,31 +95,28 @@ class ModelRef:
     def uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
 
+    def to_dict(self) -> dict[str, str | None]:
+        return dataclasses.asdict(self)
 
-def parse_model_spec(spec: str) -> tuple[str, str | None, str | None]:
-    """Split ``name@alias``, ``name/version`` or a ``models:/`` URI into (name, alias, version)."""
-    text = spec.strip()
-    if text.startswith("models:/"):
-        text = text[len("models:/") :]
-    name, at, alias = text.rpartition("@")
-    if at:
-        if name and alias:
-            return name, alias, None
-    else:
-        head, slash, tail = text.rpartition("/")
-        if slash and head and tail.isdigit():
-            return head, None, tail
-    raise RegistryError(
-        f"model {spec!r} must be NAME@ALIAS, NAME/VERSION or models:/NAME@ALIAS "
-        "(a version is pinned, never 'latest')"
-    )
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelRef:
+        return cls(
+            name=str(data["name"]),
+            version=str(data["version"]),
+            source=str(data.get("source") or ""),
+            run_id=data.get("run_id"),
+            model_id=data.get("model_id"),
+            alias=data.get("alias"),
+        )
 
 
-def resolve_model(client: MlflowClient, spec: str) -> ModelRef:
+def resolve_model(client: MlflowClient, spec: ModelSpec | str) -> ModelRef:
     """Pin ``spec`` to one model version; the error for a missing one lists what exists."""
     from mlflow.exceptions import MlflowException
 
-    name, alias, version = parse_model_spec(spec)
+    if isinstance(spec, str):
+        spec = ModelSpec.parse(spec)
+    name, alias, version = spec.name, spec.alias, spec.version
     try:
         registered = client.get_registered_model(name)
     except MlflowException as exc:

@@ -1,13 +1,8 @@
-"""The logged contract: one run per analysis, metrics written once, manifest written last.
+"""Runs as the analysis uses them: found again by key, metrics written once, JSON artifacts.
 
-Keys (see the README's "MLflow contract"):
-- params: model, version, data URI and digest, methods and settings, seed, package versions
-- metrics: ``importance/<method>/<feature>``, ``importance_std/<method>/<feature>``,
-  ``rank/<method>/<feature>``, ``rank/consensus/<feature>``, ``agreement/...``,
-  ``comparison/...``; step 0 and the run's start time as timestamp, so a retry that logs the
-  same value again adds no history
-- artifacts under ``importance/``; ``importance/manifest.json`` last
-- model version tags ``importance.run_id``, ``importance.top_features``, ``importance.status``
+The names of the contract (artifact paths, tags) live in ``analysis_run``; these are the
+mechanics under it. Metrics are written at step 0 with the run's start time as timestamp, so
+a retry that logs the same value again adds no history.
 """
 
 from __future__ import annotations
@@ -16,11 +11,9 @@ import contextlib
 import json
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from importance_tasks.result import Importance
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -32,13 +25,13 @@ __all__ = [
     "MANIFEST",
     "experiment_id",
     "finish_run",
+    "has_artifact",
     "log_artifacts",
     "log_metrics",
     "metric_key",
     "open_run",
-    "ranked_run_for",
     "read_json_artifact",
-    "set_version_tags",
+    "walk_artifacts",
 ]
 
 ARTIFACT_DIR = "importance"
@@ -110,7 +103,7 @@ def open_run(
                 client.delete_run(extra.info.run_id)
     run = existing[0]
     run_id = run.info.run_id
-    if _has_artifact(client, run_id, MANIFEST):
+    if has_artifact(client, run_id, MANIFEST):
         return run_id, True
     if run.info.status != "RUNNING":
         client.update_run(run_id, status="RUNNING")
@@ -128,7 +121,7 @@ def _param(value: Any) -> str:
     return text[:_MAX_PARAM]
 
 
-def _has_artifact(client: MlflowClient, run_id: str, path: str) -> bool:
+def has_artifact(client: MlflowClient, run_id: str, path: str) -> bool:
     folder = str(Path(path).parent)
     return any(a.path == path for a in client.list_artifacts(run_id, folder))
 
@@ -177,7 +170,7 @@ def read_json_artifact(client: MlflowClient, run_id: str, path: str) -> Any | No
     """A JSON artifact of the run, or None when it does not exist."""
     import mlflow
 
-    if not _has_artifact(client, run_id, path):
+    if not has_artifact(client, run_id, path):
         return None
     with tempfile.TemporaryDirectory() as tmp:
         local = mlflow.artifacts.download_artifacts(
@@ -186,54 +179,15 @@ def read_json_artifact(client: MlflowClient, run_id: str, path: str) -> Any | No
         return json.loads(Path(local).read_text())
 
 
-def importance_metrics(result: Importance) -> dict[str, float]:
-    metrics: dict[str, float] = {}
-    for i, feature in enumerate(result.features):
-        metrics[metric_key("importance", result.method, feature)] = float(result.mean[i])
-        metrics[metric_key("importance_std", result.method, feature)] = float(result.std[i])
-        metrics[metric_key("rank", result.method, feature)] = float(result.rank[i])
-    return metrics
-
-
 def finish_run(client: MlflowClient, run_id: str, manifest: Mapping[str, Any]) -> None:
     """Write the manifest (last of all artifacts) and mark the run FINISHED."""
     log_artifacts(client, run_id, {"manifest.json": json.dumps(manifest, indent=2)})
     client.set_terminated(run_id, status="FINISHED")
 
 
-def set_version_tags(
-    client: MlflowClient, name: str, version: str, tags: Mapping[str, str]
-) -> None:
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
-
-
-def ranked_run_for(
-    client: MlflowClient, name: str, versions: Iterable[str], *, experiment: str
-) -> tuple[str, str] | None:
-    """The first of ``versions`` with a consensus ranking: ``(version, run_id)``.
-
-    A version's complete run (its ``importance.run_id`` tag) comes first; failing that, a run in
-    ``experiment`` that has aggregated that version but is not published yet (an earlier version
-    analysed in the same batch, such as a registry audit).
-    """
-    exp = client.get_experiment_by_name(experiment)
-    for version in versions:
-        tags = client.get_model_version(name, version).tags
-        run_id = tags.get("importance.run_id")
-        complete = tags.get("importance.status") == "complete"
-        if complete and run_id and _has_artifact(client, run_id, MANIFEST):
-            return version, run_id
-        if exp is None:
-            continue
-        candidates = client.search_runs(
-            [exp.experiment_id],
-            filter_string=f"tags.`importance.model_name` = '{name}' and "
-            f"tags.`importance.model_version` = '{version}'",
-            order_by=["attributes.start_time DESC"],
-            max_results=5,
-        )
-        for run in candidates:
-            if _has_artifact(client, run.info.run_id, CONSENSUS):
-                return version, run.info.run_id
-    return None
+def walk_artifacts(client: MlflowClient, run_id: str, path: str) -> list[str]:
+    """Every artifact file under ``path`` in the run (relative paths)."""
+    found: list[str] = []
+    for item in client.list_artifacts(run_id, path):
+        found.extend(walk_artifacts(client, run_id, item.path) if item.is_dir else [item.path])
+    return found

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["register_keras_model"]
+__all__ = ["prepare_local_store", "register_keras_model"]
 
 PIP_REQUIREMENTS = ["tensorflow-cpu==2.21.0", "keras>=3.13.2"]
 
@@ -59,3 +59,19 @@ def register_keras_model(
     if alias:
         mlflow.MlflowClient().set_registered_model_alias(name, alias, version)
     return version
+
+
+def prepare_local_store(folder: Path, *, experiments: tuple[str, ...]) -> str:
+    """A SQLite-backed MLflow under ``folder`` whose ``experiments`` keep their artifacts
+    there too (not in ``./mlruns``); returns its tracking URI."""
+    import mlflow
+
+    folder.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for experiment in experiments:
+        if client.get_experiment_by_name(experiment) is None:
+            client.create_experiment(
+                experiment, artifact_location=(folder / "artifacts" / experiment).as_uri()
+            )
+    return uri

@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from importance_tasks.errors import AccessDeniedError
-from importance_tasks.stage import analyze, plan_analysis
 from tests.airflow.conftest import run_airflow
 from tests.conftest import register_friedman, start_mlflow_server, stop_process_group
+from tests.stage_steps import analyze, plan_analysis
 
 pytestmark = pytest.mark.integration
 ADMIN, ADMIN_PASSWORD = "admin", f"admin-{uuid.uuid4().hex}"

@@ -76,6 +76,7 @@ def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
         "model_alias": "champion",
         "methods": ["permutation", "probe", "weights"],
         "n_repeats": 3,
+        "method_options": {"permutation": {"n_repeats": 4}, "probe": {"baseline": "median"}},
         "experiment": "dag-e2e",
     }
     result = _dags_test(airflow_home, "feature_importance", conf)
@@ -97,6 +98,38 @@ def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
         "importance/report.html",
         "importance/rankings.csv",
     } <= paths
+    # The method_options Param reached the methods (and beat the n_repeats shortcut).
+    logged = {m: _logged(run.info.run_id, m).settings for m in ("permutation", "probe")}
+    assert logged["permutation"]["n_repeats"] == 4
+    assert logged["probe"]["baseline"] == "median"
+
+
+def _logged(run_id: str, method: str):
+    from importance_tasks.result import Importance
+
+    local = mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path=f"importance/{method}.json"
+    )
+    with open(local) as handle:
+        return Importance.from_record(json.load(handle))
+
+
+def _try_numbers(env, dag_id: str, task_id: str) -> list[tuple[str, int]]:
+    """(state, try number) of ``task_id`` in the DAG's most recent run, from the metadata
+    database: a task that failed without a retry has exactly one try."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{env['AIRFLOW_HOME']}/airflow.db")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "select ti.state, ti.try_number from task_instance ti join dag_run r "
+                "on ti.dag_id = r.dag_id and ti.run_id = r.run_id where ti.dag_id = :d "
+                "and ti.task_id = :t and r.id = (select max(id) from dag_run where dag_id = :d)"
+            ),
+            {"d": dag_id, "t": task_id},
+        )
+        return [(str(state), int(tries)) for state, tries in rows]
 
 
 def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
@@ -105,7 +138,6 @@ def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
     """shard_rows=300 splits Friedman's 1,000 rows into 4 shards: permutation and probe each
     run as 4 mapped tasks, and the logged results equal each method computed in one process."""
     from importance_tasks.methods import Permutation, Probe
-    from importance_tasks.result import Importance
 
     name = f"shard-{uuid.uuid4().hex[:6]}"
     version = register_friedman(friedman, mlflow_server, name)
@@ -133,29 +165,42 @@ def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
         "probe": Probe(random_state=3, shard_rows=300),
     }
     for method, instance in in_process.items():
-        local = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=f"importance/{method}.json"
-        )
-        with open(local) as handle:
-            logged = Importance.from_record(json.load(handle))
+        logged = _logged(run_id, method)
         expected = instance.compute(friedman.model, friedman.data)
         assert logged.settings["n_shards"] == 4
+        # The same shards, the same batch shapes, the same processor: equal to float64
+        # rounding of the combination (the parts arrive in another order).
         np.testing.assert_allclose(logged.mean, expected.mean, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(logged.std, expected.std, rtol=1e-9, atol=1e-12)
 
 
-def test_bad_params_fail_without_retrying(airflow_home, friedman, mlflow_server):
-    conf = {"model_name": "no-such-model-anywhere", "model_alias": "champion"}
-    result = _dags_test(airflow_home, "feature_importance", conf)
-    output = result.stdout + result.stderr
-    assert "no registered model named 'no-such-model-anywhere'" in output
-    assert "AirflowFailException" in output or "RegistryError" in output
-    states = _last_run_states(airflow_home, "feature_importance")
-    resolve = next(s for s in states if s["task_id"] == "analysis.resolve")
-    assert resolve["state"] == "failed"  # failed at once: not up_for_retry
+def test_bad_params_fail_at_plan_time_without_retrying(airflow_home, friedman, mlflow_server):
+    name = f"bad-{uuid.uuid4().hex[:6]}"
+    register_friedman(friedman, mlflow_server, name)
+    model = {"model_name": name, "model_alias": "champion"}
+    cases = [
+        ({"model_name": "no-such-model-anywhere", "model_alias": "champion"}, "no registered"),
+        ({**model, "methods": ["lime"], "method_options": {"lime": {"num_samples": 0}}}, "num_"),
+        ({**model, "methods": ["permutation"], "scoring": "log_loss"}, "class probabilities"),
+    ]
+    for conf, message in cases:
+        result = _dags_test(airflow_home, "feature_importance", {**conf, "experiment": name})
+        output = result.stdout + result.stderr
+        assert message in output and "AirflowFailException" in output, output[-3000:]
+        # Failed on its first try (never up for retry), and nothing was computed.
+        assert _try_numbers(airflow_home, "feature_importance", "analysis.resolve") == [
+            ("failed", 1)
+        ]
+        assert _try_numbers(airflow_home, "feature_importance", "analysis.compute") == []
+    # Nothing was opened in MLflow for the refused analyses.
+    assert mlflow.MlflowClient(mlflow_server).get_experiment_by_name(name) is None
+    # The trigger form's schema refuses what it can before a run starts.
     refused = _dags_test(airflow_home, "feature_importance", {"model_name": "m", "n_repeats": 0})
     assert refused.returncode != 0
     assert "n_repeats" in refused.stdout + refused.stderr
+    unknown = {"model_name": "m", "method_options": {"shap": {"max_eval": 60}}}
+    refused = _dags_test(airflow_home, "feature_importance", unknown)
+    assert refused.returncode != 0 and "max_eval" in refused.stdout + refused.stderr
 
 
 def test_registry_audit_analyses_missing_versions_and_compares(

@@ -9,7 +9,7 @@ import uuid
 import mlflow
 import pytest
 
-from importance_tasks.engine import DEFAULT_METHODS
+from importance_tasks.config import DEFAULT_METHODS
 from tests.airflow.conftest import (
     airflow_components,
     max_overlap,

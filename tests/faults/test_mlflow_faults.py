@@ -16,12 +16,13 @@ import uuid
 import mlflow
 import pytest
 
-from importance_tasks.errors import ServiceUnavailableError
-from importance_tasks.mlflow_io.connection import connect, is_transient
+from importance_tasks.errors import ServiceUnavailableError, is_retryable
+from importance_tasks.mlflow_io.client import connect
 from importance_tasks.mlflow_io.runs import KEY_TAG, MANIFEST
-from importance_tasks.stage import aggregate, compute_method, plan_analysis, publish
+from importance_tasks.stage import aggregate, publish
 from tests.conftest import _free_port, register_friedman, start_mlflow_server, stop_process_group
 from tests.faults.proxy import FaultProxy
+from tests.stage_steps import compute_method, plan_analysis
 
 pytestmark = pytest.mark.integration
 METHODS = ["permutation", "probe", "weights"]
@@ -48,7 +49,7 @@ def _manifest_absent(uri: str, run_id: str) -> bool:
 
 
 def _finish(plan) -> None:
-    for method in plan.methods:
+    for method in plan.config.methods:
         compute_method(plan, method)
     aggregate(plan)
     assert publish(plan)["status"] == "complete"
@@ -85,7 +86,7 @@ def test_server_killed_mid_analysis_and_restarted(own_server, monkeypatch):
         compute_method(plan, "probe")
     waited = time.monotonic() - start
     print(f"server down: the step failed after {waited:.1f} s with {failure.value!r:.200}")
-    assert is_transient(failure.value)  # so Airflow retries the task
+    assert is_retryable(failure.value)  # so Airflow retries the task
     assert waited < 60
 
     restart()
@@ -107,7 +108,7 @@ def test_unreachable_server_fails_within_the_stated_time():
         connect(f"http://127.0.0.1:{port}")
     waited = time.monotonic() - start
     print(f"unreachable: failed after {waited:.1f} s: {e.value}")
-    assert is_transient(e.value) and "4 times over 7 s" in str(e.value)
+    assert is_retryable(e.value) and "4 times over 7 s" in str(e.value)
     assert waited < 30
 
 
@@ -145,11 +146,13 @@ def test_writes_arriving_twice_make_no_duplicates(own_server, monkeypatch):
 
 KILLED_TASK = """
 import sys
-from importance_tasks.stage import compute_method, plan_analysis
-plan = plan_analysis(sys.argv[1], methods=sys.argv[2].split(","), experiment="faults-kill")
-print(plan.run_id, flush=True)
-for method in plan.methods:
-    compute_method(plan, method)
+from importance_tasks.config import AnalysisConfig
+from importance_tasks.stage import Job, compute, plan
+config = AnalysisConfig(methods=sys.argv[2].split(","))
+pinned = plan(sys.argv[1], config, experiment="faults-kill")
+print(pinned.run_id, flush=True)
+for method in config.methods:
+    compute(pinned, Job(method))
 """
 
 

@@ -63,7 +63,7 @@ def test_integrated_gradients_completeness_gap_is_small(friedman, three_classes,
         )
         # Stated tolerance: the mean |sum of attributions - (f(x) - f(b))| is under 2% of
         # the mean |f(x) - f(b)| with 32 Gauss-Legendre steps on these ReLU networks.
-        assert result.settings["completeness_gap"] < 0.02
+        assert result.diagnostics["completeness_gap"] < 0.02
 
 
 def test_integrated_gradients_on_a_linear_model_is_exact():
@@ -72,7 +72,7 @@ def test_integrated_gradients_on_a_linear_model_is_exact():
     X = data.X.astype(np.float64)
     expected = np.abs((X - X.mean(axis=0)) * w).mean(axis=0)
     np.testing.assert_allclose(result.mean, expected, rtol=1e-4, atol=1e-5)
-    assert result.settings["completeness_gap"] < 1e-5
+    assert result.diagnostics["completeness_gap"] < 1e-5
     gxi = IntegratedGradients(kind="gradient_x_input", baseline="mean").compute(model, data)
     np.testing.assert_allclose(gxi.mean, expected, rtol=1e-4, atol=1e-5)
 
@@ -102,7 +102,7 @@ def test_groups_are_one_row(friedman):
 @pytest.mark.parametrize("name", ("integrated_gradients", "shap", "lime"))
 def test_classifier_attributions_also_per_class(three_classes, name):
     result = make_method(name, random_state=0).compute(three_classes.model, three_classes.data)
-    per_class = result.settings["per_class"]
+    per_class = result.diagnostics["per_class"]
     assert set(per_class) == {"0", "1", "2"}
     labels = three_classes.data.y
     explained = np.bincount(labels, minlength=3) if name == "integrated_gradients" else None
@@ -115,7 +115,7 @@ def test_classifier_attributions_also_per_class(three_classes, name):
 
 def test_regression_has_no_per_class(friedman):
     result = make_method("shap", random_state=0).compute(friedman.model, friedman.data)
-    assert "per_class" not in result.settings
+    assert "per_class" not in result.diagnostics
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,10 @@ import uuid
 import mlflow
 import pytest
 
-from importance_tasks.engine import DEFAULT_METHODS
-from importance_tasks.stage import aggregate, analyze, compute_method, plan_analysis, publish
+from importance_tasks.config import DEFAULT_METHODS
+from importance_tasks.stage import aggregate, publish
 from tests.conftest import register_friedman
+from tests.stage_steps import analyze, compute_method, plan_analysis
 
 pytestmark = pytest.mark.integration
 METHODS = DEFAULT_METHODS
@@ -33,7 +34,7 @@ def analysed(friedman, mlflow_server):
 def test_every_metric_artifact_and_tag_of_the_contract(analysed, friedman, mlflow_server):
     name, version, plan, analysis = analysed
     client = mlflow.MlflowClient(mlflow_server)
-    assert plan.model_version == version and plan.alias == "champion"
+    assert plan.model.version == version and plan.model.alias == "champion"
     assert plan.data_uri.endswith("evaluation.parquet")  # found from the model's run
     run = client.get_run(plan.run_id)
     assert run.info.status == "FINISHED"
@@ -67,7 +68,7 @@ def test_every_metric_artifact_and_tag_of_the_contract(analysed, friedman, mlflo
     assert tags["importance.run_id"] == plan.run_id
     assert tags["importance.status"] == "complete"
     assert set(tags["importance.top_features"].split(",")) == {f"x{i}" for i in range(5)}
-    logged_model = mlflow.get_logged_model(plan.model_id)
+    logged_model = mlflow.get_logged_model(plan.model.model_id)
     assert any(m.key == "importance/permutation/x0" for m in logged_model.metrics or [])
 
 

@@ -15,10 +15,11 @@ from importance_tasks.errors import (
     ServiceUnavailableError,
     UnsafeModelError,
 )
-from importance_tasks.mlflow_io.connection import connect
+from importance_tasks.mlflow_io.client import connect
 from importance_tasks.mlflow_io.registry import fetch_model, parse_model_spec, resolve_model
-from importance_tasks.stage import analyze, load_inputs
+from importance_tasks.stage import load_inputs
 from tests.conftest import friedman_frame, register_friedman
+from tests.stage_steps import analyze
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from importance_tasks.engine import explain
+from importance_tasks.analysis import explain
 from importance_tasks.ranking import agreement, compare
 from importance_tasks.report import audit_html, bar_chart_png, rank_heatmap_png, report_html
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from importance_tasks.errors import (
     AccessDeniedError,
     InputError,
-    RegistryError,
     ServiceUnavailableError,
 )
 
@@ -21,7 +20,7 @@ __all__ = [
     "HTTP_RETRY_DEFAULTS",
     "access",
     "connect",
-    "is_transient",
+    "package_versions",
     "tracking_uri_from_env",
 ]
 
@@ -94,31 +93,6 @@ def _check_health(uri: str) -> None:
     )
 
 
-_PERMANENT_CODES = {
-    "RESOURCE_DOES_NOT_EXIST",
-    "INVALID_PARAMETER_VALUE",
-    "PERMISSION_DENIED",
-    "UNAUTHENTICATED",
-    "BAD_REQUEST",
-    "INVALID_STATE",
-}
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether retrying may help: a service error, not bad input or a missing permission."""
-    if isinstance(exc, ServiceUnavailableError):
-        return True
-    if isinstance(exc, (InputError, RegistryError)):
-        return False
-    from mlflow.exceptions import MlflowException
-
-    if isinstance(exc, MlflowException):
-        return exc.error_code not in _PERMANENT_CODES
-    import requests
-
-    return isinstance(exc, (requests.ConnectionError, requests.Timeout, ConnectionError))
-
-
 @contextmanager
 def access(action: str, permission: str) -> Iterator[None]:
     """Turn MLflow's 401/403 during ``action`` into an ``AccessDeniedError`` that names the
@@ -141,3 +115,24 @@ def access(action: str, permission: str) -> Iterator[None]:
                 "ask an MLflow admin to grant it"
             ) from None
         raise
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages an analysis depends on (logged as a run param)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in (
+        "importance_tasks",
+        "tensorflow-cpu",
+        "keras",
+        "mlflow",
+        "scikit-learn",
+        "numpy",
+        "pandas",
+    ):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found

@@ -5,37 +5,32 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from importance_tasks.airflow.connection import configure_mlflow
+from importance_tasks.airflow.mlflow_connection import configure_mlflow
 
 __all__ = ["log_audit_table", "stale_versions"]
 
 
-def _config_hash(params: Mapping[str, Any]) -> str:
-    from importance_tasks.airflow.stage_group import options_from_settings
-    from importance_tasks.stage import config_hash, configuration
+def _config_digest(params: Mapping[str, Any]) -> str:
+    from importance_tasks.config import AnalysisConfig, settings
 
-    methods = list(params["methods"])
-    options = options_from_settings(params, methods)
-    config = configuration(
-        methods, options, seed=int(params["seed"]), sanity_check=bool(params.get("sanity_check"))
-    )
-    return config_hash(config)
+    names = [s.name for s in settings()]
+    return AnalysisConfig.from_settings({k: params.get(k) for k in names}).digest()
 
 
 def stale_versions(params: Mapping[str, Any]) -> dict[str, Any]:
     """All versions in scope, and an analysis request for each that lacks a current run."""
     from importance_tasks.mlflow_io.audit import find_versions, needs_analysis
-    from importance_tasks.mlflow_io.connection import connect
+    from importance_tasks.mlflow_io.client import connect
 
     client = connect(configure_mlflow())
-    digest = _config_hash(params)
+    digest = _config_digest(params)
     versions = find_versions(
         client, name_pattern=params["name_pattern"], tag=params["tag"], alias=params["alias"]
     )
     stale = [(n, v) for n, v in versions if needs_analysis(client, n, v, digest)]
     return {
         "versions": [list(v) for v in versions],
-        "requests": [{"model": f"{n}/{v}"} for n, v in stale],
+        "requests": [{"model": {"name": n, "version": v}} for n, v in stale],
         "config_hash": digest,
     }
 
@@ -43,32 +38,33 @@ def stale_versions(params: Mapping[str, Any]) -> dict[str, Any]:
 def log_audit_table(found: Mapping[str, Any], params: Mapping[str, Any]) -> str:
     """Log the audit table (CSV and HTML) to an audit run; returns the run id."""
     from importance_tasks.airflow.links import urls
+    from importance_tasks.mlflow_io.analysis_run import AnalysisRun
     from importance_tasks.mlflow_io.audit import AUDIT_COLUMNS, audit_rows, log_audit
-    from importance_tasks.mlflow_io.connection import connect
+    from importance_tasks.mlflow_io.client import connect
     from importance_tasks.report import audit_csv, audit_html
 
     tracking_uri = configure_mlflow()
     client = connect(tracking_uri)
     versions = [(str(n), str(v)) for n, v in found["versions"]]
-    analysed_now = {tuple(r["model"].rsplit("/", 1)) for r in found["requests"]}
-    rows = audit_rows(client, versions, analysed_now, found["config_hash"])  # type: ignore[arg-type]
+    analysed_now = {(r["model"]["name"], r["model"]["version"]) for r in found["requests"]}
+    rows = audit_rows(client, versions, analysed_now, found["config_hash"])
     links: list[str | None] = []
     for row in rows:
         if not row.run_id:
             links.append(None)
             continue
-        run = client.get_run(row.run_id)
+        run = AnalysisRun(client, row.run_id)
         found_urls = urls(
             client.tracking_uri,
-            experiment_id=run.info.experiment_id,
+            experiment_id=run.experiment_id,
             run_id=row.run_id,
             name=row.model,
             version=row.version,
         )
         links.append(
-            f"{found_urls['mlflow_run_url']}/artifacts/importance/report.html"
+            f"{found_urls['mlflow_run_url']}/artifacts/{AnalysisRun.REPORT}"
             if found_urls
-            else f"{run.info.artifact_uri}/importance/report.html"
+            else run.artifact_uri(AnalysisRun.REPORT)
         )
     table = [row.values() for row in rows]
     return log_audit(

@@ -3,14 +3,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from importance_tasks.analysis import explain
+from importance_tasks.config import DEFAULT_METHODS
 from importance_tasks.data import EvalData
-from importance_tasks.engine import DEFAULT_METHODS, explain
+from importance_tasks.errors import InputError
 from importance_tasks.model import CallableModel
 from tests.conftest import dense_model
 
 
 def test_explain_runs_every_method_and_builds_consensus(friedman):
-    analysis = explain(friedman.model, friedman.data, random_state=0)
+    analysis = explain(friedman.model, friedman.data, seed=0)
     assert list(analysis.results) == list(DEFAULT_METHODS)
     assert analysis.consensus.methods == DEFAULT_METHODS
     assert set(analysis.consensus.rank[:5]) <= {1, 2, 3, 4, 5, 6}
@@ -20,8 +22,8 @@ def test_explain_runs_every_method_and_builds_consensus(friedman):
 
 
 def test_seed_reaches_every_method(friedman):
-    a = explain(friedman.model, friedman.data, methods=["permutation"], random_state=3)
-    b = explain(friedman.model, friedman.data, methods=["permutation"], random_state=3)
+    a = explain(friedman.model, friedman.data, methods=["permutation"], seed=3)
+    b = explain(friedman.model, friedman.data, methods=["permutation"], seed=3)
     np.testing.assert_array_equal(a.results["permutation"].mean, b.results["permutation"].mean)
 
 
@@ -39,10 +41,13 @@ def test_bad_method_names_and_options_are_refused(friedman):
     with pytest.raises(ValueError, match=r"unknown methods \['lasso'\]"):
         explain(friedman.model, friedman.data, methods=["lasso"])
     with pytest.raises(ValueError, match="options given for methods that do not run"):
-        explain(friedman.model, friedman.data, methods=["probe"], options={"weights": {}})
-    with pytest.raises(ValueError, match=r"method 'probe': .*unexpected keyword"):
+        explain(friedman.model, friedman.data, methods=["probe"], method_options={"weights": {}})
+    with pytest.raises(InputError, match=r"probe: unknown options \['n_repeats'\]"):
         explain(
-            friedman.model, friedman.data, methods=["probe"], options={"probe": {"n_repeats": 2}}
+            friedman.model,
+            friedman.data,
+            methods=["probe"],
+            method_options={"probe": {"n_repeats": 2}},
         )
 
 
@@ -51,17 +56,17 @@ def test_constant_columns_are_not_evaluable_rather_than_least_important(friedman
     X[:, 2] = 0.5  # x2 matters to the model, but this data cannot show it
     data = EvalData(X=X, y=friedman.data.y, feature_names=friedman.data.feature_names)
     methods = ["permutation", "probe", "weights", "integrated_gradients"]
-    analysis = explain(friedman.model, data, methods=methods, random_state=0)
+    analysis = explain(friedman.model, data, methods=methods, seed=0)
     for name, result in analysis.results.items():
         assert np.isnan(result.mean[2]) and np.isnan(result.std[2]), name
-        assert result.settings["not_evaluable"] == {"x2": "constant in the evaluation data"}
+        assert result.diagnostics["not_evaluable"] == {"x2": "constant in the evaluation data"}
         assert result.rank[2] == 10  # after every evaluated feature
         assert not np.isnan(np.delete(result.mean, 2)).any()
     assert analysis.consensus.rank[2] == 10
     grouped = explain(
-        friedman.model, data, methods=["permutation"], groups={"g": ["x2", "x3"]}, random_state=0
+        friedman.model, data, methods=["permutation"], groups={"g": ["x2", "x3"]}, seed=0
     )
-    assert "not_evaluable" not in grouped.results["permutation"].settings  # x3 still varies
+    assert "not_evaluable" not in grouped.results["permutation"].diagnostics  # x3 still varies
 
 
 def test_multi_input_models_are_refused_and_multi_output_regression_works(friedman):

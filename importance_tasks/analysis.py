@@ -1,0 +1,103 @@
+"""The in-memory analysis: several methods on one model and data, and their consensus.
+
+``explain`` computes and returns an ``Analysis``; nothing is logged. The logged analysis (one
+MLflow run per model version, data and configuration) is the stage, ``importance_tasks.stage``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from importance_tasks.config import AnalysisConfig
+from importance_tasks.data import EvalData
+from importance_tasks.errors import InputError, UnsupportedModelError
+from importance_tasks.evaluable import constant_features
+from importance_tasks.methods import make_method
+from importance_tasks.model import Model
+from importance_tasks.ranking import Consensus, consensus
+from importance_tasks.result import Importance
+from importance_tasks.runner import run_method
+
+__all__ = ["Analysis", "explain"]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Results of several methods on one model and data, with their consensus.
+
+    Attributes
+    ----------
+    results : mapping of method name to Importance
+    consensus : Consensus
+    skipped : mapping of method name to the reason it could not run on this model
+    """
+
+    results: Mapping[str, Importance]
+    consensus: Consensus
+    skipped: Mapping[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The CLI's ``--json`` shape (the contract other pipelines read)."""
+        return {
+            "features": list(self.consensus.features),
+            "methods": {name: result.as_dict() for name, result in self.results.items()},
+            "consensus": self.consensus.as_dict(),
+        }
+
+
+def explain(
+    model: Model,
+    data: EvalData,
+    config: AnalysisConfig | None = None,
+    *,
+    on_progress: Callable[[str, int, int], None] | None = None,
+    skip_unsupported: bool = False,
+    **settings: Any,
+) -> Analysis:
+    """Compute importance with each method of ``config`` and a consensus ranking.
+
+    Parameters
+    ----------
+    model : Model
+    data : EvalData
+    config : AnalysisConfig, optional
+        What to compute; or give its settings as keywords (``methods=["probe"], seed=3,
+        method_options={"probe": {"baseline": "median"}}``), not both.
+    on_progress : callable (method, done, total), optional
+    skip_unsupported : bool, default=False
+        Record a method that raises ``UnsupportedModelError`` (e.g. ``weights`` on a model
+        that is not a Dense stack) in ``skipped`` instead of failing the analysis.
+    """
+    if config is None:
+        config = AnalysisConfig.from_settings(settings)
+    elif settings:
+        raise InputError(f"give a config or settings {sorted(settings)}, not both")
+    results: dict[str, Importance] = {}
+    skipped: dict[str, str] = {}
+    constant = constant_features(data)
+    for name in config.methods:
+        outcome = run_method(
+            make_method(name, **config.options_for(name)),
+            model,
+            data,
+            scoring=config.scoring,
+            sanity_check=config.sanity_check,
+            seed=config.seed,
+            constant=constant,
+            progress=None if on_progress is None else _bind(on_progress, name),
+        )
+        if outcome.result is not None:
+            results[name] = outcome.result
+        elif not skip_unsupported:
+            raise UnsupportedModelError(f"{name}: {outcome.skipped}")
+        else:
+            skipped[name] = outcome.skipped or ""
+    if not results:
+        raise InputError(f"no method could run on this model: {skipped}")
+    return Analysis(results=results, consensus=consensus(list(results.values())), skipped=skipped)
+
+
+def _bind(fn: Callable[[str, int, int], None], name: str) -> Callable[[int, int], None]:
+    return lambda done, total: fn(name, done, total)

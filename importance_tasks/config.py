@@ -1,0 +1,372 @@
+"""One analysis configuration, declared once.
+
+``AnalysisConfig`` is the validated, frozen answer to "what should this analysis compute": the
+methods, each method's options, seed, scoring, column groups, the sanity check and row shards.
+Its dataclass fields are the single declaration of the user's settings: each field's metadata
+holds its help text and JSON schema, from which the DAG Params and trigger form
+(``importance_tasks.airflow.params``), the command line flags (``importance_tasks.cli``) and the
+task group's keywords (``importance_stage``) are generated. Adding a setting is adding a field.
+
+Each method's own options are reached through ``method_options`` (``{"shap": {"max_evals":
+60}}``; on the command line ``--option shap.max_evals=60``); their schema comes from the
+methods' constructor signatures (``method_options_schema``). Every option is checked here,
+when the configuration is built, so a bad one fails before any run is opened.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import json
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from importance_tasks.errors import InputError
+from importance_tasks.methods import REGISTRY, make_method
+from importance_tasks.scoring import SCORERS
+
+__all__ = [
+    "DEFAULT_METHODS",
+    "AnalysisConfig",
+    "Setting",
+    "method_options_schema",
+    "settings",
+]
+
+DEFAULT_METHODS = (
+    "permutation",
+    "probe",
+    "weights",
+    "integrated_gradients",
+    "shap",
+    "lime",
+    "sage",
+)
+# Options the configuration gives every method that declares them; not set per method.
+SHARED_OPTIONS = ("random_state", "groups")
+# Options that exist for Python callers of one method class but not as analysis settings
+# (an explicit array of permutations cannot travel through JSON, a DAG Param or a flag).
+PYTHON_ONLY_OPTIONS = ("permutations",)
+SCORING_CHOICES = ("auto", *SCORERS)
+
+
+def _declare(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str,
+    schema: Mapping[str, Any],
+    option_of: tuple[str, ...] = (),
+    factory: Any = dataclasses.MISSING,
+) -> Any:
+    metadata = {"help": help, "schema": dict(schema), "option_of": option_of}
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """What one analysis computes, validated on construction (``InputError`` if not valid).
+
+    Parameters
+    ----------
+    methods : sequence of str
+        Registry names, computed in this order (one parallel task each in the DAG).
+    method_options : mapping of method name to {option: value}
+        Each method's own options (see ``method_options_schema``).
+    seed : int, default=0
+        Seed of every method that draws random numbers.
+    scoring : str, default="auto"
+        Loss of the loss-based methods; "auto" picks mse or log_loss from the model's output.
+    groups : mapping of str to sequence of str
+        Columns reported as one feature (a one-hot block, a correlated set).
+    sanity_check : bool, default=False
+        Also run each method on a randomised copy of the model.
+    n_repeats, max_samples, shard_rows : optional
+        Shortcuts for the options of the same name of the methods named in their help; an
+        explicit ``method_options`` entry wins.
+    """
+
+    methods: tuple[str, ...] = _declare(
+        DEFAULT_METHODS,
+        help="importance methods, one parallel task each",
+        schema={
+            "type": "array",
+            "items": {"type": "string", "enum": list(REGISTRY)},
+            "minItems": 1,
+            "uniqueItems": True,
+        },
+    )
+    method_options: Mapping[str, Mapping[str, Any]] = _declare(
+        help='each method\'s own options, e.g. {"shap": {"max_evals": 60}}',
+        schema={"type": "object"},  # the full schema is method_options_schema()
+        factory=dict,
+    )
+    seed: int = _declare(0, help="random seed", schema={"type": "integer", "minimum": 0})
+    scoring: str = _declare(
+        "auto",
+        help="loss of the loss-based methods; auto: mse (regression) or log_loss (classes)",
+        schema={"type": "string", "enum": list(SCORING_CHOICES)},
+    )
+    groups: Mapping[str, tuple[str, ...]] = _declare(
+        help='columns reported as one feature: {"NAME": ["COL", ...]}',
+        schema={
+            "type": "object",
+            "additionalProperties": {
+                "type": "array",
+                "items": {"type": "string"},
+                "minItems": 1,
+            },
+        },
+        factory=dict,
+    )
+    sanity_check: bool = _declare(
+        False,
+        help="also run each method on a randomised model and flag methods whose ranking does "
+        "not change (doubles the cost)",
+        schema={"type": "boolean"},
+    )
+    n_repeats: int | None = _declare(
+        None,
+        help="permutation repeats (empty: the method's default, 5)",
+        schema={"type": ["null", "integer"], "minimum": 1},
+        option_of=("permutation",),
+    )
+    max_samples: float | None = _declare(
+        None,
+        help="rows permutation and probe use: a fraction in (0, 1], or a row count above 1 "
+        "(empty: all rows)",
+        schema={"type": ["null", "number"], "exclusiveMinimum": 0},
+        option_of=("permutation", "probe"),
+    )
+    shard_rows: int | None = _declare(
+        None,
+        help="rows per shard for permutation and probe: larger data is split into shards "
+        "computed as parallel tasks (empty: 250,000)",
+        schema={"type": ["null", "integer"], "minimum": 2},
+        option_of=("permutation", "probe"),
+    )
+
+    def __post_init__(self) -> None:
+        methods = _string_list("methods", self.methods)
+        if not methods:
+            raise InputError("methods must name at least one method")
+        unknown = [m for m in methods if m not in REGISTRY]
+        if unknown:
+            raise InputError(f"unknown methods {unknown}; available: {', '.join(REGISTRY)}")
+        if len(set(methods)) != len(methods):
+            raise InputError(f"methods {methods} name a method twice")
+        object.__setattr__(self, "methods", tuple(methods))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"seed={self.seed!r} is not allowed; it must be an integer >= 0")
+        if self.scoring not in SCORING_CHOICES:
+            raise InputError(
+                f"scoring={self.scoring!r} is not allowed; choose one of {list(SCORING_CHOICES)}"
+            )
+        object.__setattr__(self, "groups", _groups(self.groups))
+        object.__setattr__(self, "method_options", _method_options(self.method_options, methods))
+        object.__setattr__(self, "max_samples", _max_samples(self.max_samples))
+        for name in ("n_repeats", "shard_rows"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise InputError(f"{name}={value!r} is not allowed; it must be an integer")
+        if not isinstance(self.sanity_check, bool):
+            raise InputError(f"sanity_check={self.sanity_check!r} must be true or false")
+        for method in methods:  # every option checked by the method itself, now
+            make_method(method, **self.options_for(method))
+
+    @classmethod
+    def from_settings(cls, values: Mapping[str, Any]) -> AnalysisConfig:
+        """A configuration from settings by name (DAG Params, a JSON object); None or a
+        missing name means the default. Unknown names are refused."""
+        known = {s.name for s in settings()}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(f"unknown settings {unknown}; known: {sorted(known)}")
+        return cls(**{k: v for k, v in values.items() if v is not None})
+
+    def options_for(self, method: str) -> dict[str, Any]:
+        """The keyword options ``method`` is built with: shared, shortcuts, then its own."""
+        accepted = inspect.signature(REGISTRY[method]).parameters
+        shared = {"random_state": self.seed, "groups": {k: list(v) for k, v in self.groups.items()}}
+        options = {k: v for k, v in shared.items() if k in accepted}
+        for setting in settings():
+            value = getattr(self, setting.name)
+            if method in setting.option_of and value is not None:
+                options[setting.name] = value
+        options.update(self.method_options.get(method, {}))
+        return options
+
+    def identity(self) -> dict[str, Any]:
+        """The configuration as it is logged and hashed: each method's full options, seed,
+        scoring (and the sanity check only when on, so that earlier runs keep their identity)."""
+        identity: dict[str, Any] = {
+            "methods": list(self.methods),
+            "options": {m: self.options_for(m) for m in self.methods},
+            "seed": self.seed,
+            "scoring": self.scoring,
+        }
+        if self.sanity_check:
+            identity["sanity_check"] = True
+        return identity
+
+    def digest(self) -> str:
+        """A short digest of ``identity()``, tagged on model versions as ``importance.config``."""
+        text = json.dumps(self.identity(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_settings(self) -> dict[str, Any]:
+        """The settings by name, JSON-friendly: ``from_settings(to_settings())`` is equal."""
+        return {
+            "methods": list(self.methods),
+            "method_options": {m: dict(o) for m, o in self.method_options.items()},
+            "seed": self.seed,
+            "scoring": self.scoring,
+            "groups": {k: list(v) for k, v in self.groups.items()},
+            "sanity_check": self.sanity_check,
+            "n_repeats": self.n_repeats,
+            "max_samples": self.max_samples,
+            "shard_rows": self.shard_rows,
+        }
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One declared setting: its name, default, help and JSON schema, and the methods whose
+    option of the same name it sets (a shortcut), if any."""
+
+    name: str
+    default: Any
+    help: str
+    schema: Mapping[str, Any]
+    option_of: tuple[str, ...]
+
+
+def settings() -> tuple[Setting, ...]:
+    """Every setting of ``AnalysisConfig``, in declaration order."""
+    found = []
+    for item in dataclasses.fields(AnalysisConfig):
+        default = (
+            item.default_factory()
+            if item.default_factory is not dataclasses.MISSING
+            else item.default
+        )
+        found.append(
+            Setting(
+                name=item.name,
+                default=list(default) if isinstance(default, tuple) else default,
+                help=item.metadata["help"],
+                schema=item.metadata["schema"],
+                option_of=item.metadata["option_of"],
+            )
+        )
+    return tuple(found)
+
+
+def _string_list(name: str, value: Any) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise InputError(f"{name}={value!r} must be a list of names")
+    if not all(isinstance(v, str) for v in value):
+        raise InputError(f"{name}={list(value)!r} must hold names (strings) only")
+    return list(value)
+
+
+def _groups(value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        raise InputError(f"groups={value!r} must map a group name to a list of columns")
+    groups = {}
+    for name, columns in value.items():
+        members = _string_list(f"groups[{name!r}]", columns)
+        if not members:
+            raise InputError(f"group {name!r} has no columns")
+        groups[str(name)] = tuple(members)
+    return groups
+
+
+def _max_samples(value: Any) -> float | int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"max_samples={value!r} must be a number")
+    if value <= 0:
+        raise InputError(f"max_samples={value!r} is not allowed; it must be > 0")
+    # A row count above 1 (a DAG Param or flag may deliver 500.0), a fraction up to 1.
+    return int(value) if value > 1 else float(value)
+
+
+def _method_options(value: Any, methods: Sequence[str]) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, Mapping):
+        raise InputError(f"method_options={value!r} must map a method name to its options")
+    stray = sorted(set(value) - set(methods))
+    if stray:
+        raise InputError(f"options given for methods that do not run: {stray}")
+    checked: dict[str, dict[str, Any]] = {}
+    for method, options in value.items():
+        if not isinstance(options, Mapping):
+            raise InputError(f"method_options[{method!r}]={options!r} must be an object")
+        allowed = configurable_options(method)
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise InputError(
+                f"{method}: unknown options {unknown}; {method} takes {sorted(allowed)}"
+            )
+        checked[method] = dict(options)
+    return checked
+
+
+def configurable_options(method: str) -> dict[str, inspect.Parameter]:
+    """The keyword options of ``method`` that an analysis may set per method."""
+    parameters = inspect.signature(REGISTRY[method]).parameters
+    return {
+        name: p
+        for name, p in parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+        and name not in SHARED_OPTIONS
+        and name not in PYTHON_ONLY_OPTIONS
+    }
+
+
+def method_options_schema() -> dict[str, Any]:
+    """JSON schema of ``method_options``, from the methods' constructor signatures: one object
+    per method whose properties are its options, typed and with their defaults."""
+    properties = {}
+    for method, cls in REGISTRY.items():
+        hints = typing.get_type_hints(cls.__init__)
+        options = {}
+        for name, parameter in configurable_options(method).items():
+            schema = _json_type(hints.get(name, Any))
+            if parameter.default is not inspect.Parameter.empty:
+                schema["default"] = parameter.default
+            options[name] = schema
+        properties[method] = {
+            "type": "object",
+            "properties": options,
+            "additionalProperties": False,
+        }
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def _json_type(annotation: Any) -> dict[str, Any]:
+    """A JSON schema for a constructor annotation: int, float, str, bool, Literal, unions."""
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return {"type": "string", "enum": list(typing.get_args(annotation))}
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        nullable = len(members) < len(typing.get_args(annotation))
+        schema: dict[str, Any]
+        if set(members) <= {int, float}:
+            schema = {"type": "integer" if members == [int] else "number"}
+        elif len(members) == 1:
+            schema = _json_type(members[0])
+        else:
+            schema = {}
+        if nullable and "type" in schema:
+            schema["type"] = [schema["type"], "null"]
+        return schema
+    simple = {bool: "boolean", int: "integer", float: "number", str: "string"}
+    return {"type": simple[annotation]} if annotation in simple else {}

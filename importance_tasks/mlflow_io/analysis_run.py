@@ -1,0 +1,328 @@
+"""The logged analysis: one MLflow run, and the contract of what it holds.
+
+``AnalysisRun`` is keyed by a run id and owns every name of the contract (README, "MLflow
+contract"): the artifact layout under ``importance/``, the run and model version tags, the
+metric keys, the manifest written last, and the search for the previous analysed version. The
+stage and the audit read and write through it; nothing else spells these names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from importance_tasks.mlflow_io import runs
+from importance_tasks.ranking import Agreement, Comparison, Consensus
+from importance_tasks.result import Importance
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = ["AnalysisRun", "VersionTags"]
+
+ARTIFACT_DIR = runs.ARTIFACT_DIR
+
+
+@dataclass(frozen=True)
+class VersionTags:
+    """The ``importance.*`` tags of a model version that point to its analysis."""
+
+    RUN_ID = "importance.run_id"
+    TOP_FEATURES = "importance.top_features"
+    STATUS = "importance.status"
+    CONFIG = "importance.config"
+
+    run_id: str | None
+    status: str | None
+    config: str | None
+    top_features: str
+
+    @classmethod
+    def read(cls, client: MlflowClient, name: str, version: str) -> VersionTags:
+        tags = client.get_model_version(name, version).tags
+        return cls(
+            run_id=tags.get(cls.RUN_ID),
+            status=tags.get(cls.STATUS),
+            config=tags.get(cls.CONFIG),
+            top_features=tags.get(cls.TOP_FEATURES, ""),
+        )
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            self.RUN_ID: self.run_id,
+            self.STATUS: self.status,
+            self.CONFIG: self.config,
+            self.TOP_FEATURES: self.top_features,
+        }
+
+    def is_current(self, config_digest: str) -> bool:
+        """A complete analysis with this configuration is recorded on the version."""
+        return self.status == "complete" and self.config == config_digest and bool(self.run_id)
+
+
+class AnalysisRun:
+    """The MLflow run of one analysis (model version, data digest, configuration)."""
+
+    KEY_TAG = runs.KEY_TAG
+    MODEL_NAME_TAG = "importance.model_name"
+    MODEL_VERSION_TAG = "importance.model_version"
+    MANIFEST = runs.MANIFEST
+    CONSENSUS = runs.CONSENSUS
+    AGREEMENT = f"{ARTIFACT_DIR}/agreement.json"
+    COMPARISON = f"{ARTIFACT_DIR}/comparison.json"
+    REPORT = f"{ARTIFACT_DIR}/report.html"
+
+    def __init__(self, client: MlflowClient, run_id: str) -> None:
+        self.client = client
+        self.run_id = run_id
+
+    @classmethod
+    def open(
+        cls,
+        client: MlflowClient,
+        *,
+        experiment: str,
+        key: str,
+        model_name: str,
+        model_version: str,
+        params: Mapping[str, Any],
+    ) -> tuple[AnalysisRun, bool]:
+        """The run of analysis ``key``, found again or created; and whether it is complete."""
+        run_id, complete = runs.open_run(
+            client,
+            experiment=experiment,
+            key=key,
+            run_name=f"{model_name} v{model_version} importance",
+            tags={cls.MODEL_NAME_TAG: model_name, cls.MODEL_VERSION_TAG: model_version},
+            params=params,
+        )
+        return cls(client, run_id), complete
+
+    @property
+    def experiment_id(self) -> str:
+        return str(self.client.get_run(self.run_id).info.experiment_id)
+
+    def artifact_uri(self, path: str) -> str:
+        return f"{self.client.get_run(self.run_id).info.artifact_uri}/{path}"
+
+    # -- one method's result, its row-shard parts, or why it was skipped ------------------
+
+    @staticmethod
+    def result_path(method: str) -> str:
+        return f"{ARTIFACT_DIR}/{method}.json"
+
+    @staticmethod
+    def part_path(method: str, shard: int, *, randomized: bool = False) -> str:
+        kind = "randomized/" if randomized else ""
+        return f"{ARTIFACT_DIR}/parts/{method}/{kind}{shard:05d}.json"
+
+    @staticmethod
+    def skipped_path(method: str) -> str:
+        return f"{ARTIFACT_DIR}/{method}.skipped.json"
+
+    def _read(self, path: str) -> Any | None:
+        return runs.read_json_artifact(self.client, self.run_id, path)
+
+    def _write(self, files: Mapping[str, str | bytes]) -> None:
+        prefix = f"{ARTIFACT_DIR}/"
+        runs.log_artifacts(
+            self.client, self.run_id, {p.removeprefix(prefix): c for p, c in files.items()}
+        )
+
+    def result(self, method: str) -> Importance | None:
+        record = self._read(self.result_path(method))
+        return None if record is None else Importance.from_record(record)
+
+    def results(self, methods: Iterable[str]) -> list[Importance]:
+        """The logged results of ``methods``, in that order (methods without one left out)."""
+        return [r for r in (self.result(m) for m in methods) if r is not None]
+
+    def has_result(self, method: str) -> bool:
+        return runs.has_artifact(self.client, self.run_id, self.result_path(method))
+
+    def log_result(self, result: Importance, *, model_id: str | None) -> bool:
+        """A method's metrics, table, plot and record (the record last: it marks it logged).
+
+        Logs nothing and returns False when the record is already there: another task (a
+        duplicate DAG run of the same analysis) finished this method first, and its result
+        stands. Every metric is a function of the result, so two tasks that do log at once
+        write the same values at the same step and timestamp, which MLflow keeps once.
+        """
+        from importance_tasks.report import bar_chart_png, method_csv
+
+        method = result.method
+        if self.has_result(method):
+            return False
+        sanity = result.diagnostics.get("sanity") or {}
+        if "spearman" in sanity:
+            runs.log_metrics(
+                self.client,
+                self.run_id,
+                {
+                    runs.metric_key("sanity", method, "spearman"): sanity["spearman"],
+                    runs.metric_key("sanity", method, "passed"): float(sanity["passed"]),
+                },
+            )
+        runs.log_metrics(self.client, self.run_id, _importance_metrics(result), model_id=model_id)
+        self._write(
+            {
+                f"{ARTIFACT_DIR}/{method}.csv": method_csv(result),
+                f"{ARTIFACT_DIR}/plots/{method}.png": bar_chart_png(result),
+                self.result_path(method): json.dumps(result.to_record()),
+            }
+        )
+        return True
+
+    def part(self, method: str, shard: int, *, randomized: bool = False) -> Any | None:
+        """A shard part's record (``ShardPart.to_record``), or None when not logged."""
+        return self._read(self.part_path(method, shard, randomized=randomized))
+
+    def has_part(self, method: str, shard: int, *, randomized: bool = False) -> bool:
+        path = self.part_path(method, shard, randomized=randomized)
+        return runs.has_artifact(self.client, self.run_id, path)
+
+    def log_part(self, record: Mapping[str, Any], *, randomized: bool = False) -> None:
+        path = self.part_path(record["method"], int(record["shard"]), randomized=randomized)
+        self._write({path: json.dumps(dict(record))})
+
+    def log_skipped(self, method: str, reason: str) -> None:
+        self._write({self.skipped_path(method): json.dumps({"reason": reason})})
+
+    def skipped(self, method: str) -> str | None:
+        record = self._read(self.skipped_path(method))
+        return None if record is None else str(record["reason"])
+
+    # -- what aggregate logs, and publish reads --------------------------------------------
+
+    def log_aggregate(
+        self,
+        *,
+        results: Sequence[Importance],
+        consensus: Consensus,
+        agreement: Agreement,
+        comparison: tuple[str, Comparison] | None,
+        model_id: str | None,
+    ) -> None:
+        """Rankings, consensus, agreement and the comparison with the previous version."""
+        from importance_tasks.report import comparison_csv, rank_heatmap_png, rankings_csv
+
+        metrics = {
+            runs.metric_key("rank", "consensus", f): float(r)
+            for f, r in zip(consensus.features, consensus.rank, strict=True)
+        }
+        metrics["agreement/kendall_w"] = agreement.kendall_w
+        for pair, rho in agreement.spearman.items():
+            metrics[runs.metric_key("agreement", "spearman", *pair.split("~"))] = rho
+        files: dict[str, str | bytes] = {
+            f"{ARTIFACT_DIR}/rankings.csv": rankings_csv(results, consensus),
+            f"{ARTIFACT_DIR}/plots/rank_heatmap.png": rank_heatmap_png(results, consensus),
+            self.AGREEMENT: json.dumps(agreement.to_record(consensus.features)),
+            self.CONSENSUS: json.dumps(consensus.to_record()),
+        }
+        if comparison is not None:
+            version, compared = comparison
+            metrics["comparison/spearman"] = compared.spearman
+            metrics["comparison/kendall"] = compared.kendall
+            metrics["comparison/previous_version"] = float(version)
+            files[f"{ARTIFACT_DIR}/comparison.csv"] = comparison_csv(compared)
+            files[self.COMPARISON] = json.dumps(
+                {"previous_version": version, **compared.to_record()}
+            )
+        self._write(files)
+        runs.log_metrics(self.client, self.run_id, metrics, model_id=model_id)
+
+    def consensus(self) -> Consensus | None:
+        record = self._read(self.CONSENSUS)
+        return None if record is None else Consensus.from_record(record)
+
+    def agreement(self) -> Agreement | None:
+        record = self._read(self.AGREEMENT)
+        return None if record is None else Agreement.from_record(record)
+
+    def comparison(self) -> tuple[str, Comparison] | None:
+        """(previous version, comparison) as aggregate logged it, or None."""
+        record = self._read(self.COMPARISON)
+        if record is None or "current_rank" not in record:
+            return None
+        return str(record["previous_version"]), Comparison.from_record(record)
+
+    # -- publish: report, manifest last, version tags ---------------------------------------
+
+    def log_report(self, html: str) -> None:
+        self._write({self.REPORT: html})
+
+    def artifact_paths(self) -> list[str]:
+        return sorted(runs.walk_artifacts(self.client, self.run_id, ARTIFACT_DIR))
+
+    def finish(self, manifest: Mapping[str, Any]) -> None:
+        """Write the manifest, last of all artifacts, and mark the run FINISHED."""
+        runs.finish_run(self.client, self.run_id, manifest)
+
+    def manifest(self) -> Any | None:
+        return self._read(self.MANIFEST)
+
+    def tag_version(
+        self, name: str, version: str, *, top_features: Sequence[str], config_digest: str
+    ) -> None:
+        tags = {
+            VersionTags.RUN_ID: self.run_id,
+            VersionTags.TOP_FEATURES: ",".join(top_features),
+            VersionTags.STATUS: "complete",
+            VersionTags.CONFIG: config_digest,
+        }
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, version, key, value)
+
+    @classmethod
+    def previous_consensus(
+        cls, client: MlflowClient, name: str, version: str, *, experiment: str
+    ) -> tuple[str, dict[str, int]] | None:
+        """The closest earlier version of ``name`` with a consensus ranking: (version,
+        feature -> rank). A version's complete run (its tags) comes first; failing that, a run
+        in ``experiment`` that aggregated that version but is not published yet (an earlier
+        version analysed in the same batch, such as a registry audit)."""
+        older = sorted(
+            (
+                v.version
+                for v in client.search_model_versions(f"name = '{name}'")
+                if int(v.version) < int(version)
+            ),
+            key=int,
+            reverse=True,
+        )
+        exp = client.get_experiment_by_name(experiment)
+        for candidate in older:
+            for run_id in cls._ranked_runs(client, name, candidate, exp):
+                found = cls(client, run_id).consensus()
+                if found is not None:
+                    return candidate, found.as_dict()["rank"]
+        return None
+
+    @classmethod
+    def _ranked_runs(cls, client: MlflowClient, name: str, version: str, exp: Any) -> list[str]:
+        tags = VersionTags.read(client, name, version)
+        found: list[str] = []
+        complete = tags.status == "complete" and tags.run_id
+        if complete and runs.has_artifact(client, str(tags.run_id), cls.MANIFEST):
+            return [str(tags.run_id)]
+        if exp is not None:
+            candidates = client.search_runs(
+                [exp.experiment_id],
+                filter_string=f"tags.`{cls.MODEL_NAME_TAG}` = '{name}' and "
+                f"tags.`{cls.MODEL_VERSION_TAG}` = '{version}'",
+                order_by=["attributes.start_time DESC"],
+                max_results=5,
+            )
+            found = [r.info.run_id for r in candidates]
+        return found
+
+
+def _importance_metrics(result: Importance) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for i, feature in enumerate(result.features):
+        metrics[runs.metric_key("importance", result.method, feature)] = float(result.mean[i])
+        metrics[runs.metric_key("importance_std", result.method, feature)] = float(result.std[i])
+        metrics[runs.metric_key("rank", result.method, feature)] = float(result.rank[i])
+    return metrics

@@ -1,0 +1,76 @@
+"""One method from start to finish, the same way for the in-memory analysis and the stage.
+
+compute -> sanity check (when asked) -> features the data cannot evaluate marked -> result, or
+the reason the method cannot run on this model. A method computed in row shards (in one
+process, or as parallel tasks) ends in ``finish`` with the same verdict as in one piece: the
+randomised model's result is combined from its own shards in the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from importance_tasks.data import EvalData
+from importance_tasks.errors import UnsupportedModelError
+from importance_tasks.evaluable import mark_not_evaluable
+from importance_tasks.methods import ImportanceMethod
+from importance_tasks.methods._common import ProgressFn
+from importance_tasks.model import Model
+from importance_tasks.result import Importance
+from importance_tasks.sanity import randomized_result, verdict, with_verdict
+
+__all__ = ["MethodOutcome", "finish", "run_method"]
+
+
+@dataclass(frozen=True)
+class MethodOutcome:
+    """A method's result, or why it was skipped (e.g. ``weights`` on a model that is not a
+    Dense stack); exactly one of the two is set."""
+
+    method: str
+    result: Importance | None = None
+    skipped: str | None = None
+
+
+def finish(
+    result: Importance,
+    *,
+    randomized: Importance | str | None,
+    constant: Collection[str],
+) -> Importance:
+    """The result with its sanity verdict (``randomized``: the method's result on the
+    randomised model, the reason there is none, or None when no check was asked) and its
+    not-evaluable features marked."""
+    if isinstance(randomized, Importance):
+        result = with_verdict(result, verdict(result, randomized))
+    elif isinstance(randomized, str):
+        result = with_verdict(result, {"skipped": randomized})
+    return mark_not_evaluable(result, constant)
+
+
+def run_method(
+    method: ImportanceMethod,
+    model: Model,
+    data: EvalData,
+    *,
+    scoring: str,
+    sanity_check: bool,
+    seed: int,
+    constant: Collection[str],
+    progress: ProgressFn | None = None,
+) -> MethodOutcome:
+    """Compute ``method``, check it when asked, mark what the data cannot evaluate."""
+    try:
+        result = method.compute(model, data, scoring=scoring, progress=progress)
+    except UnsupportedModelError as exc:
+        return MethodOutcome(method.name, skipped=str(exc))
+    randomized: Importance | str | None = None
+    if sanity_check:
+        try:
+            randomized = randomized_result(method, model, data, scoring=scoring, seed=seed)
+        except UnsupportedModelError as exc:
+            randomized = str(exc)
+    return MethodOutcome(
+        method.name, result=finish(result, randomized=randomized, constant=constant)
+    )

@@ -1,0 +1,52 @@
+"""The logged analysis as a pipeline stage: plan -> compute (one per job) -> aggregate ->
+publish. Airflow tasks call one step each; ``run_stage`` calls them in sequence for the command
+line and for Python callers. Each step takes and returns small JSON-friendly objects (what XCom
+carries); tables and arrays go to the run's artifacts. Every step can be retried: the run is
+found again by its key, a job already logged is not computed twice, metrics are written with a
+fixed step and timestamp, and the manifest is written last.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from importance_tasks.analysis import Analysis
+from importance_tasks.config import AnalysisConfig
+from importance_tasks.mlflow_io.registry import ModelSpec
+from importance_tasks.stage.aggregate import aggregate
+from importance_tasks.stage.compute import compute
+from importance_tasks.stage.inputs import data_digest, load_inputs
+from importance_tasks.stage.plan import DEFAULT_EXPERIMENT, Job, Plan, jobs, plan
+from importance_tasks.stage.publish import publish, read_logged_analysis
+
+__all__ = [
+    "DEFAULT_EXPERIMENT",
+    "Job",
+    "Plan",
+    "aggregate",
+    "compute",
+    "data_digest",
+    "jobs",
+    "load_inputs",
+    "plan",
+    "publish",
+    "read_logged_analysis",
+    "run_stage",
+]
+
+
+def run_stage(
+    model: ModelSpec | str, config: AnalysisConfig, **inputs: Any
+) -> tuple[Plan, Analysis]:
+    """The whole stage in one process: plan, every job, aggregate, publish.
+
+    Takes ``plan``'s arguments. Returns the plan and the analysis read back from the run, so a
+    repeated call on a complete run returns the logged result without computing.
+    """
+    pinned = plan(model, config, **inputs)
+    if not pinned.complete:
+        for job in jobs(pinned):
+            compute(pinned, job)
+        aggregate(pinned)
+    publish(pinned)
+    return pinned, read_logged_analysis(pinned.tracking_uri, pinned.run_id)

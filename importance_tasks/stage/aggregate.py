@@ -1,0 +1,95 @@
+"""Aggregate: every method's result (row shards combined), consensus, agreement and the
+comparison with the previous analysed version; all logged, for ``publish`` to read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from importance_tasks.errors import InputError
+from importance_tasks.methods.shards import Shardable, ShardPart
+from importance_tasks.mlflow_io.analysis_run import AnalysisRun
+from importance_tasks.ranking import agreement, compare, consensus
+from importance_tasks.result import Importance
+from importance_tasks.runner import finish
+from importance_tasks.stage.compute import randomized_name, top_features
+from importance_tasks.stage.plan import Plan, n_shards, shardable
+
+__all__ = ["aggregate"]
+
+
+def aggregate(plan: Plan) -> dict[str, Any]:
+    """Combine, rank, compare and log; returns a small summary (what XCom carries)."""
+    from importance_tasks.mlflow_io.client import connect
+
+    client = connect(plan.tracking_uri)
+    run = AnalysisRun(client, plan.run_id)
+    for method in plan.config.methods:
+        _combine_shards(plan, run, method)
+    results = run.results(plan.config.methods)
+    if not results:
+        raise InputError(
+            f"no method produced a result in run {plan.run_id} (all failed or were skipped)"
+        )
+    combined = consensus(results)
+    agreed = agreement(results)
+    previous = AnalysisRun.previous_consensus(
+        client, plan.model.name, plan.model.version, experiment=plan.experiment
+    )
+    comparison = None
+    if previous is not None:
+        version, previous_rank = previous
+        comparison = (version, compare(previous_rank, combined.as_dict()["rank"]))
+    run.log_aggregate(
+        results=results,
+        consensus=combined,
+        agreement=agreed,
+        comparison=comparison,
+        model_id=plan.model.model_id,
+    )
+    summary: dict[str, Any] = {
+        "run_id": plan.run_id,
+        "methods": list(combined.methods),
+        "top_features": top_features(combined.features, combined.rank),
+        "kendall_w": None if np.isnan(agreed.kendall_w) else round(agreed.kendall_w, 4),
+        "previous_version": None,
+    }
+    if comparison is not None:
+        version, compared = comparison
+        summary.update(
+            previous_version=version,
+            spearman=None if np.isnan(compared.spearman) else round(compared.spearman, 4),
+            movers=compared.movers(),
+        )
+    return summary
+
+
+def _combine_shards(plan: Plan, run: AnalysisRun, method: str) -> None:
+    """A sharded method's result from its parts, finished like any other (sanity verdict from
+    the randomised model's parts, not-evaluable features marked) and logged, once."""
+    instance = shardable(plan.config, method)
+    count = n_shards(plan, method)
+    if instance is None or count == 1 or run.has_result(method):
+        return
+    result = _combined(run, instance, method, count, randomized=False)
+    randomized: Importance | str | None = None
+    if plan.config.sanity_check:
+        randomized = run.skipped(randomized_name(method)) or _combined(
+            run, instance, method, count, randomized=True
+        )
+    run.log_result(
+        finish(result, randomized=randomized, constant=plan.constant_features),
+        model_id=plan.model.model_id,
+    )
+
+
+def _combined(
+    run: AnalysisRun, method: Shardable, name: str, count: int, *, randomized: bool
+) -> Importance:
+    records = [run.part(name, k, randomized=randomized) for k in range(count)]
+    missing = [k for k, r in enumerate(records) if r is None]
+    if missing:
+        which = "randomised-model shards" if randomized else "row shards"
+        raise InputError(f"{name}: {which} {missing} of {count} were not computed")
+    return method.combine([ShardPart.from_record(r) for r in records if r])

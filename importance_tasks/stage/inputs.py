@@ -1,0 +1,101 @@
+"""The registered model and its evaluation data, loaded and checked against each other."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from importance_tasks.data import EvalData
+from importance_tasks.errors import DataError
+from importance_tasks.mlflow_io.registry import LoadedModel, ModelRef, ModelSpec
+from importance_tasks.scoring import get_scorer
+
+if TYPE_CHECKING:
+    from importance_tasks.stage.plan import Plan
+
+__all__ = ["Inputs", "checked_inputs", "data_digest", "load_inputs"]
+
+# Rows the model is run on at plan time to check the scoring against its output.
+SCORING_CHECK_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A pinned model version, loaded, with its evaluation data and where that came from."""
+
+    ref: ModelRef
+    loaded: LoadedModel
+    data: EvalData
+    data_uri: str
+    target: str
+
+    def check_scoring(self, scoring: str) -> None:
+        """Refuse a scoring that does not fit the model's output (``InputError``), before
+        anything is computed or logged."""
+        rows = self.data.X[:SCORING_CHECK_ROWS]
+        output = self.loaded.model.predict(np.asarray(rows, dtype=np.float32))
+        get_scorer(scoring, output=output, y=self.data.y[:SCORING_CHECK_ROWS])
+
+
+def data_digest(data: EvalData) -> str:
+    """A digest of the evaluation rows, columns and target (first 16 hex digits of SHA-256)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(list(data.feature_names)).encode())
+    digest.update(np.ascontiguousarray(data.X).data)  # the array's own bytes, not a copy
+    digest.update(
+        np.ascontiguousarray(data.y).astype(np.float64, copy=False).tobytes()
+        if np.issubdtype(data.y.dtype, np.number)
+        else data.y.astype(str).tobytes()
+    )
+    return digest.hexdigest()[:16]
+
+
+def load_inputs(
+    client: Any,
+    model: ModelSpec | ModelRef | str,
+    *,
+    data_uri: str | None,
+    target: str | None,
+    trust_pyfunc: bool,
+) -> Inputs:
+    """Pin ``model`` (unless already pinned), load it safely, load its data, check both."""
+    from importance_tasks.mlflow_io.client import access
+    from importance_tasks.mlflow_io.registry import fetch_data, fetch_model, resolve_model
+
+    with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):
+        ref = model if isinstance(model, ModelRef) else resolve_model(client, model)
+        loaded = fetch_model(client, ref, trust_pyfunc=trust_pyfunc)
+    source = fetch_data(
+        client, ref, data_uri=data_uri, target=target, feature_names=loaded.feature_names
+    )
+    data = source.data
+    if loaded.model.n_features != len(data.feature_names):
+        raise DataError(
+            f"{ref.uri} takes {loaded.model.n_features} inputs but the data has "
+            f"{len(data.feature_names)} feature columns: {list(data.feature_names)}"
+        )
+    return Inputs(ref, loaded, data, source.uri, source.target)
+
+
+def checked_inputs(plan: Plan) -> Inputs:
+    """The plan's model and data, loaded again in a later task; the data must not have
+    changed since the plan was made."""
+    from importance_tasks.mlflow_io.client import connect
+
+    inputs = load_inputs(
+        connect(plan.tracking_uri),
+        plan.model,
+        data_uri=plan.data_uri,
+        target=plan.target,
+        trust_pyfunc=plan.trust_pyfunc,
+    )
+    if data_digest(inputs.data) != plan.data_digest:
+        raise DataError(
+            f"the data at {plan.data_uri} changed since the analysis was planned "
+            f"(digest {plan.data_digest}); start a new analysis"
+        )
+    return inputs

@@ -1,0 +1,204 @@
+"""Plan: pin the model version, load and check the data, open (or find) the analysis run.
+
+A ``Plan`` is what every later step needs, small enough for XCom: the pinned model (a
+structured reference, never a string to parse again), the data's URI and digest, the
+configuration's settings and the run. ``jobs`` lists the compute jobs it needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from importance_tasks.config import AnalysisConfig
+from importance_tasks.evaluable import constant_features
+from importance_tasks.methods import make_method
+from importance_tasks.methods.shards import Shardable
+from importance_tasks.mlflow_io.registry import ModelRef, ModelSpec
+from importance_tasks.stage.inputs import data_digest, load_inputs
+
+__all__ = ["DEFAULT_EXPERIMENT", "Job", "Plan", "jobs", "plan"]
+
+DEFAULT_EXPERIMENT = "importance"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One analysis, pinned."""
+
+    tracking_uri: str
+    experiment: str
+    experiment_id: str
+    model: ModelRef
+    data_uri: str
+    target: str
+    data_digest: str
+    n_rows: int
+    settings: Mapping[str, Any]
+    key: str
+    run_id: str
+    complete: bool = False
+    trust_pyfunc: bool = False
+    constant_features: tuple[str, ...] = ()
+
+    @property
+    def config(self) -> AnalysisConfig:
+        return AnalysisConfig.from_settings(self.settings)
+
+    @property
+    def label(self) -> str:
+        return f"{self.model.name} v{self.model.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **{k: getattr(self, k) for k in self.__dataclass_fields__},
+            "model": self.model.to_dict(),
+            "settings": dict(self.settings),
+            "constant_features": list(self.constant_features),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        return cls(
+            **{
+                **data,
+                "model": ModelRef.from_dict(data["model"]),
+                "constant_features": tuple(data.get("constant_features", ())),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """One compute task: a method, in one piece (``shard`` None) or one row shard of it, on
+    the model or (for a sharded method's sanity check) on its randomised copy."""
+
+    method: str
+    shard: int | None = None
+    randomized: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "shard": self.shard, "randomized": self.randomized}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Job:
+        return cls(data["method"], data.get("shard"), bool(data.get("randomized", False)))
+
+    @property
+    def label(self) -> str:
+        shard = "" if self.shard is None else f" shard {self.shard}"
+        return self.method + shard + (" (randomised model)" if self.randomized else "")
+
+
+def plan(
+    model: ModelSpec | str,
+    config: AnalysisConfig,
+    *,
+    tracking_uri: str | None = None,
+    data_uri: str | None = None,
+    target: str | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
+    trust_pyfunc: bool = False,
+) -> Plan:
+    """Resolve the model and data, check them against each other and the configuration's
+    scoring, then open (or find) the run. Everything that can be refused is refused before the
+    run is opened.
+
+    Parameters
+    ----------
+    model : ModelSpec or str
+        ``NAME@ALIAS``, ``NAME/VERSION`` or a ``models:/`` URI; an alias is resolved here once.
+    config : AnalysisConfig
+        What to compute; part of the run's identity with the model version and data digest.
+    tracking_uri : str, optional
+        Default: ``MLFLOW_TRACKING_URI``.
+    data_uri, target : str, optional
+        The evaluation table and its target column; default: what the model's run logged.
+    experiment : str, default="importance"
+    trust_pyfunc : bool, default=False
+        Allow non-Keras (pickled) pyfunc models.
+    """
+    from importance_tasks.mlflow_io.analysis_run import AnalysisRun
+    from importance_tasks.mlflow_io.client import access, connect, package_versions
+
+    client = connect(tracking_uri)
+    inputs = load_inputs(client, model, data_uri=data_uri, target=target, trust_pyfunc=trust_pyfunc)
+    inputs.check_scoring(config.scoring)
+    ref, digest = inputs.ref, data_digest(inputs.data)
+    identity = config.identity()
+    key_text = json.dumps([ref.name, ref.version, digest, identity], sort_keys=True)
+    key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
+    with access(
+        f"create or continue the analysis run in experiment {experiment!r}",
+        "EDIT (on the experiment)",
+    ):
+        run, complete = AnalysisRun.open(
+            client,
+            experiment=experiment,
+            key=key,
+            model_name=ref.name,
+            model_version=ref.version,
+            params={
+                "model_name": ref.name,
+                "model_version": ref.version,
+                "model_uri": ref.uri,
+                "model_flavor": inputs.loaded.flavor,
+                "data_uri": inputs.data_uri,
+                "data_digest": digest,
+                "data_rows": inputs.data.n_rows,
+                "target": inputs.target,
+                "methods": ",".join(config.methods),
+                "seed": config.seed,
+                "scoring": config.scoring,
+                "feature_names_checked": inputs.loaded.feature_names is not None,
+                **{f"settings.{m}": o for m, o in identity["options"].items()},
+                "package_versions": package_versions(),
+            },
+        )
+    return Plan(
+        tracking_uri=client.tracking_uri,
+        experiment=experiment,
+        experiment_id=run.experiment_id,
+        model=ref,
+        data_uri=inputs.data_uri,
+        target=inputs.target,
+        data_digest=digest,
+        n_rows=inputs.data.n_rows,
+        settings=config.to_settings(),
+        key=key,
+        run_id=run.run_id,
+        complete=complete,
+        trust_pyfunc=trust_pyfunc,
+        constant_features=constant_features(inputs.data),
+    )
+
+
+def shardable(config: AnalysisConfig, method: str) -> Shardable | None:
+    """The method, when it works in row shards."""
+    instance = make_method(method, **config.options_for(method))
+    return instance if isinstance(instance, Shardable) else None
+
+
+def n_shards(plan: Plan, method: str) -> int:
+    """Row shards ``method`` splits this analysis's data into (1: computed in one piece)."""
+    instance = shardable(plan.config, method)
+    return 1 if instance is None else instance.n_shards(plan.n_rows)
+
+
+def jobs(plan: Plan) -> list[Job]:
+    """The compute jobs of an analysis: one per method, or one per row shard (and with the
+    sanity check, one per shard on the randomised model) for a method that splits its rows."""
+    out: list[Job] = []
+    sanity = plan.config.sanity_check
+    for method in plan.config.methods:
+        count = n_shards(plan, method)
+        if count == 1:
+            out.append(Job(method))
+            continue
+        out.extend(Job(method, k) for k in range(count))
+        if sanity:
+            out.extend(Job(method, k, randomized=True) for k in range(count))
+    return out

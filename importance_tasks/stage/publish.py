@@ -1,0 +1,110 @@
+"""Publish: the report, the manifest (written last) and the model version's tags, from what
+``aggregate`` logged; and the logged analysis read back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from importance_tasks.analysis import Analysis
+from importance_tasks.errors import InputError
+from importance_tasks.mlflow_io.analysis_run import AnalysisRun
+from importance_tasks.stage.compute import top_features
+from importance_tasks.stage.plan import Plan
+
+__all__ = ["publish", "read_logged_analysis"]
+
+
+def publish(plan: Plan) -> dict[str, Any]:
+    """Report, manifest and version tags; the run is then complete. Returns the summary."""
+    from importance_tasks.mlflow_io.client import access, connect
+    from importance_tasks.report import bar_chart_png, rank_heatmap_png, report_html
+
+    run = AnalysisRun(connect(plan.tracking_uri), plan.run_id)
+    config = plan.config
+    results = run.results(config.methods)
+    combined, agreed = run.consensus(), run.agreement()
+    if not results or combined is None or agreed is None:
+        raise InputError(f"run {plan.run_id} has not been aggregated: run aggregate first")
+    compared = run.comparison()
+    if not plan.complete:
+        alias = f" (alias {plan.model.alias})" if plan.model.alias else ""
+        html = report_html(
+            title=f"Feature importance: {plan.label}",
+            context={
+                "model": f"{plan.model.name} version {plan.model.version}{alias}",
+                "data": plan.data_uri,
+                "data digest": plan.data_digest,
+                "rows": plan.n_rows,
+                "target": plan.target,
+                "settings": json.dumps(config.identity(), sort_keys=True),
+                "run": plan.run_id,
+            },
+            results=results,
+            consensus=combined,
+            agreement=agreed,
+            comparison=None if compared is None else compared[1],
+            charts={
+                "ranks by method": rank_heatmap_png(results, combined),
+                **{r.method: bar_chart_png(r) for r in results},
+            },
+        )
+        run.log_report(html)
+        done = {r.method for r in results}
+        run.finish(
+            {
+                "complete": True,
+                "key": plan.key,
+                "run_id": plan.run_id,
+                "model": {
+                    "name": plan.model.name,
+                    "version": plan.model.version,
+                    "model_id": plan.model.model_id,
+                },
+                "data": {
+                    "uri": plan.data_uri,
+                    "digest": plan.data_digest,
+                    "rows": plan.n_rows,
+                    "target": plan.target,
+                },
+                "methods": [r.method for r in results],
+                "skipped": [m for m in config.methods if m not in done],
+                "skip_reasons": {
+                    m: run.skipped(m) or "not computed" for m in config.methods if m not in done
+                },
+                "config": config.identity(),
+                "artifacts": [*run.artifact_paths(), AnalysisRun.MANIFEST],
+            }
+        )
+    top = top_features(combined.features, combined.rank)
+    with access(
+        f"tag version {plan.model.version} of {plan.model.name!r}", "EDIT (on the registered model)"
+    ):
+        run.tag_version(
+            plan.model.name, plan.model.version, top_features=top, config_digest=config.digest()
+        )
+    return {
+        "run_id": plan.run_id,
+        "model_name": plan.model.name,
+        "model_version": plan.model.version,
+        "top_features": top,
+        "status": "complete",
+        "previous_version": None if compared is None else compared[0],
+        "spearman": None if compared is None else compared[1].spearman,
+        "movers": [] if compared is None else compared[1].movers(),
+    }
+
+
+def read_logged_analysis(tracking_uri: str | None, run_id: str) -> Analysis:
+    """The analysis of a complete run, read back from its manifest, results and consensus."""
+    from importance_tasks.mlflow_io.client import connect
+
+    run = AnalysisRun(connect(tracking_uri), run_id)
+    manifest = run.manifest()
+    combined = run.consensus()
+    if manifest is None or combined is None:
+        raise InputError(f"run {run_id} has no manifest: the analysis is not complete")
+    results = run.results(manifest["methods"])
+    reasons = manifest.get("skip_reasons", {})  # manifests before 0.2 list no reasons
+    skipped = {m: reasons.get(m, "unsupported for this model") for m in manifest["skipped"]}
+    return Analysis(results={r.method: r for r in results}, consensus=combined, skipped=skipped)

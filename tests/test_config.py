@@ -1,0 +1,118 @@
+"""The one analysis configuration: validation at the door, and everything derived from it."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import pytest
+
+from importance_tasks.config import (
+    DEFAULT_METHODS,
+    AnalysisConfig,
+    method_options_schema,
+    settings,
+)
+from importance_tasks.errors import InputError
+from importance_tasks.methods import REGISTRY
+
+
+def test_defaults_build_every_method_with_the_seed():
+    config = AnalysisConfig()
+    assert config.methods == DEFAULT_METHODS
+    for method in config.methods:
+        options = config.options_for(method)
+        if "random_state" in inspect.signature(REGISTRY[method]).parameters:
+            assert options["random_state"] == 0
+
+
+def test_method_options_reach_the_method_and_shortcuts_yield_to_them():
+    config = AnalysisConfig(
+        methods=("permutation", "shap"),
+        method_options={"shap": {"max_evals": 60}, "permutation": {"max_samples": 0.5}},
+        n_repeats=7,
+        max_samples=300.0,
+        seed=3,
+    )
+    assert config.options_for("shap")["max_evals"] == 60
+    permutation = config.options_for("permutation")
+    assert permutation["n_repeats"] == 7  # the shortcut
+    assert permutation["max_samples"] == 0.5  # the explicit option wins over the shortcut
+    assert config.max_samples == 300 and isinstance(config.max_samples, int)
+    assert config.identity()["options"]["shap"]["max_evals"] == 60
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"methods": []}, "at least one method"),
+        ({"methods": ["permutation", "nope"]}, r"unknown methods \['nope'\]"),
+        ({"methods": "permutation"}, "must be a list"),
+        ({"seed": -1}, "seed=-1"),
+        ({"seed": 1.5}, "seed=1.5"),
+        ({"scoring": "f1"}, r"scoring='f1' is not allowed; choose one of \['auto', 'mse'"),
+        ({"method_options": {"lime": {"num_samples": 10}}, "methods": ["shap"]}, "do not run"),
+        ({"method_options": {"shap": {"max_eval": 10}}}, r"shap: unknown options \['max_eval'\]"),
+        ({"method_options": {"shap": {"algorithm": "fast"}}}, "algorithm='fast'"),
+        ({"method_options": {"lime": {"num_samples": 0}}}, "num_samples"),
+        ({"method_options": {"permutation": {"permutations": [[0, 1]]}}}, "unknown options"),
+        ({"n_repeats": 0}, "n_repeats"),
+        ({"max_samples": 0}, "max_samples=0"),
+        ({"shard_rows": 1}, "shard_rows"),
+        ({"groups": {"g": []}}, "group 'g' has no columns"),
+        ({"sanity_check": "yes"}, "sanity_check"),
+    ],
+)
+def test_bad_settings_are_input_errors_naming_the_setting(values, message):
+    with pytest.raises(InputError, match=message):
+        AnalysisConfig.from_settings(values)
+
+
+def test_unknown_setting_names_are_refused():
+    with pytest.raises(InputError, match=r"unknown settings \['n_repeat'\]"):
+        AnalysisConfig.from_settings({"n_repeat": 3})
+
+
+def test_settings_round_trip_through_json():
+    config = AnalysisConfig(
+        methods=("probe", "lime"),
+        method_options={"lime": {"num_samples": 200}},
+        groups={"pair": ["a", "b"]},
+        sanity_check=True,
+        shard_rows=1000,
+    )
+    again = AnalysisConfig.from_settings(json.loads(json.dumps(config.to_settings())))
+    assert again == config
+    assert again.digest() == config.digest()
+    assert AnalysisConfig(seed=1).digest() != AnalysisConfig(seed=2).digest()
+
+
+def test_every_setting_is_declared_with_help_and_a_schema():
+    names = [s.name for s in settings()]
+    assert names == [f.name for f in __import__("dataclasses").fields(AnalysisConfig)]
+    for setting in settings():
+        assert setting.help and setting.schema.get("type"), setting.name
+
+
+def test_method_options_schema_comes_from_the_signatures():
+    schema = method_options_schema()["properties"]
+    assert set(schema) == set(REGISTRY)
+    assert schema["shap"]["properties"]["max_evals"] == {"type": "integer", "default": 0}
+    assert schema["shap"]["properties"]["algorithm"]["enum"] == ["auto", "permutation", "exact"]
+    assert schema["lime"]["properties"]["max_samples"]["type"] == "number"
+    assert "random_state" not in schema["permutation"]["properties"]
+    assert "permutations" not in schema["permutation"]["properties"]
+    for method, entry in schema.items():  # every option typed, so the form can check it
+        for name, option in entry["properties"].items():
+            assert "type" in option, (method, name)
+
+
+def test_the_schema_accepts_the_defaults_and_refuses_a_wrong_type():
+    import jsonschema
+
+    schema = method_options_schema()
+    jsonschema.validate({"shap": {"max_evals": 60}, "probe": {"baseline": "median"}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"shap": {"max_evals": "many"}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"probe": {"baseline": "mode"}}, schema)
