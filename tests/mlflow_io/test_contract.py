@@ -12,7 +12,7 @@ from importance_tasks.engine import DEFAULT_METHODS
 from importance_tasks.stage import aggregate, analyze, compute_method, plan_analysis, publish
 from tests.conftest import register_friedman
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("session_mlflow_server")]
 METHODS = DEFAULT_METHODS
 
 

@@ -20,7 +20,7 @@ from importance_tasks.mlflow_io.registry import fetch_model, parse_model_spec, r
 from importance_tasks.stage import analyze, load_inputs
 from tests.conftest import friedman_frame, register_friedman
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("session_mlflow_server")]
 
 
 @pytest.mark.parametrize(
