@@ -5,6 +5,9 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
+# pytest-xdist workers: most of the suite's time is spent waiting on Airflow and MLflow
+# subprocesses, so 4 workers on 2 cores run it in about half the time of one (`-n 0`: serial).
+TEST_WORKERS ?= 4
 
 .PHONY: demo test ui bench bench-memory lock clean
 
@@ -35,7 +38,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # Re-resolve requirements.in into requirements.lock on this machine (Python 3.11).
 lock: $(STAMP)

@@ -26,19 +26,42 @@ class Trained:
     data: EvalData
 
 
+def _trained_once(tmp_path_factory, name: str, train) -> Any:
+    """A model trained once per test run, shared by the pytest-xdist workers: the first to
+    get the lock trains and saves it, the others load the saved file."""
+    import fcntl
+
+    import keras
+
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    root = tmp_path_factory.getbasetemp()
+    folder = (root.parent / f"models-{run}") if run else (root / "models")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.keras"
+    with open(folder / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            train().save(path)
+    return keras.saving.load_model(path)
+
+
 @pytest.fixture(scope="session")
-def friedman() -> Trained:
+def friedman(tmp_path_factory) -> Trained:
     """An MLP fit to Friedman #1: y depends on x0..x4; x5..x9 are noise."""
     from sklearn.datasets import make_friedman1
 
     X, y = make_friedman1(n_samples=3000, n_features=10, noise=0.5, random_state=0)
-    model = train_mlp(X[:2000], y[:2000], hidden=(64, 32), epochs=80, learning_rate=0.005)
+    model = _trained_once(
+        tmp_path_factory,
+        "friedman",
+        lambda: train_mlp(X[:2000], y[:2000], hidden=(64, 32), epochs=80, learning_rate=0.005),
+    )
     data = EvalData(X=X[2000:], y=y[2000:], feature_names=FRIEDMAN_FEATURES)
     return Trained(KerasModel(model), data)
 
 
 @pytest.fixture(scope="session")
-def three_classes() -> Trained:
+def three_classes(tmp_path_factory) -> Trained:
     """A softmax MLP on a 3-class problem where only the first 3 of 8 features carry signal."""
     from sklearn.datasets import make_classification
 
@@ -56,15 +79,19 @@ def three_classes() -> Trained:
     # shuffle=False keeps the informative features first but sorts rows by class: mix rows.
     order = np.random.default_rng(0).permutation(len(y))
     X, y = X[order], y[order]
-    model = train_mlp(
-        X[:1500],
-        y[:1500],
-        hidden=(32,),
-        n_outputs=3,
-        output_activation="softmax",
-        loss="sparse_categorical_crossentropy",
-        epochs=40,
-        learning_rate=0.005,
+    model = _trained_once(
+        tmp_path_factory,
+        "three_classes",
+        lambda: train_mlp(
+            X[:1500],
+            y[:1500],
+            hidden=(32,),
+            n_outputs=3,
+            output_activation="softmax",
+            loss="sparse_categorical_crossentropy",
+            epochs=40,
+            learning_rate=0.005,
+        ),
     )
     names = tuple(f"f{i}" for i in range(8))
     return Trained(KerasModel(model), EvalData(X=X[1500:], y=y[1500:], feature_names=names))
@@ -134,6 +161,9 @@ def start_mlflow_server(
             *extra,
         ],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        # MLflow's job runner (about 8 consumer processes) serves GenAI jobs the tests never
+        # use; without it a server answers /health about 15 s sooner on this machine.
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
     )  # fmt: skip
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90

@@ -17,7 +17,7 @@ from tests.airflow.conftest import run_airflow
 from tests.conftest import register_friedman, start_mlflow_server, stop_process_group
 from tests.stage_steps import analyze, plan_analysis
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("credentials")]
 ADMIN, ADMIN_PASSWORD = "admin", f"admin-{uuid.uuid4().hex}"
 READER, READER_PASSWORD = "reader", f"reader-{uuid.uuid4().hex}"
 

@@ -14,7 +14,7 @@ import pytest
 from tests.airflow.conftest import ROOT, airflow_env, run_airflow
 from tests.conftest import register_friedman
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("airflow_dags")]
 
 
 def test_dagbag_has_no_errors_and_parsing_is_light(tmp_path):

@@ -13,7 +13,7 @@ from importance_tasks.stage import aggregate, publish
 from tests.conftest import register_friedman
 from tests.stage_steps import analyze, compute_method, plan_analysis
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("session_mlflow_server")]
 METHODS = DEFAULT_METHODS
 
 

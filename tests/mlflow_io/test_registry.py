@@ -21,7 +21,7 @@ from importance_tasks.stage import load_inputs
 from tests.conftest import friedman_frame, register_friedman
 from tests.stage_steps import analyze
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("session_mlflow_server")]
 
 
 @pytest.mark.parametrize(
