@@ -16,7 +16,12 @@ from importance_tasks.analysis import Analysis
 from importance_tasks.config import AnalysisConfig, Setting, settings
 from importance_tasks.errors import DataError, InputError, ServiceUnavailableError
 
-__all__ = ["config_from_args", "format_ranking", "main"]
+__all__ = [
+    "config_from_args",
+    "format_ranking",
+    "main",
+    "write_json_atomically",
+]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -15,7 +15,13 @@ from importance_tasks.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DataError", "EvalData", "load_table", "read_eval_data"]
+__all__ = [
+    "BATCH_ROWS",
+    "DataError",
+    "EvalData",
+    "load_table",
+    "read_eval_data",
+]
 
 BATCH_ROWS = 65_536  # rows per validation chunk
 # Evaluation data above this (as float32) is refused with its size; override with the

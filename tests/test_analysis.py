@@ -18,7 +18,13 @@ def test_explain_runs_every_method_and_builds_consensus(friedman):
     assert set(analysis.consensus.rank[:5]) <= {1, 2, 3, 4, 5, 6}
     payload = analysis.as_dict()
     assert payload["features"] == list(friedman.data.feature_names)
-    assert set(payload["methods"]["permutation"]) == {"importance", "std", "rank", "seconds"}
+    assert set(payload["methods"]["permutation"]) == {
+        "importance",
+        "std",
+        "rank",
+        "seconds",
+        "settings",
+    }
 
 
 def test_seed_reaches_every_method(friedman):

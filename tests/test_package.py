@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import importance_tasks
 
 PUBLIC = {
     "REGISTRY",
     "Analysis",
+    "AnalysisConfig",
     "CallableModel",
     "Consensus",
     "DataError",
     "EvalData",
     "Importance",
     "ImportanceMethod",
+    "InputError",
     "KerasModel",
     "Model",
     "UnsupportedModelError",
@@ -49,3 +53,70 @@ def test_import_does_not_load_heavy_modules():
     )
     loaded = json.loads(subprocess.check_output([sys.executable, "-c", code], text=True))
     assert loaded == []
+
+
+PACKAGE = Path(importance_tasks.__file__).parent
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def _module_level_imports(path: Path) -> list[ast.ImportFrom | ast.Import]:
+    """Imports executed when the module is imported (not inside functions or TYPE_CHECKING)."""
+    tree = ast.parse(path.read_text())
+    return [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def test_no_import_cycle():
+    modules = _modules()
+    graph = {
+        name: {
+            node.module
+            for node in _module_level_imports(path)
+            if isinstance(node, ast.ImportFrom) and node.module in modules
+        }
+        for name, path in modules.items()
+    }
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        assert name not in trail, f"import cycle: {' -> '.join((*trail, name))}"
+        for target in graph[name]:
+            if not trail or target not in done:
+                visit(target, (*trail, name))
+        done.add(name)
+
+    done: set[str] = set()
+    for name in graph:
+        visit(name, ())
+
+
+def test_no_two_modules_share_a_name():
+    stems = [p.stem for p in PACKAGE.rglob("*.py") if p.stem != "__init__"]
+    assert sorted(stems) == sorted(set(stems))
+
+
+def test_names_other_modules_import_are_exported():
+    modules = _modules()
+    for path in modules.values():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or node.module not in modules:
+                continue
+            if any(part.startswith("_") for part in node.module.split(".")):
+                continue  # a private module's names are its package's business
+            names = [a.name for a in node.names if f"{node.module}.{a.name}" not in modules]
+            if not names:
+                continue  # submodules
+            exported = getattr(__import__(node.module, fromlist=["*"]), "__all__", None)
+            assert exported is not None, f"{node.module} has no __all__"
+            for name in names:
+                assert name in exported, (path.name, f"{node.module}.{name}")
+
+
+def test_the_package_ships_its_type_information():
+    assert (PACKAGE / "py.typed").exists()

@@ -15,7 +15,14 @@ from importance_tasks.mlflow_io.analysis_run import AnalysisRun, VersionTags
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["AuditRow", "audit_rows", "find_versions", "log_audit", "needs_analysis"]
+__all__ = [
+    "AUDIT_COLUMNS",
+    "AuditRow",
+    "audit_rows",
+    "find_versions",
+    "log_audit",
+    "needs_analysis",
+]
 
 AUDIT_COLUMNS = (
     "model", "version", "status", "top_features", "previous_version", "spearman", "movers",

@@ -20,7 +20,15 @@ from importance_tasks.methods.shards import Shardable
 from importance_tasks.mlflow_io.registry import ModelRef, ModelSpec
 from importance_tasks.stage.inputs import data_digest, load_inputs
 
-__all__ = ["DEFAULT_EXPERIMENT", "Job", "Plan", "jobs", "plan"]
+__all__ = [
+    "DEFAULT_EXPERIMENT",
+    "Job",
+    "Plan",
+    "jobs",
+    "n_shards",
+    "plan",
+    "shardable",
+]
 
 DEFAULT_EXPERIMENT = "importance"
 

@@ -16,7 +16,7 @@ from importance_tasks.errors import (
     UnsafeModelError,
 )
 from importance_tasks.mlflow_io.client import connect
-from importance_tasks.mlflow_io.registry import fetch_model, parse_model_spec, resolve_model
+from importance_tasks.mlflow_io.registry import ModelSpec, fetch_model, resolve_model
 from importance_tasks.stage import load_inputs
 from tests.conftest import friedman_frame, register_friedman
 from tests.stage_steps import analyze
@@ -34,13 +34,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("session_mlflow_s
     ],
 )
 def test_parse_model_spec(spec, expected):
-    assert parse_model_spec(spec) == expected
+    name, alias, version = expected
+    parsed = ModelSpec.parse(spec)
+    assert parsed == ModelSpec(name, alias=alias, version=version)
+    assert ModelSpec.parse(str(parsed)) == parsed
 
 
 @pytest.mark.parametrize("spec", ["m", "m@", "models:/m/latest", "@a"])
 def test_parse_model_spec_refuses_unpinned(spec):
     with pytest.raises(RegistryError, match="NAME@ALIAS, NAME/VERSION"):
-        parse_model_spec(spec)
+        ModelSpec.parse(spec)
 
 
 @pytest.fixture(scope="module")
