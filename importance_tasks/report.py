@@ -195,7 +195,7 @@ def report_html(
             else (
                 "passed" if r.diagnostics["sanity"]["passed"] else "FAILED (ranking barely changes)"
             )
-            + f", Spearman {r.settings['sanity']['spearman']:.2f} with a randomised model"
+            + f", Spearman {r.diagnostics['sanity']['spearman']:.2f} with a randomised model"
         )
         + "</li>"
         for r in results

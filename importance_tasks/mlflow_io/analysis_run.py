@@ -285,7 +285,7 @@ class AnalysisRun:
         version analysed in the same batch, such as a registry audit)."""
         older = sorted(
             (
-                v.version
+                str(v.version)
                 for v in client.search_model_versions(f"name = '{name}'")
                 if int(v.version) < int(version)
             ),

@@ -9,6 +9,7 @@ import mlflow
 import pytest
 
 from importance_tasks.config import DEFAULT_METHODS
+from importance_tasks.ranking import agreement
 from importance_tasks.stage import aggregate, publish
 from tests.conftest import register_friedman
 from tests.stage_steps import analyze, compute_method, plan_analysis
@@ -49,7 +50,8 @@ def test_every_metric_artifact_and_tag_of_the_contract(analysed, friedman, mlflo
         assert (
             metrics[f"rank/consensus/{feature}"] == analysis.consensus.rank[features.index(feature)]
         )
-    assert 0.0 <= metrics["agreement/kendall_w"] <= 1.0
+    expected_w = agreement(list(analysis.results.values())).kendall_w
+    assert metrics["agreement/kendall_w"] == pytest.approx(expected_w)
     params = run.data.params
     assert params["model_name"] == name and params["model_version"] == version
     assert params["data_digest"] == plan.data_digest and params["methods"] == ",".join(METHODS)
@@ -68,6 +70,7 @@ def test_every_metric_artifact_and_tag_of_the_contract(analysed, friedman, mlflo
     assert tags["importance.run_id"] == plan.run_id
     assert tags["importance.status"] == "complete"
     assert set(tags["importance.top_features"].split(",")) == {f"x{i}" for i in range(5)}
+    assert tags["importance.config"] == plan.config.digest()
     logged_model = mlflow.get_logged_model(plan.model.model_id)
     assert any(m.key == "importance/permutation/x0" for m in logged_model.metrics or [])
 

@@ -1,0 +1,148 @@
+"""plan -> compute -> aggregate -> publish, step by step, against a real MLflow store: SQLite
+and artifacts under a temporary folder, no server (the server is in the integration tests)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import mlflow
+import numpy as np
+import pytest
+
+from importance_tasks.analysis import explain
+from importance_tasks.config import AnalysisConfig
+from importance_tasks.errors import InputError
+from importance_tasks.mlflow_io.analysis_run import AnalysisRun, VersionTags
+from importance_tasks.mlflow_io.training import prepare_local_store, register_keras_model
+from importance_tasks.stage import aggregate, compute, jobs, plan, publish
+from tests.conftest import friedman_frame, register_friedman
+from tests.precision import assert_within, importance_atol
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A SQLite MLflow store with its artifacts in a temporary folder."""
+    return prepare_local_store(
+        tmp_path_factory.mktemp("store"), experiments=("training", "importance", "steps")
+    )
+
+
+def _steps(pinned):
+    summaries = [compute(pinned, job) for job in jobs(pinned)]
+    aggregated = aggregate(pinned)
+    return summaries, aggregated, publish(pinned)
+
+
+def _json(uri: str, run_id: str, path: str):
+    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, tracking_uri=uri)
+    with open(local) as handle:
+        return json.load(handle)
+
+
+def test_steps_log_the_whole_contract(store, friedman):
+    name = f"steps-{uuid.uuid4().hex[:6]}"
+    register_friedman(friedman, store, name)
+    config = AnalysisConfig(methods=("permutation", "probe", "weights"), n_repeats=2)
+    pinned = plan(f"{name}@champion", config, tracking_uri=store, experiment="steps")
+    assert (pinned.model.name, pinned.model.version, pinned.model.alias) == (name, "1", "champion")
+    summaries, aggregated, published = _steps(pinned)
+    assert [s["status"] for s in summaries] == ["done"] * 3
+    client = mlflow.MlflowClient(store)
+    paths = {
+        p.removeprefix("importance/") for p in AnalysisRun(client, pinned.run_id).artifact_paths()
+    }
+    for method in config.methods:
+        assert {f"{method}.json", f"{method}.csv", f"plots/{method}.png"} <= paths
+    assert {"consensus.json", "agreement.json", "rankings.csv", "plots/rank_heatmap.png"} <= paths
+    assert {"report.html", "manifest.json"} <= paths
+    consensus = _json(store, pinned.run_id, "importance/consensus.json")
+    assert consensus["methods"] == list(config.methods)
+    top = sorted(consensus["rank"], key=consensus["rank"].get)[:5]
+    assert set(top) == {f"x{i}" for i in range(5)} and published["top_features"] == top
+    agreement = _json(store, pinned.run_id, "importance/agreement.json")
+    metrics = client.get_run(pinned.run_id).data.metrics
+    assert metrics["agreement/kendall_w"] == pytest.approx(agreement["kendall_w"])
+    assert set(agreement["rank_spread"]) == set(friedman.data.feature_names)
+    tags = VersionTags.read(client, name, "1")
+    assert tags.is_current(config.digest()) and tags.run_id == pinned.run_id
+    assert aggregated["top_features"] == top
+
+
+def test_plan_refuses_what_does_not_fit_before_opening_a_run(store, friedman):
+    name = f"refused-{uuid.uuid4().hex[:6]}"
+    register_friedman(friedman, store, name)
+    with pytest.raises(InputError, match="scoring='log_loss' needs class probabilities"):
+        plan(f"{name}/1", AnalysisConfig(scoring="log_loss"), tracking_uri=store, experiment=name)
+    with pytest.raises(InputError, match="no version 7"):
+        plan(f"{name}/7", AnalysisConfig(), tracking_uri=store, experiment=name)
+    assert mlflow.MlflowClient(store).get_experiment_by_name(name) is None
+
+
+def test_publish_reads_what_aggregate_logged(store, friedman):
+    name = f"order-{uuid.uuid4().hex[:6]}"
+    register_friedman(friedman, store, name)
+    pinned = plan(
+        f"{name}/1", AnalysisConfig(methods=("probe",)), tracking_uri=store, experiment="steps"
+    )
+    compute(pinned, jobs(pinned)[0])
+    with pytest.raises(InputError, match="has not been aggregated"):
+        publish(pinned)
+    aggregate(pinned)
+    assert publish(pinned)["status"] == "complete"
+
+
+def test_a_method_that_cannot_run_is_recorded_with_its_reason(store, friedman):
+    import keras
+
+    inputs = keras.Input(shape=(10,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.BatchNormalization()(inputs)))
+    name = f"skip-{uuid.uuid4().hex[:6]}"
+    register_keras_model(
+        model, name=name, eval_frame=friedman_frame(friedman.data), target="y", tracking_uri=store
+    )
+    config = AnalysisConfig(methods=("probe", "weights"))
+    pinned = plan(f"{name}/1", config, tracking_uri=store, experiment="steps")
+    summaries, _, _ = _steps(pinned)
+    assert [s["status"] for s in summaries] == ["done", "skipped"]
+    skipped = _json(store, pinned.run_id, "importance/weights.skipped.json")
+    assert "BatchNormalization" in skipped["reason"]
+    manifest = _json(store, pinned.run_id, "importance/manifest.json")
+    assert manifest["methods"] == ["probe"] and manifest["skipped"] == ["weights"]
+    assert "BatchNormalization" in manifest["skip_reasons"]["weights"]
+
+
+def test_sharded_sanity_check_gives_the_in_memory_verdict(store, friedman):
+    """Shards computed as separate jobs (on the model and on its randomised copy) give the
+    sanity verdict that the in-memory analysis gives, which computes the shards in one go."""
+    name = f"sanity-{uuid.uuid4().hex[:6]}"
+    register_friedman(friedman, store, name)
+    config = AnalysisConfig(methods=("probe",), shard_rows=300, sanity_check=True, seed=2)
+    pinned = plan(f"{name}/1", config, tracking_uri=store, experiment="steps")
+    assert len(jobs(pinned)) == 8  # 4 shards on the model, 4 on its randomised copy
+    _steps(pinned)
+    logged = AnalysisRun(mlflow.MlflowClient(store), pinned.run_id).result("probe")
+    in_memory = explain(friedman.model, friedman.data, config).results["probe"]
+    data = friedman.data
+    atol = importance_atol(friedman.model, data.X, data.y, in_memory.mean, scoring="mse")
+    assert_within(logged.mean, in_memory.mean, atol)
+    ours, theirs = logged.diagnostics["sanity"], in_memory.diagnostics["sanity"]
+    assert ours["passed"] == theirs["passed"] and "spearman" in ours
+    assert ours["spearman"] == pytest.approx(theirs["spearman"], abs=1e-9)
+    assert logged.settings["n_shards"] == 4
+
+
+def test_the_previous_version_is_compared(store, friedman):
+    name = f"versions-{uuid.uuid4().hex[:6]}"
+    config = AnalysisConfig(methods=("permutation",), n_repeats=2)
+    for version in ("1", "2"):
+        register_friedman(friedman, store, name)
+        pinned = plan(f"{name}/{version}", config, tracking_uri=store, experiment="steps")
+        _, aggregated, published = _steps(pinned)
+    assert aggregated["previous_version"] == "1" and published["previous_version"] == "1"
+    metrics = mlflow.MlflowClient(store).get_run(pinned.run_id).data.metrics
+    assert metrics["comparison/previous_version"] == 1.0
+    assert metrics["comparison/spearman"] == pytest.approx(1.0)  # same model, data and seed
+    compared = _json(store, pinned.run_id, "importance/comparison.json")
+    assert compared["previous_version"] == "1" and compared["movers"] == []
+    assert np.isclose(compared["spearman"], metrics["comparison/spearman"])
