@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 # subprocesses, so 4 workers on 2 cores run it in about half the time of one (`-n 0`: serial).
 TEST_WORKERS ?= 4
 
-.PHONY: demo test ui bench bench-memory lock clean
+.PHONY: demo test test-fast ui bench bench-memory lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or PYTHON=...)"; exit 1; }
@@ -39,6 +39,10 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+# The pure core and the stage's steps on a SQLite MLflow store: no servers, no DAG runs.
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest -m "not integration" -n $(TEST_WORKERS) --dist loadgroup
 
 # Re-resolve requirements.in into requirements.lock on this machine (Python 3.11).
 lock: $(STAMP)

@@ -35,6 +35,7 @@ def _environment(tracking_uri: str) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "MLFLOW_TRACKING_URI": tracking_uri,
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
 

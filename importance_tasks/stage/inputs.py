@@ -58,9 +58,9 @@ def load_inputs(
     client: Any,
     model: ModelSpec | ModelRef | str,
     *,
-    data_uri: str | None,
-    target: str | None,
-    trust_pyfunc: bool,
+    data_uri: str | None = None,
+    target: str | None = None,
+    trust_pyfunc: bool = False,
 ) -> Inputs:
     """Pin ``model`` (unless already pinned), load it safely, load its data, check both."""
     from importance_tasks.mlflow_io.client import access

@@ -1,5 +1,6 @@
 """A real scheduler with LocalExecutor and PostgreSQL: the training DAG's Asset event leads to an
-analysis of exactly that version, and the method tasks run in parallel."""
+analysis of exactly that version, the method tasks run in parallel, and a task that meets an
+MLflow outage is retried by Airflow and then succeeds."""
 
 from __future__ import annotations
 
@@ -24,12 +25,22 @@ pytestmark = [pytest.mark.integration, pytest.mark.services]
 
 
 @pytest.fixture
-def scheduler(tmp_path, postgres_database, mlflow_server):
+def proxy(mlflow_server):
+    """The tasks reach MLflow through a proxy that can answer 503 for a while."""
+    from tests.faults.proxy import FaultProxy
+
+    proxy = FaultProxy(mlflow_server)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def scheduler(tmp_path, postgres_database, proxy):
     port = _free_port()
     env = scheduler_env(
         tmp_path,
         database=postgres_database,
-        tracking_uri=mlflow_server,
+        tracking_uri=proxy.uri,
         port=port,
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
         AIRFLOW__CORE__PARALLELISM="4",
@@ -41,7 +52,9 @@ def scheduler(tmp_path, postgres_database, mlflow_server):
         yield env, postgres_database, processes
 
 
-def test_asset_event_triggers_analysis_with_parallel_methods(scheduler, mlflow_server):
+def test_asset_event_triggers_analysis_in_parallel_and_outages_are_retried(
+    scheduler, mlflow_server, proxy
+):
     env, database, processes = scheduler
     name = f"sched-{uuid.uuid4().hex[:6]}"
     conf = {"model_name": name, "alias": "champion", "epochs": 5}
@@ -76,3 +89,20 @@ def test_asset_event_triggers_analysis_with_parallel_methods(scheduler, mlflow_s
     print(f"at most {concurrency} method tasks ran at once")
     assert concurrency >= 2, "the method tasks did not overlap in time"
     assert len({r["pid"] for r in rows}) >= 2  # separate worker processes
+
+    # MLflow answers 503 to the next 4 requests: the /health checks of resolve's first try
+    # (1 + 2 + 4 s apart). It fails as transient, Airflow retries it 10 s later, and then the
+    # analysis completes.
+    proxy.fail_next(4)
+    conf = {"model_name": name, "model_version": "1", "methods": ["weights"], "experiment": name}
+    triggered = run_airflow(env, "dags", "trigger", "feature_importance", "-c", json.dumps(conf))
+    assert triggered.returncode == 0, triggered.stderr[-2000:]
+    retried = wait_for_run(
+        database, "feature_importance", run_type="manual", timeout=300, components=processes
+    )
+    assert retried["state"] == "success"
+    assert proxy.remaining == 0
+    resolve = task_rows(database, "feature_importance", retried["run_id"], "analysis.resolve")
+    assert [(r["state"], r["try_number"]) for r in resolve] == [("success", 2)]
+    experiment = client.get_experiment_by_name(name)
+    assert len(client.search_runs([experiment.experiment_id])) == 1

@@ -17,6 +17,7 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.mode = "forward"
         self.until = 0.0
+        self.remaining = 0  # requests still to fail, for a fault counted in requests
         self.spare_health = False
         self.injected = 0
         self.duplicated = 0
@@ -32,6 +33,10 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 mode = proxy.mode if time.monotonic() < proxy.until else "forward"
+                with proxy.lock:
+                    if proxy.remaining > 0:
+                        proxy.remaining -= 1
+                        mode = "503"
                 if proxy.spare_health and self.path.startswith("/health"):
                     mode = "forward"
                 if mode == "503":
@@ -68,6 +73,7 @@ class FaultProxy:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
+        self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -78,6 +84,11 @@ class FaultProxy:
         ``/health`` when ``spare_health``: then MLflow's API calls themselves meet the fault)."""
         self.mode, self.until = mode, time.monotonic() + seconds
         self.spare_health = spare_health
+
+    def fail_next(self, count: int) -> None:
+        """Answer 503 to the next ``count`` requests, whenever they come, then forward."""
+        with self.lock:
+            self.remaining = count
 
     def close(self) -> None:
         self.server.shutdown()

@@ -17,7 +17,7 @@ import mlflow
 import pytest
 
 from importance_tasks.errors import ServiceUnavailableError, is_retryable
-from importance_tasks.mlflow_io.client import connect
+from importance_tasks.mlflow_io.client import HEALTH_BACKOFF_S, connect
 from importance_tasks.mlflow_io.runs import KEY_TAG, MANIFEST
 from importance_tasks.stage import aggregate, publish
 from tests.conftest import _free_port, register_friedman, start_mlflow_server, stop_process_group
@@ -82,12 +82,14 @@ def test_server_killed_mid_analysis_and_restarted(own_server, monkeypatch):
     assert compute_method(plan, "permutation")["status"] == "done"
     kill()
     start = time.monotonic()
-    with pytest.raises(Exception) as failure:
+    with pytest.raises(ServiceUnavailableError) as failure:
         compute_method(plan, "probe")
     waited = time.monotonic() - start
     print(f"server down: the step failed after {waited:.1f} s with {failure.value!r:.200}")
     assert is_retryable(failure.value)  # so Airflow retries the task
-    assert waited < 60
+    # The documented time: /health asked 4 times, 1 + 2 + 4 s apart (connections are refused
+    # at once; the margin is for a loaded machine), not MLflow's minutes of retries.
+    assert sum(HEALTH_BACKOFF_S) <= waited < sum(HEALTH_BACKOFF_S) + 8
 
     restart()
     retried = plan_analysis(f"{name}@champion", methods=METHODS, experiment="faults")
@@ -109,7 +111,7 @@ def test_unreachable_server_fails_within_the_stated_time():
     waited = time.monotonic() - start
     print(f"unreachable: failed after {waited:.1f} s: {e.value}")
     assert is_retryable(e.value) and "4 times over 7 s" in str(e.value)
-    assert waited < 30
+    assert sum(HEALTH_BACKOFF_S) <= waited < sum(HEALTH_BACKOFF_S) + 8
 
 
 @pytest.mark.parametrize("fault", ["503", "drop"])

@@ -172,19 +172,26 @@ def test_batching_does_not_change_the_numbers(friedman):
     assert_within(small.repeats, large.repeats, atol)
 
 
-def test_max_samples_and_sample_weight(friedman):
+def test_max_samples_takes_that_many_rows(friedman):
     data = friedman.data
     result = Permutation(n_repeats=2, random_state=0, max_samples=200).compute(friedman.model, data)
     assert result.settings["n_rows"] == 200
-    # Zero weight on every row but one: importance is that row's squared change only.
-    weight = np.zeros(data.n_rows)
-    weight[:10] = 1.0
+
+
+def test_sample_weights_give_the_exact_weighted_loss_increase():
+    """On a linear model with y = f(x), shuffling x_j by a permutation raises the weighted MSE
+    by sum_i w_i (w_j (x_ij - x_perm(i)j))^2 / sum_i w_i, exactly (the loss before is 0)."""
+    model, data, w = linear_problem(n_rows=500)
+    weight = np.random.default_rng(3).uniform(0.0, 4.0, size=500)
     weighted = EvalData(X=data.X, y=data.y, feature_names=data.feature_names, sample_weight=weight)
-    full = Permutation(n_repeats=2, random_state=0).compute(friedman.model, weighted)
-    assert np.isfinite(full.mean).all()
-    assert not np.allclose(
-        full.mean, Permutation(n_repeats=2, random_state=0).compute(friedman.model, data).mean
-    )
+    permutations = np.stack([np.random.default_rng(s).permutation(500) for s in range(3)])
+    result = Permutation(n_repeats=3, permutations=permutations).compute(model, weighted)
+    X = data.X.astype(np.float64)
+    for r, perm in enumerate(permutations):
+        exact = (weight[:, None] * ((X - X[perm]) * w) ** 2).sum(axis=0) / weight.sum()
+        np.testing.assert_allclose(result.repeats[:, r], exact, rtol=1e-4, atol=1e-5)
+    unweighted = Permutation(n_repeats=3, permutations=permutations).compute(model, data)
+    assert not np.allclose(result.repeats, unweighted.repeats, rtol=1e-3)
 
 
 def test_interval_contains_mean_and_uses_repeats(friedman):

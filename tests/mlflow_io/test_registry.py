@@ -73,24 +73,35 @@ def test_shuffled_columns_are_an_error_not_another_ranking(registered, friedman,
     shuffled.to_parquet(tmp_path / "shuffled.parquet")
     with pytest.raises(DataError, match="different order"):
         load_inputs(
-            f"{registered}@champion", data_uri=str(tmp_path / "shuffled.parquet"), target="y"
+            connect(None),
+            f"{registered}@champion",
+            data_uri=str(tmp_path / "shuffled.parquet"),
+            target="y",
         )
     frame.drop(columns="x3").to_csv(tmp_path / "missing.csv", index=False)
     with pytest.raises(DataError, match=r"missing \['x3'\]"):
-        load_inputs(f"{registered}@champion", data_uri=str(tmp_path / "missing.csv"), target="y")
+        load_inputs(
+            connect(None),
+            f"{registered}@champion",
+            data_uri=str(tmp_path / "missing.csv"),
+            target="y",
+        )
 
 
 def test_explicit_runs_uri_and_target(registered, friedman, mlflow_server):
     client = connect(mlflow_server)
     ref = resolve_model(client, f"{registered}@champion")
-    model, data = load_inputs(
-        f"{registered}/1", data_uri=f"runs:/{ref.run_id}/evaluation.parquet", target="y"
+    inputs = load_inputs(
+        client, f"{registered}/1", data_uri=f"runs:/{ref.run_id}/evaluation.parquet", target="y"
     )
-    assert data.feature_names == friedman.data.feature_names and model.n_features == 10
+    assert inputs.data.feature_names == friedman.data.feature_names
+    assert inputs.loaded.model.n_features == 10
     with pytest.raises(DataError, match=r"target column\(s\) \['nope'\]"):
-        load_inputs(f"{registered}/1", target="nope")
+        load_inputs(client, f"{registered}/1", target="nope")
     with pytest.raises(DataError, match="not found"):
-        load_inputs(f"{registered}/1", data_uri=f"runs:/{ref.run_id}/none.parquet", target="y")
+        load_inputs(
+            client, f"{registered}/1", data_uri=f"runs:/{ref.run_id}/none.parquet", target="y"
+        )
 
 
 def test_lambda_model_is_refused_before_its_code_runs(mlflow_server, tmp_path):

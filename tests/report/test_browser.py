@@ -64,7 +64,7 @@ def _report(friedman) -> str:
         friedman.model,
         friedman.data,
         methods=["permutation", "probe", "weights"],
-        random_state=0,
+        seed=0,
         sanity_check=True,
     )
     results = list(analysis.results.values())
