@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from importance_tasks.errors import InputError
+from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.methods import make_method
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.runner import run_method
+from importance_tasks.sanity import randomized_copy
 from importance_tasks.stage.inputs import checked_inputs
 from importance_tasks.stage.plan import Job, Plan, shardable
 
@@ -81,9 +82,6 @@ def _compute_shard(plan: Plan, job: Job, run: AnalysisRun) -> dict[str, Any]:
     inputs = checked_inputs(plan)
     model = inputs.loaded.model
     if job.randomized:
-        from importance_tasks.errors import UnsupportedModelError
-        from importance_tasks.sanity import randomized_copy
-
         try:
             model = randomized_copy(model, seed=plan.config.seed)
         except UnsupportedModelError as exc:

@@ -7,6 +7,8 @@ configuration's settings and the run. ``jobs`` lists the compute jobs it needs.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -52,8 +54,9 @@ class Plan:
     trust_pyfunc: bool = False
     constant_features: tuple[str, ...] = ()
 
-    @property
+    @functools.cached_property
     def config(self) -> AnalysisConfig:
+        """The configuration, validated again from the settings the plan carries."""
         return AnalysisConfig.from_settings(self.settings)
 
     @property
@@ -62,7 +65,7 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            **{k: getattr(self, k) for k in self.__dataclass_fields__},
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
             "model": self.model.to_dict(),
             "settings": dict(self.settings),
             "constant_features": list(self.constant_features),
