@@ -170,10 +170,16 @@ class AnalysisConfig:
         object.__setattr__(self, "groups", _groups(self.groups))
         object.__setattr__(self, "method_options", _method_options(self.method_options, methods))
         object.__setattr__(self, "max_samples", _max_samples(self.max_samples))
-        for name in ("n_repeats", "shard_rows"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise InputError(f"{name}={value!r} is not allowed; it must be an integer")
+        for setting in settings():  # integers as declared (ranges: the methods check them)
+            value = getattr(self, setting.name)
+            kinds = setting.schema["type"]
+            integer = "integer" in (kinds if isinstance(kinds, list) else [kinds])
+            if (
+                integer
+                and value is not None
+                and (isinstance(value, bool) or not isinstance(value, int))
+            ):
+                raise InputError(f"{setting.name}={value!r} is not allowed; it must be an integer")
         if not isinstance(self.sanity_check, bool):
             raise InputError(f"sanity_check={self.sanity_check!r} must be true or false")
         for method in methods:  # every option checked by the method itself, now
@@ -221,17 +227,16 @@ class AnalysisConfig:
 
     def to_settings(self) -> dict[str, Any]:
         """The settings by name, JSON-friendly: ``from_settings(to_settings())`` is equal."""
-        return {
-            "methods": list(self.methods),
-            "method_options": {m: dict(o) for m, o in self.method_options.items()},
-            "seed": self.seed,
-            "scoring": self.scoring,
-            "groups": {k: list(v) for k, v in self.groups.items()},
-            "sanity_check": self.sanity_check,
-            "n_repeats": self.n_repeats,
-            "max_samples": self.max_samples,
-            "shard_rows": self.shard_rows,
-        }
+        return {s.name: _plain(getattr(self, s.name)) for s in settings()}
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists and mappings as dicts, all the way down (JSON's shapes)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

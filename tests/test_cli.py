@@ -195,3 +195,16 @@ def test_bad_settings_exit_2_naming_them(files, capsys, flags, message):
     base = ["explain", "--model", str(model_path), "--data", str(data_path), "--target", "y"]
     assert main([*base, "--methods", "permutation,shap,lime", *flags]) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_every_setting_has_a_flag(capsys):
+    from importance_tasks.config import settings
+
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    text = capsys.readouterr().out
+    for setting in settings():
+        flag = {"groups": "--group", "method_options": "--option"}.get(
+            setting.name, "--" + setting.name.replace("_", "-")
+        )
+        assert flag in text, setting.name
