@@ -128,6 +128,7 @@ class EvalData:
         actual = [str(c) for c in features.columns]
         if feature_names is not None:
             _check_columns(actual, list(feature_names))
+        _check_rows(len(frame))
         from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
         non_numeric = [
@@ -196,7 +197,10 @@ def read_eval_data(
 
     if not path.is_file():
         raise DataError(f"no data file at {path}")
-    file = pq.ParquetFile(path)
+    try:
+        file = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(path, "parquet", exc) from None
     schema = file.schema_arrow
     columns = list(schema.names)
     targets = [target] if isinstance(target, str) else list(target)
@@ -211,6 +215,7 @@ def read_eval_data(
     features = [c for c in columns if c not in drop and c not in index]
     if feature_names is not None:
         _check_columns(features, list(feature_names))
+    _check_rows(file.metadata.num_rows)
     numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean)
     non_numeric = [c for c in features if not any(t(schema.field(c).type) for t in numeric)]
     if non_numeric:
@@ -219,8 +224,6 @@ def read_eval_data(
             "model was trained and pass the encoded table"
         )
     _check_size(file.metadata.num_rows, len(features) + len(drop), path)
-    if file.metadata.num_rows < MIN_ROWS:
-        raise DataError(f"need at least {MIN_ROWS} evaluation rows, got {file.metadata.num_rows}")
     X = np.empty((file.metadata.num_rows, len(features)), dtype=np.float32)
     ys: list[NDArray[Any]] = []
     weights: list[NDArray[Any]] = []
@@ -246,6 +249,18 @@ def read_eval_data(
         feature_names=tuple(features),
         sample_weight=np.concatenate(weights) if sample_weight else None,
     )
+
+
+def _check_rows(n_rows: int) -> None:
+    if n_rows == 0:
+        raise DataError("the table has no rows (a header only?); evaluation needs data rows")
+    if n_rows < MIN_ROWS:
+        raise DataError(f"need at least {MIN_ROWS} evaluation rows, got {n_rows}")
+
+
+def _unreadable(path: Path, kind: str, exc: BaseException) -> DataError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DataError(f"{path.name} cannot be read as {kind} ({reason}); is the file complete?")
 
 
 def _check_size(n_rows: int, n_columns: int, path: Path) -> None:
@@ -277,7 +292,17 @@ def load_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"no data file at {path}")
     suffix = path.suffix.lower()
     if suffix in {".parquet", ".pq"}:
-        return pd.read_parquet(path)
+        import pyarrow as pa
+
+        try:
+            return pd.read_parquet(path)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise _unreadable(path, "parquet", exc) from None
     if suffix in {".csv", ".txt"}:
-        return pd.read_csv(path)
+        try:
+            return pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{path.name} is empty: no header and no rows") from None
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+            raise _unreadable(path, "CSV", exc) from None
     raise DataError(f"{path.name}: data must be parquet (.parquet) or CSV (.csv)")

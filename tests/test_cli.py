@@ -208,3 +208,14 @@ def test_every_setting_has_a_flag(capsys):
             setting.name, "--" + setting.name.replace("_", "-")
         )
         assert flag in text, setting.name
+
+
+def test_broken_data_files_exit_2_with_an_error_line(files, tmp_path, capsys):
+    from tests.test_data import _broken_files
+
+    model_path, _ = files
+    for name, message in _broken_files(tmp_path).items():
+        args = ["explain", "--model", str(model_path), "--data", str(tmp_path / name)]
+        assert main([*args, "--target", "y", "--methods", "weights"]) == 2, name
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err, (name, err)

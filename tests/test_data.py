@@ -180,3 +180,32 @@ def test_data_above_the_memory_budget_is_refused_with_its_size(tmp_path, monkeyp
             read_eval_data(tmp_path / name, target="y")
     monkeypatch.setenv("IMPORTANCE_TASKS_MAX_DATA_BYTES", "60")
     assert read_eval_data(tmp_path / "d.parquet", target="y").n_rows == 5
+
+
+def _broken_files(folder):
+    """Files a new user may hand over: empty, a header only, cut short, not the format."""
+    frame = _frame()
+    frame.to_parquet(folder / "whole.parquet")
+    whole = (folder / "whole.parquet").read_bytes()
+    (folder / "truncated.parquet").write_bytes(whole[: len(whole) // 2])
+    (folder / "empty.parquet").write_bytes(b"")
+    (folder / "text.parquet").write_text("a,b,y\n1,2,3\n")
+    (folder / "empty.csv").write_text("")
+    (folder / "header.csv").write_text(",".join(frame.columns) + "\n")
+    (folder / "binary.csv").write_bytes(bytes(range(256)) * 4)
+    (folder / "ragged.csv").write_text("a,b,y\n1,2,3\n4,5,6,7,8\n")
+    return {
+        "truncated.parquet": "cannot be read as parquet",
+        "empty.parquet": "cannot be read as parquet",
+        "text.parquet": "cannot be read as parquet",
+        "empty.csv": "is empty",
+        "header.csv": "no rows",
+        "binary.csv": "cannot be read as CSV",
+        "ragged.csv": "cannot be read as CSV",
+    }
+
+
+def test_broken_files_are_data_errors_that_say_what_is_wrong(tmp_path):
+    for name, message in _broken_files(tmp_path).items():
+        with pytest.raises(DataError, match=message):
+            read_eval_data(tmp_path / name, target="y")
