@@ -103,36 +103,69 @@ class Weights:
 def dense_kernels(keras_model: Any) -> list[NDArray[np.float64]]:
     """Kernels (in, out) of the model's Dense layers, checked to form one chain.
 
+    Affine preprocessing on the inputs before the first Dense layer (``Normalization``,
+    ``Rescaling``) is folded into the first kernel: ``(x - m) / s`` feeds ``W`` exactly as
+    ``x`` feeds ``W / s`` (the shift goes to the bias, which weight methods ignore).
+
     Raises
     ------
     UnsupportedModelError
-        When there is no Keras model, or it holds a layer other than Dense and layers that
-        only pass values through (Dropout, Activation, ...).
+        When there is no Keras model, or it holds a layer other than Dense, affine input
+        preprocessing and layers that only pass values through (Dropout, Activation, ...).
     """
     if keras_model is None or not hasattr(keras_model, "layers"):
         raise UnsupportedModelError(
             "the weights method needs a Keras model; this model has no layers"
         )
     kernels: list[NDArray[np.float64]] = []
+    scale = np.ones(1)
     for layer in keras_model.layers:
         kind = type(layer).__name__
         if kind == "Dense":
-            kernels.append(np.asarray(layer.kernel.numpy(), dtype=np.float64))
+            kernel = np.asarray(layer.kernel.numpy(), dtype=np.float64)
+            kernels.append(kernel * scale.reshape(-1, 1) if not kernels else kernel)
+        elif kind in _AFFINE and not kernels:
+            scale = scale * _AFFINE[kind](layer)
         elif kind not in _PASS_THROUGH:
+            where = " after the first Dense layer" if kind in _AFFINE else ""
             raise UnsupportedModelError(
                 f"the weights method needs a plain stack of Dense layers; layer "
-                f"{layer.name!r} is a {kind}. Use permutation or probe for this model."
+                f"{layer.name!r} is a {kind}{where}. Use permutation or probe for this model."
             )
     if not kernels:
         raise UnsupportedModelError(
             "the weights method needs at least one Dense layer; the model has none"
         )
+    if scale.size not in (1, kernels[0].shape[0]):
+        raise UnsupportedModelError("the input preprocessing does not match the first Dense layer")
     for a, b in pairwise(kernels):
         if a.shape[1] != b.shape[0]:
             raise UnsupportedModelError(
                 "the Dense layers do not form one chain (mismatched shapes)"
             )
     return kernels
+
+
+def _normalization_scale(layer: Any) -> NDArray[np.float64]:
+    """Keras' ``Normalization`` computes ``(x - mean) / max(sqrt(variance), epsilon)`` (or its
+    inverse): the factor each input is multiplied by."""
+    import keras
+
+    if tuple(layer.axis) not in {(-1,), (1,)}:
+        raise UnsupportedModelError(
+            f"layer {layer.name!r} normalises over axis {layer.axis}, not per feature"
+        )
+    sd = np.sqrt(np.asarray(layer.variance, dtype=np.float64).reshape(-1))
+    sd = np.maximum(sd, keras.config.epsilon())
+    return sd if getattr(layer, "invert", False) else 1.0 / sd
+
+
+def _rescaling_scale(layer: Any) -> NDArray[np.float64]:
+    return np.asarray(layer.scale, dtype=np.float64).reshape(-1)
+
+
+# Affine input preprocessing folded into the first kernel: the factor on each input.
+_AFFINE = {"Normalization": _normalization_scale, "Rescaling": _rescaling_scale}
 
 
 def _first_layer(kernels: list[NDArray[np.float64]]) -> NDArray[np.float64]:

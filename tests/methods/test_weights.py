@@ -73,3 +73,43 @@ def test_model_without_layers_is_refused():
 def test_kind_is_validated():
     with pytest.raises(ValueError, match="kind='lrp' is not allowed"):
         Weights(kind="lrp")
+
+
+def test_normalization_and_rescaling_fold_into_the_first_layer():
+    """(x - m) / s feeding W is x feeding W / s: the weights of a Normalization + Dense stack
+    equal those of the Dense stack with the folded kernel."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    w1, w2 = rng.normal(size=(3, 4)), rng.normal(size=(4, 1))
+    variance = np.array([4.0, 9.0, 0.25])
+    norm = keras.layers.Normalization(mean=[1.0, -2.0, 0.5], variance=variance.tolist())
+    stacked = keras.Sequential(
+        [keras.Input(shape=(3,)), norm, keras.layers.Rescaling(2.0), keras.layers.Dense(4),
+         keras.layers.Dense(1)]
+    )  # fmt: skip
+    stacked.layers[-2].set_weights([w1.astype(np.float32), np.zeros(4, np.float32)])
+    stacked.layers[-1].set_weights([w2.astype(np.float32), np.zeros(1, np.float32)])
+    folded = dense_model([w1 * 2.0 / np.sqrt(variance)[:, None], w2])
+    data = EvalData(X=rng.normal(size=(5, 3)), y=np.zeros(5), feature_names=("a", "b", "c"))
+    for kind in ("olden", "garson", "first_layer"):
+        ours = Weights(kind=kind).compute(KerasModel(stacked), data)
+        reference = Weights(kind=kind).compute(KerasModel(folded), data)
+        np.testing.assert_allclose(ours.mean, reference.mean, rtol=1e-5)
+    assert not np.allclose(
+        Weights().compute(KerasModel(stacked), data).mean,
+        Weights().compute(KerasModel(dense_model([w1, w2])), data).mean,
+        rtol=1e-3,
+    )
+
+
+def test_normalization_after_a_dense_layer_is_not_folded():
+    import keras
+
+    model = keras.Sequential(
+        [keras.Input(shape=(2,)), keras.layers.Dense(3), keras.layers.Normalization(mean=0.0,
+         variance=1.0), keras.layers.Dense(1)]
+    )  # fmt: skip
+    data = EvalData(X=np.ones((3, 2)), y=np.zeros(3), feature_names=("a", "b"))
+    with pytest.raises(UnsupportedModelError, match="after the first Dense layer"):
+        Weights().compute(KerasModel(model), data)
