@@ -76,15 +76,16 @@ def _add_setting(parser: Any, setting: Setting) -> None:
     dest = setting.name
     if setting.name in _REPEATED:
         flag, metavar = _REPEATED[setting.name]
-        parser.add_argument(
-            flag, dest=dest, action="append", metavar=metavar, help=f"{setting.help} (repeatable)"
-        )
+        shown = f"{setting.help}; one {metavar} at a time (repeatable)"
+        parser.add_argument(flag, dest=dest, action="append", metavar=metavar, help=shown)
         return
     flag = "--" + setting.name.replace("_", "-")
     if "boolean" in kinds:
         parser.add_argument(flag, dest=dest, action="store_true", default=None, help=setting.help)
         return
-    shown = f"{setting.help} (default: {_shown(setting.default)})"
+    shown = setting.help
+    if setting.default is not None:  # a None default is explained by the help itself
+        shown += f" (default: {_shown(setting.default)})"
     if "array" in kinds:
         parser.add_argument(flag, dest=dest, type=_names, metavar="A,B,...", help=shown)
     elif "integer" in kinds:
@@ -97,9 +98,7 @@ def _add_setting(parser: Any, setting: Setting) -> None:
 
 
 def _shown(default: Any) -> str:
-    if isinstance(default, list):
-        return ",".join(map(str, default))
-    return "empty" if default is None else str(default)
+    return ",".join(map(str, default)) if isinstance(default, list) else str(default)
 
 
 def _names(text: str) -> list[str]:
