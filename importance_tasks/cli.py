@@ -165,14 +165,15 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
             trust_pyfunc=args.trust_pyfunc,
         )
         inputs.check_scoring(config.scoring)
-        model, data = inputs.loaded.model, inputs.data
+        model, data = inputs.model, inputs.data
     else:
         from importance_tasks.safe_keras import load_keras_file
 
         if not args.data or not args.target:
             raise InputError("--data and --target are needed with a .keras file")
-        model = load_keras_file(args.model)
+        keras_model = load_keras_file(args.model)  # refused before any data is read
         data = read_eval_data(args.data, target=args.target)
+        model = keras_model.bind(data.feature_names)
         if model.n_features != len(data.feature_names):
             raise DataError(
                 f"the model takes {model.n_features} inputs but the data has "

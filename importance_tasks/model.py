@@ -7,7 +7,7 @@ call) once per feature and repeat.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from importance_tasks.errors import InputError, UnsupportedModelError
 
-__all__ = ["CallableModel", "KerasModel", "Model", "aligned_empty"]
+__all__ = ["CallableModel", "KerasModel", "Model", "aligned_empty", "for_columns"]
 
 DEFAULT_BATCH_ROWS = 32_768
 # TensorFlow's CPU kernels need tensors aligned to 64 bytes: it copies every numpy array it is
@@ -64,36 +64,61 @@ class CallableModel:
 
 
 class KerasModel:
-    """A Keras 3 model with one input of shape (None, n_features).
+    """A Keras 3 model: one input of shape (None, n_features), or several named inputs each
+    taking data columns by name (``importance_tasks.model_inputs``).
 
     Parameters
     ----------
     model : keras.Model
     batch_rows : int, default=32768
         Rows per forward call; larger batches amortise per-call overhead.
+    columns : sequence of str, optional
+        The data's feature columns, in the order the rows will come in. For a model with named
+        inputs they are matched to the inputs by name (default: the inputs' own order);
+        ignored for a model with one matrix input, which takes its columns by position.
     """
 
-    def __init__(self, model: Any, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+    def __init__(
+        self,
+        model: Any,
+        *,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        columns: Sequence[str] | None = None,
+    ) -> None:
         import tensorflow as tf
+
+        from importance_tasks.model_inputs import column_order, input_slots, splitter
 
         if batch_rows < 1:
             raise InputError(f"batch_rows must be >= 1, got {batch_rows}")
-        inputs = model.inputs if hasattr(model, "inputs") else None
-        if not inputs or len(inputs) != 1 or len(inputs[0].shape) != 2:
-            shapes = [tuple(i.shape) for i in inputs] if inputs else "unknown"
-            raise UnsupportedModelError(
-                f"the model must take one input of shape (rows, features); its inputs are "
-                f"{shapes}. Models with several inputs or image/sequence inputs are not supported."
-            )
         self.keras_model = model
-        self.n_features = int(inputs[0].shape[1])
         self.batch_rows = batch_rows
+        self.slots = input_slots(model)
+        if self.slots is None:
+            self.feature_names: tuple[str, ...] | None = None
+            self.n_features = int(model.inputs[0].shape[1])
+            prepare: Any = _unchanged
+        else:
+            self.feature_names = tuple(c for slot in self.slots for c in slot.columns)
+            self.n_features = len(self.feature_names)
+            columns = self.feature_names if columns is None else tuple(columns)
+            prepare = splitter(self.slots, column_order(self.slots, columns))
+            self.feature_names = columns
+        self._prepare = prepare
         self._gradient: Any = None
         self._forward = tf.function(
-            lambda x: model(x, training=False),
+            lambda x: model(prepare(x), training=False),
             input_signature=[tf.TensorSpec(shape=(None, self.n_features), dtype=tf.float32)],
             reduce_retracing=True,
         )
+
+    def bind(self, columns: Sequence[str]) -> KerasModel:
+        """This model taking rows whose feature columns are ``columns``: by name for a model
+        with named inputs (``DataError`` when a column is missing or extra); unchanged for a
+        model with one matrix input."""
+        if self.slots is None or tuple(columns) == self.feature_names:
+            return self
+        return KerasModel(self.keras_model, batch_rows=self.batch_rows, columns=columns)
 
     def predict(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
         X = np.ascontiguousarray(X, dtype=np.float32)
@@ -114,10 +139,12 @@ class KerasModel:
 
             model = self.keras_model
 
+            prepare = self._prepare
+
             def gradient(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
                 with tf.GradientTape() as tape:
                     tape.watch(x)
-                    out = tf.reshape(model(x, training=False), tf.shape(w))
+                    out = tf.reshape(model(prepare(x), training=False), tf.shape(w))
                     total = tf.reduce_sum(out * w)
                 return tape.gradient(total, x)
 
@@ -139,6 +166,15 @@ class KerasModel:
             for i in range(0, X.shape[0], self.batch_rows)
         ]
         return np.concatenate(parts) if parts else np.empty((0, self.n_features))
+
+
+def _unchanged(x: Any) -> Any:
+    return x
+
+
+def for_columns(model: Model, columns: Sequence[str]) -> Model:
+    """``model`` taking rows whose feature columns are ``columns`` (see ``KerasModel.bind``)."""
+    return model.bind(columns) if isinstance(model, KerasModel) else model
 
 
 def _as_tensor(batch: NDArray[np.float32]) -> Any:

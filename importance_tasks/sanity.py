@@ -46,7 +46,7 @@ def randomized_copy(model: Model, *, seed: int) -> KerasModel:
             for w in keras_model.get_weights()
         ]
     )
-    return KerasModel(clone)
+    return KerasModel(clone, columns=getattr(model, "feature_names", None))
 
 
 def randomized_result(

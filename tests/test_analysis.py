@@ -75,16 +75,17 @@ def test_constant_columns_are_not_evaluable_rather_than_least_important(friedman
     assert "not_evaluable" not in grouped.results["permutation"].diagnostics  # x3 still varies
 
 
-def test_multi_input_models_are_refused_and_multi_output_regression_works(friedman):
+def test_sequence_inputs_are_refused_and_multi_output_regression_works(friedman):
     import keras
 
     from importance_tasks.errors import UnsupportedModelError
     from importance_tasks.model import KerasModel
 
-    a, b = keras.Input(shape=(2,)), keras.Input(shape=(3,))
-    two_inputs = keras.Model([a, b], keras.layers.Dense(1)(keras.layers.Concatenate()([a, b])))
-    with pytest.raises(UnsupportedModelError, match="several inputs"):
-        KerasModel(two_inputs)
+    a, b = keras.Input(shape=(2,), name="a"), keras.Input(shape=(1, 3), name="b")
+    flat = keras.layers.Flatten()(b)
+    two_inputs = keras.Model([a, b], keras.layers.Dense(1)(keras.layers.Concatenate()([a, flat])))
+    with pytest.raises(UnsupportedModelError, match=r"input 'b' has shape \(None, 1, 3\)"):
+        KerasModel(two_inputs)  # named inputs are columns (tests/test_model_inputs.py); not b
 
     # Two regression outputs: y0 depends on x0 only, y1 on x1 only (exact weights).
     kernel = np.zeros((3, 2))

@@ -51,7 +51,7 @@ def compute(plan: Plan, job: Job) -> dict[str, Any]:
     inputs = checked_inputs(plan)
     outcome = run_method(
         make_method(job.method, **config.options_for(job.method)),
-        inputs.loaded.model,
+        inputs.model,
         inputs.data,
         scoring=config.scoring,
         sanity_check=config.sanity_check,
@@ -80,7 +80,7 @@ def _compute_shard(plan: Plan, job: Job, run: AnalysisRun) -> dict[str, Any]:
     if run.has_part(job.method, job.shard, randomized=job.randomized):
         return {"status": "reused"}
     inputs = checked_inputs(plan)
-    model = inputs.loaded.model
+    model = inputs.model
     if job.randomized:
         try:
             model = randomized_copy(model, seed=plan.config.seed)

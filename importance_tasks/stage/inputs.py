@@ -12,6 +12,7 @@ import numpy as np
 from importance_tasks.data import EvalData
 from importance_tasks.errors import DataError
 from importance_tasks.mlflow_io.registry import LoadedModel, ModelRef, ModelSpec
+from importance_tasks.model import Model, for_columns
 from importance_tasks.scoring import get_scorer
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class Inputs:
 
     ref: ModelRef
     loaded: LoadedModel
+    model: Model  # the loaded model taking the data's columns (by name for named inputs)
     data: EvalData
     data_uri: str
     target: str
@@ -37,7 +39,7 @@ class Inputs:
         """Refuse a scoring that does not fit the model's output (``InputError``), before
         anything is computed or logged."""
         rows = self.data.X[:SCORING_CHECK_ROWS]
-        output = self.loaded.model.predict(np.asarray(rows, dtype=np.float32))
+        output = self.model.predict(np.asarray(rows, dtype=np.float32))
         get_scorer(scoring, output=output, y=self.data.y[:SCORING_CHECK_ROWS])
 
 
@@ -73,12 +75,13 @@ def load_inputs(
         client, ref, data_uri=data_uri, target=target, feature_names=loaded.feature_names
     )
     data = source.data
-    if loaded.model.n_features != len(data.feature_names):
+    bound = for_columns(loaded.model, data.feature_names)
+    if bound.n_features != len(data.feature_names):
         raise DataError(
-            f"{ref.uri} takes {loaded.model.n_features} inputs but the data has "
+            f"{ref.uri} takes {bound.n_features} inputs but the data has "
             f"{len(data.feature_names)} feature columns: {list(data.feature_names)}"
         )
-    return Inputs(ref, loaded, data, source.uri, source.target)
+    return Inputs(ref, loaded, bound, data, source.uri, source.target)
 
 
 def checked_inputs(plan: Plan) -> Inputs:

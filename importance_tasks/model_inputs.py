@@ -1,0 +1,123 @@
+"""How a Keras model's inputs map to the columns of the evaluation data.
+
+A model with one input of shape (None, k) takes the data's k feature columns by position, as
+it was trained. A model with several named inputs (Keras' structured-data style: one
+``keras.Input`` per column, often with preprocessing layers inside) takes each input from the
+data column of the same name: an input of shape (None,) or (None, 1) is one column, one of
+shape (None, k) is k columns named ``name[0]`` ... ``name[k-1]``. The methods still see one
+float32 matrix; the traced forward pass slices it into the model's inputs, so perturbed copies
+stay batched and gradients flow back to the columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from importance_tasks.errors import DataError, UnsupportedModelError
+
+__all__ = ["InputSlot", "column_order", "input_slots", "splitter"]
+
+# Input dtypes a float32 column carries exactly (integers up to 2**24).
+_NUMERIC = {"float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64",
+            "uint8", "uint16", "uint32", "bool"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class InputSlot:
+    """One named model input and the data columns it takes."""
+
+    name: str
+    width: int
+    flat: bool  # shape (None,): one column given as a vector
+    dtype: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        if self.width == 1:
+            return (self.name,)
+        return tuple(f"{self.name}[{i}]" for i in range(self.width))
+
+
+def input_slots(model: Any) -> tuple[InputSlot, ...] | None:
+    """The named inputs of ``model``, or None for one matrix input taken by position.
+
+    Raises
+    ------
+    UnsupportedModelError
+        For an image or sequence input, a string input, or an input of unknown width; the
+        message names the input.
+    """
+    inputs = list(getattr(model, "inputs", None) or [])
+    if not inputs:
+        raise UnsupportedModelError("the model declares no inputs; build it with keras.Input")
+    if len(inputs) == 1 and len(inputs[0].shape) == 2 and inputs[0].shape[1] is not None:
+        return None
+    slots = []
+    for tensor in inputs:
+        name, shape, dtype = str(tensor.name), tuple(tensor.shape), str(tensor.dtype)
+        if len(shape) == 1:
+            width, flat = 1, True
+        elif len(shape) == 2 and shape[1] is not None:
+            width, flat = int(shape[1]), False
+        else:
+            raise UnsupportedModelError(
+                f"input {name!r} has shape {shape}: image and sequence inputs are not supported; "
+                "each input must be one column (None,) or (None, 1), or k columns (None, k)"
+            )
+        if dtype not in _NUMERIC:
+            raise UnsupportedModelError(
+                f"input {name!r} takes {dtype} values; inputs of strings or other non-numeric "
+                "types are not supported yet (encode the column outside the model)"
+            )
+        slots.append(InputSlot(name, width, flat, dtype))
+    return tuple(slots)
+
+
+def column_order(
+    slots: Sequence[InputSlot], data_columns: Sequence[str]
+) -> NDArray[np.intp] | None:
+    """For each model column in input order, its position among ``data_columns`` (None when
+    they are already in that order).
+
+    Raises
+    ------
+    DataError
+        When the data lacks a column some input takes, or holds a column no input takes.
+    """
+    wanted = [c for slot in slots for c in slot.columns]
+    missing = [c for c in wanted if c not in data_columns]
+    extra = [c for c in data_columns if c not in wanted]
+    if missing or extra:
+        raise DataError(
+            f"the model's inputs take the columns {wanted}; the data lacks {missing} and has "
+            f"{extra} that no input takes. Give the data one column per input, by name."
+        )
+    if list(data_columns) == wanted:
+        return None
+    position = {c: i for i, c in enumerate(data_columns)}
+    return np.array([position[c] for c in wanted], dtype=np.intp)
+
+
+def splitter(
+    slots: Sequence[InputSlot], order: NDArray[np.intp] | None
+) -> Callable[[Any], dict[str, Any]]:
+    """A TensorFlow function from the (rows, columns) float32 matrix in the data's column order
+    to the model's inputs by name, each in its own shape and dtype."""
+    import tensorflow as tf
+
+    def split(x: Any) -> dict[str, Any]:
+        if order is not None:
+            x = tf.gather(x, order, axis=1)
+        parts, start = {}, 0
+        for slot in slots:
+            part = x[:, start] if slot.flat else x[:, start : start + slot.width]
+            parts[slot.name] = tf.cast(part, slot.dtype)
+            start += slot.width
+        return parts
+
+    return split
