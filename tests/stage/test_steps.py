@@ -8,6 +8,7 @@ import uuid
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 
 from importance_tasks.analysis import explain
@@ -146,3 +147,28 @@ def test_the_previous_version_is_compared(store, friedman):
     compared = _json(store, pinned.run_id, "importance/comparison.json")
     assert compared["previous_version"] == "1" and compared["movers"] == []
     assert np.isclose(compared["spearman"], metrics["comparison/spearman"])
+
+
+def test_a_registered_model_with_named_inputs(store):
+    """A Keras structured-data model (one named input per column, Normalization inside),
+    registered with its evaluation table in another column order, through every step."""
+    from tests.test_model_inputs import DATA_ORDER, _data, _named_model
+
+    data = _data()
+    frame = pd.DataFrame(data.X, columns=list(DATA_ORDER))
+    frame["y"] = data.y
+    name = f"named-{uuid.uuid4().hex[:6]}"
+    register_keras_model(
+        _named_model(), name=name, eval_frame=frame, target="y", tracking_uri=store
+    )
+    config = AnalysisConfig(methods=("permutation", "probe", "weights"), n_repeats=2)
+    pinned = plan(f"{name}/1", config, tracking_uri=store, experiment="steps")
+    summaries, _, published = _steps(pinned)
+    assert [s["status"] for s in summaries] == ["done", "done", "skipped"]  # weights: not a chain
+    run = AnalysisRun(mlflow.MlflowClient(store), pinned.run_id)
+    for method in ("permutation", "probe"):
+        result = run.result(method)
+        assert result.features == DATA_ORDER
+        importance = dict(zip(result.features, result.mean, strict=True))
+        assert importance["noise"] == pytest.approx(0.0, abs=1e-9) and importance["age"] > 0.1
+    assert set(published["top_features"][:3]) == {"age", "income", "pair[0]"}
