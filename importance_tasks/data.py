@@ -20,6 +20,7 @@ __all__ = [
     "DataError",
     "EvalData",
     "load_table",
+    "missing_and_extra",
     "read_eval_data",
 ]
 
@@ -152,11 +153,17 @@ class EvalData:
         )
 
 
+def missing_and_extra(
+    actual: Sequence[str], expected: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """The expected columns ``actual`` lacks, and the columns it has beyond them."""
+    return [c for c in expected if c not in actual], [c for c in actual if c not in expected]
+
+
 def _check_columns(actual: list[str], expected: list[str]) -> None:
     if actual == expected:
         return
-    missing = [c for c in expected if c not in actual]
-    extra = [c for c in actual if c not in expected]
+    missing, extra = missing_and_extra(actual, expected)
     if missing or extra:
         raise DataError(
             f"the data's feature columns do not match the model's: missing {missing}, "

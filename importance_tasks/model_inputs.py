@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from importance_tasks.data import missing_and_extra
 from importance_tasks.errors import DataError, UnsupportedModelError
 
 __all__ = ["InputSlot", "column_order", "input_slots", "splitter"]
@@ -90,8 +91,7 @@ def column_order(
         When the data lacks a column some input takes, or holds a column no input takes.
     """
     wanted = [c for slot in slots for c in slot.columns]
-    missing = [c for c in wanted if c not in data_columns]
-    extra = [c for c in data_columns if c not in wanted]
+    missing, extra = missing_and_extra(data_columns, wanted)
     if missing or extra:
         raise DataError(
             f"the model's inputs take the columns {wanted}; the data lacks {missing} and has "
