@@ -99,11 +99,10 @@ class KerasModel:
             self.n_features = int(model.inputs[0].shape[1])
             prepare: Any = _unchanged
         else:
-            self.feature_names = tuple(c for slot in self.slots for c in slot.columns)
-            self.n_features = len(self.feature_names)
-            columns = self.feature_names if columns is None else tuple(columns)
-            prepare = splitter(self.slots, column_order(self.slots, columns))
-            self.feature_names = columns
+            taken = tuple(c for slot in self.slots for c in slot.columns)
+            self.feature_names = taken if columns is None else tuple(columns)
+            self.n_features = len(taken)
+            prepare = splitter(self.slots, column_order(self.slots, self.feature_names))
         self._prepare = prepare
         self._gradient: Any = None
         self._forward = tf.function(
@@ -137,9 +136,7 @@ class KerasModel:
         if self._gradient is None:
             import tensorflow as tf
 
-            model = self.keras_model
-
-            prepare = self._prepare
+            model, prepare = self.keras_model, self._prepare
 
             def gradient(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
                 with tf.GradientTape() as tape:

@@ -119,7 +119,11 @@ class AnalysisRun:
         return f"{ARTIFACT_DIR}/parts/{method}/{kind}{shard:05d}.json"
 
     @staticmethod
-    def skipped_path(method: str) -> str:
+    def skipped_path(method: str, *, randomized: bool = False) -> str:
+        """Why a method has no result; with ``randomized``, why a sharded method's sanity
+        check has no result on the randomised model."""
+        if randomized:
+            return f"{ARTIFACT_DIR}/parts/{method}/randomized.skipped.json"
         return f"{ARTIFACT_DIR}/{method}.skipped.json"
 
     def _read(self, path: str) -> Any | None:
@@ -187,11 +191,12 @@ class AnalysisRun:
         path = self.part_path(record["method"], int(record["shard"]), randomized=randomized)
         self._write({path: json.dumps(dict(record))})
 
-    def log_skipped(self, method: str, reason: str) -> None:
-        self._write({self.skipped_path(method): json.dumps({"reason": reason})})
+    def log_skipped(self, method: str, reason: str, *, randomized: bool = False) -> None:
+        path = self.skipped_path(method, randomized=randomized)
+        self._write({path: json.dumps({"reason": reason})})
 
-    def skipped(self, method: str) -> str | None:
-        record = self._read(self.skipped_path(method))
+    def skipped(self, method: str, *, randomized: bool = False) -> str | None:
+        record = self._read(self.skipped_path(method, randomized=randomized))
         return None if record is None else str(record["reason"])
 
     # -- what aggregate logs, and publish reads --------------------------------------------

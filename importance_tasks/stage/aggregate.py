@@ -13,8 +13,8 @@ from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.ranking import agreement, compare, consensus
 from importance_tasks.result import Importance
 from importance_tasks.runner import finish
-from importance_tasks.stage.compute import randomized_name, top_features
-from importance_tasks.stage.plan import Plan, n_shards, shardable
+from importance_tasks.stage.compute import top_features
+from importance_tasks.stage.plan import Plan, shardable
 
 __all__ = ["aggregate"]
 
@@ -69,13 +69,13 @@ def _combine_shards(plan: Plan, run: AnalysisRun, method: str) -> None:
     """A sharded method's result from its parts, finished like any other (sanity verdict from
     the randomised model's parts, not-evaluable features marked) and logged, once."""
     instance = shardable(plan.config, method)
-    count = n_shards(plan, method)
+    count = 1 if instance is None else instance.n_shards(plan.n_rows)
     if instance is None or count == 1 or run.has_result(method):
         return
     result = _combined(run, instance, method, count, randomized=False)
     randomized: Importance | str | None = None
     if plan.config.sanity_check:
-        randomized = run.skipped(randomized_name(method)) or _combined(
+        randomized = run.skipped(method, randomized=True) or _combined(
             run, instance, method, count, randomized=True
         )
     run.log_result(

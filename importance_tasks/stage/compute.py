@@ -20,7 +20,7 @@ from importance_tasks.sanity import randomized_copy
 from importance_tasks.stage.inputs import checked_inputs
 from importance_tasks.stage.plan import Job, Plan, shardable
 
-__all__ = ["TOP_K", "compute", "randomized_name", "top_features"]
+__all__ = ["TOP_K", "compute", "top_features"]
 
 TOP_K = 5
 
@@ -28,11 +28,6 @@ TOP_K = 5
 def top_features(features: Any, rank: Any, k: int = TOP_K) -> list[str]:
     """The ``k`` best-ranked features (ties in feature order)."""
     return [features[i] for i in np.argsort(rank, kind="stable")[:k]]
-
-
-def randomized_name(method: str) -> str:
-    """Where a sharded method's sanity check records why it has no randomised result."""
-    return f"parts/{method}/randomized"
 
 
 def compute(plan: Plan, job: Job) -> dict[str, Any]:
@@ -85,7 +80,7 @@ def _compute_shard(plan: Plan, job: Job, run: AnalysisRun) -> dict[str, Any]:
         try:
             model = randomized_copy(model, seed=plan.config.seed)
         except UnsupportedModelError as exc:
-            run.log_skipped(randomized_name(job.method), str(exc))
+            run.log_skipped(job.method, str(exc), randomized=True)
             return {"status": "skipped", "reason": str(exc)}
     part = method.compute_shard(model, inputs.data, shard=job.shard, scoring=plan.config.scoring)
     run.log_part(part.to_record(), randomized=job.randomized)
