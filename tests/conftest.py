@@ -196,6 +196,40 @@ def mlflow_server(tmp_path_factory):
     stop_process_group(process)
 
 
+# MLflow's process-wide state: where it talks to and which experiment is active. The
+# package's connect() sets the URIs and register_keras_model the experiment, and MLflow copies
+# each into an environment variable as well.
+_MLFLOW_GLOBALS = (
+    ("mlflow.tracking._tracking_service.utils", "_tracking_uri"),
+    ("mlflow.tracking._model_registry.utils", "_registry_uri"),
+    ("mlflow.tracking.fluent", "_active_experiment_id"),
+)
+_MLFLOW_ENVIRON = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_state():
+    """Put MLflow's process-wide state back after each test, so that no test reaches a server,
+    or an experiment id, of an earlier test in the same worker (a fault test's killed server
+    once took a later registration with it)."""
+    import importlib
+    import sys
+
+    environ = {name: os.environ.get(name) for name in _MLFLOW_ENVIRON}
+    loaded = "mlflow" in sys.modules
+    saved = [getattr(importlib.import_module(m), a) for m, a in _MLFLOW_GLOBALS] if loaded else None
+    yield
+    for name, value in environ.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    if "mlflow" in sys.modules:
+        values = saved or [None] * len(_MLFLOW_GLOBALS)  # MLflow's defaults before any set
+        for (module, attribute), value in zip(_MLFLOW_GLOBALS, values, strict=True):
+            setattr(importlib.import_module(module), attribute, value)
+
+
 @pytest.fixture(autouse=True)
 def _model_cache(tmp_path_factory, monkeypatch):
     """Each test session downloads registered models into its own cache."""
