@@ -15,7 +15,7 @@ from importance_tasks.data import EvalData
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.evaluable import constant_features
 from importance_tasks.methods import make_method
-from importance_tasks.model import Model, for_columns
+from importance_tasks.model import Model, for_data
 from importance_tasks.ranking import Consensus, consensus
 from importance_tasks.result import Importance
 from importance_tasks.runner import run_method
@@ -74,7 +74,7 @@ def explain(
         config = AnalysisConfig.from_settings(settings)
     elif settings:
         raise InputError(f"give a config or settings {sorted(settings)}, not both")
-    model = for_columns(model, data.feature_names)  # named inputs take their columns by name
+    model = for_data(model, data)  # named inputs take their columns by name, strings as such
     results: dict[str, Importance] = {}
     skipped: dict[str, str] = {}
     constant = constant_features(data)

@@ -173,7 +173,7 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
             raise InputError("--data and --target are needed with a .keras file")
         keras_model = load_keras_file(args.model)  # refused before any data is read
         data = read_eval_data(args.data, target=args.target)
-        model = keras_model.bind(data.feature_names)
+        model = keras_model.bind(data)
         if model.n_features != len(data.feature_names):
             raise DataError(
                 f"the model takes {model.n_features} inputs but the data has "

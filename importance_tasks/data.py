@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from importance_tasks.columns import code_column, coded_ints
 from importance_tasks.errors import DataError
 
 if TYPE_CHECKING:
@@ -40,15 +41,24 @@ class EvalData:
     Attributes
     ----------
     X : ndarray of shape (n_rows, n_features), float32
+        Numbers as themselves; a coded column (see ``importance_tasks.columns``) as indices
+        into its vocabulary.
     y : ndarray of shape (n_rows,) or (n_rows, n_targets)
     feature_names : tuple of str
     sample_weight : ndarray of shape (n_rows,) or None
+    categories : mapping of column name to vocabulary
+        The coded columns (strings, categories, integers beyond 2**24) and their values.
+    column_types : mapping of column name to type name
+        As loaded (``float64``, ``int64``, ``bool``, ``string``, ``category``); for display.
+        Columns not listed are ``float32``.
     """
 
     X: NDArray[np.float32]
     y: NDArray[Any]
     feature_names: tuple[str, ...]
     sample_weight: NDArray[np.float64] | None = None
+    categories: Mapping[str, NDArray[Any]] = field(default_factory=dict)
+    column_types: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         X = np.asarray(self.X)
@@ -86,10 +96,37 @@ class EvalData:
             weight = np.asarray(weight, dtype=np.float64)
             if weight.shape != (X.shape[0],) or not np.isfinite(weight).all() or (weight < 0).any():
                 raise DataError("sample_weight must be finite, non-negative, one per row")
+        self._check_codes(X32)
         object.__setattr__(self, "X", X32)
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "feature_names", tuple(map(str, self.feature_names)))
         object.__setattr__(self, "sample_weight", weight)
+        object.__setattr__(self, "categories", dict(self.categories))
+        object.__setattr__(self, "column_types", dict(self.column_types))
+
+    def _check_codes(self, X: NDArray[np.float32]) -> None:
+        unknown = sorted(set(self.categories) - set(self.feature_names))
+        if unknown:
+            raise DataError(f"categories given for columns {unknown} that are not features")
+        for j, name in enumerate(self.feature_names):
+            vocabulary = self.categories.get(name)
+            if vocabulary is None:
+                continue
+            codes = X[:, j]
+            if (codes < 0).any() or (codes >= len(vocabulary)).any() or (codes % 1).any():
+                raise DataError(
+                    f"column {name!r} is coded but holds values that are not indices into its "
+                    f"{len(vocabulary)} categories"
+                )
+
+    @property
+    def coded(self) -> NDArray[np.bool_]:
+        """Per feature column, whether it holds codes (see ``categories``)."""
+        return np.array([name in self.categories for name in self.feature_names], dtype=bool)
+
+    def column_type(self, name: str) -> str:
+        """The type ``name`` was loaded as (``float32`` where nothing was recorded)."""
+        return self.column_types.get(name, "float32")
 
     @property
     def n_rows(self) -> int:
@@ -130,27 +167,45 @@ class EvalData:
         if feature_names is not None:
             _check_columns(actual, list(feature_names))
         _check_rows(len(frame))
-        from pandas.api.types import is_bool_dtype, is_numeric_dtype
-
-        non_numeric = [
-            str(c)
-            for c, dtype in features.dtypes.items()
-            if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
-        ]
-        if non_numeric:
-            raise DataError(
-                f"columns {non_numeric} are not numeric; encode them (e.g. one-hot) the way the "
-                "model was trained and pass the encoded table"
-            )
         y_frame = frame[targets[0]] if len(targets) == 1 else frame[targets]
-        with np.errstate(over="ignore", invalid="ignore"):
-            X = features.to_numpy(dtype=np.float32)
+        X, categories, types = _frame_columns(features)
         return cls(
             X=X,
             y=y_frame.to_numpy(),
             feature_names=tuple(actual),
             sample_weight=frame[sample_weight].to_numpy() if sample_weight else None,
+            categories=categories,
+            column_types=types,
         )
+
+
+def _frame_columns(
+    features: pd.DataFrame,
+) -> tuple[NDArray[np.float32], dict[str, NDArray[Any]], dict[str, str]]:
+    """The feature table as one float32 matrix, the coded columns' vocabularies, and each
+    column's type."""
+    import pandas as pd
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    X = np.empty(features.shape, dtype=np.float32)
+    categories: dict[str, NDArray[Any]] = {}
+    types: dict[str, str] = {}
+    for j, (column, dtype) in enumerate(features.dtypes.items()):
+        name, series = str(column), features.iloc[:, j]
+        if isinstance(dtype, pd.CategoricalDtype) and is_numeric_dtype(dtype.categories.dtype):
+            series, dtype = series.astype(dtype.categories.dtype), dtype.categories.dtype
+        if is_numeric_dtype(dtype) or is_bool_dtype(dtype):
+            types[name] = str(dtype)
+            values = series.to_numpy()
+            if not coded_ints(values):
+                with np.errstate(over="ignore", invalid="ignore"):
+                    X[:, j] = series.to_numpy(dtype=np.float32, na_value=np.nan)
+                continue
+        else:
+            types[name] = "category" if str(dtype) == "category" else "string"
+            values = series.to_numpy(dtype=object)
+        X[:, j], categories[name] = code_column(name, values)
+    return X, categories, types
 
 
 def missing_and_extra(
@@ -223,39 +278,93 @@ def read_eval_data(
     if feature_names is not None:
         _check_columns(features, list(feature_names))
     _check_rows(file.metadata.num_rows)
-    numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean)
-    non_numeric = [c for c in features if not any(t(schema.field(c).type) for t in numeric)]
-    if non_numeric:
+    numeric = [c for c in features if _arrow_numeric(schema.field(c).type)]
+    strings = [c for c in features if _arrow_strings(schema.field(c).type)]
+    others = [c for c in features if c not in numeric and c not in strings]
+    if others:
+        kinds = [f"{c} ({schema.field(c).type})" for c in others]
         raise DataError(
-            f"columns {non_numeric} are not numeric; encode them (e.g. one-hot) the way the "
-            "model was trained and pass the encoded table"
+            f"columns {kinds} have types that cannot be evaluated; give numbers, booleans or "
+            "strings (e.g. cast timestamps to numbers the way the model was trained)"
         )
     _check_size(file.metadata.num_rows, len(features) + len(drop), path)
     X = np.empty((file.metadata.num_rows, len(features)), dtype=np.float32)
+    position = {c: j for j, c in enumerate(features)}
+    wide_ints: set[str] = set()
     ys: list[NDArray[Any]] = []
     weights: list[NDArray[Any]] = []
-    offset = 0
-    for group in range(file.metadata.num_row_groups):
-        n = file.metadata.row_group(group).num_rows
-        step = max(1, READ_BYTES // max(8 * n, 1))  # columns per read: about READ_BYTES each
-        for first in range(0, len(features), step):
-            names = features[first : first + step]
-            part = file.read_row_group(group, columns=names, use_threads=False)
-            for j, name in enumerate(names, start=first):  # nulls become NaN, refused below
-                column = part.column(name).cast(pa.float32(), safe=False)
-                X[offset : offset + n, j] = column.to_numpy(zero_copy_only=False)
-        extra = file.read_row_group(group, columns=drop, use_threads=False)
-        y = [extra.column(t).to_numpy(zero_copy_only=False) for t in targets]
-        ys.append(y[0] if len(y) == 1 else np.column_stack(y))
-        if sample_weight:
-            weights.append(extra.column(sample_weight).to_numpy(zero_copy_only=False))
-        offset += n
+    try:
+        offset = 0
+        for group in range(file.metadata.num_row_groups):
+            n = file.metadata.row_group(group).num_rows
+            step = max(1, READ_BYTES // max(8 * n, 1))  # columns per read: about READ_BYTES each
+            for first in range(0, len(numeric), step):
+                names = numeric[first : first + step]
+                part = file.read_row_group(group, columns=names, use_threads=False)
+                for name in names:  # nulls become NaN, refused below
+                    column = part.column(name)
+                    if pa.types.is_integer(column.type) and coded_ints(_min_max(column)):
+                        wide_ints.add(name)
+                        continue
+                    X[offset : offset + n, position[name]] = column.cast(
+                        pa.float32(), safe=False
+                    ).to_numpy(zero_copy_only=False)
+            extra = file.read_row_group(group, columns=drop, use_threads=False)
+            y = [extra.column(t).to_numpy(zero_copy_only=False) for t in targets]
+            ys.append(y[0] if len(y) == 1 else np.column_stack(y))
+            if sample_weight:
+                weights.append(extra.column(sample_weight).to_numpy(zero_copy_only=False))
+            offset += n
+        categories: dict[str, NDArray[Any]] = {}
+        for name in [c for c in features if c in wide_ints or c in strings]:  # whole columns
+            column = file.read(columns=[name], use_threads=False).column(0)
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            values = column.to_numpy(zero_copy_only=False)
+            X[:, position[name]], categories[name] = code_column(name, values)
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(path, "parquet", exc) from None
     return EvalData(
         X=X,
         y=np.concatenate(ys),
         feature_names=tuple(features),
         sample_weight=np.concatenate(weights) if sample_weight else None,
+        categories=categories,
+        column_types={c: _arrow_type_name(schema.field(c).type) for c in features},
     )
+
+
+def _arrow_numeric(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+    )
+
+
+def _arrow_strings(kind: Any) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        return _arrow_strings(kind.value_type)
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def _arrow_type_name(kind: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        return "category"
+    if _arrow_strings(kind):
+        return "string"
+    return str(np.dtype(kind.to_pandas_dtype()))
+
+
+def _min_max(column: Any) -> NDArray[Any]:
+    import pyarrow.compute as pc
+
+    bounds = pc.min_max(column)
+    return np.array([v.as_py() or 0 for v in bounds.values()])
 
 
 def _check_rows(n_rows: int) -> None:

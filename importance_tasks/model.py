@@ -7,16 +7,20 @@ call) once per feature and repeat.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.errors import InputError, UnsupportedModelError
+from importance_tasks.errors import DataError, InputError, UnsupportedModelError
 
-__all__ = ["CallableModel", "KerasModel", "Model", "aligned_empty", "for_columns"]
+if TYPE_CHECKING:
+    from importance_tasks.data import EvalData
+    from importance_tasks.gradient_space import GradientSpace
+
+__all__ = ["CallableModel", "KerasModel", "Model", "aligned_empty", "for_data"]
 
 DEFAULT_BATCH_ROWS = 32_768
 # TensorFlow's CPU kernels need tensors aligned to 64 bytes: it copies every numpy array it is
@@ -76,6 +80,9 @@ class KerasModel:
         The data's feature columns, in the order the rows will come in. For a model with named
         inputs they are matched to the inputs by name (default: the inputs' own order);
         ignored for a model with one matrix input, which takes its columns by position.
+    categories : mapping of column name to vocabulary, optional
+        The data's coded columns (``EvalData.categories``): their codes become the raw values
+        inside the forward pass. Only a model with named inputs takes them.
     """
 
     def __init__(
@@ -84,6 +91,7 @@ class KerasModel:
         *,
         batch_rows: int = DEFAULT_BATCH_ROWS,
         columns: Sequence[str] | None = None,
+        categories: Mapping[str, Any] | None = None,
     ) -> None:
         import tensorflow as tf
 
@@ -94,7 +102,14 @@ class KerasModel:
         self.keras_model = model
         self.batch_rows = batch_rows
         self.slots = input_slots(model)
+        self.categories = dict(categories or {})
         if self.slots is None:
+            if self.categories:
+                raise DataError(
+                    f"columns {sorted(self.categories)} hold strings or categories, but the "
+                    "model takes one matrix of numbers; encode them (e.g. one-hot) the way the "
+                    "model was trained, or give the model named inputs with lookup layers"
+                )
             self.feature_names: tuple[str, ...] | None = None
             self.n_features = int(model.inputs[0].shape[1])
             prepare: Any = _unchanged
@@ -102,7 +117,9 @@ class KerasModel:
             taken = tuple(c for slot in self.slots for c in slot.columns)
             self.feature_names = taken if columns is None else tuple(columns)
             self.n_features = len(taken)
-            prepare = splitter(self.slots, column_order(self.slots, self.feature_names))
+            vocabularies = [self.categories.get(c) for c in taken]
+            order = column_order(self.slots, self.feature_names)
+            prepare = splitter(self.slots, order, vocabularies)
         self._prepare = prepare
         self._gradient: Any = None
         self._forward = tf.function(
@@ -111,13 +128,35 @@ class KerasModel:
             reduce_retracing=True,
         )
 
-    def bind(self, columns: Sequence[str]) -> KerasModel:
-        """This model taking rows whose feature columns are ``columns``: by name for a model
-        with named inputs (``DataError`` when a column is missing or extra); unchanged for a
-        model with one matrix input."""
-        if self.slots is None or tuple(columns) == self.feature_names:
+    def bind(self, data: EvalData) -> KerasModel:
+        """This model taking the rows of ``data``: columns by name and coded columns as their
+        values for a model with named inputs, unchanged for a model with one matrix input.
+
+        Raises
+        ------
+        DataError
+            When a column is missing or extra, or does not fit its input's type; the message
+            names the column.
+        """
+        from importance_tasks.model_inputs import check_column_types, column_order
+
+        if self.slots is None:
+            if data.categories:  # refused with the columns' names
+                KerasModel(self.keras_model, categories=data.categories)
             return self
-        return KerasModel(self.keras_model, batch_rows=self.batch_rows, columns=columns)
+        column_order(self.slots, data.feature_names)  # names missing and extra columns first
+        check_column_types(self.slots, data.feature_names, data.X, data.categories)
+        same_codes = data.categories.keys() == self.categories.keys() and all(
+            data.categories[c] is self.categories[c] for c in data.categories
+        )
+        if data.feature_names == self.feature_names and same_codes:
+            return self
+        return KerasModel(
+            self.keras_model,
+            batch_rows=self.batch_rows,
+            columns=data.feature_names,
+            categories=data.categories,
+        )
 
     def predict(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
         X = np.ascontiguousarray(X, dtype=np.float32)
@@ -126,6 +165,17 @@ class KerasModel:
             for i in range(0, X.shape[0], self.batch_rows)
         ]
         return _as_2d(np.concatenate(parts) if parts else np.empty((0, 1)))
+
+    def gradient_space(self) -> GradientSpace | None:
+        """The model split at its first differentiable tensors, for columns a gradient cannot
+        reach (strings, integers, lookups); None when ``gradient`` reaches every column.
+        See ``importance_tasks.gradient_space``."""
+        from importance_tasks.gradient_space import gradient_space
+
+        if self.slots is None:
+            return None
+        columns = self.feature_names or ()
+        return gradient_space(self.keras_model, self.slots, columns, self._prepare, self.batch_rows)
 
     def gradient(self, X: NDArray[np.float32], weights: NDArray[np.float32]) -> NDArray[np.float64]:
         """Gradient of ``sum(output * weights)`` per row: shape (n_rows, n_features).
@@ -169,9 +219,23 @@ def _unchanged(x: Any) -> Any:
     return x
 
 
-def for_columns(model: Model, columns: Sequence[str]) -> Model:
-    """``model`` taking rows whose feature columns are ``columns`` (see ``KerasModel.bind``)."""
-    return model.bind(columns) if isinstance(model, KerasModel) else model
+def for_data(model: Model, data: EvalData) -> Model:
+    """``model`` taking the rows of ``data`` (see ``KerasModel.bind``).
+
+    Raises
+    ------
+    DataError
+        When ``data`` holds coded columns (strings, categories) that ``model`` cannot take.
+    """
+    if isinstance(model, KerasModel):
+        return model.bind(data)
+    if data.categories:
+        raise DataError(
+            f"columns {sorted(data.categories)} hold strings or categories, which this model "
+            "function cannot take (it is given numbers); load the model as Keras, or encode "
+            "those columns the way the model was trained"
+        )
+    return model
 
 
 def _as_tensor(batch: NDArray[np.float32]) -> Any:

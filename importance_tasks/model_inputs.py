@@ -5,13 +5,14 @@ it was trained. A model with several named inputs (Keras' structured-data style:
 ``keras.Input`` per column, often with preprocessing layers inside) takes each input from the
 data column of the same name: an input of shape (None,) or (None, 1) is one column, one of
 shape (None, k) is k columns named ``name[0]`` ... ``name[k-1]``. The methods still see one
-float32 matrix; the traced forward pass slices it into the model's inputs, so perturbed copies
-stay batched and gradients flow back to the columns.
+float32 matrix; the traced forward pass slices it into the model's inputs (turning a coded
+column's codes back into its strings, see ``importance_tasks.columns``), so perturbed copies
+stay batched and gradients flow back to the numeric columns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +22,10 @@ from numpy.typing import NDArray
 from importance_tasks.data import missing_and_extra
 from importance_tasks.errors import DataError, UnsupportedModelError
 
-__all__ = ["InputSlot", "column_order", "input_slots", "splitter"]
+__all__ = ["InputSlot", "check_column_types", "column_order", "input_slots", "splitter"]
 
-# Input dtypes a float32 column carries exactly (integers up to 2**24).
-_NUMERIC = {"float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64",
-            "uint8", "uint16", "uint32", "bool"}  # fmt: skip
+_FLOATS = {"float16", "float32", "float64", "bfloat16"}
+_INTEGERS = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool"}
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,19 @@ def input_slots(model: Any) -> tuple[InputSlot, ...] | None:
     Raises
     ------
     UnsupportedModelError
-        For an image or sequence input, a string input, or an input of unknown width; the
-        message names the input.
+        For an image or sequence input, an input of another type than numbers, booleans or
+        strings, or an input of unknown width; the message names the input.
     """
     inputs = list(getattr(model, "inputs", None) or [])
     if not inputs:
         raise UnsupportedModelError("the model declares no inputs; build it with keras.Input")
-    if len(inputs) == 1 and len(inputs[0].shape) == 2 and inputs[0].shape[1] is not None:
+    only = inputs[0]
+    if (
+        len(inputs) == 1
+        and len(only.shape) == 2
+        and only.shape[1] is not None
+        and str(only.dtype) in _FLOATS | _INTEGERS
+    ):
         return None
     slots = []
     for tensor in inputs:
@@ -70,10 +76,9 @@ def input_slots(model: Any) -> tuple[InputSlot, ...] | None:
                 f"input {name!r} has shape {shape}: image and sequence inputs are not supported; "
                 "each input must be one column (None,) or (None, 1), or k columns (None, k)"
             )
-        if dtype not in _NUMERIC:
+        if dtype not in _FLOATS | _INTEGERS | {"string"}:
             raise UnsupportedModelError(
-                f"input {name!r} takes {dtype} values; inputs of strings or other non-numeric "
-                "types are not supported yet (encode the column outside the model)"
+                f"input {name!r} takes {dtype} values; inputs take numbers, booleans or strings"
             )
         slots.append(InputSlot(name, width, flat, dtype))
     return tuple(slots)
@@ -103,20 +108,71 @@ def column_order(
     return np.array([position[c] for c in wanted], dtype=np.intp)
 
 
+def check_column_types(
+    slots: Sequence[InputSlot],
+    data_columns: Sequence[str],
+    X: NDArray[np.float32],
+    categories: Mapping[str, NDArray[Any]],
+) -> None:
+    """Refuse data whose columns do not fit the inputs' types, naming the column.
+
+    A string input needs a column of strings; a numeric input a column of numbers (or of
+    coded integers); an integer input whole numbers (a float cast to it would be truncated).
+    """
+    position = {c: j for j, c in enumerate(data_columns)}
+    for slot in slots:
+        for column in slot.columns:
+            vocabulary = categories.get(column)
+            holds_strings = vocabulary is not None and vocabulary.dtype.kind in "USO"
+            if slot.dtype == "string" and not holds_strings:
+                raise DataError(
+                    f"input {slot.name!r} takes strings but column {column!r} holds numbers; "
+                    "give the column as strings, the way the model was trained"
+                )
+            if slot.dtype != "string" and holds_strings:
+                raise DataError(
+                    f"input {slot.name!r} takes {slot.dtype} values but column {column!r} "
+                    "holds strings"
+                )
+            if slot.dtype in _INTEGERS and vocabulary is None:
+                values = X[:, position[column]]
+                if (values % 1).any():
+                    raise DataError(
+                        f"input {slot.name!r} takes {slot.dtype} values but column {column!r} "
+                        "holds fractions, which the model would truncate; give whole numbers"
+                    )
+
+
 def splitter(
-    slots: Sequence[InputSlot], order: NDArray[np.intp] | None
+    slots: Sequence[InputSlot],
+    order: NDArray[np.intp] | None,
+    vocabularies: Sequence[NDArray[Any] | None],
 ) -> Callable[[Any], dict[str, Any]]:
     """A TensorFlow function from the (rows, columns) float32 matrix in the data's column order
-    to the model's inputs by name, each in its own shape and dtype."""
+    to the model's inputs by name, each in its own shape and dtype. ``vocabularies`` holds, per
+    model column in input order, the values its codes index (None for a numeric column)."""
     import tensorflow as tf
+
+    lookups = [None if v is None else tf.constant(v) for v in vocabularies]
+
+    def column(x: Any, j: int, dtype: str) -> Any:
+        lookup = lookups[j]
+        if lookup is None:
+            return tf.cast(x[:, j], dtype)
+        return tf.cast(tf.gather(lookup, tf.cast(x[:, j], tf.int32)), dtype)
 
     def split(x: Any) -> dict[str, Any]:
         if order is not None:
             x = tf.gather(x, order, axis=1)
         parts, start = {}, 0
         for slot in slots:
-            part = x[:, start] if slot.flat else x[:, start : start + slot.width]
-            parts[slot.name] = tf.cast(part, slot.dtype)
+            span = range(start, start + slot.width)
+            if all(lookups[j] is None for j in span):
+                part = x[:, start] if slot.flat else x[:, start : start + slot.width]
+                parts[slot.name] = tf.cast(part, slot.dtype)
+            else:
+                values = [column(x, j, slot.dtype) for j in span]
+                parts[slot.name] = values[0] if slot.flat else tf.stack(values, axis=1)
             start += slot.width
         return parts
 

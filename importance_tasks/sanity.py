@@ -32,21 +32,38 @@ DEFAULT_THRESHOLD = 0.8
 
 
 def randomized_copy(model: Model, *, seed: int) -> KerasModel:
-    """The same Keras architecture with every weight redrawn from N(0, std of that weight)."""
-    keras_model = getattr(model, "keras_model", None)
-    if keras_model is None:
+    """The same Keras architecture with every trainable weight redrawn from N(0, std of that
+    weight). State that was not learned by gradient (a ``Normalization``'s mean and variance,
+    a lookup's vocabulary, batch-norm statistics) is kept: redrawing a variance would make it
+    negative, and the test is about what the network learned."""
+    if not isinstance(model, KerasModel):
         raise UnsupportedModelError("the sanity check needs a Keras model to randomise")
+    rng = np.random.default_rng(seed)
+    clone = _copy(model.keras_model)
+    for weight in clone.trainable_weights:
+        values = np.asarray(weight.numpy())
+        scale = float(values.std()) or 0.05
+        weight.assign(rng.normal(0.0, scale, size=values.shape).astype(values.dtype))
+    return KerasModel(clone, columns=model.feature_names, categories=model.categories)
+
+
+def _copy(keras_model: Any) -> Any:
+    """A copy of the model with its own weights. Lookup tables do not survive
+    ``clone_model`` (they come back uninitialised), so a model holding them is copied through
+    the ``.keras`` format, which saves their vocabularies."""
     import keras
 
-    rng = np.random.default_rng(seed)
-    clone = keras.models.clone_model(keras_model)
-    clone.set_weights(
-        [
-            rng.normal(0.0, float(w.std()) or 0.05, size=w.shape).astype(w.dtype)
-            for w in keras_model.get_weights()
-        ]
-    )
-    return KerasModel(clone, columns=getattr(model, "feature_names", None))
+    if not any(hasattr(layer, "lookup_table") for layer in keras_model._flatten_layers()):
+        clone = keras.models.clone_model(keras_model)
+        clone.set_weights(keras_model.get_weights())
+        return clone
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "copy.keras"
+        keras_model.save(path)
+        return keras.saving.load_model(path, safe_mode=True)
 
 
 def randomized_result(

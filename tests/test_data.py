@@ -47,10 +47,34 @@ def test_nan_and_inf_are_named_by_column():
         EvalData(X=np.array([[1e39], [0.0]]), y=np.zeros(2), feature_names=("big",))
 
 
-def test_strings_need_an_encoder():
-    frame = _frame().assign(colour=list("rgbrg"))
-    with pytest.raises(DataError, match=r"columns \['colour'\] are not numeric"):
-        EvalData.from_frame(frame, target="y")
+def test_string_and_category_columns_are_coded_by_their_sorted_values():
+    frame = _frame().assign(
+        colour=list("rgbrg"),
+        size=pd.Categorical(["s", "l", "s", "m", "l"]),
+        big=2**40 + np.arange(5),
+    )
+    data = EvalData.from_frame(frame, target="y")
+    assert list(data.categories["colour"]) == ["b", "g", "r"]
+    np.testing.assert_array_equal(data.X[:, 2], [2, 1, 0, 2, 1])
+    assert list(data.categories["size"]) == ["l", "m", "s"]
+    np.testing.assert_array_equal(data.categories["big"], 2**40 + np.arange(5))  # not in float32
+    assert data.coded.tolist() == [False, False, True, True, True]
+    assert [data.column_type(c) for c in data.feature_names] == [
+        "float64", "float64", "string", "category", "int64"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["r", None, "g", "b", "r"], r"column 'colour' has 1 missing values"),
+        (["r", np.nan, "g", "b", "r"], r"column 'colour' has 1 missing values"),
+        (["r", 1, "g", "b", "r"], r"column 'colour' holds \['int'\] values besides strings"),
+    ],
+)
+def test_missing_or_mixed_values_in_a_string_column_are_named(values, message):
+    with pytest.raises(DataError, match=message):
+        EvalData.from_frame(_frame().assign(colour=values), target="y")
 
 
 def test_too_few_rows():
@@ -95,6 +119,9 @@ def test_streamed_parquet_equals_the_dataframe_path(tmp_path, monkeypatch):
             "f": rng.normal(size=11),
             "i": rng.integers(-5, 5, size=11),
             "b": rng.random(11) > 0.5,
+            "s": rng.choice(["x", "yy", "z"], size=11),
+            "c": pd.Categorical(rng.choice(["lo", "hi"], size=11)),
+            "big": rng.integers(0, 3, size=11) + 2**40,
             "w": rng.random(11),
             "y": rng.integers(0, 3, size=11),
         }
@@ -102,10 +129,15 @@ def test_streamed_parquet_equals_the_dataframe_path(tmp_path, monkeypatch):
     frame.index = frame.index * 3  # not a RangeIndex: pandas stores it as a column
     frame.to_parquet(tmp_path / "indexed.parquet")
     indexed = read_eval_data(tmp_path / "indexed.parquet", target="y", sample_weight="w")
-    assert indexed.feature_names == ("f", "i", "b")
+    features = ("f", "i", "b", "s", "c", "big")
+    assert indexed.feature_names == features
     streamed, framed = _both(tmp_path, frame, target="y", sample_weight="w")
-    assert streamed.feature_names == framed.feature_names == ("f", "i", "b")
+    assert streamed.feature_names == framed.feature_names == features
     np.testing.assert_array_equal(streamed.X, framed.X)
+    assert streamed.categories.keys() == framed.categories.keys() == {"s", "c", "big"}
+    for name, vocabulary in streamed.categories.items():
+        np.testing.assert_array_equal(vocabulary, framed.categories[name])
+    assert streamed.column_types == framed.column_types
     np.testing.assert_array_equal(streamed.y, framed.y)
     np.testing.assert_array_equal(streamed.sample_weight, framed.sample_weight)
 
@@ -117,7 +149,7 @@ def test_streamed_parquet_equals_the_dataframe_path(tmp_path, monkeypatch):
         (lambda f: f.rename(columns={"b": "c"}), r"missing \['b'\], unexpected \['c'\]"),
         (lambda f: f.assign(b=[1.0, None, 2.0, 3.0, 4.0]), r"NaN or infinite .*\['b'\]"),
         (lambda f: f.assign(b=[1e39, 0, 0, 0, 0]), r"NaN or infinite .*\['b'\]"),
-        (lambda f: f.assign(b=list("rgbrg")), r"\['b'\] are not numeric"),
+        (lambda f: f.assign(b=["r", None, "g", "b", "r"]), r"column 'b' has 1 missing values"),
         (lambda f: f.head(1), "at least 2 evaluation rows"),
         (lambda f: f.drop(columns="y"), r"target column\(s\) \['y'\] not in the data"),
     ],
@@ -128,7 +160,9 @@ def test_streamed_parquet_refuses_what_the_dataframe_path_refuses(tmp_path, chan
         assert re.search(message, str(outcome)), str(outcome)
 
 
-COLUMN = st.sampled_from(["float", "int", "bool", "str", "nan", "inf", "huge"])
+COLUMN = st.sampled_from(
+    ["float", "int", "bool", "str", "str_null", "category", "bigint", "nan", "inf", "huge"]
+)
 
 
 @settings(
@@ -149,6 +183,9 @@ def test_fuzzed_tables_load_or_fail_with_a_data_error(tmp_path, kinds, n_rows, s
         "int": lambda: rng.integers(-3, 3, size=n_rows),
         "bool": lambda: rng.random(n_rows) > 0.5,
         "str": lambda: rng.choice(["a", "b"], size=n_rows).astype(object),
+        "str_null": lambda: np.where(rng.random(n_rows) > 0.5, None, "a"),
+        "category": lambda: pd.Categorical(rng.choice(["p", "q"], size=n_rows)),
+        "bigint": lambda: rng.integers(0, 2, size=n_rows) + 2**50,
         "nan": lambda: np.where(rng.random(n_rows) > 0.5, np.nan, 1.0),
         "inf": lambda: np.where(rng.random(n_rows) > 0.5, -np.inf, 1.0),
         "huge": lambda: np.full(n_rows, 1e300),
@@ -166,6 +203,8 @@ def test_fuzzed_tables_load_or_fail_with_a_data_error(tmp_path, kinds, n_rows, s
     np.testing.assert_array_equal(streamed.X, framed.X)
     assert np.isfinite(streamed.X).all() and streamed.X.dtype == np.float32
     assert streamed.n_rows == n_rows >= 2
+    coded = {n for n, k in zip(names, kinds, strict=True) if k in {"str", "category", "bigint"}}
+    assert streamed.categories.keys() == framed.categories.keys() == coded
 
 
 def test_data_above_the_memory_budget_is_refused_with_its_size(tmp_path, monkeypatch):
@@ -188,6 +227,8 @@ def _broken_files(folder):
     frame.to_parquet(folder / "whole.parquet")
     whole = (folder / "whole.parquet").read_bytes()
     (folder / "truncated.parquet").write_bytes(whole[: len(whole) // 2])
+    middle = len(whole) // 3  # the footer intact, the column pages garbled
+    (folder / "corrupt.parquet").write_bytes(whole[:8] + bytes(middle) + whole[8 + middle :])
     (folder / "empty.parquet").write_bytes(b"")
     (folder / "text.parquet").write_text("a,b,y\n1,2,3\n")
     (folder / "empty.csv").write_text("")
@@ -196,6 +237,7 @@ def _broken_files(folder):
     (folder / "ragged.csv").write_text("a,b,y\n1,2,3\n4,5,6,7,8\n")
     return {
         "truncated.parquet": "cannot be read as parquet",
+        "corrupt.parquet": "cannot be read as parquet",
         "empty.parquet": "cannot be read as parquet",
         "text.parquet": "cannot be read as parquet",
         "empty.csv": "is empty",

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal, get_args
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.data import EvalData
+from importance_tasks.data import BATCH_ROWS, EvalData
 from importance_tasks.errors import UnsupportedModelError
 from importance_tasks.methods._common import (
+    FeatureRow,
     ProgressFn,
     RandomState,
     attribution_result,
@@ -23,8 +24,11 @@ from importance_tasks.methods._common import (
     output_selection,
     settings_of,
 )
-from importance_tasks.model import Model
+from importance_tasks.model import KerasModel, Model
 from importance_tasks.result import Importance
+
+if TYPE_CHECKING:
+    from importance_tasks.gradient_space import GradientSpace
 
 __all__ = ["IntegratedGradients", "quadrature"]
 
@@ -126,19 +130,30 @@ class IntegratedGradients:
                 "use permutation, probe, shap, lime or sage for this model"
             )
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
-        X, rng = sample.X.astype(np.float64), sample.rng
-        base = self._baselines(X, data.X.astype(np.float64), rng)
-        out_x = model.predict(sample.X)
-        select = output_selection(out_x, sample.y)
-        attributions = self._attributions(gradient, X, base, select, rng, progress)
-        out_b = model.predict(base.astype(np.float32))
-        delta = ((out_x - out_b) * select).sum(axis=1)
+        space = model.gradient_space() if isinstance(model, KerasModel) else None
+        predict: Callable[[NDArray[np.float32]], NDArray[np.float64]] = model.predict
+        owners: tuple[tuple[int, ...], ...] = tuple((j,) for j in range(sample.X.shape[1]))
+        encode: Callable[[NDArray[np.float32]], NDArray[np.float64]] = _as_float64
+        if space is not None:  # columns a gradient cannot reach: attributed after preprocessing
+            encode, predict, gradient, owners = (
+                space.encode, space.predict, space.gradient, space.owners
+            )  # fmt: skip
+        Z, rng = encode(sample.X), sample.rng
+        base = self._baselines(Z, data.X, encode, rng)
+        out_z = predict(Z.astype(np.float32))
+        select = output_selection(out_z, sample.y)
+        attributions = self._attributions(gradient, Z, base, select, rng, progress)
+        out_b = predict(base.astype(np.float32))
+        delta = ((out_z - out_b) * select).sum(axis=1)
         gap = np.abs(attributions.sum(axis=1) - delta)
         scale = float(np.mean(np.abs(delta)))
+        per_row, rows, diagnostics = _to_rows(
+            attributions, owners, sample.rows, space, data.feature_names
+        )
         return attribution_result(
             self.name,
-            sample.rows,
-            attributions,
+            rows,
+            per_row,
             started=start,
             select=select,
             settings=settings_of(
@@ -149,22 +164,33 @@ class IntegratedGradients:
                 smoothgrad_samples=self.smoothgrad_samples,
                 smoothgrad_sigma=self.smoothgrad_sigma,
                 seed=self.seed,
-                n_rows=len(X),
+                n_rows=len(Z),
                 groups=self.groups,
             ),
             diagnostics={
-                "completeness_gap": float(gap.mean() / scale) if scale > 0 else float(gap.mean())
+                **diagnostics,
+                "completeness_gap": float(gap.mean() / scale) if scale > 0 else float(gap.mean()),
             },
         )
 
     def _baselines(
-        self, X: NDArray[np.float64], pool: NDArray[np.float64], rng: np.random.Generator
+        self,
+        Z: NDArray[np.float64],
+        pool: NDArray[np.float32],
+        encode: Callable[[NDArray[np.float32]], NDArray[np.float64]],
+        rng: np.random.Generator,
     ) -> NDArray[np.float64]:
+        """Baselines in the space the gradients start from (the columns themselves, or their
+        encodings): zeros, the mean encoding of the data, or encodings of sampled rows."""
         if self.baseline == "zeros":
-            return np.zeros_like(X)
+            return np.zeros_like(Z)
         if self.baseline == "mean":
-            return np.broadcast_to(pool.mean(axis=0), X.shape).copy()
-        return pool[rng.integers(0, len(pool), size=len(X))]
+            total = sum(
+                encode(pool[i : i + BATCH_ROWS]).sum(axis=0)
+                for i in range(0, len(pool), BATCH_ROWS)
+            )
+            return np.broadcast_to(total / len(pool), Z.shape).copy()
+        return encode(pool[rng.integers(0, len(pool), size=len(Z))])
 
     def _attributions(
         self,
@@ -196,3 +222,49 @@ class IntegratedGradients:
             if progress is not None:
                 progress(step + 1, len(alphas))
         return (X - base) * total
+
+
+def _as_float64(X: NDArray[np.float32]) -> NDArray[np.float64]:
+    return X.astype(np.float64)
+
+
+def _to_rows(
+    attributions: NDArray[np.float64],
+    owners: Sequence[tuple[int, ...]],
+    rows: Sequence[FeatureRow],
+    space: GradientSpace | None,
+    names: Sequence[str],
+) -> tuple[NDArray[np.float64], list[FeatureRow], dict[str, Any]]:
+    """Per result row (feature or group), the sum of the components it owns, as one column
+    per row; a row that owns part of a component shared with columns outside it is NaN, with
+    the reason, and where a row's columns were attributed after preprocessing is recorded."""
+    per_row = np.zeros((attributions.shape[0], len(rows)))
+    not_evaluable: dict[str, str] = {}
+    attributed_at: dict[str, list[str]] = {}
+    for i, row in enumerate(rows):
+        mine = set(row.columns.tolist())
+        whole = [k for k, o in enumerate(owners) if set(o) <= mine]
+        shared = [k for k, o in enumerate(owners) if set(o) & mine and not set(o) <= mine]
+        if shared and space is not None:
+            layer = space.layers[shared[0]]
+            with_ = [names[j] for j in sorted(set(owners[shared[0]]) - mine)]
+            not_evaluable[row.label] = (
+                f"its values reach the model only mixed with columns {with_} (in {layer}'s "
+                "output); group those columns to attribute them together"
+            )
+            per_row[:, i] = np.nan
+            continue
+        per_row[:, i] = attributions[:, whole].sum(axis=1)
+        if space is not None:
+            layers = sorted({space.layers[k] for k in whole} - {""})
+            if layers:
+                attributed_at[row.label] = layers
+    diagnostics: dict[str, Any] = {}
+    if not_evaluable:
+        diagnostics["not_evaluable"] = not_evaluable
+    if attributed_at:
+        diagnostics["attributed_at"] = attributed_at
+    labels = [
+        FeatureRow(r.label, np.array([i], dtype=np.intp), r.names) for i, r in enumerate(rows)
+    ]
+    return per_row, labels, diagnostics

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -97,6 +98,7 @@ class Lime:
         # lime's scaler: fitted on the whole data, used for sampling and for standardising.
         scaler = StandardScaler(with_mean=False).fit(data.X)  # float64 sums, no float64 copy
         mean, scale = scaler.mean_, scaler.scale_
+        categorical = Categorical.of(data, mean, scale)
         kernel_width = np.sqrt(n_columns) * 0.75
         draws = np.random.RandomState(self.seed)  # lime's legacy stream, for equal draws
         block = max(
@@ -107,9 +109,12 @@ class Lime:
             ),
         )
 
-        def draw(rows: int) -> NDArray[np.float64]:
-            size = rows * self.num_samples * n_columns
-            return draws.normal(0, 1, size).reshape(rows, self.num_samples, n_columns)
+        def draw(rows: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            if not categorical.columns.size:
+                size = rows * self.num_samples * n_columns
+                noise = draws.normal(0, 1, size).reshape(rows, self.num_samples, n_columns)
+                return noise, np.empty((rows, self.num_samples, 0))
+            return categorical.draw(draws, rows, self.num_samples, n_columns)
 
         weights = np.zeros(X.shape)
         # The next rows' draws run on a second thread (numpy draws without holding the GIL);
@@ -121,7 +126,7 @@ class Lime:
             pending = pool.submit(draw, min(block, n_rows))
             for first in range(0, n_rows, block):
                 rows = X[first : first + block]
-                noise = pending.result()
+                noise, chosen = pending.result()
                 if first + block < n_rows:
                     pending = pool.submit(draw, min(block, n_rows - first - block))
                 # lime's copies are noise * scale + mean, standardised back to the noise: use
@@ -129,6 +134,7 @@ class Lime:
                 noise[:, 0] = (rows - mean) / scale
                 copies = aligned_empty(noise.shape)
                 np.add(noise * scale, mean, out=copies, casting="unsafe")
+                categorical.place(rows, chosen, noise, copies)
                 outputs = model.predict(copies.reshape(-1, n_columns))
                 outputs = outputs.reshape(len(rows), self.num_samples, -1)
                 for j in range(len(rows)):
@@ -158,6 +164,63 @@ class Lime:
                 groups=self.groups,
             ),
         )
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """lime's sampling of categorical columns (coded columns, see ``importance_tasks.columns``).
+
+    Each copy takes a value drawn by the column's frequency in the data; the surrogate sees 1
+    where the copy's value is the explained row's, else 0 (lime's scaler leaves these columns
+    unscaled). Draws follow lime's order per row: the normal noise of every column, then one
+    ``choice`` per categorical column.
+    """
+
+    columns: NDArray[np.intp]
+    values: tuple[NDArray[np.float64], ...]
+    frequencies: tuple[NDArray[np.float64], ...]
+
+    @classmethod
+    def of(
+        cls, data: EvalData, mean: NDArray[np.float64], scale: NDArray[np.float64]
+    ) -> Categorical:
+        """The data's coded columns; sets their ``mean`` to 0 and ``scale`` to 1 (lime's)."""
+        columns = np.flatnonzero(data.coded)
+        values, frequencies = [], []
+        for j in columns:
+            counts = np.bincount(data.X[:, j].astype(np.intp))
+            seen = np.flatnonzero(counts)
+            values.append(seen.astype(np.float64))
+            frequencies.append(counts[seen] / float(counts.sum()))
+        mean[columns], scale[columns] = 0.0, 1.0
+        return cls(columns, tuple(values), tuple(frequencies))
+
+    def draw(
+        self, draws: np.random.RandomState, rows: int, samples: int, n_columns: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Normal noise for every column and the drawn values of the categorical ones."""
+        noise = np.empty((rows, samples, n_columns))
+        chosen = np.empty((rows, samples, len(self.columns)))
+        for row in range(rows):
+            noise[row] = draws.normal(0, 1, samples * n_columns).reshape(samples, n_columns)
+            for k, (values, p) in enumerate(zip(self.values, self.frequencies, strict=True)):
+                chosen[row, :, k] = draws.choice(values, size=samples, replace=True, p=p)
+        return noise, chosen
+
+    def place(
+        self,
+        rows: NDArray[np.float64],
+        chosen: NDArray[np.float64],
+        noise: NDArray[np.float64],
+        copies: NDArray[np.float32],
+    ) -> None:
+        """Put the drawn values into the copies and their indicators into the noise (in place);
+        each row's first copy is the row itself."""
+        if not self.columns.size:
+            return
+        chosen[:, 0] = rows[:, self.columns]
+        copies[:, :, self.columns] = chosen
+        noise[:, :, self.columns] = chosen == rows[:, None, self.columns]
 
 
 def weighted_ridge(

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from importance_tasks.data import EvalData
+from importance_tasks.errors import UnsupportedModelError
 from importance_tasks.methods._common import (
     DEFAULT_MAX_BATCH_BYTES,
     FeatureRow,
@@ -65,7 +66,9 @@ class Probe:
     ----------
     mode : {"occlusion", "onehot"}, default="occlusion"
     baseline : {"mean", "median", "zero"}, default="mean"
-        Value a probed feature is set to (per column, from the evaluation rows).
+        Value a probed feature is set to (per column, from the evaluation rows). A column of
+        strings or categories is set to its most frequent value whatever the baseline: a
+        category has no mean, and code 0 is not a neutral value.
     n_bootstrap : int, default=50
         Row resamples for the spread of occlusion importance.
     random_state : int, numpy.random.Generator or None, default=None
@@ -134,13 +137,18 @@ class Probe:
         start = time.perf_counter()
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
         rows = sample.rows
-        baseline = _baseline_values(sample.X, self.baseline)
+        baseline = _baseline_values(sample.X, self.baseline, data.coded)
         meta: dict[str, Any] = {
             "features": [r.label for r in rows],
             "groups": {r.label: list(r.names) for r in rows},
             "n_rows": int(sample.X.shape[0]),
         }
         if self.mode == "onehot":
+            if data.categories:
+                raise UnsupportedModelError(
+                    f"probe mode 'onehot' sets inputs to 1, which columns of strings "
+                    f"{sorted(data.categories)} cannot take; use mode 'occlusion'"
+                )
             mean = self._onehot(model, baseline, rows)
             return ShardPart(
                 self.name, 0, 1, {"onehot": mean}, {"onehot": np.ones_like(mean)},
@@ -240,9 +248,15 @@ def _constant(values: NDArray[np.float32]) -> Callable[[], NDArray[np.float32]]:
     return lambda: values
 
 
-def _baseline_values(X: NDArray[np.float32], baseline: str) -> NDArray[np.float32]:
+def _baseline_values(
+    X: NDArray[np.float32], baseline: str, coded: NDArray[np.bool_]
+) -> NDArray[np.float32]:
     if baseline == "mean":
-        return X.mean(axis=0, dtype=np.float64).astype(np.float32)
-    if baseline == "median":
-        return np.median(X, axis=0).astype(np.float32)
-    return np.zeros(X.shape[1], dtype=np.float32)
+        values = X.mean(axis=0, dtype=np.float64).astype(np.float32)
+    elif baseline == "median":
+        values = np.median(X, axis=0).astype(np.float32)
+    else:
+        values = np.zeros(X.shape[1], dtype=np.float32)
+    for j in np.flatnonzero(coded):  # the most frequent code (the lowest among ties)
+        values[j] = np.bincount(X[:, j].astype(np.intp)).argmax()
+    return values

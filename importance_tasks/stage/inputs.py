@@ -12,7 +12,7 @@ import numpy as np
 from importance_tasks.data import EvalData
 from importance_tasks.errors import DataError
 from importance_tasks.mlflow_io.registry import LoadedModel, ModelRef, ModelSpec
-from importance_tasks.model import Model, for_columns
+from importance_tasks.model import Model, for_data
 from importance_tasks.scoring import get_scorer
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def load_inputs(
         client, ref, data_uri=data_uri, target=target, feature_names=loaded.feature_names
     )
     data = source.data
-    bound = for_columns(loaded.model, data.feature_names)
+    bound = for_data(loaded.model, data)
     if bound.n_features != len(data.feature_names):
         raise DataError(
             f"{ref.uri} takes {bound.n_features} inputs but the data has "
