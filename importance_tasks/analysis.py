@@ -10,12 +10,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from importance_tasks.columns import row_type
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.data import EvalData
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.evaluable import constant_features
 from importance_tasks.methods import make_method
-from importance_tasks.model import Model, for_data
+from importance_tasks.model import Model, for_data, input_groups
 from importance_tasks.ranking import Consensus, consensus
 from importance_tasks.result import Importance
 from importance_tasks.runner import run_method
@@ -32,19 +33,27 @@ class Analysis:
     results : mapping of method name to Importance
     consensus : Consensus
     skipped : mapping of method name to the reason it could not run on this model
+    column_types : mapping of column name to its type for people (``string (4 values)``)
     """
 
     results: Mapping[str, Importance]
     consensus: Consensus
     skipped: Mapping[str, str] = field(default_factory=dict)
+    column_types: Mapping[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The CLI's ``--json`` shape (the contract other pipelines read)."""
         return {
             "features": list(self.consensus.features),
+            "column_types": dict(self.column_types),
             "methods": {name: result.as_dict() for name, result in self.results.items()},
             "consensus": self.consensus.as_dict(),
         }
+
+    def row_type(self, feature: str) -> str:
+        """The type of a result row: its column's, or ``group of k`` for a group."""
+        groups = {k: v for r in self.results.values() for k, v in r.groups.items()}
+        return row_type(feature, self.column_types, groups)
 
 
 def explain(
@@ -75,6 +84,7 @@ def explain(
     elif settings:
         raise InputError(f"give a config or settings {sorted(settings)}, not both")
     model = for_data(model, data)  # named inputs take their columns by name, strings as such
+    config = config.with_input_groups(input_groups(model))
     results: dict[str, Importance] = {}
     skipped: dict[str, str] = {}
     constant = constant_features(data)
@@ -97,7 +107,12 @@ def explain(
             skipped[name] = outcome.skipped or ""
     if not results:
         raise InputError(f"no method could run on this model: {skipped}")
-    return Analysis(results=results, consensus=consensus(list(results.values())), skipped=skipped)
+    return Analysis(
+        results=results,
+        consensus=consensus(list(results.values())),
+        skipped=skipped,
+        column_types=data.described_types(),
+    )
 
 
 def _bind(fn: Callable[[str, int, int], None], name: str) -> Callable[[int, int], None]:

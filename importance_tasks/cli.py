@@ -236,13 +236,14 @@ class _Progress:
 def format_ranking(analysis: Analysis) -> str:
     """A table of features by consensus rank with each method's importance ± std."""
     names = list(analysis.results)
-    header = ["rank", "feature", *names]
+    header = ["rank", "feature", "type", *names]
     order = sorted(
         range(len(analysis.consensus.features)), key=lambda i: analysis.consensus.rank[i]
     )
     lines = []
     for i in order:
-        cells = [str(analysis.consensus.rank[i]), analysis.consensus.features[i]]
+        feature = analysis.consensus.features[i]
+        cells = [str(analysis.consensus.rank[i]), feature, analysis.row_type(feature)]
         for name in names:
             result = analysis.results[name]
             cells.append(f"{result.mean[i]:.4g} ± {result.std[i]:.2g} (#{result.rank[i]})")

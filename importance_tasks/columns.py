@@ -11,7 +11,7 @@ strings as ``tf.string`` tensors.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from importance_tasks.errors import DataError
 
-__all__ = ["FLOAT32_EXACT", "code_column", "coded_ints", "describe"]
+__all__ = ["FLOAT32_EXACT", "code_column", "coded_ints", "describe", "row_type"]
 
 # Integers whose magnitude is at most this are exact in float32.
 FLOAT32_EXACT = 2**24
@@ -64,3 +64,10 @@ def describe(categories: Mapping[str, NDArray[Any]], name: str, kind: str) -> st
     """A column's type for people: ``string (12 values)`` for a coded column, else the type."""
     vocabulary = categories.get(name)
     return kind if vocabulary is None else f"{kind} ({len(vocabulary)} values)"
+
+
+def row_type(feature: str, types: Mapping[str, str], groups: Mapping[str, Sequence[str]]) -> str:
+    """The type of a result row: its column's type, or ``group of k`` for a group."""
+    if feature in types:
+        return types[feature]
+    return f"group of {len(groups[feature])}" if feature in groups else ""

@@ -195,6 +195,20 @@ class AnalysisConfig:
             raise InputError(f"unknown settings {unknown}; known: {sorted(known)}")
         return cls(**{k: v for k, v in values.items() if v is not None})
 
+    def with_input_groups(self, groups: Mapping[str, Sequence[str]]) -> AnalysisConfig:
+        """This configuration with ``groups`` (a model's multi-column inputs: ``pair[0]``,
+        ``pair[1]`` as ``pair``) added, except where the configured groups already use the
+        name or one of the columns: what was configured wins."""
+        taken = set(self.groups) | {c for members in self.groups.values() for c in members}
+        added = {
+            name: tuple(members)
+            for name, members in groups.items()
+            if name not in taken and not taken & set(members)
+        }
+        if not added:
+            return self
+        return dataclasses.replace(self, groups={**added, **self.groups})
+
     def options_for(self, method: str) -> dict[str, Any]:
         """The keyword options ``method`` is built with: shared, shortcuts, then its own."""
         accepted = inspect.signature(REGISTRY[method]).parameters

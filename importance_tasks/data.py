@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.columns import code_column, coded_ints
+from importance_tasks.columns import code_column, coded_ints, describe
 from importance_tasks.errors import DataError
 
 if TYPE_CHECKING:
@@ -127,6 +127,13 @@ class EvalData:
     def column_type(self, name: str) -> str:
         """The type ``name`` was loaded as (``float32`` where nothing was recorded)."""
         return self.column_types.get(name, "float32")
+
+    def described_types(self) -> dict[str, str]:
+        """Each feature column's type for people: ``float64``, ``string (12 values)``."""
+        return {
+            name: describe(self.categories, name, self.column_type(name))
+            for name in self.feature_names
+        }
 
     @property
     def n_rows(self) -> int:

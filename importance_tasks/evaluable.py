@@ -49,7 +49,8 @@ def mark_not_evaluable(result: Importance, constant: Collection[str]) -> Importa
         out[rows] = np.nan
         return out
 
-    reasons = {result.features[i]: REASON for i in rows}
+    reasons = {**result.diagnostics.get("not_evaluable", {})}
+    reasons.update({result.features[i]: REASON for i in rows})
     return dataclasses.replace(
         result,
         mean=blank(result.mean),

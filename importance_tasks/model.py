@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from importance_tasks.data import EvalData
     from importance_tasks.gradient_space import GradientSpace
 
-__all__ = ["CallableModel", "KerasModel", "Model", "aligned_empty", "for_data"]
+__all__ = ["CallableModel", "KerasModel", "Model", "aligned_empty", "for_data", "input_groups"]
 
 DEFAULT_BATCH_ROWS = 32_768
 # TensorFlow's CPU kernels need tensors aligned to 64 bytes: it copies every numpy array it is
@@ -260,3 +260,10 @@ def _as_2d(output: NDArray[np.float64]) -> NDArray[np.float64]:
             "(rows, outputs) is needed"
         )
     return output
+
+
+def input_groups(model: Model) -> dict[str, tuple[str, ...]]:
+    """The columns of each multi-column named input (shape (None, k)), grouped under the
+    input's name: they are one variable to the model's author, reported as one row."""
+    slots = getattr(model, "slots", None) or ()
+    return {slot.name: slot.columns for slot in slots if slot.width > 1}

@@ -9,6 +9,7 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from importance_tasks.columns import row_type
 from importance_tasks.ranking import Agreement, Comparison, Consensus
 from importance_tasks.result import Importance
 
@@ -163,14 +164,19 @@ def report_html(
     agreement: Agreement,
     comparison: Comparison | None,
     charts: Mapping[str, bytes],
+    column_types: Mapping[str, str] | None = None,
 ) -> str:
-    """A self-contained HTML page (no scripts, fonts or images from the network)."""
+    """A self-contained HTML page (no scripts, fonts or images from the network).
+    ``column_types`` gives each column's type (a group's row shows its size)."""
+    types = dict(column_types or {})
+    groups = {label: members for r in results for label, members in r.groups.items()}
     esc = html.escape
     rows = sorted(range(len(consensus.features)), key=lambda i: (consensus.rank[i], i))
     head = "".join(f"<th>{esc(r.method)}</th>" for r in results)
     n = len(consensus.features)
     body = "".join(
         f"<tr><td>{consensus.rank[i]}</td><td>{esc(consensus.features[i])}</td>"
+        f"<td>{esc(row_type(consensus.features[i], types, groups))}</td>"
         + "".join(
             f'<td style="background:{_heat(int(r.rank[i]), n)}" '
             f'title="95% interval {r.ci_low[i]:.3g} to {r.ci_high[i]:.3g}">'
@@ -234,7 +240,8 @@ td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}img{{max-width:
 </head><body><h1>{esc(title)}</h1>
 <p>Rank 1 is the most important. Each cell: importance ± spread (that method's rank); the colour
 is the method's rank, so the table is a features x methods heat map.</p>
-<h2>Consensus ranking</h2><table><tr><th>rank</th><th>feature</th>{head}</tr>{body}</table>
+<h2>Consensus ranking</h2><table><tr><th>rank</th><th>feature</th><th>type</th>{head}</tr>
+{body}</table>
 <h2>Agreement between methods</h2><p>Kendall's W: {agreement.kendall_w:.3f}</p><ul>{pairs}</ul>
 <h3>Where the methods disagree most</h3><ul>{disputed or "<li>nowhere</li>"}</ul>
 <h2>Sanity checks</h2><ul>{checks or "<li>not run (enable sanity_check)</li>"}</ul>

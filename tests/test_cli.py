@@ -43,10 +43,10 @@ def test_explain_prints_ranking_and_writes_the_json_contract(files, tmp_path, ca
     )
     assert code == 0
     printed = capsys.readouterr()
-    assert "rank | feature | permutation" in printed.out
+    assert "rank | feature | type    | permutation" in printed.out
     assert "permutation:" in printed.err  # progress
     payload = json.loads(out.read_text())
-    assert set(payload) == {"features", "methods", "consensus"}
+    assert set(payload) == {"features", "column_types", "methods", "consensus"}
     assert payload["features"] == [f"x{i}" for i in range(10)]
     assert list(payload["methods"]) == list(DEFAULT_METHODS)  # every method by default
     for name in DEFAULT_METHODS:

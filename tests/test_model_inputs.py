@@ -20,6 +20,7 @@ from tests.precision import assert_within, importance_atol
 # pair (None, 2): y = 3 * (age - 1) / 2 + 2 * income + 0 * noise + pair[0] + 0 * pair[1]
 KERNEL = {"age": 3.0, "income": 2.0, "noise": 0.0, "pair[0]": 1.0, "pair[1]": 0.0}
 DATA_ORDER = ("noise", "pair[1]", "income", "age", "pair[0]")  # not the inputs' order
+ROWS = ("noise", "pair", "income", "age")  # pair[0] and pair[1]: one (None, 2) input, one row
 
 
 def _named_model():
@@ -77,16 +78,27 @@ def test_every_method_ranks_the_named_columns():
         seed=0,
     )
     for name, result in analysis.results.items():
-        assert result.features == DATA_ORDER, name
+        assert result.features == ROWS, name
+        assert result.groups["pair"] == ("pair[0]", "pair[1]")
         importance = dict(zip(result.features, result.mean, strict=True))
-        drivers = min(importance["age"], importance["income"], importance["pair[0]"])
+        drivers = min(importance["age"], importance["income"], importance["pair"])
         assert drivers > 0.1, name
         # Unused inputs: exactly nothing for the methods that perturb the model's inputs; LIME's
         # ridge surrogate leaves a shrinkage residue far below the drivers.
         limit = 0.01 * drivers if name == "lime" else 1e-6
-        assert abs(importance["noise"]) < limit and abs(importance["pair[1]"]) < limit, name
+        assert abs(importance["noise"]) < limit, name
     ig = analysis.results["integrated_gradients"]
     assert ig.diagnostics["completeness_gap"] < 1e-5  # linear: exact
+
+
+def test_a_multi_column_input_is_a_group_unless_the_configuration_groups_its_columns():
+    data = _data()
+    alone = explain(
+        KerasModel(_named_model()), data, methods=["permutation"], groups={"first": ["pair[0]"]}
+    ).results["permutation"]
+    assert alone.features == ("noise", "pair[1]", "income", "age", "first")
+    importance = dict(zip(alone.features, alone.mean, strict=True))
+    assert importance["pair[1]"] == 0.0 and importance["first"] > 0.1  # its weight is 0
 
 
 def test_permutation_equals_the_equivalent_single_input_model():
@@ -137,7 +149,7 @@ def test_cli_on_a_saved_named_input_model(tmp_path, capsys):
         main([*args, "--target", "y", "--methods", "permutation,weights", "--json", str(out)]) == 0
     )
     payload = json.loads(out.read_text())
-    assert payload["features"] == list(DATA_ORDER)
+    assert payload["features"] == list(ROWS)
     permutation = payload["methods"]["permutation"]["importance"]
     assert permutation["noise"] == pytest.approx(0.0, abs=1e-9) and permutation["age"] > 0.1
     assert "weights skipped" in capsys.readouterr().out  # not a Dense chain: said, not failed

@@ -270,7 +270,7 @@ def _feature_names(
 ) -> tuple[str, ...] | None:
     """Input column names from the signature, the input example, or a training-time tag/param."""
     inputs = json.loads((mlmodel.get("signature") or {}).get("inputs") or "[]")
-    named = [spec["name"] for spec in inputs if spec.get("type") != "tensor" and "name" in spec]
+    named = [spec["name"] for spec in inputs if "name" in spec and _one_column(spec)]
     if named and len(named) == len(inputs):
         return tuple(named)
     example = local / "input_example.json"
@@ -287,6 +287,15 @@ def _feature_names(
         if value:
             return _parse_names(value)
     return None
+
+
+def _one_column(spec: dict[str, Any]) -> bool:
+    """A signature entry that is one column: a column spec, or a named tensor of shape (-1,)
+    or (-1, 1) (a Keras model's named input), not a matrix of several columns."""
+    if spec.get("type") != "tensor":
+        return True
+    shape = list(spec.get("tensor-spec", {}).get("shape", []))
+    return shape in ([-1], [-1, 1])
 
 
 def _parse_names(value: str) -> tuple[str, ...]:

@@ -44,10 +44,13 @@ class Inputs:
 
 
 def data_digest(data: EvalData) -> str:
-    """A digest of the evaluation rows, columns and target (first 16 hex digits of SHA-256)."""
+    """A digest of the evaluation rows, columns, the coded columns' values, and the target
+    (first 16 hex digits of SHA-256)."""
     digest = hashlib.sha256()
     digest.update(json.dumps(list(data.feature_names)).encode())
     digest.update(np.ascontiguousarray(data.X).data)  # the array's own bytes, not a copy
+    for name in sorted(data.categories):  # codes alone would not see a renamed category
+        digest.update(json.dumps([name, data.categories[name].tolist()]).encode())
     digest.update(
         np.ascontiguousarray(data.y).astype(np.float64, copy=False).tobytes()
         if np.issubdtype(data.y.dtype, np.number)
@@ -71,8 +74,15 @@ def load_inputs(
     with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):
         ref = model if isinstance(model, ModelRef) else resolve_model(client, model)
         loaded = fetch_model(client, ref, trust_pyfunc=trust_pyfunc)
+    # A model with named inputs takes its columns by name (checked when it is bound to the
+    # data); a model with one matrix input takes them by position, in the recorded order.
+    by_name = getattr(loaded.model, "slots", None) is not None
     source = fetch_data(
-        client, ref, data_uri=data_uri, target=target, feature_names=loaded.feature_names
+        client,
+        ref,
+        data_uri=data_uri,
+        target=target,
+        feature_names=None if by_name else loaded.feature_names,
     )
     data = source.data
     bound = for_data(loaded.model, data)

@@ -20,6 +20,7 @@ from importance_tasks.evaluable import constant_features
 from importance_tasks.methods import make_method
 from importance_tasks.methods.shards import Shardable
 from importance_tasks.mlflow_io.registry import ModelRef, ModelSpec
+from importance_tasks.model import input_groups
 from importance_tasks.stage.inputs import data_digest, load_inputs
 
 __all__ = [
@@ -53,6 +54,7 @@ class Plan:
     complete: bool = False
     trust_pyfunc: bool = False
     constant_features: tuple[str, ...] = ()
+    column_types: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @functools.cached_property
     def config(self) -> AnalysisConfig:
@@ -69,6 +71,7 @@ class Plan:
             "model": self.model.to_dict(),
             "settings": dict(self.settings),
             "constant_features": list(self.constant_features),
+            "column_types": dict(self.column_types),
         }
 
     @classmethod
@@ -138,6 +141,7 @@ def plan(
     client = connect(tracking_uri)
     inputs = load_inputs(client, model, data_uri=data_uri, target=target, trust_pyfunc=trust_pyfunc)
     inputs.check_scoring(config.scoring)
+    config = config.with_input_groups(input_groups(inputs.model))
     ref, digest = inputs.ref, data_digest(inputs.data)
     identity = config.identity()
     key_text = json.dumps([ref.name, ref.version, digest, identity], sort_keys=True)
@@ -184,6 +188,7 @@ def plan(
         complete=complete,
         trust_pyfunc=trust_pyfunc,
         constant_features=constant_features(inputs.data),
+        column_types=inputs.data.described_types(),
     )
 
 

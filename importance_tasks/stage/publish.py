@@ -42,6 +42,7 @@ def publish(plan: Plan) -> dict[str, Any]:
             },
             results=results,
             consensus=combined,
+            column_types=plan.column_types,
             agreement=agreed,
             comparison=None if compared is None else compared[1],
             charts={
@@ -66,6 +67,7 @@ def publish(plan: Plan) -> dict[str, Any]:
                     "digest": plan.data_digest,
                     "rows": plan.n_rows,
                     "target": plan.target,
+                    "column_types": dict(plan.column_types),
                 },
                 "methods": [r.method for r in results],
                 "skipped": [m for m in config.methods if m not in done],
@@ -107,4 +109,9 @@ def read_logged_analysis(tracking_uri: str | None, run_id: str) -> Analysis:
     results = run.results(manifest["methods"])
     reasons = manifest.get("skip_reasons", {})  # manifests before 0.2 list no reasons
     skipped = {m: reasons.get(m, "unsupported for this model") for m in manifest["skipped"]}
-    return Analysis(results={r.method: r for r in results}, consensus=combined, skipped=skipped)
+    return Analysis(
+        results={r.method: r for r in results},
+        consensus=combined,
+        skipped=skipped,
+        column_types=manifest["data"].get("column_types", {}),  # absent before 0.3
+    )

@@ -13,6 +13,7 @@ import pytest
 
 from tests.airflow.conftest import ROOT, airflow_env, run_airflow
 from tests.conftest import register_friedman
+from tests.mixed_models import DRIVERS, IGNORED, mixed_frame, mixed_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("airflow_dags")]
 
@@ -102,6 +103,38 @@ def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
     logged = {m: _logged(run.info.run_id, m).settings for m in ("permutation", "probe")}
     assert logged["permutation"]["n_repeats"] == 4
     assert logged["probe"]["baseline"] == "median"
+
+
+def test_a_dict_input_model_with_string_columns_runs_every_default_method(
+    airflow_home, mlflow_server
+):
+    """Keras' structured-data style registered as it is: named inputs, strings in the data,
+    lookups inside the model; every default method runs as a task and finds the drivers."""
+    from importance_tasks.mlflow_io.training import register_keras_model
+
+    name = f"dag-mixed-{uuid.uuid4().hex[:6]}"
+    version = register_keras_model(
+        mixed_model(), name=name, eval_frame=mixed_frame(300), target="y",
+        tracking_uri=mlflow_server, alias="champion",
+    )  # fmt: skip
+    conf = {"model_name": name, "model_alias": "champion", "experiment": "dag-mixed"}
+    result = _dags_test(airflow_home, "feature_importance", conf)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    client = mlflow.MlflowClient(mlflow_server)
+    tags = client.get_model_version(name, version).tags
+    assert tags["importance.status"] == "complete"
+    local = mlflow.artifacts.download_artifacts(
+        run_id=tags["importance.run_id"], artifact_path="importance/manifest.json"
+    )
+    with open(local) as handle:
+        manifest = json.load(handle)
+    assert set(manifest["methods"]) == {
+        "permutation", "probe", "integrated_gradients", "shap", "lime", "sage"
+    }  # fmt: skip
+    assert "StringLookup" in manifest["skip_reasons"]["weights"]
+    assert manifest["data"]["column_types"]["city"] == "string (4 values)"
+    top = tags["importance.top_features"].split(",")[: len(DRIVERS)]
+    assert set(top) == set(DRIVERS) and not set(top) & set(IGNORED)
 
 
 def _logged(run_id: str, method: str):

@@ -19,6 +19,7 @@ from importance_tasks.mlflow_io.client import connect
 from importance_tasks.mlflow_io.registry import ModelSpec, fetch_model, resolve_model
 from importance_tasks.stage import load_inputs
 from tests.conftest import friedman_frame, register_friedman
+from tests.mixed_models import mixed_frame, mixed_model
 from tests.stage_steps import analyze
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("session_mlflow_server")]
@@ -205,3 +206,63 @@ def test_pickled_pyfunc_model_is_not_unpickled_without_trust(mlflow_server, tmp_
     assert not marker.exists()
     mlflow.pyfunc.load_model(f"models:/{name}/1")  # what trust_pyfunc=True would do
     assert marker.exists()
+
+
+@pytest.mark.parametrize("flavor", ["keras", "tensorflow"])
+def test_dict_input_models_load_with_their_string_columns(mlflow_server, flavor):
+    """Both flavors; the data's columns in another order than the model's inputs, and a
+    signature of named tensors in a third order: named inputs take their columns by name."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    from importance_tasks.mlflow_io.training import register_keras_model
+
+    frame = mixed_frame(300)
+    name = f"mixed-{flavor}-{uuid.uuid4().hex[:6]}"
+    version = register_keras_model(
+        mixed_model(), name=name, eval_frame=frame, target="y", tracking_uri=mlflow_server,
+        flavor=flavor,
+    )  # fmt: skip
+    inputs = load_inputs(connect(mlflow_server), f"{name}/{version}")
+    assert inputs.loaded.flavor == flavor
+    assert inputs.data.categories.keys() == {"city", "colour"}
+    np.testing.assert_allclose(inputs.model.predict(inputs.data.X)[:, 0], frame["y"], atol=1e-5)
+
+    features = frame.drop(columns="y")
+    dtypes = {"city": object, "colour": object, "plan": np.int64}
+    signature = ModelSignature(
+        inputs=Schema(
+            [TensorSpec(np.dtype(dtypes.get(c, np.float32)), (-1, 1), c) for c in sorted(features)]
+        )
+    )
+    with mlflow.start_run():
+        log = {"keras": mlflow.keras.log_model, "tensorflow": mlflow.tensorflow.log_model}[flavor]
+        log(mixed_model(), name="model", signature=signature, registered_model_name=name,
+            pip_requirements=["keras"])  # fmt: skip
+    signed = load_inputs(
+        connect(mlflow_server), f"{name}/{int(version) + 1}",
+        data_uri=inputs.data_uri, target="y",
+    )  # fmt: skip
+    assert signed.loaded.feature_names == tuple(sorted(features.columns))
+    np.testing.assert_array_equal(
+        signed.model.predict(signed.data.X), inputs.model.predict(inputs.data.X)
+    )
+
+
+def test_a_dict_input_model_with_a_lambda_is_refused(mlflow_server):
+    import keras
+
+    city = keras.Input(shape=(1,), name="city", dtype="string")
+    income = keras.Input(shape=(1,), name="income")
+    lookup = keras.layers.StringLookup(vocabulary=["a", "b"], output_mode="one_hot")(city)
+    joined = keras.layers.Lambda(lambda t: t * 2.0)(keras.layers.Concatenate()([lookup, income]))
+    model = keras.Model({"city": city, "income": income}, keras.layers.Dense(1)(joined))
+    name = f"lambda-dict-{uuid.uuid4().hex[:6]}"
+    mlflow.set_tracking_uri(mlflow_server)
+    with mlflow.start_run():
+        mlflow.keras.log_model(
+            model, name="model", registered_model_name=name, pip_requirements=["keras"]
+        )
+    client = connect(mlflow_server)
+    with pytest.raises(UnsafeModelError, match="Lambda layer, which runs code"):
+        fetch_model(client, resolve_model(client, f"{name}/1"))
