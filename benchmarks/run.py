@@ -406,6 +406,10 @@ def main() -> None:
             peer = f"{sk:.2f} | {sk / seconds:.1f}"
         emit(f"| {n_rows:,} | {n_features} | {seconds:.2f} | {seconds / floor:.2f} | {peer} |")
     emit()
+    from mixed import run as run_mixed  # benchmarks/ is on the path
+
+    run_mixed(emit, args.runs)
+    emit()
     emit(
         "Task start-up (what each Airflow task process pays before computing; a fresh process "
         "each time, median of 3), seconds:"

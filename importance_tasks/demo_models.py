@@ -92,11 +92,12 @@ def structured_model(
     inside (``Normalization`` for numbers, ``StringLookup`` one-hot for strings), adapted to
     ``frame``; untrained."""
     import keras
+    from pandas.api.types import is_numeric_dtype
 
     inputs, encoded = {}, []
     for column in (c for c in frame.columns if c != target):
         values = frame[column].to_numpy()
-        if values.dtype.kind in "OUS":
+        if not is_numeric_dtype(frame[column]):
             inputs[column] = keras.Input(shape=(1,), name=column, dtype="string")
             lookup = keras.layers.StringLookup(output_mode="one_hot", name=f"{column}_lookup")
             lookup.adapt(values.astype(str))
@@ -126,11 +127,12 @@ def train_structured(
     column dicts as Keras' structured-data examples do; returns the ``keras.Model``."""
     import keras
     import tensorflow as tf
+    from pandas.api.types import is_numeric_dtype
 
     keras.utils.set_random_seed(seed)
     model = structured_model(frame, target=target, hidden=hidden)
     columns = {
-        c: (frame[c].to_numpy().astype(str) if frame[c].dtype == object else frame[c].to_numpy())
+        c: frame[c].to_numpy() if is_numeric_dtype(frame[c]) else frame[c].to_numpy(str)
         for c in frame.columns
         if c != target
     }
