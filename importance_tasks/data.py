@@ -29,6 +29,8 @@ BATCH_ROWS = 65_536  # rows per validation chunk
 # Evaluation data above this (as float32) is refused with its size; override with the
 # environment variable IMPORTANCE_TASKS_MAX_DATA_BYTES. Row shards bound the work, not this.
 MAX_DATA_BYTES = 4 * 2**30
+# A Python str of a short category (object header and pointer included), while a column is coded.
+STRING_CELL_BYTES = 64
 READ_BYTES = 8 * 2**20  # parquet is read a row group and a few columns (about this much) at a time
 
 MIN_ROWS = 2
@@ -294,7 +296,7 @@ def read_eval_data(
             f"columns {kinds} have types that cannot be evaluated; give numbers, booleans or "
             "strings (e.g. cast timestamps to numbers the way the model was trained)"
         )
-    _check_size(file.metadata.num_rows, len(features) + len(drop), path)
+    _check_size(file.metadata.num_rows, len(features) + len(drop), path, strings=bool(strings))
     X = np.empty((file.metadata.num_rows, len(features)), dtype=np.float32)
     position = {c: j for j, c in enumerate(features)}
     wide_ints: set[str] = set()
@@ -386,15 +388,19 @@ def _unreadable(path: Path, kind: str, exc: BaseException) -> DataError:
     return DataError(f"{path.name} cannot be read as {kind} ({reason}); is the file complete?")
 
 
-def _check_size(n_rows: int, n_columns: int, path: Path) -> None:
+def _check_size(n_rows: int, n_columns: int, path: Path, *, strings: bool = False) -> None:
+    """Refuse a table above the budget: 4 bytes a cell (numbers, and the codes of string
+    columns), plus, when it has string columns, one column of Python strings at a time while
+    it is coded (``STRING_CELL_BYTES`` a cell)."""
     import os
 
     budget = int(os.environ.get("IMPORTANCE_TASKS_MAX_DATA_BYTES") or MAX_DATA_BYTES)
-    size = n_rows * n_columns * 4
+    size = n_rows * n_columns * 4 + (n_rows * STRING_CELL_BYTES if strings else 0)
     if size > budget:
+        coding = " (with one string column being coded)" if strings else ""
         raise DataError(
             f"{path.name}: {n_rows:,} rows x {n_columns} columns take {_bytes(size)} as "
-            f"float32, above the {_bytes(budget)} budget for evaluation data; evaluate "
+            f"float32{coding}, above the {_bytes(budget)} budget for evaluation data; evaluate "
             "on a sample of the rows (a smaller table), or raise IMPORTANCE_TASKS_MAX_DATA_BYTES "
             "where the workers have the memory"
         )

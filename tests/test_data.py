@@ -219,6 +219,9 @@ def test_data_above_the_memory_budget_is_refused_with_its_size(tmp_path, monkeyp
             read_eval_data(tmp_path / name, target="y")
     monkeypatch.setenv("IMPORTANCE_TASKS_MAX_DATA_BYTES", "60")
     assert read_eval_data(tmp_path / "d.parquet", target="y").n_rows == 5
+    frame.assign(colour=list("rgbrg")).to_parquet(tmp_path / "s.parquet")  # 80 + 5 x 64 bytes
+    with pytest.raises(DataError, match=r"400 bytes as float32 \(with one string column"):
+        read_eval_data(tmp_path / "s.parquet", target="y")
 
 
 def _broken_files(folder):
