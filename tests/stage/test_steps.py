@@ -152,7 +152,7 @@ def test_the_previous_version_is_compared(store, friedman):
 def test_a_registered_model_with_named_inputs(store):
     """A Keras structured-data model (one named input per column, Normalization inside),
     registered with its evaluation table in another column order, through every step."""
-    from tests.test_model_inputs import DATA_ORDER, _data, _named_model
+    from tests.test_model_inputs import DATA_ORDER, ROWS, _data, _named_model
 
     data = _data()
     frame = pd.DataFrame(data.X, columns=list(DATA_ORDER))
@@ -168,7 +168,8 @@ def test_a_registered_model_with_named_inputs(store):
     run = AnalysisRun(mlflow.MlflowClient(store), pinned.run_id)
     for method in ("permutation", "probe"):
         result = run.result(method)
-        assert result.features == DATA_ORDER
+        assert result.features == ROWS  # pair[0], pair[1]: one (None, 2) input, one row
         importance = dict(zip(result.features, result.mean, strict=True))
         assert importance["noise"] == pytest.approx(0.0, abs=1e-9) and importance["age"] > 0.1
-    assert set(published["top_features"][:3]) == {"age", "income", "pair[0]"}
+    assert set(published["top_features"][:3]) == {"age", "income", "pair"}
+    assert pinned.settings["groups"] == {"pair": ["pair[0]", "pair[1]"]}  # logged, not hidden
