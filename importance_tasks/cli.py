@@ -7,14 +7,15 @@ import json
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from importance_tasks.analysis import Analysis
 from importance_tasks.config import AnalysisConfig, Setting, settings
 from importance_tasks.errors import DataError, InputError, ServiceUnavailableError
+from importance_tasks.output_capture import import_tensorflow_quietly
+from importance_tasks.progress import TerminalProgress
 
 __all__ = [
     "config_from_args",
@@ -43,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     for setting in settings():
         _add_setting(analysis, setting)
     explain.add_argument("--json", type=Path, help="also write the result as JSON to this file")
+    shown = explain.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--top", type=int, default=DEFAULT_TOP, metavar="N",
+        help=f"features shown in the table, by consensus rank (default: {DEFAULT_TOP})",
+    )  # fmt: skip
+    shown.add_argument("--all", action="store_true", help="show every feature in the table")
     registry = explain.add_argument_group("MLflow (with --model models:/...)")
     registry.add_argument(
         "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)"
@@ -61,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEFAULT_TOP = 15
+SHORT = {"permutation": "perm", "integrated_gradients": "IG"}
 # Settings whose value is an object are given piece by piece, with a repeatable flag.
 _REPEATED = {
     "groups": ("--group", "NAME=COL,COL"),
@@ -115,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ServiceUnavailableError as exc:
         print(f"error (try again later): {exc}", file=sys.stderr)
         return 3
-    print(format_ranking(analysis))
+    print(format_ranking(analysis, top=None if args.all else args.top))
     for key, value in extra.items():
         print(f"{key}: {value}")
     if args.json:
@@ -137,6 +146,8 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
     from importance_tasks.data import read_eval_data
 
     config = config_from_args(args)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_tensorflow_quietly()
     registered = args.model.startswith("models:/")
     if args.log and not registered:
         raise InputError("--log needs a registered model: --model models:/NAME@ALIAS")
@@ -183,7 +194,7 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
         model,
         data,
         config,
-        on_progress=_Progress(sys.stderr),
+        on_progress=TerminalProgress(sys.stderr),
         skip_unsupported=len(config.methods) > 1,
     )
     return analysis, {}
@@ -218,40 +229,35 @@ def _parse_options(specs: Sequence[str]) -> dict[str, dict[str, Any]]:
     return options
 
 
-class _Progress:
-    """Progress of long methods on stderr, at most a line per second."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.last = 0.0
-
-    def __call__(self, method: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done < total and now - self.last < 1.0:
-            return
-        self.last = now
-        print(f"{method}: {done}/{total} perturbations", file=self.stream, flush=True)
-
-
-def format_ranking(analysis: Analysis) -> str:
-    """A table of features by consensus rank with each method's importance ± std."""
+def format_ranking(analysis: Analysis, *, top: int | None = DEFAULT_TOP) -> str:
+    """A table of the ``top`` features by consensus rank (all with None) and each method's
+    importance, narrow enough for a terminal (seven methods fit 100 columns); each method's
+    own ranks, spreads and intervals are in the JSON and the report."""
     names = list(analysis.results)
-    header = ["rank", "feature", "type", *names]
+    header = ["rank", "feature", "type", *(SHORT.get(n, n) for n in names)]
     order = sorted(
         range(len(analysis.consensus.features)), key=lambda i: analysis.consensus.rank[i]
     )
+    shown = order if top is None else order[:top]
     lines = []
-    for i in order:
+    for i in shown:
         feature = analysis.consensus.features[i]
         cells = [str(analysis.consensus.rank[i]), feature, analysis.row_type(feature)]
         for name in names:
             result = analysis.results[name]
-            cells.append(f"{result.mean[i]:.4g} ± {result.std[i]:.2g} (#{result.rank[i]})")
+            cells.append(f"{result.mean[i]:.3g}")
         lines.append(cells)
     widths = [max(len(row[c]) for row in [header, *lines]) for c in range(len(header))]
-    text = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    text.append("-+-".join("-" * w for w in widths))
-    text += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in lines]
+    text = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    text.append("  ".join("-" * w for w in widths))
+    text += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in lines
+    ]
+    if len(shown) < len(order):
+        text.append(f"({len(order) - len(shown)} more features: --top N or --all)")
+    abbreviated = [f"{SHORT[n]} = {n}" for n in names if n in SHORT]
+    if abbreviated:
+        text.append("(" + ", ".join(abbreviated) + ")")
     for name, reason in analysis.skipped.items():
         text.append(f"({name} skipped: {reason})")
     for name, result in analysis.results.items():

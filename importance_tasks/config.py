@@ -150,6 +150,13 @@ class AnalysisConfig:
         schema={"type": ["null", "integer"], "minimum": 2},
         option_of=("permutation", "probe"),
     )
+    time_budget_s: float | None = _declare(
+        None,
+        help="seconds for the methods that size their work to a time budget (shap, sage, "
+        "lime), shared in proportion to their own defaults (10, 10 and 5 s); 0 = no limit "
+        "(empty: each method's default)",
+        schema={"type": ["null", "number"], "minimum": 0},
+    )
 
     def __post_init__(self) -> None:
         methods = _string_list("methods", self.methods)
@@ -218,6 +225,8 @@ class AnalysisConfig:
             value = getattr(self, setting.name)
             if method in setting.option_of and value is not None:
                 options[setting.name] = value
+        if self.time_budget_s is not None and method in _budgeted(self.methods):
+            options["time_budget_s"] = self.time_budget_s * _budgeted(self.methods)[method]
         options.update(self.method_options.get(method, {}))
         return options
 
@@ -389,3 +398,15 @@ def _json_type(annotation: Any) -> dict[str, Any]:
         return schema
     simple = {bool: "boolean", int: "integer", float: "number", str: "string"}
     return {"type": simple[annotation]} if annotation in simple else {}
+
+
+def _budgeted(methods: Sequence[str]) -> dict[str, float]:
+    """The share of an analysis's time budget each of ``methods`` that takes one gets: in
+    proportion to the methods' own default budgets."""
+    defaults = {}
+    for method in methods:
+        parameter = inspect.signature(REGISTRY[method]).parameters.get("time_budget_s")
+        if parameter is not None:
+            defaults[method] = float(parameter.default)
+    total = sum(defaults.values())
+    return {m: d / total for m, d in defaults.items()} if total else {}

@@ -66,40 +66,48 @@ def run_demo() -> int:
     from importance_tasks.airflow.local import test_dag
     from importance_tasks.cli import format_ranking, write_json_atomically
     from importance_tasks.demo_models import diabetes_frames, train_mlp
-    from importance_tasks.mlflow_io.analysis_run import VersionTags
+    from importance_tasks.mlflow_io.analysis_run import AnalysisRun, VersionTags
     from importance_tasks.mlflow_io.client import connect
     from importance_tasks.mlflow_io.training import register_keras_model
+    from importance_tasks.output_capture import import_tensorflow_quietly, output_to
     from importance_tasks.stage import read_logged_analysis
 
+    import_tensorflow_quietly()
+
+    logs = DEMO_DIR / "logs"
+    print(f"logs of Airflow, MLflow and TensorFlow: {logs}/")
     prepare_mlflow(DEMO_DIR)
     train, test = diabetes_frames(seed=0)
     features = [c for c in train.columns if c != "target"]
     print(f"training a Keras MLP on diabetes ({len(train)} rows, {len(features)} features)")
-    model = train_mlp(
-        train[features].to_numpy(), train["target"].to_numpy(), epochs=40, learning_rate=0.001
-    )
-    version = register_keras_model(
-        model, name=MODEL_NAME, eval_frame=test, target="target", tracking_uri=uri, alias=ALIAS
-    )
+    with output_to(logs / "training.log"):
+        model = train_mlp(
+            train[features].to_numpy(), train["target"].to_numpy(), epochs=40, learning_rate=0.001
+        )
+        version = register_keras_model(
+            model, name=MODEL_NAME, eval_frame=test, target="target", tracking_uri=uri, alias=ALIAS
+        )
     print(f"registered {MODEL_NAME} version {version} as @{ALIAS} in {uri}")
     print("running the feature_importance DAG (embedded Airflow, dag.test()) ...")
     start = time.perf_counter()
     conf = {"model_name": MODEL_NAME, "model_alias": ALIAS, "n_repeats": 10, "sanity_check": True}
-    state, dag_run_id = test_dag(ROOT / "dags", "feature_importance", conf)
+    with output_to(logs / "feature_importance.log"):
+        state, dag_run_id = test_dag(ROOT / "dags", "feature_importance", conf)
     seconds = time.perf_counter() - start
     if state != "success":
-        print(f"the DAG run ended {state}; see the log above", file=sys.stderr)
+        print(f"the DAG run ended {state}; see {logs / 'feature_importance.log'}", file=sys.stderr)
         return 1
     tags = VersionTags.read(connect(uri), MODEL_NAME, version)
     run_id = str(tags.run_id)
     analysis = read_logged_analysis(uri, run_id)
-    print(f"\nDAG run {dag_run_id}: {state} in {seconds:.1f} s\n")
+    print(f"DAG run {dag_run_id}: {state} in {seconds:.1f} s\n")
     print(format_ranking(analysis))
     write_json_atomically(
         DEMO_DIR / "importance.json",
         {**analysis.as_dict(), "run_id": run_id, "model_version": version},
     )
     print(f"\nMLflow run {run_id}; model version tags: {json.dumps(tags.as_dict())}")
+    print(f"report: {AnalysisRun(connect(uri), run_id).report_uri()}")
     print(f"wrote {DEMO_DIR / 'importance.json'}")
     print("to click through the MLflow and Airflow UIs on this state: make ui")
     return 0

@@ -43,7 +43,9 @@ def test_explain_prints_ranking_and_writes_the_json_contract(files, tmp_path, ca
     )
     assert code == 0
     printed = capsys.readouterr()
-    assert "rank | feature | type    | permutation" in printed.out
+    header = printed.out.splitlines()[0].split()
+    assert header[:4] == ["rank", "feature", "type", "perm"]
+    assert max(len(line) for line in printed.out.splitlines()[:12]) <= 100
     assert "permutation:" in printed.err  # progress
     payload = json.loads(out.read_text())
     assert set(payload) == {"features", "column_types", "methods", "consensus"}
@@ -219,3 +221,29 @@ def test_broken_data_files_exit_2_with_an_error_line(files, tmp_path, capsys):
         assert main([*args, "--target", "y", "--methods", "weights"]) == 2, name
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err, (name, err)
+
+
+def test_the_table_shows_the_top_features_and_says_how_many_more():
+    import time
+
+    import numpy as np
+
+    from importance_tasks.analysis import Analysis
+    from importance_tasks.cli import format_ranking
+    from importance_tasks.methods._common import FeatureRow, make_result
+    from importance_tasks.ranking import consensus
+
+    names = [f"feature_{i:03d}" for i in range(40)]
+    rows = [FeatureRow(n, np.array([i]), (n,)) for i, n in enumerate(names)]
+    results = {
+        m: make_result(m, rows, mean=np.linspace(1, 0, 40) + k * 1e-3, std=np.zeros(40),
+                       settings={}, started=time.perf_counter())
+        for k, m in enumerate(["permutation", "probe", "weights", "integrated_gradients",
+                               "shap", "lime", "sage"])
+    }  # fmt: skip
+    analysis = Analysis(results=results, consensus=consensus(list(results.values())))
+    table = format_ranking(analysis).splitlines()
+    assert table[2].split()[:2] == ["1", "feature_000"] and len(table) == 2 + 15 + 2
+    assert "(25 more features: --top N or --all)" in table
+    assert max(len(line) for line in table) <= 100  # seven methods fit a terminal
+    assert len(format_ranking(analysis, top=None).splitlines()) == 2 + 40 + 1

@@ -116,3 +116,18 @@ def test_the_schema_accepts_the_defaults_and_refuses_a_wrong_type():
         jsonschema.validate({"shap": {"max_evals": "many"}}, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"probe": {"baseline": "mode"}}, schema)
+
+
+def test_an_analysis_time_budget_is_shared_by_the_budgeted_methods():
+    config = AnalysisConfig(time_budget_s=50)
+    shares = {m: config.options_for(m).get("time_budget_s") for m in config.methods}
+    assert shares == {
+        "permutation": None, "probe": None, "weights": None, "integrated_gradients": None,
+        "shap": 20.0, "lime": 10.0, "sage": 20.0,
+    }  # fmt: skip
+    alone = AnalysisConfig(methods=["shap", "permutation"], time_budget_s=50)
+    assert alone.options_for("shap")["time_budget_s"] == 50.0
+    mine = AnalysisConfig(time_budget_s=50, method_options={"sage": {"time_budget_s": 3}})
+    assert mine.options_for("sage")["time_budget_s"] == 3  # a method's own option wins
+    with pytest.raises(InputError, match="time_budget_s must be seconds >= 0"):
+        AnalysisConfig(time_budget_s=-1)

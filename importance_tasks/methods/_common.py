@@ -118,6 +118,13 @@ def check_positive_int(name: str, value: int, *, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_budget(seconds: float) -> float:
+    """A time budget in seconds (0 = no limit)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+        raise InputError(f"time_budget_s must be seconds >= 0 (0 = no limit), got {seconds!r}")
+    return float(seconds)
+
+
 def check_choice(name: str, value: str, allowed: Sequence[str]) -> str:
     if value not in allowed:
         raise InputError(f"{name}={value!r} is not allowed; choose one of {list(allowed)}")

@@ -15,6 +15,7 @@ from importance_tasks.methods._common import (
     Z_95,
     ProgressFn,
     RandomState,
+    check_budget,
     check_max_samples,
     check_positive_int,
     draw_sample,
@@ -29,14 +30,25 @@ from importance_tasks.scoring import get_scorer
 __all__ = ["Sage"]
 
 
+# Orderings per loop: one progress step and one budget check each (a loop over 100 features
+# and 64 background rows is 830k model rows, about 0.3 s here).
+LOOP_ORDERINGS = 128
+DEFAULT_BUDGET_S = 10.0
+
+
 class Sage:
     """Global Shapley values of the model's loss, with their standard errors.
 
     Uses the ``sage-importance`` package (by SAGE's authors; version 0.0.6 works with today's
-    numpy): a ``MarginalImputer`` over a background sample and the ``PermutationEstimator``,
-    which samples feature orderings until the largest standard error is below ``thresh``
-    times the range of the values (its convergence test). The loss is mean squared error for
-    regression and cross entropy for classification (SAGE's own estimators take no other).
+    numpy): a ``MarginalImputer`` over a background sample and the ``PermutationEstimator``'s
+    own sampling of orderings and its running estimate, driven here loop by loop (128
+    orderings a loop, the same draws as the package for the same seed and loop size) so that
+    it can report progress and stop on time. It stops when the largest standard error is below
+    ``thresh`` times the range of the values (the package's convergence test), after
+    ``n_permutations`` orderings when that is set, or when the next loop would pass
+    ``time_budget_s``; ``settings["stopped_by"]`` says which, and the standard errors say how
+    precise the values are. The loss is mean squared error for regression and cross entropy for
+    classification (SAGE's own estimators take no other).
 
     Parameters
     ----------
@@ -47,6 +59,8 @@ class Sage:
         Convergence threshold.
     n_permutations : int, default=0
         A fixed number of sampled orderings instead of the convergence test (0 = converge).
+    time_budget_s : float, default=10
+        Seconds the sampling may take (0 = no limit); at least one loop always runs.
     random_state, groups
         Groups are handled by SAGE itself (``GroupedMarginalImputer``).
     """
@@ -61,6 +75,7 @@ class Sage:
         max_samples: float | int = 512,
         thresh: float = 0.05,
         n_permutations: int = 0,
+        time_budget_s: float = DEFAULT_BUDGET_S,
         random_state: RandomState = None,
         groups: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
@@ -70,6 +85,7 @@ class Sage:
             raise InputError(f"thresh must be in (0, 1), got {thresh}")
         self.thresh = float(thresh)
         self.n_permutations = check_positive_int("n_permutations", n_permutations, minimum=0)
+        self.time_budget_s = check_budget(time_budget_s)
         self.seed = draw_seed(random_state)
         self.groups = dict(groups or {})
 
@@ -105,20 +121,7 @@ class Sage:
             imputer = sage.MarginalImputer(predict, background)
         estimator = sage.PermutationEstimator(imputer, loss, random_state=self.seed)
         target = y.astype(np.int64) if task == "classification" else y.astype(np.float64)
-        explanation = estimator(
-            X,
-            target,
-            # sage samples batch_size orderings per loop: never more than were asked for
-            batch_size=min(4096, self.n_permutations) if self.n_permutations else 4096,
-            thresh=self.thresh,
-            n_permutations=self.n_permutations or None,
-            detect_convergence=not self.n_permutations,
-            bar=False,
-        )
-        mean = np.asarray(explanation.values, dtype=np.float64)
-        std = np.asarray(explanation.std, dtype=np.float64)
-        if progress is not None:
-            progress(1, 1)
+        mean, std, done, stopped = self._estimate(estimator, X, target, start, progress)
         return make_result(
             self.name,
             rows,
@@ -132,11 +135,56 @@ class Sage:
                 n_background=len(background),
                 thresh=self.thresh,
                 n_permutations=self.n_permutations or None,
-                converged=bool(np.max(std) <= self.thresh * max(np.ptp(mean), 1e-12) * 1.0001)
-                if not self.n_permutations
-                else None,
+                time_budget_s=self.time_budget_s or None,
+                n_orderings=done,
+                stopped_by=stopped,
+                converged=stopped == "convergence" if not self.n_permutations else None,
                 seed=self.seed,
                 n_rows=len(X),
                 groups=self.groups,
             ),
         )
+
+    def _estimate(
+        self,
+        estimator: Any,
+        X: NDArray[np.float32],
+        target: NDArray[Any],
+        start: float,
+        progress: ProgressFn | None,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], int, str]:
+        """The package's estimator, loop by loop: values, standard errors, orderings sampled,
+        and why it stopped."""
+        from sage import utils
+
+        n_features = estimator.imputer.num_groups
+        loop = min(LOOP_ORDERINGS, self.n_permutations) if self.n_permutations else LOOP_ORDERINGS
+        X, target = utils.verify_model_data(estimator.imputer, X, target, estimator.loss_fn, loop)
+        estimator.rng = np.random.default_rng(seed=self.seed)
+        tracker = utils.ImportanceTracker()
+        done, seconds_per_loop = 0, 0.0
+        while True:
+            if self.n_permutations and done >= self.n_permutations:
+                stopped = "n_permutations"
+                break
+            elapsed = time.perf_counter() - start
+            if done and self.time_budget_s and elapsed + seconds_per_loop > self.time_budget_s:
+                stopped = "time_budget"
+                break
+            began = time.perf_counter()
+            rows = estimator.rng.choice(len(X), loop)
+            scores, counts = estimator._process_sample(
+                X[rows], target[rows], n_features, 0, n_features
+            )
+            tracker.update(scores, counts)
+            done += loop
+            seconds_per_loop = time.perf_counter() - began
+            ratio = float(np.max(tracker.std)) / max(float(np.ptp(tracker.values)), 1e-12)
+            if progress is not None:  # loops still needed, by the package's own estimate
+                needed = self.n_permutations or max(done, int(done * (ratio / self.thresh) ** 2))
+                progress(done, needed)
+            if not self.n_permutations and ratio < self.thresh:
+                stopped = "convergence"
+                break
+        values = np.asarray(tracker.values, dtype=np.float64)
+        return values, np.asarray(tracker.std, dtype=np.float64), done, stopped

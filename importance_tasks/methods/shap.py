@@ -14,6 +14,7 @@ from importance_tasks.methods._common import (
     ProgressFn,
     RandomState,
     attribution_result,
+    check_budget,
     check_choice,
     check_max_samples,
     check_positive_int,
@@ -30,6 +31,11 @@ __all__ = ["Shap"]
 Algorithm = Literal["auto", "permutation", "exact"]
 ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
 EXACT_MAX_FEATURES = 8
+
+
+DEFAULT_BUDGET_S = 10.0
+FIRST_CHUNK_ROWS = 4  # timed to size the next chunks
+CHUNK_SECONDS = 2.0  # a chunk is one progress step and one budget check
 
 
 class Shap:
@@ -51,6 +57,12 @@ class Shap:
     max_evals : int, default=0
         Model evaluations per row for the permutation explainer; 0 = ``2 * n_features + 1``
         times 10 (ten permutations, shap's own default scale).
+    time_budget_s : float, default=10
+        Seconds the explaining may take (0 = no limit). Rows are explained in chunks, in the
+        seeded sample's order, by one explainer (the same draws as one call); when the next
+        chunk would pass the budget, fewer rows are explained than ``max_samples``, and
+        ``settings["stopped_by"]`` is ``"time_budget"``. The interval (over rows) says how
+        precise the mean is. At least one chunk always runs.
     random_state, groups
         A group's SHAP value is the sum of its columns' values (SHAP is additive).
     """
@@ -65,6 +77,7 @@ class Shap:
         n_background: int = 100,
         max_samples: float | int = 200,
         max_evals: int = 0,
+        time_budget_s: float = DEFAULT_BUDGET_S,
         random_state: RandomState = None,
         groups: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
@@ -72,6 +85,7 @@ class Shap:
         self.n_background = check_positive_int("n_background", n_background)
         self.max_samples = check_max_samples(max_samples)
         self.max_evals = check_positive_int("max_evals", max_evals, minimum=0)
+        self.time_budget_s = check_budget(time_budget_s)
         self.seed = draw_seed(random_state)
         self.groups = dict(groups or {})
 
@@ -102,17 +116,32 @@ class Shap:
         max_evals = self.max_evals or 10 * (2 * n_features + 1)
         if algorithm == "exact":
             explainer: Any = shap.explainers.Exact(predict, masker)
-            explanation = explainer(X, silent=True)
+            options: dict[str, Any] = {}
         else:
             explainer = shap.explainers.Permutation(predict, masker, seed=self.seed)
-            explanation = explainer(X, max_evals=max_evals, silent=True)
-        values = np.asarray(explanation.values, dtype=np.float64)
+            options = {"max_evals": max_evals}
+        parts, stopped, done, chunk = [], "max_samples", 0, FIRST_CHUNK_ROWS
+        began = time.perf_counter()
+        while done < len(X):
+            if done:  # rows per chunk: about CHUNK_SECONDS each, and what the budget leaves
+                now = time.perf_counter()
+                per_row = (now - began) / done
+                chunk = max(1, int(CHUNK_SECONDS / per_row))
+                if self.time_budget_s:
+                    chunk = min(chunk, int((self.time_budget_s - (now - start)) / per_row))
+                    if chunk < 1:
+                        stopped = "time_budget"
+                        break
+            rows = X[done : done + chunk]
+            parts.append(np.asarray(explainer(rows, silent=True, **options).values, np.float64))
+            done += len(rows)
+            if progress is not None:
+                progress(done, len(X))
+        values = np.concatenate(parts)
         if values.ndim == 2:
             values = values[:, :, None]
-        select = output_selection(model.predict(X), y)
+        select = output_selection(model.predict(X[:done]), y[:done])
         per_row = np.einsum("nfk,nk->nf", values, select)
-        if progress is not None:
-            progress(len(X), len(X))
         return attribution_result(
             self.name,
             sample.rows,
@@ -123,8 +152,10 @@ class Shap:
                 algorithm=algorithm,
                 n_background=len(background),
                 max_evals=max_evals if algorithm == "permutation" else None,
+                time_budget_s=self.time_budget_s or None,
+                stopped_by=stopped,
                 seed=self.seed,
-                n_rows=len(X),
+                n_rows=done,
                 groups=self.groups,
             ),
         )

@@ -258,6 +258,11 @@ class AnalysisRun:
     def log_report(self, html: str) -> None:
         self._write({self.REPORT: html})
 
+    def report_uri(self) -> str:
+        """Where the report lies (a local path for a file artifact store)."""
+        root = self.client.get_run(self.run_id).info.artifact_uri
+        return f"{root.removeprefix('file://')}/{self.REPORT}"
+
     def artifact_paths(self) -> list[str]:
         return sorted(runs.walk_artifacts(self.client, self.run_id, ARTIFACT_DIR))
 

@@ -8,6 +8,7 @@ randomised model) into the method's result.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.methods import make_method
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
+from importance_tasks.progress import LogProgress
 from importance_tasks.runner import run_method
 from importance_tasks.sanity import randomized_copy
 from importance_tasks.stage.inputs import checked_inputs
@@ -23,6 +25,7 @@ from importance_tasks.stage.plan import Job, Plan, shardable
 __all__ = ["TOP_K", "compute", "top_features"]
 
 TOP_K = 5
+log = logging.getLogger(__name__)
 
 
 def top_features(features: Any, rank: Any, k: int = TOP_K) -> list[str]:
@@ -52,6 +55,7 @@ def compute(plan: Plan, job: Job) -> dict[str, Any]:
         sanity_check=config.sanity_check,
         seed=config.seed,
         constant=plan.constant_features,
+        progress=LogProgress(log.info, job.method),
     )
     if outcome.result is None:
         run.log_skipped(job.method, outcome.skipped or "")
@@ -82,6 +86,12 @@ def _compute_shard(plan: Plan, job: Job, run: AnalysisRun) -> dict[str, Any]:
         except UnsupportedModelError as exc:
             run.log_skipped(job.method, str(exc), randomized=True)
             return {"status": "skipped", "reason": str(exc)}
-    part = method.compute_shard(model, inputs.data, shard=job.shard, scoring=plan.config.scoring)
+    part = method.compute_shard(
+        model,
+        inputs.data,
+        shard=job.shard,
+        scoring=plan.config.scoring,
+        progress=LogProgress(log.info, f"{job.method} shard {job.shard}"),
+    )
     run.log_part(part.to_record(), randomized=job.randomized)
     return {"status": "done", "seconds": round(float(part.meta["seconds"]), 3)}

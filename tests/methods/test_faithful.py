@@ -41,11 +41,30 @@ def test_constant_model_gets_zero_importance(name):
 
 @pytest.mark.parametrize("name", ("shap", "lime", "sage"))
 def test_same_seed_identical_other_seed_different(friedman, name):
-    a = make_method(name, random_state=4).compute(friedman.model, friedman.data)
-    b = make_method(name, random_state=4).compute(friedman.model, friedman.data)
-    c = make_method(name, random_state=5).compute(friedman.model, friedman.data)
+    """Without a time budget (one that binds makes the amount of work depend on the machine)."""
+    a = make_method(name, random_state=4, time_budget_s=0).compute(friedman.model, friedman.data)
+    b = make_method(name, random_state=4, time_budget_s=0).compute(friedman.model, friedman.data)
+    c = make_method(name, random_state=5, time_budget_s=0).compute(friedman.model, friedman.data)
     np.testing.assert_array_equal(a.mean, b.mean)
     assert not np.array_equal(a.mean, c.mean)
+
+
+@pytest.mark.parametrize(
+    ("name", "done"),
+    [("shap", ("n_rows", 4)), ("lime", ("n_rows", 32)), ("sage", ("n_orderings", 128))],
+)
+def test_a_spent_budget_stops_after_one_step_and_says_so(friedman, name, done):
+    """A budget that is spent at once: one chunk of rows (or loop of orderings), an honest
+    result over what was done, marked as stopped by the budget."""
+    result = make_method(name, random_state=0, time_budget_s=1e-9).compute(
+        friedman.model, friedman.data
+    )
+    key, count = done
+    assert result.settings["stopped_by"] == "time_budget"
+    assert result.settings[key] == count and result.settings["time_budget_s"] == 1e-9
+    assert np.isfinite(result.mean).all() and (result.ci_high >= result.ci_low).all()
+    if name == "sage":
+        assert result.settings["converged"] is False
 
 
 @pytest.mark.parametrize("rule", ["gauss_legendre", "riemann_middle", "riemann_trapezoid"])
