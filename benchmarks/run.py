@@ -410,6 +410,10 @@ def main() -> None:
 
     run_mixed(emit, args.runs)
     emit()
+    from defaults import run as run_defaults
+
+    run_defaults(emit)
+    emit()
     emit(
         "Task start-up (what each Airflow task process pays before computing; a fresh process "
         "each time, median of 3), seconds:"

@@ -30,9 +30,12 @@ from importance_tasks.scoring import get_scorer
 __all__ = ["Sage"]
 
 
-# Orderings per loop: one progress step and one budget check each (a loop over 100 features
-# and 64 background rows is 830k model rows, about 0.3 s here).
+# Orderings per loop with n_permutations set (the package's own draws for that loop size).
+# Converging, the first loop has FIRST_LOOP orderings, and later loops are sized to take about
+# LOOP_SECONDS (16 to 1,024 orderings): one progress step and one budget check each.
 LOOP_ORDERINGS = 128
+FIRST_LOOP = 16
+LOOP_SECONDS = 1.0
 DEFAULT_BUDGET_S = 10.0
 
 
@@ -158,26 +161,33 @@ class Sage:
         from sage import utils
 
         n_features = estimator.imputer.num_groups
-        loop = min(LOOP_ORDERINGS, self.n_permutations) if self.n_permutations else LOOP_ORDERINGS
+        loop = min(LOOP_ORDERINGS, self.n_permutations) if self.n_permutations else FIRST_LOOP
         X, target = utils.verify_model_data(estimator.imputer, X, target, estimator.loss_fn, loop)
         estimator.rng = np.random.default_rng(seed=self.seed)
         tracker = utils.ImportanceTracker()
-        done, seconds_per_loop = 0, 0.0
+        done, last, seconds_per_loop = 0, 0, 0.0
         while True:
             if self.n_permutations and done >= self.n_permutations:
                 stopped = "n_permutations"
                 break
             elapsed = time.perf_counter() - start
-            if done and self.time_budget_s and elapsed + seconds_per_loop > self.time_budget_s:
-                stopped = "time_budget"
-                break
+            if done:  # size the next loop to the time a loop takes, and to what is left
+                per_ordering = seconds_per_loop / last
+                if not self.n_permutations:
+                    loop = int(np.clip(LOOP_SECONDS / per_ordering, FIRST_LOOP, 1024))
+                fits = int((self.time_budget_s - elapsed) / per_ordering)
+                if self.time_budget_s and (fits < loop if self.n_permutations else fits < 1):
+                    stopped = "time_budget"
+                    break
+                if self.time_budget_s:
+                    loop = min(loop, fits)
             began = time.perf_counter()
             rows = estimator.rng.choice(len(X), loop)
             scores, counts = estimator._process_sample(
                 X[rows], target[rows], n_features, 0, n_features
             )
             tracker.update(scores, counts)
-            done += loop
+            done, last = done + loop, loop
             seconds_per_loop = time.perf_counter() - began
             ratio = float(np.max(tracker.std)) / max(float(np.ptp(tracker.values)), 1e-12)
             if progress is not None:  # loops still needed, by the package's own estimate

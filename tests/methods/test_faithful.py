@@ -51,7 +51,7 @@ def test_same_seed_identical_other_seed_different(friedman, name):
 
 @pytest.mark.parametrize(
     ("name", "done"),
-    [("shap", ("n_rows", 4)), ("lime", ("n_rows", 32)), ("sage", ("n_orderings", 128))],
+    [("shap", ("n_rows", 1)), ("lime", ("n_rows", 32)), ("sage", ("n_orderings", 16))],
 )
 def test_a_spent_budget_stops_after_one_step_and_says_so(friedman, name, done):
     """A budget that is spent at once: one chunk of rows (or loop of orderings), an honest
