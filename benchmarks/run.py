@@ -217,7 +217,11 @@ def _run_once(contender: str, model, data) -> dict:
             from importance_tasks.methods import Shap
 
             Shap(
-                algorithm="permutation", max_samples=SHAP_ROWS, max_evals=SHAP_EVALS, random_state=0
+                algorithm="permutation",
+                max_samples=SHAP_ROWS,
+                max_evals=SHAP_EVALS,
+                random_state=0,
+                time_budget_s=0,  # the same work as the peer, never cut short
             ).compute(model, data)
         else:
             background = data.X[:100]
@@ -235,9 +239,9 @@ def _run_once(contender: str, model, data) -> dict:
         from importance_tasks.methods import Lime
 
         if contender == "ours_lime":
-            Lime(num_samples=LIME_SAMPLES, max_samples=LIME_ROWS, random_state=0).compute(
-                model, data
-            )
+            Lime(
+                num_samples=LIME_SAMPLES, max_samples=LIME_ROWS, random_state=0, time_budget_s=0
+            ).compute(model, data)
         else:
             from lime.lime_tabular import LimeTabularExplainer
 
@@ -261,6 +265,7 @@ def _run_once(contender: str, model, data) -> dict:
             max_samples=n,
             n_permutations=SAGE_PERMUTATIONS,
             random_state=0,
+            time_budget_s=0,
         ).compute(model, data)
     elif contender == "sage_keras":
         import sage
