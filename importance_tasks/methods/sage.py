@@ -172,7 +172,7 @@ class Sage:
                 break
             elapsed = time.perf_counter() - start
             if done:  # size the next loop to the time a loop takes, and to what is left
-                per_ordering = seconds_per_loop / last
+                per_ordering = max(seconds_per_loop, 1e-9) / last
                 if not self.n_permutations:
                     loop = int(np.clip(LOOP_SECONDS / per_ordering, FIRST_LOOP, 1024))
                 fits = int((self.time_budget_s - elapsed) / per_ordering)

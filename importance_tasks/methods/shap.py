@@ -125,7 +125,7 @@ class Shap:
         while done < len(X):
             if done:  # rows per chunk: about CHUNK_SECONDS each, and what the budget leaves
                 now = time.perf_counter()
-                per_row = (now - began) / done
+                per_row = max(now - began, 1e-9) / done
                 chunk = max(1, int(CHUNK_SECONDS / per_row))
                 if self.time_budget_s:
                     chunk = min(chunk, int((self.time_budget_s - (now - start)) / per_row))
