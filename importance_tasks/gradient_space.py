@@ -103,6 +103,12 @@ def gradient_space(
                 f"the model cannot be split after its preprocessing layers ({exc}); gradients "
                 "cannot reach its string or integer columns"
             ) from None
+    unknown = [f.layer or str(f.tensor.name) for f in frontier if None in tuple(f.tensor.shape[1:])]
+    if unknown:
+        raise UnsupportedModelError(
+            f"the first differentiable tensors after {unknown} have a width unknown until the "
+            "model runs; integrated gradients needs fixed widths there"
+        )
     shapes = [tuple(int(d) for d in t.shape[1:]) for t in tensors]
     sizes = [int(np.prod(s)) for s in shapes]
     position = {c: j for j, c in enumerate(columns)}

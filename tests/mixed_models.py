@@ -32,7 +32,9 @@ def mixed_model() -> Any:
     }
     encoded = [
         inputs["income"],
-        keras.layers.StringLookup(vocabulary=list(CITIES), output_mode="one_hot")(inputs["city"]),
+        keras.layers.StringLookup(
+            vocabulary=list(CITIES), output_mode="one_hot", name="city_lookup"
+        )(inputs["city"]),
         keras.layers.StringLookup(vocabulary=list(COLOURS), output_mode="one_hot")(
             inputs["colour"]
         ),

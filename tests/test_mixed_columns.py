@@ -64,7 +64,7 @@ def test_every_default_method_puts_the_drivers_first_and_the_ignored_at_zero(mix
 def test_integrated_gradients_attribute_a_string_column_at_its_lookup(mixed):
     frame, data, model = mixed
     result = IntegratedGradients(random_state=0, max_samples=1.0).compute(model, data)
-    assert result.diagnostics["attributed_at"]["city"] == ["string_lookup"]
+    assert result.diagnostics["attributed_at"]["city"] == ["city_lookup"]
     assert "income" not in result.diagnostics["attributed_at"]  # a float: at the input itself
     assert result.diagnostics["completeness_gap"] < 1e-5  # a linear head: exact
     # Baseline "mean": the mean one-hot, so a row's city attribution is its city's weight

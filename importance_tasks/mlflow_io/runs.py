@@ -40,6 +40,7 @@ CONSENSUS = f"{ARTIFACT_DIR}/consensus.json"
 KEY_TAG = "importance.key"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :]")
 _MAX_PARAM = 6000
+READ_TRIES, READ_PAUSE_S = 3, 0.5  # reads of an artifact that is being replaced
 
 
 def metric_key(*parts: str) -> str:
@@ -167,16 +168,31 @@ def log_artifacts(client: MlflowClient, run_id: str, files: Mapping[str, str | b
 
 
 def read_json_artifact(client: MlflowClient, run_id: str, path: str) -> Any | None:
-    """A JSON artifact of the run, or None when it does not exist."""
+    """A JSON artifact of the run, or None when it does not exist.
+
+    Two tasks that finish the same analysis at once both write its manifest; a read that meets
+    the file while it is being replaced is tried again (READ_TRIES times, READ_PAUSE_S apart).
+    """
+    import time
+
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     if not has_artifact(client, run_id, path):
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=path, dst_path=tmp, tracking_uri=client.tracking_uri
-        )
-        return json.loads(Path(local).read_text())
+    for attempt in range(READ_TRIES):
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                local = mlflow.artifacts.download_artifacts(
+                    run_id=run_id, artifact_path=path, dst_path=tmp,
+                    tracking_uri=client.tracking_uri,
+                )  # fmt: skip
+                return json.loads(Path(local).read_text())
+        except (MlflowException, json.JSONDecodeError):
+            if attempt == READ_TRIES - 1:
+                raise
+            time.sleep(READ_PAUSE_S)
+    return None
 
 
 def finish_run(client: MlflowClient, run_id: str, manifest: Mapping[str, Any]) -> None:
