@@ -104,12 +104,7 @@ class KerasModel:
         self.slots = input_slots(model)
         self.categories = dict(categories or {})
         if self.slots is None:
-            if self.categories:
-                raise DataError(
-                    f"columns {sorted(self.categories)} hold strings or categories, but the "
-                    "model takes one matrix of numbers; encode them (e.g. one-hot) the way the "
-                    "model was trained, or give the model named inputs with lookup layers"
-                )
+            _refuse_codes(self.categories)
             self.feature_names: tuple[str, ...] | None = None
             self.n_features = int(model.inputs[0].shape[1])
             prepare: Any = _unchanged
@@ -141,8 +136,7 @@ class KerasModel:
         from importance_tasks.model_inputs import check_column_types, column_order
 
         if self.slots is None:
-            if data.categories:  # refused with the columns' names
-                KerasModel(self.keras_model, categories=data.categories)
+            _refuse_codes(data.categories)
             return self
         column_order(self.slots, data.feature_names)  # names missing and extra columns first
         check_column_types(self.slots, data.feature_names, data.X, data.categories)
@@ -213,6 +207,16 @@ class KerasModel:
             for i in range(0, X.shape[0], self.batch_rows)
         ]
         return np.concatenate(parts) if parts else np.empty((0, self.n_features))
+
+
+def _refuse_codes(categories: Mapping[str, Any]) -> None:
+    """A model with one matrix input takes numbers only: refuse coded columns by name."""
+    if categories:
+        raise DataError(
+            f"columns {sorted(categories)} hold strings or categories, but the model takes one "
+            "matrix of numbers; encode them (e.g. one-hot) the way the model was trained, or "
+            "give the model named inputs with lookup layers"
+        )
 
 
 def _unchanged(x: Any) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -16,15 +18,28 @@ from tests.precision import assert_within, importance_atol, output_atol
 FAITHFUL = ("integrated_gradients", "shap", "lime", "sage")
 
 
+def _unbudgeted(name: str) -> dict:
+    """No time budget for a method that takes one: a known answer must not depend on how fast
+    (or how loaded) the machine is."""
+    from importance_tasks.methods import REGISTRY
+
+    accepted = inspect.signature(REGISTRY[name]).parameters
+    return {"time_budget_s": 0} if "time_budget_s" in accepted else {}
+
+
 @pytest.mark.parametrize("name", FAITHFUL)
 def test_friedman_signal_features_rank_above_noise(friedman, name):
-    result = make_method(name, random_state=0).compute(friedman.model, friedman.data)
+    result = make_method(name, random_state=0, **_unbudgeted(name)).compute(
+        friedman.model, friedman.data
+    )
     assert result.mean[:5].min() > result.mean[5:].max()
 
 
 @pytest.mark.parametrize("name", FAITHFUL)
 def test_informative_classification_features_rank_first(three_classes, name):
-    result = make_method(name, random_state=0).compute(three_classes.model, three_classes.data)
+    result = make_method(name, random_state=0, **_unbudgeted(name)).compute(
+        three_classes.model, three_classes.data
+    )
     assert result.mean[:3].min() > result.mean[3:].max()
 
 
@@ -35,7 +50,7 @@ def test_constant_model_gets_zero_importance(name):
     data = EvalData(
         X=rng.normal(size=(120, 4)), y=rng.normal(size=120), feature_names=tuple("abcd")
     )
-    result = make_method(name, random_state=0).compute(model, data)
+    result = make_method(name, random_state=0, **_unbudgeted(name)).compute(model, data)
     np.testing.assert_allclose(result.mean, 0.0, atol=1e-6)
 
 
@@ -112,7 +127,7 @@ def test_gradient_methods_need_keras(friedman):
 def test_groups_are_one_row(friedman):
     groups = {"noise": [f"x{i}" for i in range(5, 10)]}
     for name in FAITHFUL:
-        result = make_method(name, random_state=0, groups=groups).compute(
+        result = make_method(name, random_state=0, groups=groups, **_unbudgeted(name)).compute(
             friedman.model, friedman.data
         )
         assert result.features == ("x0", "x1", "x2", "x3", "x4", "noise"), name
@@ -120,7 +135,9 @@ def test_groups_are_one_row(friedman):
 
 @pytest.mark.parametrize("name", ("integrated_gradients", "shap", "lime"))
 def test_classifier_attributions_also_per_class(three_classes, name):
-    result = make_method(name, random_state=0).compute(three_classes.model, three_classes.data)
+    result = make_method(name, random_state=0, **_unbudgeted(name)).compute(
+        three_classes.model, three_classes.data
+    )
     per_class = result.diagnostics["per_class"]
     assert set(per_class) == {"0", "1", "2"}
     labels = three_classes.data.y
