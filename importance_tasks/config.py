@@ -225,8 +225,10 @@ class AnalysisConfig:
             value = getattr(self, setting.name)
             if method in setting.option_of and value is not None:
                 options[setting.name] = value
-        if self.time_budget_s is not None and method in _budgeted(self.methods):
-            options["time_budget_s"] = self.time_budget_s * _budgeted(self.methods)[method]
+        budget = self.time_budget_s
+        share = None if budget is None else _budgeted(self.methods).get(method)
+        if budget is not None and share is not None:
+            options["time_budget_s"] = budget * share
         options.update(self.method_options.get(method, {}))
         return options
 
