@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from importance_tasks.errors import UnsupportedModelError
+from importance_tasks.keras_graph import graph_unchanged
 from importance_tasks.model_inputs import InputSlot
 
 __all__ = ["GradientSpace", "gradient_space"]
@@ -94,7 +95,7 @@ def gradient_space(
         return None
     frontier = own + cut
     tensors = [f.tensor for f in frontier]
-    with _graph_unchanged(keras_model):
+    with graph_unchanged(keras_model):
         try:
             encoder = keras.Model(keras_model.inputs, tensors)
             head = keras.Model(tensors, keras_model.outputs)
@@ -217,30 +218,3 @@ def _frontier(keras_model: Any) -> tuple[list[_Frontier], list[_Frontier]]:
         if id(t) in differentiable_use and id(t) not in raw
     ]
     return own, frontier
-
-
-class _graph_unchanged:
-    """Building a model on a model's intermediate tensors adds nodes to its layers and moves
-    its input tensors' history to them, after which Keras fails to save the original model.
-    Put the layers' node lists and the tensors' histories back afterwards."""
-
-    def __init__(self, keras_model: Any) -> None:
-        self.operations = list(keras_model.operations)
-
-    def __enter__(self) -> None:
-        self.nodes = [
-            (op, list(op._inbound_nodes), list(op._outbound_nodes)) for op in self.operations
-        ]
-        self.histories = [
-            (tensor, tensor._keras_history)
-            for op in self.operations
-            for node in op._inbound_nodes
-            for tensor in node.output_tensors
-        ]
-
-    def __exit__(self, *exc: object) -> None:
-        for op, inbound, outbound in self.nodes:
-            op._inbound_nodes[:] = inbound
-            op._outbound_nodes[:] = outbound
-        for tensor, history in self.histories:
-            tensor._keras_history = history

@@ -7,7 +7,7 @@ call) once per feature and repeat.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -18,9 +18,20 @@ from importance_tasks.errors import DataError, InputError, UnsupportedModelError
 
 if TYPE_CHECKING:
     from importance_tasks.data import EvalData
+    from importance_tasks.first_layer import FirstDense
     from importance_tasks.gradient_space import GradientSpace
 
-__all__ = ["CallableModel", "KerasModel", "Model", "aligned_empty", "for_data", "input_groups"]
+__all__ = [
+    "CallableModel",
+    "KerasModel",
+    "Model",
+    "aligned_empty",
+    "as_tensor",
+    "first_dense_of",
+    "for_data",
+    "input_groups",
+    "stack_outputs",
+]
 
 DEFAULT_BATCH_ROWS = 32_768
 # TensorFlow's CPU kernels need tensors aligned to 64 bytes: it copies every numpy array it is
@@ -60,11 +71,10 @@ class CallableModel:
     batch_rows: int = DEFAULT_BATCH_ROWS
 
     def predict(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
-        parts = [
+        return stack_outputs(
             np.asarray(self.fn(X[i : i + self.batch_rows]), dtype=np.float64)
             for i in range(0, X.shape[0], self.batch_rows)
-        ]
-        return _as_2d(np.concatenate(parts) if parts else np.empty((0, 1)))
+        )
 
 
 class KerasModel:
@@ -83,6 +93,10 @@ class KerasModel:
     categories : mapping of column name to vocabulary, optional
         The data's coded columns (``EvalData.categories``): their codes become the raw values
         inside the forward pass. Only a model with named inputs takes them.
+    rank_one_updates : bool, default=True
+        Let permutation and occlusion compute copies that differ in a few columns from the
+        cached pre-activations of a first Dense layer (``importance_tasks.first_layer``), where
+        the model's structure allows it. False always runs the full forward pass.
     """
 
     def __init__(
@@ -92,6 +106,7 @@ class KerasModel:
         batch_rows: int = DEFAULT_BATCH_ROWS,
         columns: Sequence[str] | None = None,
         categories: Mapping[str, Any] | None = None,
+        rank_one_updates: bool = True,
     ) -> None:
         import tensorflow as tf
 
@@ -103,6 +118,8 @@ class KerasModel:
         self.batch_rows = batch_rows
         self.slots = input_slots(model)
         self.categories = dict(categories or {})
+        self.rank_one_updates = rank_one_updates
+        self._first_dense: FirstDense | bool | None = rank_one_updates and self.slots is None
         if self.slots is None:
             _refuse_codes(self.categories)
             self.feature_names: tuple[str, ...] | None = None
@@ -150,15 +167,25 @@ class KerasModel:
             batch_rows=self.batch_rows,
             columns=data.feature_names,
             categories=data.categories,
+            rank_one_updates=self.rank_one_updates,
         )
 
     def predict(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
         X = np.ascontiguousarray(X, dtype=np.float32)
-        parts = [
-            np.asarray(self._forward(_as_tensor(X[i : i + self.batch_rows])), dtype=np.float64)
+        return stack_outputs(
+            np.asarray(self._forward(as_tensor(X[i : i + self.batch_rows])), dtype=np.float64)
             for i in range(0, X.shape[0], self.batch_rows)
-        ]
-        return _as_2d(np.concatenate(parts) if parts else np.empty((0, 1)))
+        )
+
+    def first_dense(self) -> FirstDense | None:
+        """The model split after a first Dense layer that takes the input (after per-column
+        preprocessing), for low-rank updates of copies; None where the structure does not allow
+        it or ``rank_one_updates`` is off. Built once."""
+        if self._first_dense is True:
+            from importance_tasks.first_layer import first_dense
+
+            self._first_dense = first_dense(self.keras_model)
+        return self._first_dense if not isinstance(self._first_dense, bool) else None
 
     def gradient_space(self) -> GradientSpace | None:
         """The model split at its first differentiable tensors, for columns a gradient cannot
@@ -242,7 +269,18 @@ def for_data(model: Model, data: EvalData) -> Model:
     return model
 
 
-def _as_tensor(batch: NDArray[np.float32]) -> Any:
+def first_dense_of(model: Model) -> FirstDense | None:
+    """``model``'s first Dense layer for low-rank updates (``KerasModel.first_dense``), if any."""
+    return model.first_dense() if isinstance(model, KerasModel) else None
+
+
+def stack_outputs(parts: Iterable[NDArray[np.float64]]) -> NDArray[np.float64]:
+    """The outputs of consecutive batches as one (rows, outputs) array."""
+    parts = list(parts)
+    return _as_2d(np.concatenate(parts) if parts else np.empty((0, 1)))
+
+
+def as_tensor(batch: NDArray[np.float32]) -> Any:
     """The batch as a tensor: shared without a copy when it is contiguous and 64-byte aligned.
 
     Safe because the forward pass runs synchronously and its float32 outputs are converted to

@@ -33,16 +33,32 @@ class Scorer:
     task : {"regression", "classification"}
     greater_is_better : bool
         Whether the metric itself is a score (the loss is then its negative).
-    mean_over_rows : bool
-        Whether the metric is a (weighted) mean of per-row losses, so that losses over parts
-        of the rows combine into the loss over all of them.
     """
 
     name: str
     task: Task
     greater_is_better: bool
-    _metric: Callable[..., float]
-    mean_over_rows: bool = True
+    _metric: Callable[..., float] | None = None
+    _rows: Callable[[Array, Array], Array] | None = None
+
+    @property
+    def mean_over_rows(self) -> bool:
+        """Whether the metric is a (weighted) mean of per-row losses, so that losses over
+        parts of the rows combine into the loss over all of them."""
+        return self._rows is not None
+
+    def row_losses(self, y: Array, output: Array) -> NDArray[np.float64]:
+        """The per-row losses whose (weighted) mean is ``loss``: shape (n_rows,).
+
+        Raises
+        ------
+        InputError
+            For a metric that is not a mean over rows (r2, roc_auc).
+        """
+        if self._rows is None:
+            raise InputError(f"scoring={self.name!r} is not a mean of per-row losses")
+        rows = self._rows(y, output)
+        return -rows if self.greater_is_better else rows
 
     def check(self, output: Array, y: Array) -> None:
         """Raise ``ValueError`` naming the problem when this scorer cannot score ``output``.
@@ -90,6 +106,9 @@ class Scorer:
 
     def loss(self, y: Array, output: Array, sample_weight: Array | None = None) -> float:
         """The loss of ``output`` (shape (n_rows, n_outputs)) against ``y``; lower is better."""
+        if self._rows is not None:
+            return float(np.average(self.row_losses(y, output), weights=sample_weight))
+        assert self._metric is not None
         value = float(self._metric(y, output, sample_weight))
         return -value if self.greater_is_better else value
 
@@ -108,37 +127,38 @@ def _probabilities(output: Array) -> Array:
     return output
 
 
-def _mean_over_rows(per_row: Array, sample_weight: Array | None) -> float:
-    return float(np.average(per_row, axis=0, weights=sample_weight).mean())
-
-
 # The losses that are means over rows are computed here in numpy, with scikit-learn's
 # definitions (tests compare them with scikit-learn's functions): permutation and probe score
 # thousands of perturbed copies, and scikit-learn's per-call input validation would cost more
-# than the arithmetic. r2 and roc_auc go through scikit-learn itself.
-def _squared_error(y: Array, output: Array, sample_weight: Array | None) -> float:
+# than the arithmetic. r2 and roc_auc go through scikit-learn itself. Several targets: the
+# per-row loss is the mean over targets, as scikit-learn's uniform average.
+def _per_row(values: Array) -> NDArray[np.float64]:
+    return values.mean(axis=1) if values.ndim == 2 else values
+
+
+def _squared_error(y: Array, output: Array) -> NDArray[np.float64]:
     pred = output[:, 0] if y.ndim == 1 else output
-    return _mean_over_rows((np.asarray(y, dtype=np.float64) - pred) ** 2, sample_weight)
+    return _per_row((np.asarray(y, dtype=np.float64) - pred) ** 2)
 
 
-def _absolute_error(y: Array, output: Array, sample_weight: Array | None) -> float:
+def _absolute_error(y: Array, output: Array) -> NDArray[np.float64]:
     pred = output[:, 0] if y.ndim == 1 else output
-    return _mean_over_rows(np.abs(np.asarray(y, dtype=np.float64) - pred), sample_weight)
+    return _per_row(np.abs(np.asarray(y, dtype=np.float64) - pred))
 
 
-def _log_loss(y: Array, output: Array, sample_weight: Array | None) -> float:
+def _log_loss(y: Array, output: Array) -> NDArray[np.float64]:
     proba = np.asarray(_probabilities(output), dtype=np.float64)
     # Keras' float32 softmax rows sum to 1 only to ~1e-7: renormalise in float64, then clip
     # as scikit-learn's log_loss does.
     proba = proba / proba.sum(axis=1, keepdims=True)
     eps = np.finfo(np.float64).eps
     true = np.clip(proba[np.arange(len(proba)), np.asarray(y).astype(np.intp)], eps, 1 - eps)
-    return _mean_over_rows(-np.log(true), sample_weight)
+    return -np.log(true)
 
 
-def _accuracy(y: Array, output: Array, sample_weight: Array | None) -> float:
+def _accuracy(y: Array, output: Array) -> NDArray[np.float64]:
     hit = _probabilities(output).argmax(axis=1) == np.asarray(y).astype(np.intp)
-    return _mean_over_rows(hit.astype(np.float64), sample_weight)
+    return hit.astype(np.float64)
 
 
 def _roc_auc(y: Array, output: Array, sample_weight: Array | None) -> float:
@@ -169,12 +189,12 @@ def _sk(name: str) -> Callable[..., float]:
 
 
 SCORERS: dict[str, Scorer] = {
-    "mse": Scorer("mse", "regression", False, _squared_error),
-    "mae": Scorer("mae", "regression", False, _absolute_error),
-    "r2": Scorer("r2", "regression", True, _regression(_sk("r2_score")), mean_over_rows=False),
-    "log_loss": Scorer("log_loss", "classification", False, _log_loss),
-    "accuracy": Scorer("accuracy", "classification", True, _accuracy),
-    "roc_auc": Scorer("roc_auc", "classification", True, _roc_auc, mean_over_rows=False),
+    "mse": Scorer("mse", "regression", False, _rows=_squared_error),
+    "mae": Scorer("mae", "regression", False, _rows=_absolute_error),
+    "r2": Scorer("r2", "regression", True, _regression(_sk("r2_score"))),
+    "log_loss": Scorer("log_loss", "classification", False, _rows=_log_loss),
+    "accuracy": Scorer("accuracy", "classification", True, _rows=_accuracy),
+    "roc_auc": Scorer("roc_auc", "classification", True, _roc_auc),
 }
 _DEFAULT = {"regression": "mse", "classification": "log_loss"}
 

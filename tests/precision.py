@@ -7,14 +7,20 @@ batch of another size, or on another processor, may come out a few float32 ulps 
 Two computations that are equal in exact arithmetic but feed the model other batches therefore
 agree only to within what those ulps do to a loss, and that is what these tolerances bound.
 
-The premise: every output moves by at most ``OUTPUT_ULPS`` float32 ulps of its own magnitude
-(``test_precision.py`` measures it on the machine that runs the tests: 0 to 3 ulps where this
-was written). To first order, a relative change ``d`` of every output moves a mean loss by at
-most ``d * mean(|dloss/df * f|)``:
+The premise: every output moves by at most ``OUTPUT_ULPS`` float32 ulps of its own magnitude,
+and a probability ``p`` (a sigmoid or softmax output) by at most that many ulps of
+``p * max(1, -ln p)``: ``p = exp(z - logsumexp(z))``, so an error of a few ulps in a logit
+of magnitude ``|ln p|`` becomes a relative error of ``|ln p|`` times as many ulps in ``p``
+(a class at 1e-10 moved by 32 ulps of itself on an AMD EPYC, 1.4 ulps of its logit).
+``test_precision.py`` measures the premise on the machine that runs the tests (at most 8 ulps
+on the processors seen so far). To first order, a relative change ``d`` of every output moves
+a mean loss by at most ``d * mean(|dloss/df * f|)``:
 
 - mse: ``2 * mean(|f - y| * |f|) <= 2 * sqrt(loss * mean(f**2))`` (Cauchy-Schwarz);
 - mae: ``mean(|f|)``;
-- log_loss on renormalised probabilities: ``2`` (the true class's share moves by at most 2d);
+- log_loss on renormalised probabilities: the true class's share moves by at most
+  ``d * max(1, -ln p_true)`` plus ``d`` for the renormalisation (``p * -ln p <= 1/e``), and
+  ``mean(max(1, -ln p_true)) <= 1 + loss``: ``d * (2 + loss)``;
 - r2: the mse bound over the target's variance.
 
 Attributions that are differences of outputs (SHAP values) move by at most ``d`` times the
@@ -49,7 +55,7 @@ def _loss_bound(
         size = np.average(np.abs(outputs), axis=0, weights=weight).mean()
         return d * np.broadcast_to(size, np.shape(loss))
     if scoring == "log_loss":
-        return np.broadcast_to(2 * d, np.shape(loss))
+        return d * (2 + np.maximum(loss, 0.0))
     raise ValueError(f"no rounding bound for scoring={scoring!r}")
 
 
@@ -78,6 +84,15 @@ def importance_atol(
         scoring, perturbed, outputs, sample_weight
     )
     return bound / scale
+
+
+def output_ulps(moved: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """How many float32 ulps each output moved, in the premise's units (ulps of ``p * max(1,
+    -ln p)`` for the outputs of a model whose outputs are all probabilities)."""
+    size = np.abs(outputs) + np.finfo(np.float32).tiny
+    if np.all((outputs > 0) & (outputs <= 1)):
+        size = size * np.maximum(1.0, -np.log(size))
+    return np.abs(moved - outputs) / (size * F32_EPS)
 
 
 def output_atol(model, X: np.ndarray, *, terms: int = 2) -> float:

@@ -10,7 +10,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from importance_tasks.errors import InputError
-from importance_tasks.model import Model, aligned_empty
+from importance_tasks.first_layer import RowsAtFirstDense
+from importance_tasks.model import Model, aligned_empty, first_dense_of
 from importance_tasks.result import Importance
 
 ProgressFn = Callable[[int, int], None]
@@ -146,10 +147,35 @@ def perturbed_outputs(
     """Model outputs for copies of ``X`` with some columns replaced, many copies per forward call.
 
     Each job is ``(columns, replacement)``; ``replacement()`` gives the values for those
-    columns. Copies are stacked into batches of at most ``max_batch_bytes`` of input (at least
-    one copy), so the model sees few large batches instead of one call per job. Yields
+    columns. Copies are stacked into batches of at most ``max_batch_bytes`` (at least one
+    copy), so the model sees few large batches instead of one call per job. Where the model
+    starts with a Dense layer, a copy is the cached pre-activations plus a low-rank update, run
+    through the rest of the network only (``importance_tasks.first_layer``). Yields
     ``(job_index, outputs)`` with outputs of shape (n_rows, n_outputs), in job order.
     """
+    first = first_dense_of(model)
+    if first is None:
+        batches = _input_batches(model, X, jobs, max_batch_bytes)
+    else:
+        batches = _first_dense_batches(first.at(X), jobs, max_batch_bytes)
+    n_rows = X.shape[0]
+    for start, count, outputs in batches:
+        for slot in range(count):
+            yield start + slot, outputs[slot * n_rows : (slot + 1) * n_rows]
+        if progress is not None:
+            progress(start + count, len(jobs))
+
+
+_Batch = tuple[int, int, NDArray[np.float64]]
+"""The first job of a batch, its number of jobs, and their outputs stacked in job order."""
+
+
+def _input_batches(
+    model: Model,
+    X: NDArray[np.float32],
+    jobs: Sequence[tuple[NDArray[np.intp], Callable[[], Replacement]]],
+    max_batch_bytes: int,
+) -> Iterator[_Batch]:
     n_rows, n_features = X.shape
     per_batch = max(1, min(len(jobs), max_batch_bytes // max(X.nbytes, 1)))
     buffer = aligned_empty((per_batch, n_rows, n_features))
@@ -166,11 +192,19 @@ def perturbed_outputs(
             copy[:, columns] = replacement()
             changed[slot] = columns
         flat = buffer[: len(chunk)].reshape(len(chunk) * n_rows, n_features)
-        outputs = model.predict(flat)
-        for slot in range(len(chunk)):
-            yield start + slot, outputs[slot * n_rows : (slot + 1) * n_rows]
-        if progress is not None:
-            progress(start + len(chunk), len(jobs))
+        yield start, len(chunk), model.predict(flat)
+
+
+def _first_dense_batches(
+    rows: RowsAtFirstDense,
+    jobs: Sequence[tuple[NDArray[np.intp], Callable[[], Replacement]]],
+    max_batch_bytes: int,
+) -> Iterator[_Batch]:
+    per_batch = max(1, min(len(jobs), max_batch_bytes // max(rows.copy_bytes, 1)))
+    for start in range(0, len(jobs), per_batch):
+        chunk = jobs[start : start + per_batch]
+        copies = [(columns, replacement()) for columns, replacement in chunk]
+        yield start, len(chunk), rows.predict_copies(copies)
 
 
 def t_interval(

@@ -160,13 +160,23 @@ class Probe:
         scorer = get_scorer(scoring, output=base_output, y=y)
         check_mean_loss(scorer, n_shards)
         resamples = part.rng.integers(0, len(X), size=(self.n_bootstrap, len(X)))
+        boot_weights = [None if weight is None else weight[idx] for idx in resamples]
 
         def losses_of(output: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+            if not scorer.mean_over_rows:
+                boot = [
+                    scorer.loss(y[idx], output[idx], None if weight is None else weight[idx])
+                    for idx in resamples
+                ]
+                return scorer.loss(y, output, weight), np.array(boot)
+            # A mean of per-row losses: each resample's loss is the mean of a gather of them,
+            # fifty times cheaper than scoring each resample again.
+            rows = scorer.row_losses(y, output)
             boot = [
-                scorer.loss(y[idx], output[idx], None if weight is None else weight[idx])
-                for idx in resamples
+                np.average(rows[idx], weights=w)
+                for idx, w in zip(resamples, boot_weights, strict=True)
             ]
-            return scorer.loss(y, output, weight), np.array(boot)
+            return float(np.average(rows, weights=weight)), np.array(boot)
 
         base, base_boot = losses_of(base_output)
         occluded = np.empty(len(rows))

@@ -1,0 +1,220 @@
+"""Copies that differ in a few columns, through the first Dense layer by a low-rank update.
+
+Permutation and occlusion evaluate the model on copies of the rows with one column (or one
+group) changed. When the model's input feeds a Dense layer (after per-column preprocessing such
+as ``Normalization`` or ``Rescaling``), the copy's pre-activations of that layer are the data's
+pre-activations plus the column's change times that column's row of the kernel::
+
+    (Z + dZ_j e_j) @ W + b  =  (Z @ W + b) + dZ_j W[j]
+
+So the pre-activations of the data are computed once, each copy costs one outer product
+(rows x units) instead of the layer's (rows x features x units) multiply-adds, and only the rest
+of the network runs per copy. The result equals the full forward pass up to float32 rounding
+(the sums are taken in another order); tests compare the two. On the benchmark's 100-feature
+model the first Dense layer holds most of a forward pass's work (see ``benchmarks/RESULTS.md``).
+
+The per-column preprocessing stays per column and is computed as Keras computes it, so a
+column with a large offset loses no precision to folding it into the kernel. Any other
+structure (named inputs, a skip connection from the input, a layer shared or called twice,
+LoRA or quantised kernels, another dtype than float32) keeps the full forward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from importance_tasks.keras_graph import graph_unchanged
+
+__all__ = ["FirstDense", "RowsAtFirstDense", "first_dense"]
+
+Preprocess = Callable[[NDArray[np.float32], NDArray[np.intp] | slice], NDArray[Any]]
+
+
+@dataclass(frozen=True)
+class FirstDense:
+    """The model as per-column preprocessing, a first Dense layer, and the rest of the network.
+
+    ``rest_of_outer`` and ``rest_of_low_rank`` take the data's pre-activations of the Dense
+    layer (rows, units), each copy's change of its preprocessed columns and those columns'
+    kernel rows, and run the updated pre-activations of every copy through the layer's
+    activation and the rest of the network, in one traced call.
+    """
+
+    layer: str
+    preprocess: tuple[Preprocess, ...]
+    kernel: NDArray[np.float32]
+    bias: NDArray[np.float32]
+    rest_of_outer: Any
+    rest_of_low_rank: Any
+
+    def inputs_of(
+        self, values: NDArray[np.float32], columns: NDArray[np.intp] | slice = slice(None)
+    ) -> NDArray[np.float32]:
+        """``values`` of ``columns`` after the per-column preprocessing, as Keras computes it."""
+        for step in self.preprocess:
+            values = step(values, columns)
+        return np.asarray(values, dtype=np.float32)
+
+    def at(self, X: NDArray[np.float32]) -> RowsAtFirstDense:
+        """The rows with their preprocessed inputs and pre-activations, for many copies."""
+        import tensorflow as tf
+
+        inputs = self.inputs_of(np.asarray(X, dtype=np.float32))
+        return RowsAtFirstDense(self, inputs, tf.constant(inputs @ self.kernel + self.bias))
+
+
+@dataclass(frozen=True)
+class RowsAtFirstDense:
+    """Rows with their preprocessed inputs and pre-activations, cached for many copies."""
+
+    first: FirstDense
+    inputs: NDArray[np.float32]
+    pre: Any
+
+    @property
+    def copy_bytes(self) -> int:
+        """Bytes of one copy's pre-activations."""
+        return int(self.pre.shape[0] * self.pre.shape[1] * 4)
+
+    def predict_copies(
+        self, copies: Sequence[tuple[NDArray[np.intp], NDArray[np.float32]]]
+    ) -> NDArray[np.float64]:
+        """Outputs of copies of the rows, each with ``columns`` set to ``values`` (rows x
+        columns, or one value per column), stacked in order: shape (copies * rows, outputs)."""
+        from importance_tasks.model import stack_outputs
+
+        n_rows, width = self.inputs.shape[0], max(len(columns) for columns, _ in copies)
+        change = np.zeros((len(copies), n_rows, width), dtype=np.float32)
+        rows = np.zeros((len(copies), width, self.first.kernel.shape[1]), dtype=np.float32)
+        for i, (columns, values) in enumerate(copies):
+            change[i, :, : len(columns)] = (
+                self.first.inputs_of(values, columns) - self.inputs[:, columns]
+            )
+            rows[i, : len(columns)] = self.first.kernel[columns]
+        if width == 1:  # an outer product per copy: a broadcast multiply, not a matmul
+            outputs = self.first.rest_of_outer(self.pre, change[:, :, 0], rows[:, 0])
+        else:
+            outputs = self.first.rest_of_low_rank(self.pre, change, rows)
+        return stack_outputs([np.asarray(outputs, dtype=np.float64)])
+
+
+def first_dense(keras_model: Any) -> FirstDense | None:
+    """The model split after its first Dense layer, or None where its structure does not allow
+    a low-rank update (see the module's docstring)."""
+    import keras
+    import tensorflow as tf
+
+    inputs = list(getattr(keras_model, "inputs", None) or [])
+    if len(inputs) != 1 or len(inputs[0].shape) != 2 or inputs[0].shape[1] is None:
+        return None
+    n_features = int(inputs[0].shape[1])
+    tensor, steps = inputs[0], []
+    for layer in keras_model.layers:
+        kind = type(layer).__name__
+        if kind == "InputLayer":
+            continue
+        if len(getattr(layer, "_inbound_nodes", ())) != 1 or layer.input is not tensor:
+            return None
+        if kind == "Dense":
+            dense = layer
+            break
+        step = _PREPROCESSING.get(kind)
+        if step is None:
+            return None
+        made = step(layer, n_features)
+        if made is None:
+            return None
+        steps.append(made)
+        tensor = layer.output
+    else:
+        return None
+    if (
+        dense.lora_enabled
+        or getattr(dense, "quantization_mode", None) is not None
+        or dense.dtype_policy.compute_dtype != "float32"
+        or tuple(dense.kernel.shape) != (n_features, dense.units)
+    ):
+        return None
+    after: Any = _unchanged
+    if list(keras_model.outputs) != [dense.output]:  # else the Dense layer is the whole model
+        try:
+            with graph_unchanged(keras_model):
+                rest_model = keras.Model(dense.output, keras_model.outputs)
+        except ValueError:  # the rest of the network also takes the input itself
+            return None
+        after = lambda h: rest_model(h, training=False)  # noqa: E731
+    activation = dense.activation or _unchanged
+    units = int(dense.units)
+
+    def rest(pre: Any) -> Any:
+        return after(activation(tf.reshape(pre, (-1, units))))
+
+    rest_of_outer = tf.function(
+        lambda pre, change, rows: rest(pre[None] + change[:, :, None] * rows[:, None, :]),
+        input_signature=[
+            tf.TensorSpec(shape=(None, units), dtype=tf.float32),
+            tf.TensorSpec(shape=(None, None), dtype=tf.float32),
+            tf.TensorSpec(shape=(None, units), dtype=tf.float32),
+        ],
+    )
+    rest_of_low_rank = tf.function(
+        lambda pre, change, rows: rest(pre[None] + tf.linalg.matmul(change, rows)),
+        input_signature=[
+            tf.TensorSpec(shape=(None, units), dtype=tf.float32),
+            tf.TensorSpec(shape=(None, None, None), dtype=tf.float32),
+            tf.TensorSpec(shape=(None, None, units), dtype=tf.float32),
+        ],
+    )
+    kernel = np.ascontiguousarray(keras.ops.convert_to_numpy(dense.kernel), dtype=np.float32)
+    bias = (
+        keras.ops.convert_to_numpy(dense.bias).astype(np.float32)
+        if dense.use_bias
+        else np.zeros(units, dtype=np.float32)
+    )
+    return FirstDense(dense.name, tuple(steps), kernel, bias, rest_of_outer, rest_of_low_rank)
+
+
+def _unchanged(x: Any) -> Any:
+    return x
+
+
+def _per_column(values: Any, n_features: int) -> NDArray[np.float32]:
+    array = np.asarray(values, dtype=np.float32).reshape(-1)
+    return np.broadcast_to(array, (n_features,)).copy() if array.size == 1 else array
+
+
+def _normalization(layer: Any, n_features: int) -> Preprocess | None:
+    """Keras' ``Normalization``: ``(x - mean) / max(sqrt(variance), epsilon)``, or
+    ``mean + x * max(sqrt(variance), epsilon)`` when inverted; per feature only."""
+    import keras
+
+    if tuple(layer.axis) not in {(-1,), (1,)}:
+        return None
+    mean = _per_column(keras.ops.convert_to_numpy(layer.mean), n_features)
+    variance = _per_column(keras.ops.convert_to_numpy(layer.variance), n_features)
+    if mean.size != n_features:
+        return None
+    sd = np.maximum(np.sqrt(variance), np.float32(keras.config.epsilon()))
+    if getattr(layer, "invert", False):
+        return lambda v, c: mean[c] + v * sd[c]
+    return lambda v, c: (v - mean[c]) / sd[c]
+
+
+def _rescaling(layer: Any, n_features: int) -> Preprocess | None:
+    """Keras' ``Rescaling``: ``x * scale + offset``."""
+    scale = _per_column(layer.scale, n_features)
+    offset = _per_column(layer.offset, n_features)
+    if scale.size != n_features or offset.size != n_features:
+        return None
+    return lambda v, c: v * scale[c] + offset[c]
+
+
+_PREPROCESSING: dict[str, Callable[[Any, int], Preprocess | None]] = {
+    "Normalization": _normalization,
+    "Rescaling": _rescaling,
+}
