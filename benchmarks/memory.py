@@ -5,9 +5,10 @@
 Writes a 1M x 100 parquet table (float64 columns, as most tables are) and a 100-input MLP
 once into benchmarks/.cache, then runs each step in its own process and reports its peak RSS:
 the TensorFlow + model floor, loading the table (ours, streamed into float32, against pandas
-+ DataFrame), and one row-shard task of permutation and probe as the DAG runs them (each loads
-the whole table, as it must for the probe's baseline, and checks its digest). Rewrites
-benchmarks/MEMORY.md.
++ DataFrame), one row-shard task of permutation and probe as the DAG runs them, and a task of
+each other default method, every method at its default settings (each task loads the whole
+table, as it must for the probe's baseline and the background rows, and checks its digest).
+Rewrites benchmarks/MEMORY.md.
 """
 
 from __future__ import annotations
@@ -31,8 +32,12 @@ STEPS = {
     "floor": "TensorFlow, importance_tasks and the model loaded",
     "load_pandas": "table through pandas.read_parquet + EvalData.from_frame",
     "load_streamed": "table through read_eval_data (streamed, float32)",
-    "permutation_shard": "permutation task on row shard 0 of 4 (250,000 rows, 1 repeat)",
-    "probe_shard": "probe task on row shard 0 of 4 (250,000 rows, 10 bootstrap resamples)",
+    "permutation_shard": "permutation task on row shard 0 of 4 (250,000 rows, defaults)",
+    "probe_shard": "probe task on row shard 0 of 4 (250,000 rows, defaults)",
+    "integrated_gradients": "integrated_gradients task (defaults)",
+    "shap": "shap task (defaults, its time budget)",
+    "sage": "sage task (defaults, its time budget)",
+    "lime": "lime task (defaults, its time budget)",
 }
 
 
@@ -83,20 +88,20 @@ def step(name: str, table: str, model_path: str) -> dict[str, float]:
         from importance_tasks.data import read_eval_data
 
         read_eval_data(table, target="y")
-    elif name in ("permutation_shard", "probe_shard"):
+    elif name != "floor":
         from importance_tasks.data import read_eval_data
-        from importance_tasks.methods import Permutation, Probe
+        from importance_tasks.methods import make_method
+        from importance_tasks.methods.shards import Shardable
         from importance_tasks.stage import data_digest
 
         data = read_eval_data(table, target="y")
         data_digest(data)  # every compute task checks the data is what was planned
-        method = (
-            Permutation(n_repeats=1, random_state=0)
-            if name == "permutation_shard"
-            else Probe(n_bootstrap=10, random_state=0)
-        )
-        assert method.n_shards(data.n_rows) == 4
-        method.compute_shard(model, data, shard=0)
+        method = make_method(name.removesuffix("_shard"), random_state=0)
+        if isinstance(method, Shardable):
+            assert method.n_shards(data.n_rows) == 4
+            method.compute_shard(model, data, shard=0)
+        else:
+            method.compute(model, data)
     return {"seconds": time.perf_counter() - start}
 
 

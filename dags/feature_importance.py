@@ -5,7 +5,10 @@ Which inputs matter to a model in the MLflow registry, by several methods in par
 
 * **resolve** pins the model version (an alias is resolved once), finds and checks the
   evaluation data, and opens (or finds again) the analysis run in MLflow.
-* **compute** runs one mapped task per method.
+* **compute** runs the methods (and row shards of large data) as mapped tasks, packed by their
+  estimated cost: cheap methods share a task, an expensive one gets its own, and there are at
+  most `compute_slots` of them (default: the worker's processors), since each task pays about
+  9 s of start-up (TensorFlow, model and data). The packing is in `list_jobs`' log.
 * **aggregate** combines the rankings (consensus, agreement between methods, comparison with
   the previous version).
 * **publish** writes the report and the manifest, and tags the model version.
@@ -46,6 +49,12 @@ from importance_tasks.airflow.params import analysis_params
             "empty: the data the model's run logged",
         ),
         "target": Param(None, type=["null", "string"], description="Target column"),
+        "compute_slots": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            description="Most compute tasks per analysis; empty: the worker's processors",
+        ),
         **analysis_params(),
     },
 )

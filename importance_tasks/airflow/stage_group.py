@@ -1,6 +1,6 @@
 """The importance stage as an Airflow task group.
 
-resolve -> compute (one mapped task per method) -> aggregate -> publish.
+resolve -> compute (mapped: the jobs packed by cost, ``stage.packing``) -> aggregate -> publish.
 
 Tasks call the plain functions of ``importance_tasks.stage``; XCom carries plans (ids, URIs,
 settings) and small summaries. Heavy modules (TensorFlow, MLflow, pandas) load inside tasks.
@@ -122,28 +122,51 @@ def resolve(
 
 
 @task
-def list_jobs(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One compute job per (model version, method), or per (model version, method, row shard)
-    for the methods that split large data into shards."""
-    from importance_tasks.stage import Plan, jobs
+def list_jobs(plans: list[dict[str, Any]], slots: int | None) -> list[dict[str, Any]]:
+    """The compute tasks: each version's jobs (one per method, or per method and row shard)
+    packed by estimated cost into at most ``slots`` tasks (default: the ``compute_slots``
+    Param, else this worker's processors); the packing is logged with its estimates."""
+    import logging
+    import os
 
-    return [{"plan": p, "job": job.to_dict()} for p in plans for job in jobs(Plan.from_dict(p))]
+    from importance_tasks.stage import Plan, jobs
+    from importance_tasks.stage.packing import pack
+
+    log = logging.getLogger(__name__)
+    params = get_current_context().get("params") or {}
+    slots = slots or params.get("compute_slots") or os.cpu_count() or 1
+    out = []
+    for p in plans:
+        plan = Plan.from_dict(p)
+        tasks = pack(plan, jobs(plan), slots=slots)
+        log.info(
+            "%s: %d jobs in %d compute tasks (at most %d)",
+            plan.label,
+            sum(len(t.jobs) for t in tasks),
+            len(tasks),
+            slots,
+        )
+        for packed in tasks:
+            log.info("  ~%.1f s: %s", packed.estimated_s, packed.label)
+            out.append({"plan": p, **packed.to_dict()})
+    return out
 
 
 @task(map_index_template="{{ importance_label }}", **RETRY_ARGS)
 @_fail_fast
-def compute(job: dict[str, Any]) -> dict[str, Any]:
-    """Compute one job for one model version and log it to the analysis run."""
+def compute(work: dict[str, Any]) -> dict[str, Any]:
+    """Compute one packed task's jobs for one model version, each logged to the analysis run.
+    (``work``, since ``task`` is a name of Airflow's context.)"""
     from importance_tasks.airflow.mlflow_connection import configure_mlflow
-    from importance_tasks.stage import Job, Plan
-    from importance_tasks.stage import compute as compute_job
+    from importance_tasks.stage import Job, Plan, compute_jobs
 
-    plan, work = Plan.from_dict(job["plan"]), Job.from_dict(job["job"])
-    _label(f"{work.label} · {plan.label}")
+    plan = Plan.from_dict(work["plan"])
+    jobs = [Job.from_dict(j) for j in work["jobs"]]
+    _label(f"{' + '.join(j.label for j in jobs)} · {plan.label}")
     configure_mlflow()
-    summary = compute_job(plan, work)
-    _push_links(job["plan"])
-    return summary
+    summaries = compute_jobs(plan, jobs)
+    _push_links(work["plan"])
+    return {"estimated_s": work["estimated_s"], "jobs": summaries}
 
 
 @task(**RETRY_ARGS)
@@ -185,6 +208,7 @@ def importance_stage(
     target: str | None = None,
     experiment: str | None = None,
     group_id: str = "importance",
+    compute_slots: int | None = None,
     **settings: Any,
 ) -> Any:
     """Add the whole importance stage to the current DAG as one task group.
@@ -201,6 +225,9 @@ def importance_stage(
     data_uri, target, experiment : str, optional
         Inputs; None means the DAG's Param of that name, else the stage's default.
     group_id : str, default="importance"
+    compute_slots : int, optional
+        The most compute tasks one analysis is split into (``stage.packing``): the tasks
+        that can usefully run at once. Default: the processors of the worker that plans.
     **settings
         Any setting of ``importance_tasks.config.AnalysisConfig`` (``methods``, ``seed``,
         ``method_options``, ``n_repeats``, ...); None means the DAG's Param of that name.
@@ -216,6 +243,8 @@ def importance_stage(
     from importance_tasks.mlflow_io.registry import ModelSpec
 
     AnalysisConfig.from_settings(settings)  # a bad setting fails the DAG's parsing, named
+    if compute_slots is not None and (isinstance(compute_slots, bool) or compute_slots < 1):
+        raise InputError(f"compute_slots must be an integer >= 1, got {compute_slots!r}")
     if model is not None:
         if requests is not None:
             raise InputError("give either model or requests, not both")
@@ -231,7 +260,7 @@ def importance_stage(
     @task_group(group_id=group_id)
     def stage() -> Any:
         plans = resolve(requests, overrides)
-        computed = compute.expand(job=list_jobs(plans))
+        computed = compute.expand(work=list_jobs(plans, compute_slots))
         aggregated = aggregate_analysis(plans)
         computed >> aggregated
         return publish_analysis.expand(aggregated=aggregated)

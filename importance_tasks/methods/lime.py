@@ -94,7 +94,6 @@ class Lime:
         scoring: str = "auto",
         progress: ProgressFn | None = None,
     ) -> Importance:
-        from sklearn.preprocessing import StandardScaler
         from threadpoolctl import threadpool_limits
 
         start = time.perf_counter()
@@ -103,9 +102,10 @@ class Lime:
         n_rows, n_columns = X.shape
         select = output_selection(model.predict(sample.X), sample.y)
         classify = select.shape[1] > 1 and bool(np.all(select.sum(axis=1) == 1))
-        # lime's scaler: fitted on the whole data, used for sampling and for standardising.
-        scaler = StandardScaler(with_mean=False).fit(data.X)  # float64 sums, no float64 copy
-        mean, scale = scaler.mean_, scaler.scale_
+        # lime's scaler (StandardScaler): fitted on the whole data, used for sampling and for
+        # standardising; computed a block of rows at a time, since scikit-learn's fit on a
+        # float32 table of 1M x 100 holds a float64 copy of it (800 MB).
+        mean, scale = column_mean_and_scale(data.X)
         categorical = Categorical.of(data, mean, scale)
         kernel_width = np.sqrt(n_columns) * 0.75
         draws = np.random.RandomState(self.seed)  # lime's legacy stream, for equal draws
@@ -241,6 +241,25 @@ class Categorical:
         chosen[:, 0] = rows[:, self.columns]
         copies[:, :, self.columns] = chosen
         noise[:, :, self.columns] = chosen == rows[:, None, self.columns]
+
+
+def column_mean_and_scale(
+    X: NDArray[np.float32], *, block_rows: int = 65_536
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``StandardScaler().fit(X)``'s ``mean_`` and ``scale_`` (population standard deviation,
+    1 where it is 0), in float64 from two passes over blocks of rows."""
+    n_rows, n_columns = X.shape
+    starts = range(0, n_rows, block_rows)
+    total = np.zeros(n_columns)
+    for i in starts:
+        total += X[i : i + block_rows].sum(axis=0, dtype=np.float64)
+    mean = total / n_rows
+    squares = np.zeros(n_columns)
+    for i in starts:
+        squares += ((X[i : i + block_rows] - mean) ** 2).sum(axis=0)
+    scale = np.sqrt(squares / n_rows)
+    scale[scale < 10 * np.finfo(np.float64).eps] = 1.0  # scikit-learn's _handle_zeros_in_scale
+    return mean, scale
 
 
 def weighted_ridge(

@@ -1,9 +1,9 @@
-"""The logged analysis as a pipeline stage: plan -> compute (one per job) -> aggregate ->
-publish. Airflow tasks call one step each; ``run_stage`` calls them in sequence for the command
-line and for Python callers. Each step takes and returns small JSON-friendly objects (what XCom
-carries); tables and arrays go to the run's artifacts. Every step can be retried: the run is
-found again by its key, a job already logged is not computed twice, metrics are written with a
-fixed step and timestamp, and the manifest is written last.
+"""The logged analysis as a pipeline stage: plan -> compute (jobs, packed into tasks) -> aggregate
+-> publish. Airflow tasks call one step each; ``run_stage`` calls them in sequence for the
+command line and for Python callers. Each step takes and returns small JSON-friendly objects
+(what XCom carries); tables and arrays go to the run's artifacts. Every step can be retried: the
+run is found again by its key, a job already logged is not computed twice, metrics are written
+with a fixed step and timestamp, and the manifest is written last.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from importance_tasks.analysis import Analysis
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.mlflow_io.registry import ModelSpec
 from importance_tasks.stage.aggregate import aggregate
-from importance_tasks.stage.compute import compute
+from importance_tasks.stage.compute import compute, compute_jobs
 from importance_tasks.stage.inputs import data_digest, load_inputs
 from importance_tasks.stage.plan import DEFAULT_EXPERIMENT, Job, Plan, jobs, plan
 from importance_tasks.stage.publish import publish, read_logged_analysis
@@ -25,6 +25,7 @@ __all__ = [
     "Plan",
     "aggregate",
     "compute",
+    "compute_jobs",
     "data_digest",
     "jobs",
     "load_inputs",

@@ -1,6 +1,8 @@
-"""Compute: one job of a plan (a method, or one row shard of it), logged to the run.
+"""Compute: jobs of a plan (a method, or one row shard of it), each logged to the run.
 
-A job already logged is not computed again (a retry, or a second DAG run of the same analysis).
+``compute_jobs`` computes several jobs in one process, loading the model and the data once (a
+task of ``importance_tasks.stage.packing``). A job already logged is not computed again (a
+retry, or a second DAG run of the same analysis).
 A method in one piece goes through the same runner as the in-memory analysis; a row shard logs
 its losses, and ``aggregate`` combines the parts (and, with the sanity check, the parts on the
 randomised model) into the method's result.
@@ -9,6 +11,7 @@ randomised model) into the method's result.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,10 +22,10 @@ from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.progress import LogProgress
 from importance_tasks.runner import run_method
 from importance_tasks.sanity import randomized_copy
-from importance_tasks.stage.inputs import checked_inputs
+from importance_tasks.stage.inputs import Inputs, checked_inputs
 from importance_tasks.stage.plan import Job, Plan, shardable
 
-__all__ = ["TOP_K", "compute", "top_features"]
+__all__ = ["TOP_K", "compute", "compute_jobs", "top_features"]
 
 TOP_K = 5
 log = logging.getLogger(__name__)
@@ -33,10 +36,34 @@ def top_features(features: Any, rank: Any, k: int = TOP_K) -> list[str]:
     return [features[i] for i in np.argsort(rank, kind="stable")[:k]]
 
 
-def compute(plan: Plan, job: Job) -> dict[str, Any]:
-    """Compute one job and log it; returns a small summary (what XCom carries)."""
+class _LoadOnce:
+    """The plan's checked inputs, loaded at the first job that needs them."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.inputs: Inputs | None = None
+
+    def __call__(self) -> Inputs:
+        if self.inputs is None:
+            self.inputs = checked_inputs(self.plan)
+        return self.inputs
+
+
+def compute_jobs(plan: Plan, jobs: Sequence[Job]) -> list[dict[str, Any]]:
+    """Compute several jobs one after another, with the model and data loaded once; returns
+    each job's summary."""
+    load = _LoadOnce(plan)
+    return [compute(plan, job, inputs=load) for job in jobs]
+
+
+def compute(plan: Plan, job: Job, *, inputs: Callable[[], Inputs] | None = None) -> dict[str, Any]:
+    """Compute one job and log it; returns a small summary (what XCom carries).
+
+    ``inputs`` gives the plan's checked model and data (default: loaded for this job).
+    """
     from importance_tasks.mlflow_io.client import connect
 
+    load = inputs or _LoadOnce(plan)
     config = plan.config
     if job.method not in config.methods:
         raise InputError(f"method {job.method!r} is not in this analysis: {list(config.methods)}")
@@ -45,12 +72,12 @@ def compute(plan: Plan, job: Job) -> dict[str, Any]:
     if plan.complete or run.has_result(job.method):
         return {**summary, "status": "reused"}
     if job.shard is not None:
-        return {**summary, **_compute_shard(plan, job, run)}
-    inputs = checked_inputs(plan)
+        return {**summary, **_compute_shard(plan, job, run, load)}
+    loaded = load()
     outcome = run_method(
         make_method(job.method, **config.options_for(job.method)),
-        inputs.model,
-        inputs.data,
+        loaded.model,
+        loaded.data,
         scoring=config.scoring,
         sanity_check=config.sanity_check,
         seed=config.seed,
@@ -71,14 +98,16 @@ def compute(plan: Plan, job: Job) -> dict[str, Any]:
     }
 
 
-def _compute_shard(plan: Plan, job: Job, run: AnalysisRun) -> dict[str, Any]:
+def _compute_shard(
+    plan: Plan, job: Job, run: AnalysisRun, load: Callable[[], Inputs]
+) -> dict[str, Any]:
     assert job.shard is not None
     method = shardable(plan.config, job.method)
     if method is None:
         raise InputError(f"method {job.method!r} does not work in row shards")
     if run.has_part(job.method, job.shard, randomized=job.randomized):
         return {"status": "reused"}
-    inputs = checked_inputs(plan)
+    inputs = load()
     model = inputs.model
     if job.randomized:
         try:

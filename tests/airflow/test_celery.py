@@ -166,7 +166,10 @@ def test_analysis_runs_on_celery_workers_with_postgresql_and_redis(celery_stack)
     env, database, tracking_uri, friedman, processes = celery_stack
     name = f"celery-{uuid.uuid4().hex[:6]}"
     register_friedman(friedman, tracking_uri, name)
-    conf = {"model_name": name, "model_alias": "champion", "methods": METHODS, "seed": 0}
+    conf = {
+        "model_name": name, "model_alias": "champion", "methods": METHODS, "seed": 0,
+        "compute_slots": len(METHODS),  # one task per method, to spread over both workers
+    }  # fmt: skip
     triggered = run_airflow(env, "dags", "trigger", "feature_importance", "-c", json.dumps(conf))
     assert triggered.returncode == 0, triggered.stderr[-2000:]
     run = wait_for_run(

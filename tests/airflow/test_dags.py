@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -84,7 +85,9 @@ def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     states = _last_run_states(airflow_home, "feature_importance")
     computes = [s for s in states if s["task_id"] == "analysis.compute"]
-    assert len(computes) == 3 and all(s["state"] == "success" for s in states)
+    # The three jobs packed into at most one task per processor (stage.packing).
+    assert 1 <= len(computes) <= min(3, os.cpu_count() or 1)
+    assert all(s["state"] == "success" for s in states)
     client = mlflow.MlflowClient(mlflow_server)
     tags = client.get_model_version(name, version).tags
     assert tags["importance.status"] == "complete"
@@ -182,6 +185,7 @@ def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
         "seed": 3,
         "shard_rows": 300,
         "experiment": "dag-shards",
+        "compute_slots": 8,  # one task per job
     }
     result = _dags_test(airflow_home, "feature_importance", conf)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]

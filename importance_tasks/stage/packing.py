@@ -1,0 +1,120 @@
+"""Compute jobs packed into tasks by their estimated cost.
+
+Every task that computes pays a start-up before its first job: importing TensorFlow and the
+methods, loading the model and the data (about 9 s on the benchmark machine, see
+``benchmarks/RESULTS.md``). One task per job buys parallelism only while tasks can run at once;
+beyond that each extra task is start-up paid again. So the jobs are packed into at most
+``slots`` tasks (the compute tasks that can run at once), as many as lower the estimated
+finishing time: longest job first into the least loaded task (the LPT rule), each task
+counted as start-up plus its jobs. Cheap methods share a task; an expensive one gets its own;
+row shards spread out.
+
+A job's cost is estimated from the model evaluations it needs and the forward throughput
+measured when the analysis was planned; a method with a time budget costs at most its budget.
+The estimates only order and pack the jobs; the plan is logged with them, and each task's
+summary carries the measured seconds beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from importance_tasks.methods import make_method
+from importance_tasks.methods._common import sample_size
+from importance_tasks.stage.plan import Job, Plan
+
+__all__ = ["STARTUP_S", "ComputeTask", "estimated_seconds", "pack"]
+
+STARTUP_S = 9.0  # a compute task's start-up (imports, model and data), measured
+METHOD_OVERHEAD_S = 0.3  # tracing and set-up per method
+GRADIENT_COST = 3.0  # a forward and backward pass, in forward passes
+
+
+@dataclass(frozen=True)
+class ComputeTask:
+    """Jobs computed one after another in one task, with their estimated seconds."""
+
+    jobs: tuple[Job, ...]
+    estimated_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "jobs": [job.to_dict() for job in self.jobs],
+            "estimated_s": round(self.estimated_s, 1),
+        }
+
+    @property
+    def label(self) -> str:
+        return " + ".join(job.label for job in self.jobs)
+
+
+def estimated_seconds(plan: Plan, job: Job) -> float:
+    """Rough seconds ``job`` computes for (its sanity check on a randomised copy included)."""
+    method = make_method(job.method, **plan.config.options_for(job.method))
+    n_rows, n_features = plan.n_rows, max(1, len(plan.column_types))
+    rate = max(plan.forward_rows_per_s, 1.0)
+
+    def rows(default: float | int = 1.0) -> int:
+        return sample_size(n_rows, getattr(method, "max_samples", default))
+
+    name = job.method
+    evaluations: float
+    if name == "permutation":
+        evaluations = rows() * (n_features * method.n_repeats + 1)  # type: ignore[attr-defined]
+    elif name == "probe":
+        evaluations = rows() * (n_features + 1)
+    elif name == "integrated_gradients":
+        evaluations = rows() * method.n_steps * GRADIENT_COST  # type: ignore[attr-defined]
+    elif name == "shap":
+        per_row = method.max_evals or 10 * (2 * n_features + 1)  # type: ignore[attr-defined]
+        evaluations = rows() * per_row * method.n_background  # type: ignore[attr-defined]
+    elif name == "sage":
+        orderings = method.n_permutations or 512  # type: ignore[attr-defined]
+        evaluations = orderings * (n_features + 1) * method.n_background  # type: ignore[attr-defined]
+    elif name == "lime":
+        evaluations = rows() * method.num_samples  # type: ignore[attr-defined]
+    else:  # weights: no model evaluations
+        evaluations = 0.0
+    seconds = evaluations / rate
+    budget = getattr(method, "time_budget_s", 0.0)
+    if budget:
+        seconds = min(seconds, budget)
+    if job.shard is not None:
+        n_shards = method.n_shards(n_rows)  # type: ignore[attr-defined]
+        seconds /= n_shards
+    elif plan.config.sanity_check:
+        seconds *= 2  # the method again on the randomised copy
+    return METHOD_OVERHEAD_S + seconds
+
+
+def pack(
+    plan: Plan, jobs: Sequence[Job], *, slots: int, startup_s: float = STARTUP_S
+) -> list[ComputeTask]:
+    """The jobs in at most ``slots`` tasks, as many as give the earliest estimated finish.
+
+    Within a task, jobs keep the order of ``jobs``; tasks come longest first.
+    """
+    if not jobs:
+        return []
+    costs = {job: estimated_seconds(plan, job) for job in jobs}
+    longest_first = sorted(jobs, key=lambda j: -costs[j])
+    best: list[list[Job]] = []
+    best_finish = float("inf")
+    for n_tasks in range(1, min(slots, len(jobs)) + 1):
+        bins: list[list[Job]] = [[] for _ in range(n_tasks)]
+        loads = [0.0] * n_tasks
+        for job in longest_first:
+            i = loads.index(min(loads))
+            bins[i].append(job)
+            loads[i] += costs[job]
+        finish = startup_s + max(loads)
+        if finish < best_finish - 1e-9:
+            best, best_finish = bins, finish
+    order = {job: i for i, job in enumerate(jobs)}
+    tasks = [
+        ComputeTask(tuple(sorted(b, key=order.__getitem__)), startup_s + sum(costs[j] for j in b))
+        for b in best
+    ]
+    return sorted(tasks, key=lambda t: -t.estimated_s)

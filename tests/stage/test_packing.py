@@ -1,0 +1,66 @@
+"""Packing compute jobs into tasks by estimated cost (pure: no MLflow, no model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from importance_tasks.config import DEFAULT_METHODS, AnalysisConfig
+from importance_tasks.mlflow_io.registry import ModelRef
+from importance_tasks.stage import Plan, jobs
+from importance_tasks.stage.packing import STARTUP_S, estimated_seconds, pack
+
+
+def _plan(config: AnalysisConfig, *, n_rows: int = 10_000, n_features: int = 100) -> Plan:
+    return Plan(
+        tracking_uri="http://127.0.0.1:1", experiment="e", experiment_id="1",
+        model=ModelRef("m", "1", "models:/m/1", None, None), data_uri="d.parquet",
+        target="y", data_digest="0", n_rows=n_rows, settings=config.to_settings(), key="k",
+        run_id="r", column_types={f"x{i}": "float32" for i in range(n_features)},
+        forward_rows_per_s=2_000_000.0,
+    )  # fmt: skip
+
+
+def test_budgeted_methods_get_their_own_task_and_cheap_ones_share():
+    plan = _plan(AnalysisConfig(methods=DEFAULT_METHODS))
+    tasks = pack(plan, jobs(plan), slots=2)
+    assert len(tasks) == 2
+    packed = [job.method for task in tasks for job in task.jobs]
+    assert sorted(packed) == sorted(DEFAULT_METHODS)  # every job once
+    homes = {job.method: i for i, task in enumerate(tasks) for job in task.jobs}
+    assert homes["shap"] != homes["sage"]  # the two 10 s budgets run side by side
+    # The estimate: start-up plus the jobs' costs, and the longest task first.
+    for task in tasks:
+        expected = STARTUP_S + sum(estimated_seconds(plan, job) for job in task.jobs)
+        assert task.estimated_s == pytest.approx(expected)
+    assert tasks[0].estimated_s >= tasks[1].estimated_s
+
+
+def test_one_slot_is_one_task_in_job_order():
+    plan = _plan(AnalysisConfig(methods=DEFAULT_METHODS))
+    (task,) = pack(plan, jobs(plan), slots=1)
+    assert task.jobs == tuple(jobs(plan))
+
+
+def test_row_shards_spread_over_the_slots():
+    config = AnalysisConfig(methods=("permutation",), shard_rows=2_500)
+    plan = _plan(config)
+    work = jobs(plan)
+    assert len(work) == 4
+    tasks = pack(plan, work, slots=8)
+    assert len(tasks) == 4 and all(len(t.jobs) == 1 for t in tasks)
+    assert len(pack(plan, work, slots=2)) == 2
+
+
+def test_costs_follow_the_work_and_stop_at_the_budget():
+    plan = _plan(AnalysisConfig(methods=("permutation", "shap")))
+    small = _plan(AnalysisConfig(methods=("permutation", "shap")), n_features=10)
+    (permutation, shap) = jobs(plan)
+    assert estimated_seconds(plan, permutation) > estimated_seconds(small, permutation)
+    # shap at 100 features would take minutes: its 10 s budget (twice with the sanity check).
+    assert estimated_seconds(plan, shap) == pytest.approx(0.3 + 10.0)
+    checked = _plan(AnalysisConfig(methods=("shap",), sanity_check=True))
+    assert estimated_seconds(checked, jobs(checked)[0]) == pytest.approx(0.3 + 2 * 10.0)
+    unbudgeted = _plan(
+        AnalysisConfig(methods=("shap",), method_options={"shap": {"time_budget_s": 0}})
+    )
+    assert estimated_seconds(unbudgeted, jobs(unbudgeted)[0]) > 0.3 + 10.0  # past the budget
