@@ -1,9 +1,10 @@
-"""SHAP values from shap's model-agnostic explainers, aggregated to a global ranking."""
+"""SHAP values (shap's permutation estimator, or its exact explainer for a few features),
+aggregated to a global ranking."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
@@ -23,6 +24,7 @@ from importance_tasks.methods._common import (
     output_selection,
     settings_of,
 )
+from importance_tasks.methods.permutation_shap import PermutationShap
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
 
@@ -41,11 +43,12 @@ CHUNK_SECONDS = 2.0  # a chunk is one progress step and one budget check
 class Shap:
     """Mean |SHAP value| per feature (Lundberg & Lee 2017), with spread over rows.
 
-    Uses shap's ``Permutation`` explainer (or ``Exact`` for at most 8 features with
-    ``algorithm="auto"``) with an explicit ``Independent`` masker over a background sample
-    of the data, on a seeded sample of rows. The model is called through the same batched
-    forward as every other method. For a classifier, the SHAP values of each row's true
-    class are used; for several regression outputs, their sum.
+    The values of shap's ``Permutation`` explainer with an ``Independent`` masker over a
+    background sample of the data (``importance_tasks.methods.permutation_shap``: the same
+    values for the same seed, vectorised, and by rank-1 updates where the model starts with a
+    Dense layer), or shap's ``Exact`` explainer for at most 8 features with
+    ``algorithm="auto"``, on a seeded sample of rows. For a classifier, the SHAP values of
+    each row's true class are used; for several regression outputs, their sum.
 
     Parameters
     ----------
@@ -97,8 +100,6 @@ class Shap:
         scoring: str = "auto",
         progress: ProgressFn | None = None,
     ) -> Importance:
-        import shap
-
         start = time.perf_counter()
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
         X, y, rng = sample.X, sample.y, sample.rng
@@ -107,19 +108,12 @@ class Shap:
         algorithm = self.algorithm
         if algorithm == "auto":
             algorithm = "exact" if n_features <= EXACT_MAX_FEATURES else "permutation"
-        masker = shap.maskers.Independent(background, max_samples=len(background))
-
-        def predict(batch: NDArray[Any]) -> NDArray[np.float64]:
-            out = model.predict(np.asarray(batch, dtype=np.float32))
-            return out[:, 0] if out.shape[1] == 1 else out
-
         max_evals = self.max_evals or 10 * (2 * n_features + 1)
+        explain: Callable[[NDArray[np.float32]], NDArray[np.float64]]
         if algorithm == "exact":
-            explainer: Any = shap.explainers.Exact(predict, masker)
-            options: dict[str, Any] = {}
+            explain = _exact_explainer(model, background)
         else:
-            explainer = shap.explainers.Permutation(predict, masker, seed=self.seed)
-            options = {"max_evals": max_evals}
+            explain = PermutationShap(model, background, max_evals, self.seed).explain
         parts, stopped, done, chunk = [], "max_samples", 0, FIRST_CHUNK_ROWS
         began = time.perf_counter()
         while done < len(X):
@@ -133,7 +127,7 @@ class Shap:
                         stopped = "time_budget"
                         break
             rows = X[done : done + chunk]
-            parts.append(np.asarray(explainer(rows, silent=True, **options).values, np.float64))
+            parts.append(explain(rows))
             done += len(rows)
             if progress is not None:
                 progress(done, len(X))
@@ -159,3 +153,18 @@ class Shap:
                 groups=self.groups,
             ),
         )
+
+
+def _exact_explainer(
+    model: Model, background: NDArray[np.float32]
+) -> Callable[[NDArray[np.float32]], NDArray[np.float64]]:
+    """shap's ``Exact`` explainer over an ``Independent`` masker (a few features only)."""
+    import shap
+
+    def predict(batch: NDArray[Any]) -> NDArray[np.float64]:
+        out = model.predict(np.asarray(batch, dtype=np.float32))
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    masker = shap.maskers.Independent(background, max_samples=len(background))
+    explainer = shap.explainers.Exact(predict, masker)
+    return lambda rows: np.asarray(explainer(rows, silent=True).values, dtype=np.float64)

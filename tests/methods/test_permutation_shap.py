@@ -1,0 +1,68 @@
+"""Our permutation SHAP estimator against shap's own ``Permutation`` explainer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from importance_tasks.methods import permutation_shap
+from importance_tasks.methods.permutation_shap import PermutationShap
+from importance_tasks.model import KerasModel
+from tests.precision import assert_within, output_atol
+
+
+@pytest.fixture(scope="module")
+def softmax_model():
+    """A 3-class MLP with per-column preprocessing and a Dense first layer (untrained: SHAP
+    values only need a fixed function)."""
+    import keras
+
+    X = np.random.default_rng(0).normal(size=(300, 12)).astype(np.float32) * 2 + 3
+    inputs = keras.Input((12,))
+    scaled = keras.layers.Normalization()
+    scaled.adapt(X)
+    h = keras.layers.Dense(16, activation="tanh")(scaled(inputs))
+    h = keras.layers.Dense(8, activation="relu")(h)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h)), X
+
+
+@pytest.mark.parametrize("orderings", [1, 4])
+def test_equal_to_shaps_permutation_explainer_for_the_same_seed(softmax_model, orderings):
+    import shap
+
+    keras_model, X = softmax_model
+    full = KerasModel(keras_model, rank_one_updates=False)
+    background, rows = X[:40], X[100:106]
+    rows[0, 3] = background[0, 3] = background[1:, 3] = 7.0  # one column that does not vary
+    max_evals = orderings * (2 * 12 + 1) - 1 if orderings > 1 else 25
+    masker = shap.maskers.Independent(background, max_samples=len(background))
+    explainer = shap.explainers.Permutation(full.predict, masker, seed=5)
+    theirs = np.asarray(explainer(rows, max_evals=max_evals, silent=True).values)
+    ours = PermutationShap(full, background, max_evals, seed=5).explain(rows)
+    assert ours.shape == theirs.shape == (6, 12, 3)
+    # The same model calls in other batches: two outputs per value, within their rounding.
+    assert_within(ours, theirs, output_atol(full, rows))
+    assert np.all(ours[0, 3] == 0.0)  # x equals every background row there
+
+
+def test_rank_one_walks_and_blocks_give_the_same_values(softmax_model, monkeypatch):
+    keras_model, X = softmax_model
+    fast, full = KerasModel(keras_model), KerasModel(keras_model, rank_one_updates=False)
+    assert fast.first_dense() is not None
+    background, rows = X[:30], X[200:204]
+    expected = PermutationShap(full, background, 10 * 25, seed=1).explain(rows)
+    got = PermutationShap(fast, background, 10 * 25, seed=1).explain(rows)
+    # Another summation order in the first layer (a chain of rank-1 updates in float64).
+    assert_within(got, expected, output_atol(full, rows))
+    monkeypatch.setattr(permutation_shap, "BLOCK_BYTES", 1)  # one ordering per model call
+    blocked = PermutationShap(full, background, 10 * 25, seed=1).explain(rows)
+    assert_within(blocked, expected, output_atol(full, rows))
+
+
+def test_efficiency_values_sum_to_the_output_minus_the_background_mean(softmax_model):
+    keras_model, X = softmax_model
+    model = KerasModel(keras_model)
+    background, rows = X[:50], X[150:155]
+    values = PermutationShap(model, background, 3 * 25, seed=0).explain(rows)
+    gap = model.predict(rows) - model.predict(background).mean(axis=0)
+    np.testing.assert_allclose(values.sum(axis=1), gap, atol=1e-5)
