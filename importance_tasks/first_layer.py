@@ -120,32 +120,19 @@ def first_dense(keras_model: Any) -> FirstDense | None:
     """The model split after its first Dense layer, or None where its structure does not allow
     a low-rank update (see the module's docstring)."""
     import keras
-    import tensorflow as tf
 
     inputs = list(getattr(keras_model, "inputs", None) or [])
     if len(inputs) != 1 or len(inputs[0].shape) != 2 or inputs[0].shape[1] is None:
         return None
     n_features = int(inputs[0].shape[1])
-    tensor, steps = inputs[0], []
-    for layer in keras_model.layers:
-        kind = type(layer).__name__
-        if kind == "InputLayer":
-            continue
-        if len(getattr(layer, "_inbound_nodes", ())) != 1 or layer.input is not tensor:
-            return None
-        if kind == "Dense":
-            dense = layer
-            break
-        step = _PREPROCESSING.get(kind)
-        if step is None:
-            return None
-        made = step(layer, n_features)
-        if made is None:
-            return None
-        steps.append(made)
-        tensor = layer.output
-    else:
+    split = (
+        _sequential_split(keras_model, n_features)
+        if isinstance(keras_model, keras.Sequential)
+        else _functional_split(keras_model, n_features)
+    )
+    if split is None:
         return None
+    steps, dense, after = split
     if (
         dense.lora_enabled
         or getattr(dense, "quantization_mode", None) is not None
@@ -153,14 +140,77 @@ def first_dense(keras_model: Any) -> FirstDense | None:
         or tuple(dense.kernel.shape) != (n_features, dense.units)
     ):
         return None
-    after: Any = _unchanged
-    if list(keras_model.outputs) != [dense.output]:  # else the Dense layer is the whole model
-        try:
-            with graph_unchanged(keras_model):
-                rest_model = keras.Model(dense.output, keras_model.outputs)
-        except ValueError:  # the rest of the network also takes the input itself
+    return _split_at(dense, steps, after)
+
+
+_Split = tuple[list[Preprocess], Any, Callable[[Any], Any]]
+"""The per-column preprocessing, the first Dense layer, and the rest of the network."""
+
+
+def _leading(layers: Sequence[Any], n_features: int) -> tuple[list[Preprocess], int] | None:
+    """The per-column preprocessing steps at the start of ``layers`` and the position of the
+    Dense layer after them, or None when another layer comes first."""
+    steps: list[Preprocess] = []
+    for i, layer in enumerate(layers):
+        kind = type(layer).__name__
+        if kind == "Dense":
+            return steps, i
+        make = _PREPROCESSING.get(kind)
+        step = None if make is None else make(layer, n_features)
+        if step is None:
             return None
-        after = lambda h: rest_model(h, training=False)  # noqa: E731
+        steps.append(step)
+    return None
+
+
+def _sequential_split(keras_model: Any, n_features: int) -> _Split | None:
+    """A Sequential model is a chain: the layers after the Dense one, called in order. (Its
+    layers hold several graph nodes once built, so the functional split does not apply.)"""
+    layers = [layer for layer in keras_model.layers if type(layer).__name__ != "InputLayer"]
+    found = _leading(layers, n_features)
+    if found is None:
+        return None
+    steps, at = found
+    rest = layers[at + 1 :]
+
+    def after(h: Any) -> Any:
+        for layer in rest:
+            h = layer(h, training=False)
+        return h
+
+    return steps, layers[at], after
+
+
+def _functional_split(keras_model: Any, n_features: int) -> _Split | None:
+    """A functional model whose input feeds only a chain of preprocessing layers and a Dense
+    layer: the rest of the network is the model from the Dense layer's output."""
+    import keras
+
+    layers = [layer for layer in keras_model.layers if type(layer).__name__ != "InputLayer"]
+    found = _leading(layers, n_features)
+    if found is None:
+        return None
+    steps, at = found
+    tensor = keras_model.inputs[0]
+    for layer in layers[: at + 1]:  # each called once, each on the one before
+        if len(getattr(layer, "_inbound_nodes", ())) != 1 or layer.input is not tensor:
+            return None
+        tensor = layer.output
+    dense = layers[at]
+    if list(keras_model.outputs) == [dense.output]:  # the Dense layer is the whole model
+        return steps, dense, _unchanged
+    try:
+        with graph_unchanged(keras_model):
+            rest_model = keras.Model(dense.output, keras_model.outputs)
+    except ValueError:  # the rest of the network also takes the input itself
+        return None
+    return steps, dense, lambda h: rest_model(h, training=False)
+
+
+def _split_at(dense: Any, steps: list[Preprocess], after: Callable[[Any], Any]) -> FirstDense:
+    import keras
+    import tensorflow as tf
+
     activation = dense.activation or _unchanged
     units = int(dense.units)
 
