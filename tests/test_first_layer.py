@@ -126,3 +126,28 @@ def test_a_single_dense_layer_is_its_own_first_and_last():
     got = first.at(X).predict_copies([(np.array([1]), np.float32([0.0]))])
     full = KerasModel(model)
     assert_within(got, full.predict(changed), output_atol(full, changed, terms=1))
+
+
+def test_a_loaded_sequential_model_splits_as_a_chain(tmp_path):
+    """A built Sequential model's layers hold several graph nodes; its split is its chain."""
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((5,)),
+            keras.layers.Rescaling(0.5, offset=1.0),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.save(tmp_path / "chain.keras")
+    loaded = KerasModel(keras.saving.load_model(tmp_path / "chain.keras"))
+    first = loaded.first_dense()
+    assert first is not None and first.layer == model.layers[1].name
+    X = np.random.default_rng(2).normal(size=(200, 5)).astype(np.float32)
+    changed = X.copy()
+    changed[:, 4] = X[::-1, 4]
+    got = first.at(X).predict_copies([(np.array([4]), X[::-1, [4]])])
+    # Dropout is off (training=False) on both paths.
+    assert_within(got, loaded.predict(changed), output_atol(loaded, changed, terms=1))
