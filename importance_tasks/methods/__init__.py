@@ -6,6 +6,7 @@ from typing import Any
 
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.methods.base import ImportanceMethod
+from importance_tasks.methods.conditional_permutation import ConditionalPermutation
 from importance_tasks.methods.integrated_gradients import IntegratedGradients
 from importance_tasks.methods.lime import Lime
 from importance_tasks.methods.permutation import Permutation
@@ -16,6 +17,7 @@ from importance_tasks.methods.weights import Weights
 
 __all__ = [
     "REGISTRY",
+    "ConditionalPermutation",
     "ImportanceMethod",
     "IntegratedGradients",
     "Lime",
@@ -30,6 +32,7 @@ __all__ = [
 
 REGISTRY: dict[str, type[ImportanceMethod]] = {
     Permutation.name: Permutation,
+    ConditionalPermutation.name: ConditionalPermutation,
     Probe.name: Probe,
     Weights.name: Weights,
     IntegratedGradients.name: IntegratedGradients,

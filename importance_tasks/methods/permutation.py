@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,6 +15,7 @@ from importance_tasks.methods._common import (
     DEFAULT_MAX_BATCH_BYTES,
     ProgressFn,
     RandomState,
+    Sample,
     check_max_samples,
     check_positive_int,
     draw_sample,
@@ -27,6 +28,7 @@ from importance_tasks.methods._common import (
 from importance_tasks.methods.shards import (
     DEFAULT_SHARD_ROWS,
     ShardPart,
+    ShardRows,
     check_mean_loss,
     combine_losses,
     compute_in_shards,
@@ -141,14 +143,14 @@ class Permutation:
             raise InputError(
                 f"explicit permutations need one shard; raise shard_rows above {len(sample.X)}"
             )
-        permutations = self._permutations(len(X), part.rng)
+        row_permutations, extra = self._row_permutations(sample, part, shard, data.coded)
 
         base_output = model.predict(X)
         scorer = get_scorer(scoring, output=base_output, y=y)
         check_mean_loss(scorer, n_shards)
         jobs = [
             (row.columns, _shuffled(X, row.columns, permutation))
-            for row in sample.rows
+            for row, permutations in zip(sample.rows, row_permutations, strict=True)
             for permutation in permutations
         ]
         shuffled = np.empty(len(jobs))
@@ -173,6 +175,7 @@ class Permutation:
                 "scoring": scorer.name,
                 "n_rows": int(sample.X.shape[0]),
                 "seconds": time.perf_counter() - start,
+                **extra,
             },
         )
 
@@ -202,9 +205,23 @@ class Permutation:
                 explicit_permutations=self.permutations is not None,
                 shard_rows=self.shard_rows,
                 n_shards=parts[0].n_shards,
+                **self._settings(),
             ),
             seconds=sum(float(p.meta["seconds"]) for p in parts),
+            diagnostics={k: meta[k] for k in ("partners", "clusters") if k in meta},
         )
+
+    def _row_permutations(
+        self, sample: Sample, part: ShardRows, shard: int, coded: NDArray[np.bool_]
+    ) -> tuple[list[NDArray[np.intp]], dict[str, Any]]:
+        """Each result row's permutations (n_repeats, n_rows), and what to add to the shard's
+        meta: one set of permutations shared by every feature (as scikit-learn does)."""
+        permutations = self._permutations(len(part.X), part.rng)
+        return [permutations] * len(sample.rows), {}
+
+    def _settings(self) -> dict[str, Any]:
+        """Settings a variant adds to the result's."""
+        return {}
 
     def _permutations(self, n_rows: int, rng: np.random.Generator) -> NDArray[np.intp]:
         if self.permutations is None:

@@ -1,0 +1,77 @@
+"""Conditional permutation importance on known answers: twins carrying one signal, and an
+independent informative feature."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from importance_tasks.data import EvalData
+from importance_tasks.methods import ConditionalPermutation, Permutation
+from importance_tasks.methods.conditional_permutation import _strata, _within
+from importance_tasks.model import KerasModel
+from tests.conftest import dense_model
+
+
+def _twins(n_rows: int = 4000, seed: int = 0):
+    """y = twin_a + twin_b + solo exactly (a linear Keras model); the twins are one signal
+    plus a little noise each; noise is ignored."""
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=n_rows)
+    X = np.column_stack(
+        [
+            signal + 0.1 * rng.normal(size=n_rows),
+            signal + 0.1 * rng.normal(size=n_rows),
+            rng.normal(size=n_rows),
+            rng.normal(size=n_rows),
+        ]
+    ).astype(np.float32)
+    model = KerasModel(dense_model([np.array([[1.0], [1.0], [1.0], [0.0]])]))
+    y = model.predict(X)[:, 0]
+    return model, EvalData(X=X, y=y, feature_names=("twin_a", "twin_b", "solo", "noise"))
+
+
+def test_twins_lose_what_they_share_and_the_solo_feature_keeps_its_importance():
+    model, data = _twins()
+    marginal = Permutation(random_state=0).compute(model, data)
+    conditional = ConditionalPermutation(random_state=0).compute(model, data)
+    assert conditional.diagnostics["clusters"] == [["twin_a", "twin_b"]]
+    assert conditional.diagnostics["partners"]["twin_a"] == ["twin_b"]
+    # Shuffling a twin among rows whose other twin is alike barely moves it: most of its
+    # marginal importance (2 Var = 2) is what the pair shares.
+    for twin in (0, 1):
+        assert conditional.mean[twin] < 0.15 * marginal.mean[twin]
+        assert conditional.mean[twin] > 0  # what the twin carries alone still counts
+    # Without partners: the same permutations as marginal, so exactly the same numbers.
+    assert conditional.mean[2] == marginal.mean[2]
+    assert conditional.mean[3] == marginal.mean[3] == 0.0
+    assert conditional.rank[2] == 1  # the solo feature ranks first once the twins share
+
+
+def test_a_group_is_shuffled_within_strata_of_its_partners_outside_it():
+    model, data = _twins()
+    grouped = ConditionalPermutation(random_state=0, groups={"pair": ("twin_a", "twin_b")})
+    result = grouped.compute(model, data)
+    assert result.diagnostics["partners"]["pair"] == []  # the whole cluster: no partner left
+    marginal = Permutation(random_state=0, groups={"pair": ("twin_a", "twin_b")})
+    assert result.mean[0] == marginal.compute(model, data).mean[0]
+
+
+def test_within_strata_permutations_stay_in_their_stratum():
+    rng = np.random.default_rng(3)
+    strata = rng.integers(0, 5, size=500)
+    permutation = _within(strata, rng)
+    assert sorted(permutation) == list(range(500))
+    assert np.array_equal(strata[permutation], strata)
+
+
+def test_strata_are_equal_frequency_bins_or_categories():
+    from importance_tasks.dependence import dependence
+
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.normal(size=1000), rng.integers(0, 3, size=1000)]).astype(np.float32)
+    found = dependence(X, ("x", "c"))
+    bins = _strata(X, found, ("x",), 10)
+    assert np.bincount(bins).tolist() == [100] * 10
+    categories = _strata(X, found, ("c",), 10)
+    assert set(categories) == {0, 1, 2}
+    assert np.array_equal(categories, X[:, 1].astype(int))
