@@ -61,7 +61,7 @@ def estimated_seconds(plan: Plan, job: Job) -> float:
 
     name = job.method
     evaluations: float
-    if name == "permutation":
+    if name in ("permutation", "conditional_permutation"):
         evaluations = rows() * (n_features * method.n_repeats + 1)  # type: ignore[attr-defined]
     elif name == "probe":
         evaluations = rows() * (n_features + 1)

@@ -15,7 +15,7 @@ from importance_tasks.model import CallableModel, KerasModel
 from tests.conftest import dense_model, linear_problem
 from tests.precision import assert_within, importance_atol, output_atol
 
-FAITHFUL = ("integrated_gradients", "shap", "lime", "sage")
+FAITHFUL = ("conditional_permutation", "integrated_gradients", "shap", "lime", "sage")
 
 
 def _unbudgeted(name: str) -> dict:
