@@ -175,7 +175,10 @@ def _floor(contender: str, model, data) -> dict:
         model.predict(big)
         return {"rows_per_s": len(big) / (time.perf_counter() - start)}
     if contender == "floor_rest":
-        at = model.first_dense().at(data.X)
+        from importance_tasks.model import KerasModel
+
+        forced = KerasModel(model.keras_model, rank_one_updates=True)  # the path, on any width
+        at = forced.first_dense().at(data.X)
         copies = [(np.array([j % f]), data.X[:, [j % f]]) for j in range(16)]
         at.predict_copies(copies[:1])
         start = time.perf_counter()

@@ -16,7 +16,9 @@ model the first Dense layer holds most of a forward pass's work (see ``benchmark
 The per-column preprocessing stays per column and is computed as Keras computes it, so a
 column with a large offset loses no precision to folding it into the kernel. Any other
 structure (named inputs, a skip connection from the input, a layer shared or called twice,
-LoRA or quantised kernels, another dtype than float32) keeps the full forward pass.
+LoRA or quantised kernels, another dtype than float32) keeps the full forward pass, and so
+does a first layer that holds less than half of the Dense layers' work (by default: on the
+benchmark's 10-feature model, 64 units wide, the updates were slower than the forward pass).
 """
 
 from __future__ import annotations
@@ -116,9 +118,11 @@ class RowsAtFirstDense:
         return stack_outputs([np.asarray(outputs, dtype=np.float64)])
 
 
-def first_dense(keras_model: Any) -> FirstDense | None:
+def first_dense(keras_model: Any, *, min_share: float = 0.0) -> FirstDense | None:
     """The model split after its first Dense layer, or None where its structure does not allow
-    a low-rank update (see the module's docstring)."""
+    a low-rank update (see the module's docstring), or where that layer holds less than
+    ``min_share`` of the Dense layers' multiply-adds (the update then saves less than it costs
+    in memory traffic: rows x units per copy)."""
     import keras
 
     inputs = list(getattr(keras_model, "inputs", None) or [])
@@ -140,7 +144,20 @@ def first_dense(keras_model: Any) -> FirstDense | None:
         or tuple(dense.kernel.shape) != (n_features, dense.units)
     ):
         return None
+    if _first_share(keras_model, dense) < min_share:
+        return None
     return _split_at(dense, steps, after)
+
+
+def _first_share(keras_model: Any, dense: Any) -> float:
+    """The first Dense layer's share of the multiply-adds of all Dense layers (per row)."""
+    sizes = [
+        int(np.prod(layer.kernel.shape))
+        for layer in keras_model.layers
+        if type(layer).__name__ == "Dense"
+    ]
+    first = int(np.prod(dense.kernel.shape))
+    return first / max(sum(sizes), 1)
 
 
 _Split = tuple[list[Preprocess], Any, Callable[[Any], Any]]

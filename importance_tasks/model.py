@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 DEFAULT_BATCH_ROWS = 32_768
+# The first Dense layer's least share of the Dense layers' work for low-rank updates by default.
+MIN_FIRST_LAYER_SHARE = 0.5
 # TensorFlow's CPU kernels need tensors aligned to 64 bytes: it copies every numpy array it is
 # given (tf.constant, a tf.function argument), and crashes on a misaligned buffer shared by dlpack.
 TENSOR_ALIGNMENT = 64
@@ -93,10 +95,12 @@ class KerasModel:
     categories : mapping of column name to vocabulary, optional
         The data's coded columns (``EvalData.categories``): their codes become the raw values
         inside the forward pass. Only a model with named inputs takes them.
-    rank_one_updates : bool, default=True
-        Let permutation and occlusion compute copies that differ in a few columns from the
-        cached pre-activations of a first Dense layer (``importance_tasks.first_layer``), where
-        the model's structure allows it. False always runs the full forward pass.
+    rank_one_updates : bool or None, default=None
+        Let permutation, occlusion and SHAP compute copies that differ in a few columns from
+        the cached pre-activations of a first Dense layer (``importance_tasks.first_layer``),
+        where the model's structure allows it: None where that layer holds at least half of
+        the Dense layers' multiply-adds (``MIN_FIRST_LAYER_SHARE``), True wherever the
+        structure allows, False never (always the full forward pass).
     """
 
     def __init__(
@@ -106,7 +110,7 @@ class KerasModel:
         batch_rows: int = DEFAULT_BATCH_ROWS,
         columns: Sequence[str] | None = None,
         categories: Mapping[str, Any] | None = None,
-        rank_one_updates: bool = True,
+        rank_one_updates: bool | None = None,
     ) -> None:
         import tensorflow as tf
 
@@ -119,7 +123,9 @@ class KerasModel:
         self.slots = input_slots(model)
         self.categories = dict(categories or {})
         self.rank_one_updates = rank_one_updates
-        self._first_dense: FirstDense | bool | None = rank_one_updates and self.slots is None
+        self._first_dense: FirstDense | bool | None = (
+            rank_one_updates is not False and self.slots is None
+        )
         if self.slots is None:
             _refuse_codes(self.categories)
             self.feature_names: tuple[str, ...] | None = None
@@ -184,7 +190,8 @@ class KerasModel:
         if self._first_dense is True:
             from importance_tasks.first_layer import first_dense
 
-            self._first_dense = first_dense(self.keras_model)
+            share = MIN_FIRST_LAYER_SHARE if self.rank_one_updates is None else 0.0
+            self._first_dense = first_dense(self.keras_model, min_share=share)
         return self._first_dense if not isinstance(self._first_dense, bool) else None
 
     def gradient_space(self) -> GradientSpace | None:

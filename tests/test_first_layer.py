@@ -45,7 +45,7 @@ def _problem(kind: str = "normalization", n_rows: int = 3000):
 @pytest.mark.parametrize("kind", ["normalization", "rescaling", "plain"])
 def test_copies_by_low_rank_update_equal_the_full_forward(kind):
     model, data = _problem(kind)
-    fast = KerasModel(model)
+    fast = KerasModel(model, rank_one_updates=True)
     first = fast.first_dense()
     assert first is not None and first.layer == model.layers[-3].name
     X = data.X
@@ -73,7 +73,7 @@ def test_the_split_leaves_the_model_as_it_was(tmp_path):
 
     model, data = _problem()
     layers = [len(layer._inbound_nodes) for layer in model.layers]
-    assert KerasModel(model).first_dense() is not None
+    assert KerasModel(model, rank_one_updates=True).first_dense() is not None
     assert [len(layer._inbound_nodes) for layer in model.layers] == layers
     model.save(tmp_path / "after.keras")
     again = keras.saving.load_model(tmp_path / "after.keras")
@@ -85,7 +85,7 @@ def test_the_split_leaves_the_model_as_it_was(tmp_path):
 @pytest.mark.parametrize("method", [Permutation, Probe])
 def test_importance_by_low_rank_update_equals_the_full_forward(method):
     model, data = _problem()
-    fast, full = KerasModel(model), KerasModel(model, rank_one_updates=False)
+    fast, full = KerasModel(model, rank_one_updates=True), KerasModel(model, rank_one_updates=False)
     assert fast.first_dense() is not None and full.first_dense() is None
     groups = {"pair": ("c3", "c4")}
     ours = method(random_state=0, groups=groups).compute(fast, data)
@@ -111,7 +111,7 @@ def test_structures_without_a_first_dense_layer_keep_the_full_forward():
     lora = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2), keras.layers.Dense(1)])
     lora.layers[0].enable_lora(1)
     for model in (with_skip, twice, normalised_first, lora):
-        assert KerasModel(model).first_dense() is None, model
+        assert KerasModel(model, rank_one_updates=True).first_dense() is None, model
 
 
 def test_a_single_dense_layer_is_its_own_first_and_last():
@@ -119,7 +119,7 @@ def test_a_single_dense_layer_is_its_own_first_and_last():
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
     X = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
-    first = KerasModel(model).first_dense()
+    first = KerasModel(model, rank_one_updates=True).first_dense()
     assert first is not None
     changed = X.copy()
     changed[:, 1] = 0.0
@@ -142,7 +142,7 @@ def test_a_loaded_sequential_model_splits_as_a_chain(tmp_path):
         ]
     )
     model.save(tmp_path / "chain.keras")
-    loaded = KerasModel(keras.saving.load_model(tmp_path / "chain.keras"))
+    loaded = KerasModel(keras.saving.load_model(tmp_path / "chain.keras"), rank_one_updates=True)
     first = loaded.first_dense()
     assert first is not None and first.layer == model.layers[1].name
     X = np.random.default_rng(2).normal(size=(200, 5)).astype(np.float32)
@@ -151,3 +151,22 @@ def test_a_loaded_sequential_model_splits_as_a_chain(tmp_path):
     got = first.at(X).predict_copies([(np.array([4]), X[::-1, [4]])])
     # Dropout is off (training=False) on both paths.
     assert_within(got, loaded.predict(changed), output_atol(loaded, changed, terms=1))
+
+
+def test_by_default_only_where_the_first_layer_holds_most_of_the_work():
+    import keras
+
+    def chain(n_features: int, units: int) -> KerasModel:
+        return KerasModel(
+            keras.Sequential(
+                [
+                    keras.Input((n_features,)),
+                    keras.layers.Dense(units, activation="relu"),
+                    keras.layers.Dense(32, activation="relu"),
+                    keras.layers.Dense(1),
+                ]
+            )
+        )
+
+    assert chain(100, 32).first_dense() is not None  # 3,200 of 4,256 multiply-adds
+    assert chain(10, 64).first_dense() is None  # 640 of 2,720: the updates cost more

@@ -47,7 +47,8 @@ def test_equal_to_shaps_permutation_explainer_for_the_same_seed(softmax_model, o
 
 def test_rank_one_walks_and_blocks_give_the_same_values(softmax_model, monkeypatch):
     keras_model, X = softmax_model
-    fast, full = KerasModel(keras_model), KerasModel(keras_model, rank_one_updates=False)
+    fast = KerasModel(keras_model, rank_one_updates=True)
+    full = KerasModel(keras_model, rank_one_updates=False)
     assert fast.first_dense() is not None
     background, rows = X[:30], X[200:204]
     expected = PermutationShap(full, background, 10 * 25, seed=1).explain(rows)
