@@ -34,7 +34,6 @@ from importance_tasks.keras_graph import graph_unchanged
 
 __all__ = ["FirstDense", "RowsAtFirstDense", "first_dense"]
 
-PRE_ROWS = 65_536  # rows of pre-activations per call of the rest of the network
 Preprocess = Callable[[NDArray[np.float32], NDArray[np.intp] | slice], NDArray[Any]]
 
 
@@ -45,8 +44,7 @@ class FirstDense:
     ``rest_of_outer`` and ``rest_of_low_rank`` take the data's pre-activations of the Dense
     layer (rows, units), each copy's change of its preprocessed columns and those columns'
     kernel rows, and run the updated pre-activations of every copy through the layer's
-    activation and the rest of the network, in one traced call. ``rest_of_pre`` runs given
-    pre-activations (``predict_pre``).
+    activation and the rest of the network, in one traced call.
     """
 
     layer: str
@@ -55,7 +53,6 @@ class FirstDense:
     bias: NDArray[np.float32]
     rest_of_outer: Any
     rest_of_low_rank: Any
-    rest_of_pre: Any
 
     def inputs_of(
         self, values: NDArray[np.float32], columns: NDArray[np.intp] | slice = slice(None)
@@ -64,16 +61,6 @@ class FirstDense:
         for step in self.preprocess:
             values = step(values, columns)
         return np.asarray(values, dtype=np.float32)
-
-    def predict_pre(self, pre: NDArray[np.float32]) -> NDArray[np.float64]:
-        """Outputs for pre-activations of the Dense layer (rows, units)."""
-        from importance_tasks.model import as_tensor, stack_outputs
-
-        pre = np.ascontiguousarray(pre, dtype=np.float32)
-        return stack_outputs(
-            np.asarray(self.rest_of_pre(as_tensor(pre[i : i + PRE_ROWS])), dtype=np.float64)
-            for i in range(0, pre.shape[0], PRE_ROWS)
-        )
 
     def at(self, X: NDArray[np.float32]) -> RowsAtFirstDense:
         """The rows with their preprocessed inputs and pre-activations, for many copies."""
@@ -242,10 +229,6 @@ def _split_at(dense: Any, steps: list[Preprocess], after: Callable[[Any], Any]) 
             tf.TensorSpec(shape=(None, units), dtype=tf.float32),
         ],
     )
-    rest_of_pre = tf.function(
-        rest,
-        input_signature=[tf.TensorSpec(shape=(None, units), dtype=tf.float32)],
-    )
     rest_of_low_rank = tf.function(
         lambda pre, change, rows: rest(pre[None] + tf.linalg.matmul(change, rows)),
         input_signature=[
@@ -260,9 +243,7 @@ def _split_at(dense: Any, steps: list[Preprocess], after: Callable[[Any], Any]) 
         if dense.use_bias
         else np.zeros(units, dtype=np.float32)
     )
-    return FirstDense(
-        dense.name, tuple(steps), kernel, bias, rest_of_outer, rest_of_low_rank, rest_of_pre
-    )
+    return FirstDense(dense.name, tuple(steps), kernel, bias, rest_of_outer, rest_of_low_rank)
 
 
 def _unchanged(x: Any) -> Any:

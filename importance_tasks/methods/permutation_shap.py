@@ -12,10 +12,10 @@ the same seed gives shap's values (tested).
 Why not shap itself: shap evaluates one row's orderings through numba kernels that it compiles
 again in every new process (the one with a ``link`` argument cannot be cached), 8-11 s before
 the first row on the benchmark machine, more than the default time budget of a whole Airflow
-task; and its masked model is called once per ordering. Here every ordering of a block of rows
-is one stacked model call, and where the model starts with a Dense layer
-(``importance_tasks.first_layer``) a walk is a chain of rank-1 updates of the background's
-pre-activations: each step switches one column, so only the rest of the network runs per step.
+task; and its masked model is called once per ordering. Here the orderings of a row are
+stacked into few model calls. (A walk is also a chain of rank-1 updates of a first Dense
+layer's pre-activations; accumulated in numpy that was twice as slow as the forward pass on
+the benchmark's 100-feature model, so it is not used.)
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.first_layer import FirstDense
-from importance_tasks.model import Model, first_dense_of
+from importance_tasks.model import Model
 
 __all__ = ["PermutationShap"]
 
@@ -56,11 +55,6 @@ class PermutationShap:
     def __post_init__(self) -> None:
         self.background = np.ascontiguousarray(self.background, dtype=np.float32)
         self.draws = np.random.RandomState(self.seed)
-        self.first = first_dense_of(self.model)
-        if self.first is not None:
-            inputs = self.first.inputs_of(self.background)
-            self.background_inputs = inputs
-            self.background_pre = inputs.astype(np.float64) @ self.first.kernel + self.first.bias
 
     def explain(self, rows: NDArray[np.float32]) -> NDArray[np.float64]:
         """SHAP values of ``rows``: shape (n_rows, n_features, n_outputs)."""
@@ -90,8 +84,7 @@ class PermutationShap:
         return total / (2 * n_orderings)
 
     def _blocks(self, orders: list[NDArray[np.intp]]) -> Iterator[NDArray[np.intp]]:
-        m, n_background = len(orders[0]), len(self.background)
-        width = self.background.shape[1] if self.first is None else self.first.kernel.shape[1]
+        m, (n_background, width) = len(orders[0]), self.background.shape
         per_walk = (2 * m + 1) * n_background * width * 4
         step = max(1, BLOCK_BYTES // per_walk)
         for i in range(0, len(orders), step):
@@ -101,10 +94,7 @@ class PermutationShap:
         """Mean output over the background at each of the 2m + 1 states of each walk."""
         n_walks, m = orders.shape
         n_background = len(self.background)
-        if self.first is None:
-            outputs = self.model.predict(self._walk_inputs(x, orders).reshape(-1, x.shape[0]))
-        else:
-            outputs = self._first_dense_walks(self.first, x, orders)
+        outputs = self.model.predict(self._walk_inputs(x, orders).reshape(-1, x.shape[0]))
         return outputs.reshape(n_walks, 2 * m + 1, n_background, -1).mean(axis=2)
 
     def _walk_inputs(self, x: NDArray[np.float32], orders: NDArray[np.intp]) -> NDArray[np.float32]:
@@ -117,21 +107,3 @@ class PermutationShap:
         at = position[:, None, :]
         on = (at >= 0) & (state > at) & (state <= at + m)
         return np.where(on[:, :, None, :], x, self.background[None, None])
-
-    def _first_dense_walks(
-        self, first: FirstDense, x: NDArray[np.float32], orders: NDArray[np.intp]
-    ) -> NDArray[np.float64]:
-        """The walks as rank-1 updates of the background's pre-activations, accumulated in
-        float64 (each state is the previous one plus one column's change times its kernel
-        row), through the rest of the network only."""
-        n_walks, m = orders.shape
-        change = first.inputs_of(x)[None, :] - self.background_inputs  # (background, features)
-        steps = change.T[:, :, None].astype(np.float64) * first.kernel[:, None, :]  # (f, b, u)
-        n_background, units = self.background_pre.shape
-        states = np.empty((n_walks, 2 * m + 1, n_background, units))
-        for w, order in enumerate(orders):
-            switched = np.cumsum(steps[order], axis=0)  # after each switch on
-            states[w, 0] = self.background_pre
-            states[w, 1 : m + 1] = self.background_pre + switched
-            states[w, m + 1 :] = states[w, m] - switched  # switched off in the same order
-        return first.predict_pre(states.reshape(-1, units).astype(np.float32))

@@ -45,8 +45,8 @@ class Shap:
 
     The values of shap's ``Permutation`` explainer with an ``Independent`` masker over a
     background sample of the data (``importance_tasks.methods.permutation_shap``: the same
-    values for the same seed, vectorised, and by rank-1 updates where the model starts with a
-    Dense layer), or shap's ``Exact`` explainer for at most 8 features with
+    values for the same seed, with a row's orderings stacked into few model calls), or shap's
+    ``Exact`` explainer for at most 8 features with
     ``algorithm="auto"``, on a seeded sample of rows. For a classifier, the SHAP values of
     each row's true class are used; for several regression outputs, their sum.
 
