@@ -92,7 +92,8 @@ def estimated_seconds(plan: Plan, job: Job) -> float:
 def pack(
     plan: Plan, jobs: Sequence[Job], *, slots: int, startup_s: float = STARTUP_S
 ) -> list[ComputeTask]:
-    """The jobs in at most ``slots`` tasks, as many as give the earliest estimated finish.
+    """The jobs in at most ``slots`` tasks, as many as give the earliest estimated finish (the
+    most of them on a tie: one task per job when there are slots for all).
 
     Within a task, jobs keep the order of ``jobs``; tasks come longest first.
     """
@@ -110,7 +111,7 @@ def pack(
             bins[i].append(job)
             loads[i] += costs[job]
         finish = startup_s + max(loads)
-        if finish < best_finish - 1e-9:
+        if finish <= best_finish + 1e-9:  # on a tie, more tasks: the slots are there
             best, best_finish = bins, finish
     order = {job: i for i, job in enumerate(jobs)}
     tasks = [

@@ -51,6 +51,12 @@ def test_row_shards_spread_over_the_slots():
     assert len(pack(plan, work, slots=2)) == 2
 
 
+def test_slots_for_every_job_give_one_task_per_job():
+    plan = _plan(AnalysisConfig(methods=DEFAULT_METHODS))
+    tasks = pack(plan, jobs(plan), slots=len(DEFAULT_METHODS))
+    assert [len(t.jobs) for t in tasks] == [1] * len(DEFAULT_METHODS)
+
+
 def test_costs_follow_the_work_and_stop_at_the_budget():
     plan = _plan(AnalysisConfig(methods=("permutation", "shap")))
     small = _plan(AnalysisConfig(methods=("permutation", "shap")), n_features=10)
