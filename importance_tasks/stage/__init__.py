@@ -46,8 +46,7 @@ def run_stage(
     """
     pinned = plan(model, config, **inputs)
     if not pinned.complete:
-        for job in jobs(pinned):
-            compute(pinned, job)
+        compute_jobs(pinned, jobs(pinned))  # the model and data loaded once
         aggregate(pinned)
     publish(pinned)
     return pinned, read_logged_analysis(pinned.tracking_uri, pinned.run_id)
