@@ -26,7 +26,7 @@ demo: $(STAMP)
 ui: $(STAMP)
 	$(VENV)/bin/python -m importance_tasks.demo ui
 
-# Speed and memory against the peers; rewrites benchmarks/RESULTS.md (about 5 minutes).
+# Speed and memory against the peers; rewrites benchmarks/RESULTS.md (about 45 minutes).
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run.py
 

@@ -34,6 +34,7 @@ from importance_tasks.keras_graph import graph_unchanged
 
 __all__ = ["FirstDense", "RowsAtFirstDense", "first_dense"]
 
+BLOCK_ROWS = 16_384  # rows of one update per call: copies x rows x units stay near the cache
 Preprocess = Callable[[NDArray[np.float32], NDArray[np.intp] | slice], NDArray[Any]]
 
 
@@ -67,7 +68,11 @@ class FirstDense:
         import tensorflow as tf
 
         inputs = self.inputs_of(np.asarray(X, dtype=np.float32))
-        return RowsAtFirstDense(self, inputs, tf.constant(inputs @ self.kernel + self.bias))
+        pre = inputs @ self.kernel + self.bias
+        blocks = tuple(
+            tf.constant(pre[i : i + BLOCK_ROWS]) for i in range(0, max(len(pre), 1), BLOCK_ROWS)
+        )
+        return RowsAtFirstDense(self, inputs, blocks)
 
 
 @dataclass(frozen=True)
@@ -76,12 +81,12 @@ class RowsAtFirstDense:
 
     first: FirstDense
     inputs: NDArray[np.float32]
-    pre: Any
+    pre_blocks: tuple[Any, ...]  # the pre-activations in blocks of BLOCK_ROWS rows
 
     @property
     def copy_bytes(self) -> int:
         """Bytes of one copy's pre-activations."""
-        return int(self.pre.shape[0] * self.pre.shape[1] * 4)
+        return int(self.inputs.shape[0] * self.first.kernel.shape[1] * 4)
 
     def predict_copies(
         self, copies: Sequence[tuple[NDArray[np.intp], NDArray[np.float32]]]
@@ -98,11 +103,16 @@ class RowsAtFirstDense:
                 self.first.inputs_of(values, columns) - self.inputs[:, columns]
             )
             rows[i, : len(columns)] = self.first.kernel[columns]
-        if width == 1:  # an outer product per copy: a broadcast multiply, not a matmul
-            outputs = self.first.rest_of_outer(self.pre, change[:, :, 0], rows[:, 0])
-        else:
-            outputs = self.first.rest_of_low_rank(self.pre, change, rows)
-        return stack_outputs([np.asarray(outputs, dtype=np.float64)])
+        parts = []
+        for b, pre in enumerate(self.pre_blocks):  # blocks of rows keep the updates in cache
+            block = change[:, b * BLOCK_ROWS : (b + 1) * BLOCK_ROWS]
+            if width == 1:  # an outer product per copy: a broadcast multiply, not a matmul
+                out = self.first.rest_of_outer(pre, block[:, :, 0], rows[:, 0])
+            else:
+                out = self.first.rest_of_low_rank(pre, block, rows)
+            parts.append(np.asarray(out, dtype=np.float64).reshape(len(copies), len(block[0]), -1))
+        outputs = np.concatenate(parts, axis=1)
+        return stack_outputs([outputs.reshape(len(copies) * n_rows, -1)])
 
 
 def first_dense(keras_model: Any, *, min_share: float = 0.0) -> FirstDense | None:

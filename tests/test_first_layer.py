@@ -170,3 +170,18 @@ def test_by_default_only_where_the_first_layer_holds_most_of_the_work():
 
     assert chain(100, 32).first_dense() is not None  # 3,200 of 4,256 multiply-adds
     assert chain(10, 64).first_dense() is None  # 640 of 2,720: the updates cost more
+
+
+def test_blocks_of_rows_give_the_same_copies(monkeypatch):
+    from importance_tasks import first_layer
+
+    model, data = _problem()
+    first = KerasModel(model, rank_one_updates=True).first_dense()
+    copies = [(np.array([0]), data.X[::-1, [0]]), (np.array([1, 2]), np.float32([0.0, 1e4]))]
+    whole = first.at(data.X).predict_copies(copies)
+    monkeypatch.setattr(first_layer, "BLOCK_ROWS", 700)  # 3,000 rows in 5 blocks
+    blocked = first.at(data.X)
+    assert len(blocked.pre_blocks) == 5
+    # Other batch shapes through the rest of the network: within its float32 rounding.
+    atol = output_atol(KerasModel(model), data.X, terms=1)
+    assert_within(blocked.predict_copies(copies), whole, atol)
