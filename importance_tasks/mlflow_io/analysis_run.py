@@ -286,7 +286,7 @@ class AnalysisRun:
             VersionTags.CONFIG: config_digest,
         }
         for key, value in tags.items():
-            self.client.set_model_version_tag(name, version, key, value)
+            _set_version_tag(self.client, name, version, key, value)
 
     @classmethod
     def previous_consensus(
@@ -339,3 +339,17 @@ def _importance_metrics(result: Importance) -> dict[str, float]:
         metrics[runs.metric_key("importance_std", result.method, feature)] = float(result.std[i])
         metrics[runs.metric_key("rank", result.method, feature)] = float(result.rank[i])
     return metrics
+
+
+def _set_version_tag(client: MlflowClient, name: str, version: str, key: str, value: str) -> None:
+    """Set a version tag; when two tasks that finish the same analysis set it at the same moment,
+    MLflow's SQL store can refuse the second insert (a unique-constraint race inside its
+    delete-then-insert). Both write the same value, so setting it once more settles it."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.set_model_version_tag(name, version, key, value)
+    except MlflowException as exc:
+        if "UNIQUE constraint" not in str(exc) and "duplicate key" not in str(exc):
+            raise
+        client.set_model_version_tag(name, version, key, value)
