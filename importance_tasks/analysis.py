@@ -13,6 +13,7 @@ from typing import Any
 from importance_tasks.columns import row_type
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.data import EvalData
+from importance_tasks.dependence import Dependence, data_dependence
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.evaluable import constant_features
 from importance_tasks.methods import make_method
@@ -34,20 +35,42 @@ class Analysis:
     consensus : Consensus
     skipped : mapping of method name to the reason it could not run on this model
     column_types : mapping of column name to its type for people (``string (4 values)``)
+    dependence : Dependence or None
+        Dependence between the features on the data, and their clusters.
     """
 
     results: Mapping[str, Importance]
     consensus: Consensus
     skipped: Mapping[str, str] = field(default_factory=dict)
     column_types: Mapping[str, str] = field(default_factory=dict)
+    dependence: Dependence | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The CLI's ``--json`` shape (the contract other pipelines read)."""
         return {
             "features": list(self.consensus.features),
             "column_types": dict(self.column_types),
-            "methods": {name: result.as_dict() for name, result in self.results.items()},
+            "methods": {
+                name: {
+                    **result.as_dict(),
+                    **_intervals_dict(self.consensus, name),
+                    **_sanity_dict(result),
+                }
+                for name, result in self.results.items()
+            },
             "consensus": self.consensus.as_dict(),
+            "clusters": []
+            if self.dependence is None
+            else [list(c) for c in self.dependence.clusters],
+            "cluster_importance": self.cluster_importance(),
+        }
+
+    def cluster_importance(self) -> dict[str, dict[str, Any]]:
+        """Per method that ranked the clusters as groups: cluster -> its importance."""
+        return {
+            name: dict(result.diagnostics["cluster_importance"])
+            for name, result in self.results.items()
+            if result.diagnostics.get("cluster_importance")
         }
 
     def row_type(self, feature: str) -> str:
@@ -85,6 +108,8 @@ def explain(
         raise InputError(f"give a config or settings {sorted(settings)}, not both")
     model = for_data(model, data)  # named inputs take their columns by name, strings as such
     config = config.with_input_groups(input_groups(model))
+    found = data_dependence(data, threshold=config.cluster_threshold, seed=config.seed)
+    config = config.with_clusters(found.clusters)
     results: dict[str, Importance] = {}
     skipped: dict[str, str] = {}
     constant = constant_features(data)
@@ -109,10 +134,24 @@ def explain(
         raise InputError(f"no method could run on this model: {skipped}")
     return Analysis(
         results=results,
-        consensus=consensus(list(results.values())),
+        consensus=consensus(list(results.values()), k=config.top_k, seed=config.seed),
         skipped=skipped,
         column_types=data.described_types(),
+        dependence=found,
     )
+
+
+def _intervals_dict(consensus: Consensus, method: str) -> dict[str, Any]:
+    found = consensus.method_intervals.get(method)
+    if found is None:
+        return {}
+    record = found.to_record()
+    return {"rank_interval": record["interval"], f"p_top_{found.k}": record["p_top"]}
+
+
+def _sanity_dict(result: Importance) -> dict[str, Any]:
+    sanity = result.diagnostics.get("sanity")
+    return {"sanity": dict(sanity)} if sanity else {}
 
 
 def _bind(fn: Callable[[str, int, int], None], name: str) -> Callable[[int, int], None]:

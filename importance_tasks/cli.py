@@ -16,6 +16,7 @@ from importance_tasks.config import AnalysisConfig, Setting, settings
 from importance_tasks.errors import DataError, InputError, ServiceUnavailableError
 from importance_tasks.output_capture import import_tensorflow_quietly
 from importance_tasks.progress import TerminalProgress
+from importance_tasks.report_trust import consensus_cells
 
 __all__ = [
     "config_from_args",
@@ -69,10 +70,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 DEFAULT_TOP = 15
-SHORT = {"permutation": "perm", "integrated_gradients": "IG"}
+SHORT = {"permutation": "perm", "conditional_permutation": "cond", "integrated_gradients": "IG"}
 # Settings whose value is an object are given piece by piece, with a repeatable flag.
 _REPEATED = {
     "groups": ("--group", "NAME=COL,COL"),
+    "clusters": ("--cluster", "NAME=COL,COL"),
     "method_options": ("--option", "METHOD.KEY=VALUE"),
 }
 
@@ -90,7 +92,13 @@ def _add_setting(parser: Any, setting: Setting) -> None:
         return
     flag = "--" + setting.name.replace("_", "-")
     if "boolean" in kinds:
-        parser.add_argument(flag, dest=dest, action="store_true", default=None, help=setting.help)
+        parser.add_argument(
+            flag,
+            dest=dest,
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=f"{setting.help} (default: {'on' if setting.default else 'off'})",
+        )
         return
     shown = setting.help
     if setting.default is not None:  # a None default is explained by the help itself
@@ -137,6 +145,7 @@ def config_from_args(args: argparse.Namespace) -> AnalysisConfig:
     """The analysis configuration the flags ask for (``InputError`` when they are bad)."""
     values = {s.name: getattr(args, s.name) for s in settings()}
     values["groups"] = _parse_groups(args.groups or [])
+    values["clusters"] = _parse_groups(args.clusters or [])
     values["method_options"] = _parse_options(args.method_options or [])
     return AnalysisConfig.from_settings(values)
 
@@ -234,18 +243,17 @@ def format_ranking(analysis: Analysis, *, top: int | None = DEFAULT_TOP) -> str:
     importance, narrow enough for a terminal (seven methods fit 100 columns); each method's
     own ranks, spreads and intervals are in the JSON and the report."""
     names = list(analysis.results)
-    header = ["rank", "feature", "type", *(SHORT.get(n, n) for n in names)]
-    order = sorted(
-        range(len(analysis.consensus.features)), key=lambda i: analysis.consensus.rank[i]
-    )
+    consensus = analysis.consensus
+    header = ["rank", "interval", "feature", "type", *(SHORT.get(n, n) for n in names)]
+    order = sorted(range(len(consensus.features)), key=lambda i: consensus.rank[i])
     shown = order if top is None else order[:top]
     lines = []
     for i in shown:
-        feature = analysis.consensus.features[i]
-        cells = [str(analysis.consensus.rank[i]), feature, analysis.row_type(feature)]
+        feature = consensus.features[i]
+        cells = [*consensus_cells(consensus, i)[:2], feature, analysis.row_type(feature)]
         for name in names:
             result = analysis.results[name]
-            cells.append(f"{result.mean[i]:.3g}")
+            cells.append(f"{result.mean[i]:.2g}")
         lines.append(cells)
     widths = [max(len(row[c]) for row in [header, *lines]) for c in range(len(header))]
     text = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
@@ -258,12 +266,24 @@ def format_ranking(analysis: Analysis, *, top: int | None = DEFAULT_TOP) -> str:
     abbreviated = [f"{SHORT[n]} = {n}" for n in names if n in SHORT]
     if abbreviated:
         text.append("(" + ", ".join(abbreviated) + ")")
+    k = consensus.intervals.k
+    text.append(
+        "(=N: too close to call, the 95% rank intervals overlap; each feature's chance of "
+        f"being in the top {k} is in the JSON and the report)"
+    )
     for name, reason in analysis.skipped.items():
         text.append(f"({name} skipped: {reason})")
+    for name, reason in consensus.excluded.items():
+        text.append(f"({name} left out of the consensus: {reason})")
+    if analysis.dependence is not None and analysis.dependence.clusters:
+        text.append(
+            "clusters of dependent features: "
+            + "; ".join(", ".join(c) for c in analysis.dependence.clusters)
+        )
     for name, result in analysis.results.items():
         verdict = result.diagnostics.get("sanity")
         if verdict and "spearman" in verdict:
-            state = "passed" if verdict["passed"] else "FAILED: ranking barely changes"
+            state = "passed" if verdict["passed"] else "FAILED: " + verdict.get("reason", "")
             text.append(
                 f"sanity check {name}: {state} (Spearman {verdict['spearman']:.2f} with a "
                 "randomised model)"

@@ -25,9 +25,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from importance_tasks.dependence import DEFAULT_THRESHOLD as DEFAULT_CLUSTER_THRESHOLD
 from importance_tasks.errors import InputError
 from importance_tasks.methods import REGISTRY, make_method
+from importance_tasks.ranking import DEFAULT_DRIFT_THRESHOLD
 from importance_tasks.scoring import SCORERS
+from importance_tasks.uncertainty import DEFAULT_TOP_K
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -39,6 +42,7 @@ __all__ = [
 
 DEFAULT_METHODS = (
     "permutation",
+    "conditional_permutation",
     "probe",
     "weights",
     "integrated_gradients",
@@ -47,11 +51,15 @@ DEFAULT_METHODS = (
     "sage",
 )
 # Options the configuration gives every method that declares them; not set per method.
-SHARED_OPTIONS = ("random_state", "groups")
+SHARED_OPTIONS = ("random_state", "groups", "cluster_groups")
 # Options that exist for Python callers of one method class but not as analysis settings
 # (an explicit array of permutations cannot travel through JSON, a DAG Param or a flag).
 PYTHON_ONLY_OPTIONS = ("permutations",)
 SCORING_CHOICES = ("auto", *SCORERS)
+GROUPS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+}
 
 
 def _declare(
@@ -84,8 +92,20 @@ class AnalysisConfig:
         Loss of the loss-based methods; "auto" picks mse or log_loss from the model's output.
     groups : mapping of str to sequence of str
         Columns reported as one feature (a one-hot block, a correlated set).
+    auto_groups : bool, default=True
+        Find clusters of dependent features in the data and rank each as one group beside its
+        features (``clusters``, when none are given).
+    cluster_threshold : float, default=0.7
+        Least average dependence within a cluster (also conditional permutation's partners).
+    clusters : mapping of str to sequence of str
+        Clusters ranked as groups beside their features (found in the data when empty).
+    top_k : int, default=5
+        The top of a ranking: chance of being in it, its drift (nDCG@k), the version tags.
+    drift_threshold : float, default=0.9
+        nDCG@k against the previous version below which the ranking has drifted.
     sanity_check : bool, default=False
-        Also run each method on a randomised copy of the model.
+        Also run each method on randomised copies of the model (and, for loss-based methods,
+        on shuffled labels); a method that fails is left out of the consensus.
     n_repeats, max_samples, shard_rows : optional
         Shortcuts for the options of the same name of the methods named in their help; an
         explicit ``method_options`` entry wins.
@@ -114,15 +134,37 @@ class AnalysisConfig:
     )
     groups: Mapping[str, tuple[str, ...]] = _declare(
         help='columns reported as one feature: {"NAME": ["COL", ...]}',
-        schema={
-            "type": "object",
-            "additionalProperties": {
-                "type": "array",
-                "items": {"type": "string"},
-                "minItems": 1,
-            },
-        },
+        schema=GROUPS_SCHEMA,
         factory=dict,
+    )
+    auto_groups: bool = _declare(
+        True,
+        help="find clusters of dependent features in the data (clusters, when not given) and "
+        "rank each cluster as one group beside its features",
+        schema={"type": "boolean"},
+    )
+    cluster_threshold: float = _declare(
+        DEFAULT_CLUSTER_THRESHOLD,
+        help="least average dependence (|Spearman|, Cramér's V, correlation ratio) of the "
+        "features of a cluster, in (0, 1]",
+        schema={"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        option_of=("conditional_permutation",),
+    )
+    clusters: Mapping[str, tuple[str, ...]] = _declare(
+        help='clusters of dependent columns ranked as groups beside their features: {"NAME": '
+        '["COL", ...]}; empty with auto_groups: found in the data',
+        schema=GROUPS_SCHEMA,
+        factory=dict,
+    )
+    top_k: int = _declare(
+        DEFAULT_TOP_K,
+        help="the top k of a ranking: chance of being in it, drift of it (nDCG@k), tags",
+        schema={"type": "integer", "minimum": 1},
+    )
+    drift_threshold: float = _declare(
+        DEFAULT_DRIFT_THRESHOLD,
+        help="nDCG@k against the previous version below which the ranking has drifted",
+        schema={"type": "number", "minimum": 0, "maximum": 1},
     )
     sanity_check: bool = _declare(
         False,
@@ -175,6 +217,18 @@ class AnalysisConfig:
                 f"scoring={self.scoring!r} is not allowed; choose one of {list(SCORING_CHOICES)}"
             )
         object.__setattr__(self, "groups", _groups(self.groups))
+        object.__setattr__(self, "clusters", _groups(self.clusters, "clusters"))
+        for name in ("auto_groups", "sanity_check"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{name}={getattr(self, name)!r} must be true or false")
+        for name, zero_allowed in (("cluster_threshold", False), ("drift_threshold", True)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(f"{name}={value!r} must be a number")
+            if not (value >= 0 if zero_allowed else value > 0) or value > 1:
+                interval = "[0, 1]" if zero_allowed else "(0, 1]"
+                raise InputError(f"{name}={value!r} is not allowed; it must be in {interval}")
+            object.__setattr__(self, name, float(value))
         object.__setattr__(self, "method_options", _method_options(self.method_options, methods))
         object.__setattr__(self, "max_samples", _max_samples(self.max_samples))
         for setting in settings():  # integers as declared (ranges: the methods check them)
@@ -187,8 +241,8 @@ class AnalysisConfig:
                 and (isinstance(value, bool) or not isinstance(value, int))
             ):
                 raise InputError(f"{setting.name}={value!r} is not allowed; it must be an integer")
-        if not isinstance(self.sanity_check, bool):
-            raise InputError(f"sanity_check={self.sanity_check!r} must be true or false")
+        if self.top_k < 1:
+            raise InputError(f"top_k={self.top_k!r} is not allowed; it must be >= 1")
         for method in methods:  # every option checked by the method itself, now
             make_method(method, **self.options_for(method))
 
@@ -216,10 +270,23 @@ class AnalysisConfig:
             return self
         return dataclasses.replace(self, groups={**added, **self.groups})
 
+    def with_clusters(self, clusters: Sequence[Sequence[str]]) -> AnalysisConfig:
+        """This configuration with ``clusters`` (found in the data) to rank as groups, named
+        by their columns (``s1+s2``); unchanged when clusters were given, ``auto_groups`` is
+        off or none were found."""
+        if self.clusters or not self.auto_groups or not clusters:
+            return self
+        named = {"+".join(members): tuple(members) for members in clusters}
+        return dataclasses.replace(self, clusters=named)
+
     def options_for(self, method: str) -> dict[str, Any]:
         """The keyword options ``method`` is built with: shared, shortcuts, then its own."""
         accepted = inspect.signature(REGISTRY[method]).parameters
-        shared = {"random_state": self.seed, "groups": {k: list(v) for k, v in self.groups.items()}}
+        shared = {
+            "random_state": self.seed,
+            "groups": {k: list(v) for k, v in self.groups.items()},
+            "cluster_groups": {k: list(v) for k, v in self.clusters.items()},
+        }
         options = {k: v for k, v in shared.items() if k in accepted}
         for setting in settings():
             value = getattr(self, setting.name)
@@ -243,6 +310,12 @@ class AnalysisConfig:
         }
         if self.sanity_check:
             identity["sanity_check"] = True
+        for name, default in (
+            ("top_k", DEFAULT_TOP_K),
+            ("drift_threshold", DEFAULT_DRIFT_THRESHOLD),
+        ):
+            if getattr(self, name) != default:
+                identity[name] = getattr(self, name)
         return identity
 
     def digest(self) -> str:
@@ -305,12 +378,12 @@ def _string_list(name: str, value: Any) -> list[str]:
     return list(value)
 
 
-def _groups(value: Any) -> dict[str, tuple[str, ...]]:
+def _groups(value: Any, setting: str = "groups") -> dict[str, tuple[str, ...]]:
     if not isinstance(value, Mapping):
-        raise InputError(f"groups={value!r} must map a group name to a list of columns")
+        raise InputError(f"{setting}={value!r} must map a group name to a list of columns")
     groups = {}
     for name, columns in value.items():
-        members = _string_list(f"groups[{name!r}]", columns)
+        members = _string_list(f"{setting}[{name!r}]", columns)
         if not members:
             raise InputError(f"group {name!r} has no columns")
         groups[str(name)] = tuple(members)

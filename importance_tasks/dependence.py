@@ -20,14 +20,17 @@ so that the features of a cluster depend on each other by at least ``threshold``
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from importance_tasks.data import EvalData
 from importance_tasks.errors import InputError
 
-__all__ = ["DEFAULT_THRESHOLD", "Dependence", "dependence"]
+__all__ = ["DEFAULT_THRESHOLD", "Dependence", "data_dependence", "dependence"]
 
 DEFAULT_THRESHOLD = 0.7
 MAX_ROWS = 20_000  # rows the dependence is measured on (a seeded sample beyond that)
@@ -71,13 +74,42 @@ class Dependence:
         return tuple(f for f in self.cluster_of(feature) if f != feature)
 
     def to_dict(self) -> dict[str, object]:
+        """JSON (``dependence.json``); ``from_dict`` restores it."""
         return {
             "features": list(self.features),
             "matrix": np.round(self.matrix, 6).tolist(),
+            "measures": self.measures.tolist(),
             "clusters": [list(c) for c in self.clusters],
             "order": list(self.order),
             "threshold": self.threshold,
         }
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Dependence:
+        return cls(
+            features=tuple(record["features"]),
+            matrix=np.asarray(record["matrix"], dtype=np.float64),
+            measures=np.asarray(record["measures"], dtype="<U9"),
+            clusters=tuple(tuple(c) for c in record["clusters"]),
+            order=tuple(int(i) for i in record["order"]),
+            threshold=float(record["threshold"]),
+        )
+
+    def within(self, cluster: Sequence[str]) -> float:
+        """The mean dependence between the features of ``cluster``."""
+        index = [self.features.index(f) for f in cluster]
+        block = self.matrix[np.ix_(index, index)]
+        n = len(index)
+        return float((block.sum() - n) / (n * (n - 1))) if n > 1 else 1.0
+
+
+def data_dependence(
+    data: EvalData, *, threshold: float = DEFAULT_THRESHOLD, seed: int = 0
+) -> Dependence:
+    """``dependence`` of the columns of ``data``, its coded columns as categories."""
+    return dependence(
+        data.X, data.feature_names, categorical=data.coded, threshold=threshold, seed=seed
+    )
 
 
 def dependence(

@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from importance_tasks.result import Importance, rank_descending
+from importance_tasks.top_weighted import ndcg_at_k, rbo
+from importance_tasks.uncertainty import (
+    DEFAULT_DRAWS,
+    DEFAULT_TOP_K,
+    RankIntervals,
+    draw_ranks,
+    intervals_of,
+    rank_intervals,
+    tie_ranks,
+)
 
 __all__ = [
+    "DEFAULT_DRIFT_THRESHOLD",
     "Agreement",
     "Comparison",
     "Consensus",
     "agreement",
     "compare",
     "consensus",
+    "failed_sanity",
     "rank_descending",
 ]
+
+DEFAULT_DRIFT_THRESHOLD = 0.9
 
 
 @dataclass(frozen=True)
@@ -30,42 +44,124 @@ class Consensus:
     ----------
     features : tuple of str
     mean_rank : ndarray of shape (n_features,)
-        Mean over methods of each feature's rank (tied features take their average rank).
+        Mean over the included methods of each feature's rank (tied features take their
+        average rank).
     rank : ndarray of shape (n_features,)
         Rank of ``mean_rank``, 1 = most important; equal mean ranks share the best rank.
     methods : tuple of str
         The methods it combines.
+    intervals : RankIntervals
+        The consensus rank's 95% interval and chance of being in the top k, redrawn from
+        every included method's noise (``importance_tasks.uncertainty``).
+    shown_rank : ndarray of shape (n_features,)
+        The rank to show: features too close to call share the rank of their tie group's first.
+    method_intervals : mapping of method name to RankIntervals
+        Each method's own rank intervals (every method, included or not).
+    excluded : mapping of method name to the reason it is not in the consensus
+        A method that failed its sanity check is left out (unless every method failed).
     """
 
     features: tuple[str, ...]
     mean_rank: NDArray[np.float64]
     rank: NDArray[np.int64]
     methods: tuple[str, ...]
+    intervals: RankIntervals
+    shown_rank: NDArray[np.int64]
+    method_intervals: Mapping[str, RankIntervals] = field(default_factory=dict)
+    excluded: Mapping[str, str] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, dict[str, int]]:
-        return {"rank": dict(zip(self.features, map(int, self.rank), strict=True))}
+    @property
+    def tied(self) -> NDArray[np.bool_]:
+        """Features that share their shown rank with another feature."""
+        _, inverse, counts = np.unique(self.shown_rank, return_inverse=True, return_counts=True)
+        return np.asarray(counts[inverse] > 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rank": dict(zip(self.features, map(int, self.rank), strict=True)),
+            "shown_rank": dict(zip(self.features, map(int, self.shown_rank), strict=True)),
+            "rank_interval": self.intervals.to_record()["interval"],
+            f"p_top_{self.intervals.k}": self.intervals.to_record()["p_top"],
+            "methods": list(self.methods),
+            "excluded": dict(self.excluded),
+        }
+
+    def ranks(self) -> dict[str, int]:
+        """Feature -> consensus rank."""
+        return dict(zip(self.features, map(int, self.rank), strict=True))
 
     def to_record(self) -> dict[str, Any]:
         """JSON (``consensus.json``); ``from_record`` restores it."""
         return {
             "methods": list(self.methods),
-            **self.as_dict(),
+            "rank": self.ranks(),
             "mean_rank": dict(zip(self.features, self.mean_rank.tolist(), strict=True)),
+            "shown_rank": dict(zip(self.features, map(int, self.shown_rank), strict=True)),
+            "intervals": self.intervals.to_record(),
+            "method_intervals": {m: i.to_record() for m, i in self.method_intervals.items()},
+            "excluded": dict(self.excluded),
         }
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Consensus:
         features = tuple(record["rank"])
+        rank = np.array([record["rank"][f] for f in features], dtype=np.int64)
+        if "intervals" in record:
+            intervals = RankIntervals.from_record(record["intervals"])
+            shown = np.array([record["shown_rank"][f] for f in features], dtype=np.int64)
+        else:  # logged before rank intervals: point intervals
+            intervals = RankIntervals(
+                features, rank, rank, (rank <= DEFAULT_TOP_K).astype(np.float64), DEFAULT_TOP_K
+            )
+            shown = rank
         return cls(
             features=features,
             mean_rank=np.array([record["mean_rank"][f] for f in features], dtype=np.float64),
-            rank=np.array([record["rank"][f] for f in features], dtype=np.int64),
+            rank=rank,
             methods=tuple(record["methods"]),
+            intervals=intervals,
+            shown_rank=shown,
+            method_intervals={
+                m: RankIntervals.from_record(r)
+                for m, r in record.get("method_intervals", {}).items()
+            },
+            excluded=dict(record.get("excluded", {})),
         )
 
 
-def consensus(results: Sequence[Importance]) -> Consensus:
-    """Combine the rankings of several methods into one, by mean rank."""
+def failed_sanity(result: Importance) -> str | None:
+    """Why ``result`` is left out of the consensus (it failed its sanity check), or None."""
+    sanity = result.diagnostics.get("sanity") or {}
+    if sanity.get("passed", True):
+        return None
+    return "failed its sanity check: " + str(sanity.get("reason", "ranking barely changes"))
+
+
+def consensus(
+    results: Sequence[Importance],
+    *,
+    k: int = DEFAULT_TOP_K,
+    seed: int = 0,
+    n_draws: int = DEFAULT_DRAWS,
+) -> Consensus:
+    """Combine the rankings of several methods into one, by mean rank, with rank intervals.
+
+    The rule for untrustworthy methods: a method whose sanity check failed (its ranking
+    barely changes when the model is randomised, or its loss-based importance stays when the
+    labels are shuffled) is left out of the mean rank and listed in ``excluded``; when every
+    method failed, all are kept, since there is nothing better to rank by, and each is still
+    listed.
+
+    Parameters
+    ----------
+    results : sequence of Importance
+        Every method's result, over the same features.
+    k : int, default=5
+        The top-k whose membership chance is reported.
+    seed : int, default=0
+        Seeds the redrawn rankings of the intervals.
+    n_draws : int, default=500
+    """
     if not results:
         raise ValueError("consensus needs at least one method's result")
     features = results[0].features
@@ -75,14 +171,35 @@ def consensus(results: Sequence[Importance]) -> Consensus:
                 f"method {result.method!r} ranks {result.features}, "
                 f"but {results[0].method!r} ranks {features}: group features the same way"
             )
-    ranks = np.vstack([rank_descending(r.mean, ties="average") for r in results])
+    excluded = {r.method: why for r in results if (why := failed_sanity(r)) is not None}
+    included = [r for r in results if r.method not in excluded]
+    if not included:
+        included = list(results)
+        excluded = {m: f"{why} (kept: every method failed)" for m, why in excluded.items()}
+    ranks = np.vstack([rank_descending(r.mean, ties="average") for r in included])
     mean_rank = ranks.mean(axis=0)
+    rank = rank_descending(-mean_rank)
+    draws = np.stack(
+        [draw_ranks(r, n_draws=n_draws, seed=seed + i) for i, r in enumerate(included)]
+    ).mean(axis=0)
+    intervals = intervals_of(_ranks_of(draws), rank, features, k=k)
     return Consensus(
         features=features,
         mean_rank=mean_rank,
-        rank=rank_descending(-mean_rank),
-        methods=tuple(r.method for r in results),
+        rank=rank,
+        methods=tuple(r.method for r in included),
+        intervals=intervals,
+        shown_rank=tie_ranks(rank, intervals.low, intervals.high),
+        method_intervals={r.method: rank_intervals(r, k=k) for r in results},
+        excluded=excluded,
     )
+
+
+def _ranks_of(mean_ranks: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per draw, the consensus rank of each feature's mean rank (ties share the best)."""
+    from scipy.stats import rankdata
+
+    return np.asarray(rankdata(mean_ranks, axis=1, method="min"), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -98,11 +215,25 @@ class Agreement:
         Spearman rank correlation of each pair of methods.
     spread : ndarray of shape (n_features,)
         Per feature, the standard deviation of its rank across methods (large = disputed).
+    rbo : mapping of "a~b" to float
+        Rank-biased overlap of each pair of methods (p = 0.9): agreement weighted to the top.
     """
 
     kendall_w: float
     spearman: dict[str, float]
     spread: NDArray[np.float64]
+    rbo: dict[str, float] = field(default_factory=dict)
+
+    def matrix(self, methods: Sequence[str], measure: str = "rbo") -> NDArray[np.float64]:
+        """Method x method matrix of ``measure`` ("rbo" or "spearman"), 1 on the diagonal."""
+        pairs = self.rbo if measure == "rbo" else self.spearman
+        out = np.eye(len(methods))
+        for i, a in enumerate(methods):
+            for j, b in enumerate(methods):
+                value = pairs.get(f"{a}~{b}", pairs.get(f"{b}~{a}"))
+                if i != j:
+                    out[i, j] = np.nan if value is None else value
+        return out
 
     def disputed(self, features: Sequence[str], k: int = 3) -> list[tuple[str, float]]:
         """Up to ``k`` features whose rank differs most between methods, with that spread."""
@@ -114,6 +245,7 @@ class Agreement:
         return {
             "kendall_w": self.kendall_w,
             "spearman": dict(self.spearman),
+            "rbo": dict(self.rbo),
             "rank_spread": dict(zip(features, self.spread.tolist(), strict=True)),
             "disputed": self.disputed(features),
         }
@@ -121,22 +253,35 @@ class Agreement:
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Agreement:
         spread = np.array(list(record["rank_spread"].values()), dtype=np.float64)
-        return cls(float(record["kendall_w"]), dict(record["spearman"]), spread)
+        return cls(
+            float(record["kendall_w"]),
+            dict(record["spearman"]),
+            spread,
+            dict(record.get("rbo", {})),  # absent before rank-biased overlap
+        )
 
 
 def agreement(results: Sequence[Importance]) -> Agreement:
-    """Kendall's W, pairwise Spearman correlations and per-feature rank spread."""
+    """Kendall's W, pairwise Spearman correlations and rank-biased overlaps, and per-feature
+    rank spread. For the overlap, tied importances are ordered by feature order."""
     from scipy.stats import spearmanr
 
     ranks = np.vstack([rank_descending(r.mean, ties="average") for r in results])
     m, n = ranks.shape
+    orders = [
+        [r.features[i] for i in np.argsort(row, kind="stable")]
+        for r, row in zip(results, ranks, strict=True)
+    ]
     pairs: dict[str, float] = {}
+    overlaps: dict[str, float] = {}
     for i in range(m):
         for j in range(i + 1, m):
             rho = spearmanr(ranks[i], ranks[j]).statistic if n > 1 else np.nan
-            pairs[f"{results[i].method}~{results[j].method}"] = float(rho)
+            pair = f"{results[i].method}~{results[j].method}"
+            pairs[pair] = float(rho)
+            overlaps[pair] = rbo(orders[i], orders[j])
     if m < 2 or n < 2:
-        return Agreement(float("nan"), pairs, np.zeros(n))
+        return Agreement(float("nan"), pairs, np.zeros(n), overlaps)
     totals = ranks.sum(axis=0)
     s = float(((totals - totals.mean()) ** 2).sum())
     ties = sum(
@@ -145,7 +290,7 @@ def agreement(results: Sequence[Importance]) -> Agreement:
     )
     denominator = m**2 * (n**3 - n) - m * ties
     w = 12 * s / denominator if denominator > 0 else float("nan")
-    return Agreement(float(w), pairs, ranks.std(axis=0))
+    return Agreement(float(w), pairs, ranks.std(axis=0), overlaps)
 
 
 @dataclass(frozen=True)
@@ -161,6 +306,12 @@ class Comparison:
         Rank correlations (NaN with fewer than two common features).
     added, removed : tuple of str
         Features only the current / only the previous version has.
+    ndcg : float
+        nDCG@k of the current ranking against the previous one (``top_weighted.ndcg_at_k``):
+        1 = the same top k in the same order.
+    k : int
+    threshold : float
+        nDCG below it is drift (SageMaker Clarify's default, 0.9).
     """
 
     features: tuple[str, ...]
@@ -170,6 +321,14 @@ class Comparison:
     kendall: float
     added: tuple[str, ...]
     removed: tuple[str, ...]
+    ndcg: float = float("nan")
+    k: int = DEFAULT_TOP_K
+    threshold: float = DEFAULT_DRIFT_THRESHOLD
+
+    @property
+    def drifted(self) -> bool:
+        """The top of the ranking moved: nDCG@k below the threshold."""
+        return bool(self.ndcg < self.threshold)
 
     def movers(self, k: int = 5) -> list[tuple[str, int]]:
         """Up to ``k`` features whose rank moved most, with the move (positive = up)."""
@@ -187,6 +346,10 @@ class Comparison:
             "current_rank": dict(zip(self.features, self.current_rank.tolist(), strict=True)),
             "added": list(self.added),
             "removed": list(self.removed),
+            "ndcg": self.ndcg,
+            "k": self.k,
+            "threshold": self.threshold,
+            "drifted": self.drifted,
         }
 
     @classmethod
@@ -200,11 +363,21 @@ class Comparison:
             kendall=float(record["kendall"]),
             added=tuple(record["added"]),
             removed=tuple(record["removed"]),
+            ndcg=float(record.get("ndcg", float("nan"))),  # absent before drift by nDCG
+            k=int(record.get("k", DEFAULT_TOP_K)),
+            threshold=float(record.get("threshold", DEFAULT_DRIFT_THRESHOLD)),
         )
 
 
-def compare(previous: Mapping[str, float], current: Mapping[str, float]) -> Comparison:
-    """Compare two rankings given as feature -> rank (1 = most important)."""
+def compare(
+    previous: Mapping[str, float],
+    current: Mapping[str, float],
+    *,
+    k: int = DEFAULT_TOP_K,
+    threshold: float = DEFAULT_DRIFT_THRESHOLD,
+) -> Comparison:
+    """Compare two rankings given as feature -> rank (1 = most important): rank correlations
+    over the common features, and drift of the top ``k`` by nDCG@k against ``threshold``."""
     from scipy.stats import kendalltau, spearmanr
 
     common = tuple(f for f in current if f in previous)
@@ -223,4 +396,7 @@ def compare(previous: Mapping[str, float], current: Mapping[str, float]) -> Comp
         kendall=tau,
         added=tuple(f for f in current if f not in previous),
         removed=tuple(f for f in previous if f not in current),
+        ndcg=ndcg_at_k(previous, current, k=k),
+        k=k,
+        threshold=threshold,
     )

@@ -10,8 +10,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from importance_tasks.columns import row_type
+from importance_tasks.dependence import Dependence
 from importance_tasks.ranking import Agreement, Comparison, Consensus
+from importance_tasks.report_trust import (
+    agreement_section,
+    clusters_section,
+    consensus_cells,
+    drift_paragraph,
+    interval_text,
+    sanity_section,
+)
 from importance_tasks.result import Importance
+from importance_tasks.uncertainty import DEFAULT_TOP_K, rank_intervals
 
 __all__ = [
     "audit_csv",
@@ -33,11 +43,14 @@ def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return buffer.getvalue()
 
 
-def method_csv(result: Importance) -> str:
-    """One method's table: a row per feature or group, most important first."""
+def method_csv(result: Importance, *, k: int = DEFAULT_TOP_K) -> str:
+    """One method's table: a row per feature or group, most important first, with its 95%
+    rank interval and chance of being in the top ``k``."""
     order = sorted(range(len(result.features)), key=lambda i: (result.rank[i], i))
+    found = rank_intervals(result, k=k)
     return _csv(
-        ["feature", "importance", "std", "ci_low", "ci_high", "rank", "columns"],
+        ["feature", "importance", "std", "ci_low", "ci_high", "rank", "rank_low", "rank_high",
+         f"p_top_{k}", "columns"],
         [
             [
                 result.features[i],
@@ -46,28 +59,48 @@ def method_csv(result: Importance) -> str:
                 repr(float(result.ci_low[i])),
                 repr(float(result.ci_high[i])),
                 int(result.rank[i]),
+                int(found.low[i]),
+                int(found.high[i]),
+                repr(float(found.p_top[i])),
                 " ".join(result.groups[result.features[i]]),
             ]
             for i in order
         ],
-    )
+    )  # fmt: skip
 
 
 def rankings_csv(results: Sequence[Importance], consensus: Consensus) -> str:
-    """Features x methods ranks, with the consensus rank and mean rank; consensus order."""
+    """Features x methods ranks, with the consensus rank, its 95% interval, the chance of
+    being in the top k, the rank shown (tied features share one) and the mean rank; each
+    method's rank interval beside its rank. Consensus order."""
     order = sorted(range(len(consensus.features)), key=lambda i: (consensus.rank[i], i))
+    intervals = consensus.intervals
+
+    def method_interval(method: str, i: int) -> str:
+        found = consensus.method_intervals.get(method)
+        return "" if found is None else interval_text(int(found.low[i]), int(found.high[i]))
+
     return _csv(
-        ["feature", "consensus_rank", "mean_rank", *(r.method for r in results)],
+        [
+            "feature", "consensus_rank", "rank_low", "rank_high", f"p_top_{intervals.k}",
+            "shown_rank", "tied", "mean_rank",
+            *(c for r in results for c in (r.method, f"{r.method}_interval")),
+        ],
         [
             [
                 consensus.features[i],
                 int(consensus.rank[i]),
+                int(intervals.low[i]),
+                int(intervals.high[i]),
+                repr(float(intervals.p_top[i])),
+                int(consensus.shown_rank[i]),
+                bool(consensus.tied[i]),
                 repr(float(consensus.mean_rank[i])),
-                *(int(r.rank[i]) for r in results),
+                *(c for r in results for c in (int(r.rank[i]), method_interval(r.method, i))),
             ]
             for i in order
         ],
-    )
+    )  # fmt: skip
 
 
 def comparison_csv(comparison: Comparison) -> str:
@@ -165,55 +198,61 @@ def report_html(
     comparison: Comparison | None,
     charts: Mapping[str, bytes],
     column_types: Mapping[str, str] | None = None,
+    dependence: Dependence | None = None,
+    dependence_map: bytes | None = None,
 ) -> str:
     """A self-contained HTML page (no scripts, fonts or images from the network).
-    ``column_types`` gives each column's type (a group's row shows its size)."""
+    ``column_types`` gives each column's type (a group's row shows its size); ``dependence``
+    and its clustered map (``report_trust.dependence_map_png``) the clusters section."""
     types = dict(column_types or {})
     groups = {label: members for r in results for label, members in r.groups.items()}
     esc = html.escape
     rows = sorted(range(len(consensus.features)), key=lambda i: (consensus.rank[i], i))
-    head = "".join(f"<th>{esc(r.method)}</th>" for r in results)
+    head = "".join(
+        f"<th>{esc(r.method)}{' (left out)' if r.method in consensus.excluded else ''}</th>"
+        for r in results
+    )
     n = len(consensus.features)
-    body = "".join(
-        f"<tr><td>{consensus.rank[i]}</td><td>{esc(consensus.features[i])}</td>"
-        f"<td>{esc(row_type(consensus.features[i], types, groups))}</td>"
-        + "".join(
+    k = consensus.intervals.k
+
+    def cluster_of(feature: str) -> str:
+        if dependence is None or not dependence.partners(feature):
+            return ""
+        return "+".join(dependence.cluster_of(feature))
+
+    def method_cell(r: Importance, i: int) -> str:
+        found = consensus.method_intervals.get(r.method)
+        ranks = (
+            "" if found is None else f" [{interval_text(int(found.low[i]), int(found.high[i]))}]"
+        )
+        return (
             f'<td style="background:{_heat(int(r.rank[i]), n)}" '
             f'title="95% interval {r.ci_low[i]:.3g} to {r.ci_high[i]:.3g}">'
-            f"{r.mean[i]:.4g} ± {r.std[i]:.2g} (#{r.rank[i]})</td>"
-            for r in results
+            f"{r.mean[i]:.4g} ± {r.std[i]:.2g} (#{r.rank[i]}{ranks})</td>"
         )
+
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{esc(c)}</td>" for c in consensus_cells(consensus, i))
+        + f"<td>{esc(consensus.features[i])}</td>"
+        f"<td>{esc(row_type(consensus.features[i], types, groups))}</td>"
+        f"<td>{esc(cluster_of(consensus.features[i]))}</td>"
+        + "".join(method_cell(r, i) for r in results)
         + "</tr>"
         for i in rows
     )
     ctx = "".join(
-        f"<tr><th>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>" for k, v in context.items()
+        f"<tr><th>{esc(str(key))}</th><td>{esc(str(v))}</td></tr>" for key, v in context.items()
     )
-    pairs = "".join(f"<li>{esc(k)}: {v:.3f}</li>" for k, v in agreement.spearman.items())
-    disputed = "".join(
-        f"<li>{esc(f)}: rank spread {s:.2f}</li>" for f, s in agreement.disputed(consensus.features)
-    )
-    checks = "".join(
-        f"<li>{esc(r.method)}: "
-        + (
-            esc(r.diagnostics["sanity"].get("skipped", ""))
-            if "spearman" not in r.diagnostics["sanity"]
-            else (
-                "passed" if r.diagnostics["sanity"]["passed"] else "FAILED (ranking barely changes)"
-            )
-            + f", Spearman {r.diagnostics['sanity']['spearman']:.2f} with a randomised model"
-        )
-        + "</li>"
-        for r in results
-        if r.diagnostics.get("sanity")
-    )
+    excluded = "".join(f"<li>{esc(m)}: {esc(why)}</li>" for m, why in consensus.excluded.items())
     compared = "<p>No earlier version with a complete analysis.</p>"
     if comparison is not None:
         moves = comparison.movers(len(comparison.features))
         up = "".join(f"<li>{esc(f)}: up {m}</li>" for f, m in moves if m > 0)
         down = "".join(f"<li>{esc(f)}: down {-m}</li>" for f, m in moves if m < 0)
         compared = (
-            f"<p>Rank correlation with the previous version: Spearman "
+            drift_paragraph(comparison)
+            + f"<p>Rank correlation with the previous version: Spearman "
             f"{comparison.spearman:.3f}, Kendall {comparison.kendall:.3f}</p>"
             f"<h3>Moved up</h3><ul>{up or '<li>none</li>'}</ul>"
             f"<h3>Moved down</h3><ul>{down or '<li>none</li>'}</ul>"
@@ -233,18 +272,26 @@ def report_html(
         f'{base64.b64encode(png).decode()}"></figure>'
         for name, png in charts.items()
     )
+    methods = [r.method for r in results]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}img{{max-width:100%}}</style>
 </head><body><h1>{esc(title)}</h1>
-<p>Rank 1 is the most important. Each cell: importance ± spread (that method's rank); the colour
-is the method's rank, so the table is a features x methods heat map.</p>
-<h2>Consensus ranking</h2><table><tr><th>rank</th><th>feature</th><th>type</th>{head}</tr>
+<p>Rank 1 is the most important. <b>=3</b> marks features too close to call: their 95% rank
+intervals overlap that of the first feature of their group, and they share its rank. "in top
+{k}" is the chance of being among the {k} most important when each method's ranking is redrawn
+from its own noise (repeats, bootstrap resamples or rows). Each method cell: importance ±
+spread (that method's rank [its 95% rank interval]); the colour is the method's rank.</p>
+<h2>Consensus ranking</h2>
+<p>Mean rank over {len(consensus.methods)} methods: {esc(", ".join(consensus.methods))}.</p>
+{f"<p>Left out of the consensus:</p><ul>{excluded}</ul>" if excluded else ""}
+<table><tr><th>rank</th><th>95% rank interval</th><th>in top {k}</th><th>feature</th>
+<th>type</th><th>cluster</th>{head}</tr>
 {body}</table>
-<h2>Agreement between methods</h2><p>Kendall's W: {agreement.kendall_w:.3f}</p><ul>{pairs}</ul>
-<h3>Where the methods disagree most</h3><ul>{disputed or "<li>nowhere</li>"}</ul>
-<h2>Sanity checks</h2><ul>{checks or "<li>not run (enable sanity_check)</li>"}</ul>
+<h2>Correlated features</h2>{clusters_section(dependence, results, dependence_map)}
+<h2>Agreement between methods</h2>{agreement_section(agreement, consensus, methods, dependence)}
+<h2>Sanity checks</h2>{sanity_section(results, consensus)}
 <h2>Compared with the previous version</h2>{compared}
 <h2>Per method</h2>{images}
 <h2>Where this comes from</h2><table>{ctx}</table>

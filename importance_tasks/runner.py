@@ -18,7 +18,7 @@ from importance_tasks.methods import ImportanceMethod
 from importance_tasks.methods._common import ProgressFn
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
-from importance_tasks.sanity import randomized_result, verdict, with_verdict
+from importance_tasks.sanity import SanityRuns, judge, sanity_runs, verdict, with_verdict
 
 __all__ = ["MethodOutcome", "finish", "run_method"]
 
@@ -36,13 +36,15 @@ class MethodOutcome:
 def finish(
     result: Importance,
     *,
-    randomized: Importance | str | None,
+    randomized: SanityRuns | Importance | str | None,
     constant: Collection[str],
 ) -> Importance:
-    """The result with its sanity verdict (``randomized``: the method's result on the
-    randomised model, the reason there is none, or None when no check was asked) and its
-    not-evaluable features marked."""
-    if isinstance(randomized, Importance):
+    """The result with its sanity verdict (``randomized``: the method's sanity runs, or only
+    its result on the fully randomised model (row shards), the reason there is none, or None
+    when no check was asked) and its not-evaluable features marked."""
+    if isinstance(randomized, SanityRuns):
+        result = with_verdict(result, judge(result, randomized))
+    elif isinstance(randomized, Importance):
         result = with_verdict(result, verdict(result, randomized))
     elif isinstance(randomized, str):
         result = with_verdict(result, {"skipped": randomized})
@@ -65,10 +67,10 @@ def run_method(
         result = method.compute(model, data, scoring=scoring, progress=progress)
     except UnsupportedModelError as exc:
         return MethodOutcome(method.name, skipped=str(exc))
-    randomized: Importance | str | None = None
+    randomized: SanityRuns | str | None = None
     if sanity_check:
         try:
-            randomized = randomized_result(method, model, data, scoring=scoring, seed=seed)
+            randomized = sanity_runs(method, model, data, scoring=scoring, seed=seed)
         except UnsupportedModelError as exc:
             randomized = str(exc)
     return MethodOutcome(

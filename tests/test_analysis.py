@@ -22,9 +22,12 @@ def test_explain_runs_every_method_and_builds_consensus(friedman):
         "importance",
         "std",
         "rank",
+        "rank_interval",
+        "p_top_5",
         "seconds",
         "settings",
     }
+    assert set(payload) >= {"clusters", "cluster_importance"}
 
 
 def test_seed_reaches_every_method(friedman):

@@ -44,16 +44,31 @@ def test_explain_prints_ranking_and_writes_the_json_contract(files, tmp_path, ca
     assert code == 0
     printed = capsys.readouterr()
     header = printed.out.splitlines()[0].split()
-    assert header[:4] == ["rank", "feature", "type", "perm"]
+    assert header[:5] == ["rank", "interval", "feature", "type", "perm"]
     assert max(len(line) for line in printed.out.splitlines()[:12]) <= 100
     assert "permutation:" in printed.err  # progress
     payload = json.loads(out.read_text())
-    assert set(payload) == {"features", "column_types", "methods", "consensus"}
+    assert set(payload) == {
+        "features",
+        "column_types",
+        "methods",
+        "consensus",
+        "clusters",
+        "cluster_importance",
+    }
     assert payload["features"] == [f"x{i}" for i in range(10)]
     assert list(payload["methods"]) == list(DEFAULT_METHODS)  # every method by default
     for name in DEFAULT_METHODS:
         method = payload["methods"][name]
-        assert set(method) == {"importance", "std", "rank", "seconds", "settings"}
+        assert set(method) == {
+            "importance",
+            "std",
+            "rank",
+            "rank_interval",
+            "p_top_5",
+            "seconds",
+            "settings",
+        }
         assert set(method["importance"]) == set(payload["features"])
         assert all(isinstance(r, int) and r >= 1 for r in method["rank"].values())
         assert method["seconds"] >= 0
@@ -206,7 +221,7 @@ def test_every_setting_has_a_flag(capsys):
         main(["explain", "--help"])
     text = capsys.readouterr().out
     for setting in settings():
-        flag = {"groups": "--group", "method_options": "--option"}.get(
+        flag = {"groups": "--group", "clusters": "--cluster", "method_options": "--option"}.get(
             setting.name, "--" + setting.name.replace("_", "-")
         )
         assert flag in text, setting.name

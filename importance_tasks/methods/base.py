@@ -21,6 +21,9 @@ class ImportanceMethod(Protocol):
 
     name: ClassVar[str]
     needs_data: ClassVar[bool]
+    # Whether the importance is measured through a loss against the labels (the label
+    # randomisation check applies only then).
+    uses_labels: ClassVar[bool]
 
     def compute(
         self,

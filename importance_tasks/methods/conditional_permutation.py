@@ -47,7 +47,7 @@ class ConditionalPermutation(Permutation):
     ----------
     n_repeats, random_state, max_samples, groups, max_batch_bytes, shard_rows
         As ``Permutation``.
-    threshold : float in (0, 1], default=0.7
+    cluster_threshold : float in (0, 1], default=0.7
         The least average dependence within a cluster of partners.
     n_strata : int, default=10
         Equal-frequency strata of the partners (fewer when a stratum would hold fewer than
@@ -68,7 +68,7 @@ class ConditionalPermutation(Permutation):
         random_state: RandomState = None,
         max_samples: float | int = 1.0,
         groups: Mapping[str, Sequence[str]] | None = None,
-        threshold: float = DEFAULT_THRESHOLD,
+        cluster_threshold: float = DEFAULT_THRESHOLD,
         n_strata: int = 10,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
         shard_rows: int = DEFAULT_SHARD_ROWS,
@@ -81,9 +81,11 @@ class ConditionalPermutation(Permutation):
             max_batch_bytes=max_batch_bytes,
             shard_rows=shard_rows,
         )
-        if isinstance(threshold, bool) or not 0 < float(threshold) <= 1:
-            raise InputError(f"threshold must be in (0, 1], got {threshold!r}")
-        self.threshold = float(threshold)
+        if isinstance(cluster_threshold, bool) or not 0 < float(cluster_threshold) <= 1:
+            raise InputError(
+                f"cluster_threshold={cluster_threshold!r} is not allowed; it must be in (0, 1]"
+            )
+        self.cluster_threshold = float(cluster_threshold)
         self.n_strata = check_positive_int("n_strata", n_strata)
 
     def _row_permutations(
@@ -114,11 +116,11 @@ class ConditionalPermutation(Permutation):
             for column, name in zip(row.columns, row.names, strict=True):
                 names[column] = name
         return dependence(
-            sample.X, names, categorical=coded, threshold=self.threshold, seed=self.seed
+            sample.X, names, categorical=coded, threshold=self.cluster_threshold, seed=self.seed
         )
 
     def _settings(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "n_strata": self.n_strata}
+        return {"cluster_threshold": self.cluster_threshold, "n_strata": self.n_strata}
 
 
 def _partners(found: Dependence, row: FeatureRow) -> tuple[str, ...]:

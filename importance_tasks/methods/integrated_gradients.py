@@ -86,6 +86,7 @@ class IntegratedGradients:
 
     name: ClassVar[str] = "integrated_gradients"
     needs_data: ClassVar[bool] = True
+    uses_labels: ClassVar[bool] = False
 
     def __init__(
         self,

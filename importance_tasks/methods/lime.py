@@ -70,6 +70,7 @@ class Lime:
 
     name: ClassVar[str] = "lime"
     needs_data: ClassVar[bool] = True
+    uses_labels: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -13,6 +14,7 @@ from importance_tasks.data import EvalData
 from importance_tasks.errors import InputError
 from importance_tasks.methods._common import (
     DEFAULT_MAX_BATCH_BYTES,
+    FeatureRow,
     ProgressFn,
     RandomState,
     Sample,
@@ -61,6 +63,11 @@ class Permutation:
         Fraction or number of rows to use, drawn once without replacement.
     groups : mapping of str to sequence of str, optional
         Columns reported together as one row, such as the columns of a one-hot encoding.
+    cluster_groups : mapping of str to sequence of str, optional
+        Clusters of dependent columns whose importance as one group is computed beside the
+        rows (in the same batched pass, with the same permutations): a cluster's columns are
+        shuffled together, which keeps their dependence. Reported in
+        ``diagnostics["cluster_importance"]``.
     permutations : ndarray of shape (n_repeats, n_rows_used), optional
         Explicit row permutations, one per repeat, to reproduce another tool's numbers.
     max_batch_bytes : int, default=16 MiB
@@ -77,6 +84,7 @@ class Permutation:
 
     name: ClassVar[str] = "permutation"
     needs_data: ClassVar[bool] = True
+    uses_labels: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -85,6 +93,7 @@ class Permutation:
         random_state: RandomState = None,
         max_samples: float | int = 1.0,
         groups: Mapping[str, Sequence[str]] | None = None,
+        cluster_groups: Mapping[str, Sequence[str]] | None = None,
         permutations: NDArray[np.integer] | None = None,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
         shard_rows: int = DEFAULT_SHARD_ROWS,
@@ -94,6 +103,7 @@ class Permutation:
         self.seed = draw_seed(random_state)
         self.max_samples = check_max_samples(max_samples)
         self.groups = dict(groups or {})
+        self.cluster_groups = {k: tuple(v) for k, v in (cluster_groups or {}).items()}
         self.max_batch_bytes = check_positive_int("max_batch_bytes", max_batch_bytes)
         if permutations is not None:
             permutations = np.asarray(permutations)
@@ -137,6 +147,8 @@ class Permutation:
         """The losses of one shard of rows, intact and with each feature shuffled."""
         start = time.perf_counter()
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
+        clusters = _cluster_rows(data.feature_names, self.cluster_groups)
+        sample = dataclasses.replace(sample, rows=sample.rows + clusters)
         part = shard_rows_of(sample, shard=shard, shard_rows=self.shard_rows, seed=self.seed)
         X, y, weight, n_shards = part.X, part.y, part.weight, part.n_shards
         if n_shards > 1 and self.permutations is not None:
@@ -175,6 +187,7 @@ class Permutation:
                 "scoring": scorer.name,
                 "n_rows": int(sample.X.shape[0]),
                 "seconds": time.perf_counter() - start,
+                "cluster_rows": len(clusters),
                 **extra,
             },
         )
@@ -184,23 +197,32 @@ class Permutation:
         losses = combine_losses(parts)
         meta = parts[0].meta
         repeats = losses["shuffled"] - losses["base"][0]
+        n_clusters = int(meta.get("cluster_rows", 0))
+        n_rows = repeats.shape[0] - n_clusters
+        diagnostics = {k: meta[k] for k in ("partners", "clusters") if k in meta}
+        if n_clusters:
+            diagnostics["cluster_importance"] = _cluster_importance(
+                meta["features"][n_rows:], meta["groups"], repeats[n_rows:]
+            )
+        repeats = repeats[:n_rows]
         mean = repeats.mean(axis=1)
         low, high = t_interval(mean, repeats)
         return Importance(
             method=self.name,
-            features=tuple(meta["features"]),
+            features=tuple(meta["features"][:n_rows]),
             mean=mean,
             std=repeats.std(axis=1),
             ci_low=low,
             ci_high=high,
             repeats=repeats,
-            groups={k: tuple(v) for k, v in meta["groups"].items()},
+            groups={k: tuple(meta["groups"][k]) for k in meta["features"][:n_rows]},
             settings=settings_of(
                 n_repeats=self.n_repeats,
                 seed=self.seed,
                 max_samples=self.max_samples,
                 n_rows=meta["n_rows"],
                 groups=self.groups,
+                cluster_groups=self.cluster_groups,
                 scoring=meta["scoring"],
                 explicit_permutations=self.permutations is not None,
                 shard_rows=self.shard_rows,
@@ -208,7 +230,7 @@ class Permutation:
                 **self._settings(),
             ),
             seconds=sum(float(p.meta["seconds"]) for p in parts),
-            diagnostics={k: meta[k] for k in ("partners", "clusters") if k in meta},
+            diagnostics=diagnostics,
         )
 
     def _row_permutations(
@@ -235,6 +257,39 @@ class Permutation:
                 "the rows in use"
             )
         return given.astype(np.intp)
+
+
+def _cluster_rows(
+    feature_names: Sequence[str], clusters: Mapping[str, Sequence[str]]
+) -> list[FeatureRow]:
+    """One extra row per cluster, all its columns together."""
+    index = {name: i for i, name in enumerate(feature_names)}
+    rows = []
+    for label, members in clusters.items():
+        unknown = [m for m in members if m not in index]
+        if unknown:
+            raise InputError(f"cluster {label!r} names unknown columns {unknown}")
+        columns = np.array([index[m] for m in members], dtype=np.intp)
+        rows.append(FeatureRow(label, columns, tuple(members)))
+    return rows
+
+
+def _cluster_importance(
+    labels: Sequence[str], groups: Mapping[str, Sequence[str]], repeats: NDArray[np.float64]
+) -> dict[str, dict[str, Any]]:
+    """Each cluster's importance as one group: columns, mean, std and 95% interval."""
+    mean = repeats.mean(axis=1)
+    low, high = t_interval(mean, repeats)
+    return {
+        label: {
+            "columns": list(groups[label]),
+            "mean": float(mean[i]),
+            "std": float(repeats[i].std()),
+            "ci_low": float(low[i]),
+            "ci_high": float(high[i]),
+        }
+        for i, label in enumerate(labels)
+    }
 
 
 def _shuffled(

@@ -85,6 +85,7 @@ class Probe:
 
     name: ClassVar[str] = "probe"
     needs_data: ClassVar[bool] = True
+    uses_labels: ClassVar[bool] = True
 
     def __init__(
         self,

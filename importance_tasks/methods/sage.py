@@ -71,6 +71,7 @@ class Sage:
 
     name: ClassVar[str] = "sage"
     needs_data: ClassVar[bool] = True
+    uses_labels: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -72,6 +72,7 @@ class Shap:
 
     name: ClassVar[str] = "shap"
     needs_data: ClassVar[bool] = True
+    uses_labels: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -64,6 +64,7 @@ class Weights:
 
     name: ClassVar[str] = "weights"
     needs_data: ClassVar[bool] = False
+    uses_labels: ClassVar[bool] = False
 
     def __init__(
         self, *, kind: Kind = "olden", groups: Mapping[str, Sequence[str]] | None = None

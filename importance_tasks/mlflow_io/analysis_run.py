@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from importance_tasks.dependence import Dependence
 from importance_tasks.mlflow_io import runs
 from importance_tasks.ranking import Agreement, Comparison, Consensus
 from importance_tasks.result import Importance
@@ -33,11 +34,15 @@ class VersionTags:
     TOP_FEATURES = "importance.top_features"
     STATUS = "importance.status"
     CONFIG = "importance.config"
+    TOP_RANKS = "importance.top_ranks"
+    DRIFT = "importance.drift"
 
     run_id: str | None
     status: str | None
     config: str | None
     top_features: str
+    top_ranks: str = ""
+    drift: str | None = None
 
     @classmethod
     def read(cls, client: MlflowClient, name: str, version: str) -> VersionTags:
@@ -47,15 +52,21 @@ class VersionTags:
             status=tags.get(cls.STATUS),
             config=tags.get(cls.CONFIG),
             top_features=tags.get(cls.TOP_FEATURES, ""),
+            top_ranks=tags.get(cls.TOP_RANKS, ""),
+            drift=tags.get(cls.DRIFT),
         )
 
     def as_dict(self) -> dict[str, str | None]:
-        return {
+        found = {
             self.RUN_ID: self.run_id,
             self.STATUS: self.status,
             self.CONFIG: self.config,
             self.TOP_FEATURES: self.top_features,
+            self.TOP_RANKS: self.top_ranks,
         }
+        if self.drift is not None:
+            found[self.DRIFT] = self.drift
+        return found
 
     def is_current(self, config_digest: str) -> bool:
         """A complete analysis with this configuration is recorded on the version."""
@@ -72,6 +83,7 @@ class AnalysisRun:
     CONSENSUS = runs.CONSENSUS
     AGREEMENT = f"{ARTIFACT_DIR}/agreement.json"
     COMPARISON = f"{ARTIFACT_DIR}/comparison.json"
+    DEPENDENCE = f"{ARTIFACT_DIR}/dependence.json"
     REPORT = f"{ARTIFACT_DIR}/report.html"
 
     def __init__(self, client: MlflowClient, run_id: str) -> None:
@@ -202,6 +214,17 @@ class AnalysisRun:
         record = self._read(self.skipped_path(method, randomized=randomized))
         return None if record is None else str(record["reason"])
 
+    # -- the data's dependence structure, logged by plan -------------------------------------
+
+    def log_dependence(self, found: Dependence) -> None:
+        """The dependence between the features and their clusters (once per run)."""
+        if not runs.has_artifact(self.client, self.run_id, self.DEPENDENCE):
+            self._write({self.DEPENDENCE: json.dumps(found.to_dict())})
+
+    def dependence(self) -> Dependence | None:
+        record = self._read(self.DEPENDENCE)
+        return None if record is None else Dependence.from_dict(record)
+
     # -- what aggregate logs, and publish reads --------------------------------------------
 
     def log_aggregate(
@@ -216,13 +239,18 @@ class AnalysisRun:
         """Rankings, consensus, agreement and the comparison with the previous version."""
         from importance_tasks.report import comparison_csv, rank_heatmap_png, rankings_csv
 
-        metrics = {
-            runs.metric_key("rank", "consensus", f): float(r)
-            for f, r in zip(consensus.features, consensus.rank, strict=True)
-        }
+        intervals = consensus.intervals
+        metrics: dict[str, float] = {}
+        for i, feature in enumerate(consensus.features):
+            metrics[runs.metric_key("rank", "consensus", feature)] = float(consensus.rank[i])
+            metrics[runs.metric_key("rank_low", "consensus", feature)] = float(intervals.low[i])
+            metrics[runs.metric_key("rank_high", "consensus", feature)] = float(intervals.high[i])
+            metrics[runs.metric_key("p_top", "consensus", feature)] = float(intervals.p_top[i])
         metrics["agreement/kendall_w"] = agreement.kendall_w
         for pair, rho in agreement.spearman.items():
             metrics[runs.metric_key("agreement", "spearman", *pair.split("~"))] = rho
+        for pair, overlap in agreement.rbo.items():
+            metrics[runs.metric_key("agreement", "rbo", *pair.split("~"))] = overlap
         files: dict[str, str | bytes] = {
             f"{ARTIFACT_DIR}/rankings.csv": rankings_csv(results, consensus),
             f"{ARTIFACT_DIR}/plots/rank_heatmap.png": rank_heatmap_png(results, consensus),
@@ -233,6 +261,7 @@ class AnalysisRun:
             version, compared = comparison
             metrics["comparison/spearman"] = compared.spearman
             metrics["comparison/kendall"] = compared.kendall
+            metrics["comparison/ndcg"] = compared.ndcg
             metrics["comparison/previous_version"] = float(version)
             files[f"{ARTIFACT_DIR}/comparison.csv"] = comparison_csv(compared)
             files[self.COMPARISON] = json.dumps(
@@ -277,14 +306,26 @@ class AnalysisRun:
         return self._read(self.MANIFEST)
 
     def tag_version(
-        self, name: str, version: str, *, top_features: Sequence[str], config_digest: str
+        self,
+        name: str,
+        version: str,
+        *,
+        top_features: Sequence[str],
+        top_ranks: str,
+        config_digest: str,
+        drift: str | None = None,
     ) -> None:
+        """The ``importance.*`` tags; the status last, so a reader that sees it complete sees
+        the others."""
         tags = {
             VersionTags.RUN_ID: self.run_id,
             VersionTags.TOP_FEATURES: ",".join(top_features),
-            VersionTags.STATUS: "complete",
+            VersionTags.TOP_RANKS: top_ranks,
             VersionTags.CONFIG: config_digest,
         }
+        if drift is not None:
+            tags[VersionTags.DRIFT] = drift
+        tags[VersionTags.STATUS] = "complete"
         for key, value in tags.items():
             _set_version_tag(self.client, name, version, key, value)
 
@@ -310,7 +351,7 @@ class AnalysisRun:
             for run_id in cls._ranked_runs(client, name, candidate, exp):
                 found = cls(client, run_id).consensus()
                 if found is not None:
-                    return candidate, found.as_dict()["rank"]
+                    return candidate, found.ranks()
         return None
 
     @classmethod

@@ -25,8 +25,8 @@ __all__ = [
 ]
 
 AUDIT_COLUMNS = (
-    "model", "version", "status", "top_features", "previous_version", "spearman", "movers",
-    "run_id",
+    "model", "version", "status", "top_features", "previous_version", "spearman", "ndcg",
+    "drifted", "movers", "run_id",
 )  # fmt: skip
 
 
@@ -70,6 +70,8 @@ class AuditRow:
     top_features: str
     previous_version: str
     spearman: float | None
+    ndcg: float | None
+    drifted: str
     movers: str
     run_id: str
 
@@ -104,6 +106,8 @@ def audit_rows(
                 top_features=tags.top_features if current else "",
                 previous_version=previous,
                 spearman=compared.spearman if compared else None,
+                ndcg=compared.ndcg if compared else None,
+                drifted=("yes" if compared.drifted else "no") if compared else "",
                 movers=movers,
                 run_id=run_id if current else "",
             )

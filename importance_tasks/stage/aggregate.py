@@ -32,7 +32,8 @@ def aggregate(plan: Plan) -> dict[str, Any]:
         raise InputError(
             f"no method produced a result in run {plan.run_id} (all failed or were skipped)"
         )
-    combined = consensus(results)
+    config = plan.config
+    combined = consensus(results, k=config.top_k, seed=config.seed)
     agreed = agreement(results)
     previous = AnalysisRun.previous_consensus(
         client, plan.model.name, plan.model.version, experiment=plan.experiment
@@ -40,7 +41,10 @@ def aggregate(plan: Plan) -> dict[str, Any]:
     comparison = None
     if previous is not None:
         version, previous_rank = previous
-        comparison = (version, compare(previous_rank, combined.as_dict()["rank"]))
+        compared = compare(
+            previous_rank, combined.ranks(), k=config.top_k, threshold=config.drift_threshold
+        )
+        comparison = (version, compared)
     run.log_aggregate(
         results=results,
         consensus=combined,
@@ -51,7 +55,8 @@ def aggregate(plan: Plan) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "run_id": plan.run_id,
         "methods": list(combined.methods),
-        "top_features": top_features(combined.features, combined.rank),
+        "top_features": top_features(combined.features, combined.rank, config.top_k),
+        "excluded": dict(combined.excluded),
         "kendall_w": None if np.isnan(agreed.kendall_w) else round(agreed.kendall_w, 4),
         "previous_version": None,
     }
@@ -60,6 +65,8 @@ def aggregate(plan: Plan) -> dict[str, Any]:
         summary.update(
             previous_version=version,
             spearman=None if np.isnan(compared.spearman) else round(compared.spearman, 4),
+            ndcg=None if np.isnan(compared.ndcg) else round(compared.ndcg, 4),
+            drifted=compared.drifted,
             movers=compared.movers(),
         )
     return summary

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from importance_tasks.config import AnalysisConfig
+from importance_tasks.dependence import data_dependence
 from importance_tasks.evaluable import constant_features
 from importance_tasks.methods import make_method
 from importance_tasks.methods.shards import Shardable
@@ -148,6 +149,8 @@ def plan(
     inputs = load_inputs(client, model, data_uri=data_uri, target=target, trust_pyfunc=trust_pyfunc)
     inputs.check_scoring(config.scoring)
     config = config.with_input_groups(input_groups(inputs.model))
+    found = data_dependence(inputs.data, threshold=config.cluster_threshold, seed=config.seed)
+    config = config.with_clusters(found.clusters)
     ref, digest = inputs.ref, data_digest(inputs.data)
     identity = config.identity()
     key_text = json.dumps([ref.name, ref.version, digest, identity], sort_keys=True)
@@ -179,6 +182,8 @@ def plan(
                 "package_versions": package_versions(),
             },
         )
+        if not complete:
+            run.log_dependence(found)
     return Plan(
         tracking_uri=client.tracking_uri,
         experiment=experiment,

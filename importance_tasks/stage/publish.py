@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 from importance_tasks.analysis import Analysis
 from importance_tasks.errors import InputError
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
+from importance_tasks.ranking import Comparison, Consensus
+from importance_tasks.report_trust import consensus_cells
 from importance_tasks.stage.compute import top_features
 from importance_tasks.stage.plan import Plan
 
@@ -19,6 +23,7 @@ def publish(plan: Plan) -> dict[str, Any]:
     """Report, manifest and version tags; the run is then complete. Returns the summary."""
     from importance_tasks.mlflow_io.client import access, connect
     from importance_tasks.report import bar_chart_png, rank_heatmap_png, report_html
+    from importance_tasks.report_trust import dependence_map_png
 
     run = AnalysisRun(connect(plan.tracking_uri), plan.run_id)
     config = plan.config
@@ -27,6 +32,7 @@ def publish(plan: Plan) -> dict[str, Any]:
     if not results or combined is None or agreed is None:
         raise InputError(f"run {plan.run_id} has not been aggregated: run aggregate first")
     compared = run.comparison()
+    found = run.dependence()
     if not plan.complete:
         alias = f" (alias {plan.model.alias})" if plan.model.alias else ""
         html = report_html(
@@ -45,6 +51,8 @@ def publish(plan: Plan) -> dict[str, Any]:
             column_types=plan.column_types,
             agreement=agreed,
             comparison=None if compared is None else compared[1],
+            dependence=found,
+            dependence_map=None if found is None else dependence_map_png(found),
             charts={
                 "ranks by method": rank_heatmap_png(results, combined),
                 **{r.method: bar_chart_png(r) for r in results},
@@ -78,12 +86,18 @@ def publish(plan: Plan) -> dict[str, Any]:
                 "artifacts": [*run.artifact_paths(), AnalysisRun.MANIFEST],
             }
         )
-    top = top_features(combined.features, combined.rank)
+    top = top_features(combined.features, combined.rank, config.top_k)
+    drift = None if compared is None else drift_tag(compared[1])
     with access(
         f"tag version {plan.model.version} of {plan.model.name!r}", "EDIT (on the registered model)"
     ):
         run.tag_version(
-            plan.model.name, plan.model.version, top_features=top, config_digest=config.digest()
+            plan.model.name,
+            plan.model.version,
+            top_features=top,
+            top_ranks=top_ranks_tag(combined),
+            config_digest=config.digest(),
+            drift=drift,
         )
     return {
         "run_id": plan.run_id,
@@ -93,8 +107,28 @@ def publish(plan: Plan) -> dict[str, Any]:
         "status": "complete",
         "previous_version": None if compared is None else compared[0],
         "spearman": None if compared is None else compared[1].spearman,
+        "drift": drift,
+        "excluded": dict(combined.excluded),
         "movers": [] if compared is None else compared[1].movers(),
     }
+
+
+def top_ranks_tag(consensus: Consensus) -> str:
+    """The ``importance.top_ranks`` tag: the top k with their 95% rank interval and chance of
+    being in the top k, ties marked (``bmi 1 [1-1] 100%,=2 s5 [2-4] 71%,...``)."""
+    order = np.argsort(consensus.rank, kind="stable")[: consensus.intervals.k]
+    return ",".join(
+        f"{tied} {consensus.features[i]} [{interval}] {share}"
+        for i in order
+        for tied, interval, share in [consensus_cells(consensus, int(i))]
+    )
+
+
+def drift_tag(comparison: Comparison) -> str:
+    """The ``importance.drift`` tag: nDCG@k against the previous version and the verdict
+    (``ndcg@5=0.943 ok`` or ``ndcg@5=0.712 drifted``)."""
+    state = "drifted" if comparison.drifted else "ok"
+    return f"ndcg@{comparison.k}={comparison.ndcg:.3f} {state}"
 
 
 def read_logged_analysis(tracking_uri: str | None, run_id: str) -> Analysis:
@@ -114,4 +148,5 @@ def read_logged_analysis(tracking_uri: str | None, run_id: str) -> Analysis:
         consensus=combined,
         skipped=skipped,
         column_types=manifest["data"].get("column_types", {}),  # absent before 0.3
+        dependence=run.dependence(),
     )
