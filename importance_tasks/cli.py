@@ -268,8 +268,7 @@ def format_ranking(analysis: Analysis, *, top: int | None = DEFAULT_TOP) -> str:
         text.append("(" + ", ".join(abbreviated) + ")")
     k = consensus.intervals.k
     text.append(
-        "(=N: too close to call, the 95% rank intervals overlap; each feature's chance of "
-        f"being in the top {k} is in the JSON and the report)"
+        f"(=N: too close to call, 95% rank intervals overlap; chance of top {k}: JSON, report)"
     )
     for name, reason in analysis.skipped.items():
         text.append(f"({name} skipped: {reason})")

@@ -258,7 +258,7 @@ def test_the_table_shows_the_top_features_and_says_how_many_more():
     }  # fmt: skip
     analysis = Analysis(results=results, consensus=consensus(list(results.values())))
     table = format_ranking(analysis).splitlines()
-    assert table[2].split()[:2] == ["1", "feature_000"] and len(table) == 2 + 15 + 2
+    assert table[2].split()[:3] == ["1", "1", "feature_000"] and len(table) == 2 + 15 + 3
     assert "(25 more features: --top N or --all)" in table
     assert max(len(line) for line in table) <= 100  # seven methods fit a terminal
-    assert len(format_ranking(analysis, top=None).splitlines()) == 2 + 40 + 1
+    assert len(format_ranking(analysis, top=None).splitlines()) == 2 + 40 + 2

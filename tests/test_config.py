@@ -122,8 +122,8 @@ def test_an_analysis_time_budget_is_shared_by_the_budgeted_methods():
     config = AnalysisConfig(time_budget_s=50)
     shares = {m: config.options_for(m).get("time_budget_s") for m in config.methods}
     assert shares == {
-        "permutation": None, "probe": None, "weights": None, "integrated_gradients": None,
-        "shap": 20.0, "lime": 10.0, "sage": 20.0,
+        "permutation": None, "conditional_permutation": None, "probe": None, "weights": None,
+        "integrated_gradients": None, "shap": 20.0, "lime": 10.0, "sage": 20.0,
     }  # fmt: skip
     alone = AnalysisConfig(methods=["shap", "permutation"], time_budget_s=50)
     assert alone.options_for("shap")["time_budget_s"] == 50.0

@@ -7,7 +7,7 @@ import pytest
 
 from importance_tasks.methods import Permutation
 from importance_tasks.result import Importance
-from importance_tasks.sanity import randomized_copy, sanity_check
+from importance_tasks.sanity import cascade_steps, label_verdict, randomized_copy, sanity_check
 
 
 class ColumnSpread:
@@ -15,6 +15,7 @@ class ColumnSpread:
 
     name: ClassVar[str] = "column_spread"
     needs_data: ClassVar[bool] = True
+    uses_labels: ClassVar[bool] = False
 
     def compute(self, model, data, *, scoring="auto", progress=None) -> Importance:
         mean = data.X.std(axis=0).astype(np.float64)
@@ -61,3 +62,75 @@ def test_permutation_passes(friedman):
     checked = sanity_check(method, friedman.model, friedman.data, result, seed=1)
     assert checked.diagnostics["sanity"]["passed"] is True
     np.testing.assert_array_equal(checked.mean, result.mean)
+
+
+class LabelBlind:
+    """A deliberately broken loss-based method: permutation importance against the model's
+    own predictions instead of the labels, so it measures how far the output moves."""
+
+    name: ClassVar[str] = "label_blind"
+    needs_data: ClassVar[bool] = True
+    uses_labels: ClassVar[bool] = True
+
+    def compute(self, model, data, *, scoring="auto", progress=None) -> Importance:
+        import dataclasses
+
+        own = dataclasses.replace(data, y=model.predict(data.X)[:, 0])
+        return dataclasses.replace(
+            Permutation(n_repeats=3, random_state=0).compute(model, own), method=self.name
+        )
+
+
+def test_the_cascade_randomises_from_the_top_layer_down(friedman):
+    steps = cascade_steps(friedman.model)
+    layers = [w for w in friedman.model.keras_model.layers if w.trainable_weights]
+    assert steps[0] == 1 and steps[-1] == len(layers) and len(steps) <= 4
+    top = randomized_copy(friedman.model, seed=0, top=1)
+    kept = [w for w in top.keras_model.layers if w.trainable_weights]
+    for old, new in zip(layers[:-1], kept[:-1], strict=True):
+        for a, b in zip(old.get_weights(), new.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(layers[-1].get_weights(), kept[-1].get_weights(), strict=True):
+        assert not np.allclose(a, b)
+    # Every layer at the last step: the same copy as the full randomisation.
+    full, last = (
+        randomized_copy(friedman.model, seed=0),
+        randomized_copy(friedman.model, seed=0, top=steps[-1]),
+    )
+    for a, b in zip(full.keras_model.get_weights(), last.keras_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_verdict_records_every_cascade_step_and_the_label_check(friedman):
+    method = Permutation(n_repeats=3, random_state=0)
+    result = method.compute(friedman.model, friedman.data)
+    sanity = sanity_check(method, friedman.model, friedman.data, result, seed=1)
+    found = sanity.diagnostics["sanity"]
+    assert [s["layers"] for s in found["cascade"]] == cascade_steps(friedman.model)
+    assert found["spearman"] == found["cascade"][-1]["spearman"]
+    # Shuffled labels: Friedman's loss increases vanish (the model cannot fit random labels).
+    assert found["labels"]["passed"] is True and found["labels"]["ratio"] < 0.2
+
+
+def test_a_loss_based_method_blind_to_the_labels_fails_the_label_check(friedman):
+    method = LabelBlind()
+    result = method.compute(friedman.model, friedman.data)
+    found = sanity_check(method, friedman.model, friedman.data, result)
+    verdict = found.diagnostics["sanity"]
+    assert verdict["labels"]["passed"] is False and verdict["labels"]["ratio"] > 0.9
+    assert verdict["passed"] is False and "labels are shuffled" in verdict["reason"]
+
+
+def test_label_verdict_known_answers():
+    def result(values):
+        mean = np.asarray(values, dtype=np.float64)
+        return Importance(
+            method="m", features=("a", "b"), mean=mean, std=mean * 0, ci_low=mean,
+            ci_high=mean, repeats=None, groups={"a": ("a",), "b": ("b",)}, settings={},
+            seconds=0.0,
+        )  # fmt: skip
+
+    # Negative importance on shuffled labels (a smaller output spread) keeps nothing.
+    assert label_verdict(result([2.0, 1.0]), result([-1.5, -0.5]))["ratio"] == 0.0
+    assert label_verdict(result([2.0, 1.0]), result([1.5, -0.5]))["ratio"] == pytest.approx(0.5)
+    assert label_verdict(result([0.0, 0.0]), result([0.0, 0.0]))["passed"] is False

@@ -75,3 +75,20 @@ def test_strata_are_equal_frequency_bins_or_categories():
     categories = _strata(X, found, ("c",), 10)
     assert set(categories) == {0, 1, 2}
     assert np.array_equal(categories, X[:, 1].astype(int))
+
+
+def test_clusters_are_ranked_as_groups_in_the_same_pass_as_the_features():
+    model, data = _twins()
+    plain = Permutation(random_state=0).compute(model, data)
+    pair = {"twin_a+twin_b": ("twin_a", "twin_b")}
+    with_clusters = Permutation(random_state=0, cluster_groups=pair).compute(model, data)
+    np.testing.assert_array_equal(with_clusters.mean, plain.mean)  # the features unchanged
+    assert with_clusters.features == plain.features
+    group = with_clusters.diagnostics["cluster_importance"]["twin_a+twin_b"]
+    grouped = Permutation(random_state=0, groups={"pair": ("twin_a", "twin_b")})
+    assert group["mean"] == grouped.compute(model, data).mean[0]  # the same permutations
+    assert group["columns"] == ["twin_a", "twin_b"]
+    # Shuffling both twins removes the shared signal: 2 Var(twin_a + twin_b) ~ 8, far above
+    # either twin alone (2 Var(twin) ~ 2).
+    assert group["mean"] > 3 * max(plain.mean[0], plain.mean[1])
+    assert group["ci_low"] <= group["mean"] <= group["ci_high"]
