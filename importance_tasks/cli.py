@@ -283,9 +283,11 @@ def format_ranking(analysis: Analysis, *, top: int | None = DEFAULT_TOP) -> str:
         verdict = result.diagnostics.get("sanity")
         if verdict and "spearman" in verdict:
             state = "passed" if verdict["passed"] else "FAILED: " + verdict.get("reason", "")
+            labels = verdict.get("labels")
+            kept = f"; labels shuffled: {labels['ratio']:.0%} kept" if labels else ""
             text.append(
                 f"sanity check {name}: {state} (Spearman {verdict['spearman']:.2f} with a "
-                "randomised model)"
+                f"randomised model{kept})"
             )
     return "\n".join(text)
 
