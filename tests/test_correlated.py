@@ -4,6 +4,8 @@ conditional importance is clearly below its marginal importance, and the report 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,61 @@ def test_the_default_analysis_finds_the_pair_ranks_it_and_explains_it(twins):
     assert "twin_a, twin_b" in page and "as one feature it would rank #1" in page
     assert "most of its importance is shared with twin_b" in page
     assert "Rank-biased overlap" in page
+
+
+def test_the_stage_logs_clusters_intervals_agreement_and_drift(twins, tmp_path):
+    import json
+    import uuid
+
+    import mlflow
+    import pandas as pd
+
+    from importance_tasks.config import AnalysisConfig
+    from importance_tasks.mlflow_io.analysis_run import AnalysisRun, VersionTags
+    from importance_tasks.mlflow_io.training import prepare_local_store, register_keras_model
+    from importance_tasks.stage import aggregate, compute, jobs, plan, publish
+
+    model, data = twins
+    store = prepare_local_store(tmp_path, experiments=("training", "importance"))
+    frame = pd.DataFrame(data.X, columns=list(NAMES)).assign(y=data.y)
+    name = f"twins-{uuid.uuid4().hex[:6]}"
+    config = AnalysisConfig(
+        methods=("permutation", "conditional_permutation", "weights"), sanity_check=True
+    )
+    for _ in range(2):  # two versions: the second is compared with the first
+        version = register_keras_model(
+            model.keras_model, name=name, eval_frame=frame, target="y", tracking_uri=store
+        )
+        pinned = plan(f"{name}/{version}", config, tracking_uri=store)
+        for job in jobs(pinned):
+            compute(pinned, job)
+        aggregate(pinned)
+        publish(pinned)
+    client = mlflow.MlflowClient(store)
+    run = AnalysisRun(client, pinned.run_id)
+    found = run.dependence()
+    assert found is not None and found.clusters == (("twin_a", "twin_b"),)
+    assert pinned.config.clusters == {"twin_a+twin_b": ("twin_a", "twin_b")}
+    tags = VersionTags.read(client, name, version)
+    # The tag records the configuration as asked: an audit with these settings finds it current.
+    assert tags.is_current(config.digest())
+    assert tags.top_ranks.count(",") == 4 and "[" in tags.top_ranks
+    assert tags.drift == "ndcg@5=1.000 ok"  # the same model twice: no drift
+    consensus = run.consensus()
+    assert consensus is not None and set(consensus.method_intervals) == set(config.methods)
+    metrics = client.get_run(pinned.run_id).data.metrics
+    assert "agreement/rbo/permutation/weights" in metrics
+    assert metrics["comparison/ndcg"] == 1.0
+    assert metrics["rank_low/consensus/solo"] <= metrics["rank/consensus/solo"]
+
+    def artifact(path: str) -> str:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=pinned.run_id, artifact_path=f"importance/{path}", tracking_uri=store
+        )
+        return Path(local).read_text()
+
+    page = artifact("report.html")
+    assert "twin_a, twin_b" in page and "clustered dependence map" in page
+    assert "top 1:" in page  # the cascade's first step
+    sanity = json.loads(artifact("permutation.json"))["diagnostics"]["sanity"]
+    assert sanity["passed"] and sanity["labels"]["passed"]

@@ -62,6 +62,10 @@ class Plan:
     constant_features: tuple[str, ...] = ()
     column_types: Mapping[str, str] = dataclasses.field(default_factory=dict)
     forward_rows_per_s: float = 0.0
+    # The digest of the configuration as asked, before the model's input groups and the data's
+    # clusters were added: what the version tag records, so that a registry audit with the same
+    # settings finds the version up to date.
+    requested_digest: str = ""
 
     @functools.cached_property
     def config(self) -> AnalysisConfig:
@@ -148,6 +152,7 @@ def plan(
     client = connect(tracking_uri)
     inputs = load_inputs(client, model, data_uri=data_uri, target=target, trust_pyfunc=trust_pyfunc)
     inputs.check_scoring(config.scoring)
+    requested_digest = config.digest()
     config = config.with_input_groups(input_groups(inputs.model))
     found = data_dependence(inputs.data, threshold=config.cluster_threshold, seed=config.seed)
     config = config.with_clusters(found.clusters)
@@ -201,6 +206,7 @@ def plan(
         constant_features=constant_features(inputs.data),
         column_types=inputs.data.described_types(),
         forward_rows_per_s=forward_rows_per_s(inputs.model, inputs.data.X),
+        requested_digest=requested_digest,
     )
 
 

@@ -96,7 +96,7 @@ def publish(plan: Plan) -> dict[str, Any]:
             plan.model.version,
             top_features=top,
             top_ranks=top_ranks_tag(combined),
-            config_digest=config.digest(),
+            config_digest=plan.requested_digest or config.digest(),
             drift=drift,
         )
     return {
