@@ -220,6 +220,10 @@ def _run_once(contender: str, model, data, rows: int | None = None) -> dict:
             model.predict(data.X[:64])
             start = time.perf_counter()
         Permutation(n_repeats=N_REPEATS, random_state=0).compute(model, data)
+    elif contender == "ours_conditional_permutation":
+        from importance_tasks.methods import ConditionalPermutation
+
+        ConditionalPermutation(n_repeats=N_REPEATS, random_state=0).compute(model, data)
     elif method == "sklearn":
         from sklearn.inspection import permutation_importance
 
@@ -374,6 +378,7 @@ def main() -> None:
         "permutation": [
             "ours_permutation",
             "ours_permutation_full_forward",
+            "ours_conditional_permutation",
             "sklearn:keras",
             "sklearn:ours",
         ],
@@ -430,6 +435,8 @@ def main() -> None:
                 note = "projected" if result.get("projected") else ""
                 if contender == "ours_permutation_full_forward":
                     note = "low-rank updates off"
+                if contender == "ours_conditional_permutation":
+                    note = "clusters measured and strata drawn inside (x ours: against marginal)"
                 if contender.startswith("shap_kernel"):
                     note += " (nsamples = the same evaluations)"
                 rest_ratio = ""

@@ -148,14 +148,15 @@ def dependence(
     numeric = np.flatnonzero(~kinds)
     if len(numeric) > 1:
         matrix[np.ix_(numeric, numeric)] = np.abs(_pearson(ranks[:, numeric]))
-    for i in np.flatnonzero(kinds):
+    codes = {int(j): np.unique(X[:, j], return_inverse=True)[1] for j in np.flatnonzero(kinds)}
+    for i in codes:
         for j in range(n_features):
-            if i == j:
+            if i == j or (j in codes and j < i):
                 continue
-            if kinds[j]:
-                value, measure = _cramers_v(X[:, i], X[:, j]), "cramers_v"
+            if j in codes:
+                value, measure = _cramers_v(codes[i], codes[j]), "cramers_v"
             else:
-                value, measure = _eta(X[:, i], ranks[:, j]), "eta"
+                value, measure = _eta(codes[i], ranks[:, j]), "eta"
             matrix[i, j] = matrix[j, i] = value
             measures[i, j] = measures[j, i] = measure
     np.fill_diagonal(matrix, 1.0)
@@ -183,12 +184,11 @@ def _pearson(A: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(out)
 
 
-def _cramers_v(a: NDArray[np.floating], b: NDArray[np.floating]) -> float:
-    """Cramér's V of two category columns (0 when either has one category)."""
-    _, ia = np.unique(a, return_inverse=True)
-    _, ib = np.unique(b, return_inverse=True)
-    table = np.zeros((ia.max() + 1, ib.max() + 1))
-    np.add.at(table, (ia, ib), 1.0)
+def _cramers_v(a: NDArray[np.intp], b: NDArray[np.intp]) -> float:
+    """Cramér's V of two category columns given as codes 0..k-1 (0 when either has one
+    category)."""
+    na, nb = int(a.max()) + 1, int(b.max()) + 1
+    table = np.bincount(a * nb + b, minlength=na * nb).reshape(na, nb).astype(np.float64)
     k = min(table.shape) - 1
     if k == 0:
         return 0.0
@@ -198,15 +198,14 @@ def _cramers_v(a: NDArray[np.floating], b: NDArray[np.floating]) -> float:
     return float(np.sqrt(chi2 / (n * k)))
 
 
-def _eta(categories: NDArray[np.floating], values: NDArray[np.float64]) -> float:
-    """The correlation ratio: the share of ``values``' spread explained by the categories,
-    as a correlation (its square root)."""
-    _, codes = np.unique(categories, return_inverse=True)
+def _eta(codes: NDArray[np.intp], values: NDArray[np.float64]) -> float:
+    """The correlation ratio: the share of ``values``' spread explained by the categories
+    (given as codes 0..k-1), as a correlation (its square root)."""
     total = float(((values - values.mean()) ** 2).sum())
     if total == 0:
         return 0.0
     counts = np.bincount(codes).astype(np.float64)
-    means = np.bincount(codes, weights=values) / counts
+    means = np.bincount(codes, weights=values) / np.where(counts > 0, counts, 1.0)
     between = float((counts * (means - values.mean()) ** 2).sum())
     return float(np.sqrt(between / total))
 

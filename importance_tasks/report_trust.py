@@ -90,30 +90,45 @@ def clusters_section(
             "confounded by shared information.</p>"
         )
     else:
+        ranked = [r for r in results if r.diagnostics.get("cluster_importance")]
         rows = []
-        marginal = by_method.get(MARGINAL)
-        groups = (marginal.diagnostics.get("cluster_importance") or {}) if marginal else {}
         for cluster in found.clusters:
             label = "+".join(cluster)
-            group = groups.get(label)
-            cell = "not computed (permutation not run or auto_groups off)"
-            if group is not None and marginal is not None:
-                rank = _rank_among(group["mean"], list(marginal.mean))
-                cell = (
-                    f"{group['mean']:.4g} (95% {group['ci_low']:.3g} to {group['ci_high']:.3g});"
-                    f" as one feature it would rank #{rank}"
+            cells = []
+            for r in ranked:
+                group = r.diagnostics["cluster_importance"].get(label)
+                if group is None:
+                    cells.append("")
+                    continue
+                rank = _rank_among(group["mean"], list(r.mean))
+                cells.append(
+                    f"{group['mean']:.4g} (95% {group['ci_low']:.3g} to {group['ci_high']:.3g}); "
+                    f"as one feature it would rank #{rank}"
                 )
             rows.append(
                 f"<tr><td>{esc(', '.join(cluster))}</td><td>{found.within(cluster):.2f}</td>"
-                f"<td>{esc(cell)}</td></tr>"
+                + "".join(f"<td>{esc(c)}</td>" for c in cells)
+                + "</tr>"
             )
+        heads = "".join(f"<th>{esc(r.method)} as a group</th>" for r in ranked)
+        if not ranked:
+            heads = "<th>as a group</th>"
+            rows = [
+                r.replace(
+                    "</tr>",
+                    "<td>not computed (auto_groups off, or no method ranks "
+                    "groups: permutation, probe)</td></tr>",
+                )
+                for r in rows
+            ]
         text = (
             "<p>Features in one cluster carry shared information. Shuffling one of them alone "
             "makes the model see rows that never occur, and each method splits the shared "
             "credit its own way; the cluster's importance as one group (all its columns "
-            "shuffled together) is what the data can tell.</p>"
-            "<table><tr><th>cluster</th><th>mean dependence</th>"
-            "<th>permutation importance as a group</th></tr>" + "".join(rows) + "</table>"
+            "perturbed together) is what the data can tell.</p>"
+            f"<table><tr><th>cluster</th><th>mean dependence</th>{heads}</tr>"
+            + "".join(rows)
+            + "</table>"
         )
     text += _marginal_conditional(by_method, found)
     if map_png is not None:

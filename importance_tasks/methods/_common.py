@@ -70,6 +70,45 @@ def resolve_groups(
     return rows
 
 
+def cluster_rows(
+    feature_names: Sequence[str], clusters: Mapping[str, Sequence[str]]
+) -> list[FeatureRow]:
+    """One extra row per cluster of dependent columns, all its columns together (computed
+    beside a method's own rows, reported apart by ``cluster_importance``)."""
+    index = {name: i for i, name in enumerate(feature_names)}
+    rows = []
+    for label, members in clusters.items():
+        unknown = [m for m in members if m not in index]
+        if unknown:
+            raise InputError(f"cluster {label!r} names unknown columns {unknown}")
+        columns = np.array([index[m] for m in members], dtype=np.intp)
+        rows.append(FeatureRow(label, columns, tuple(members)))
+    return rows
+
+
+def cluster_importance(
+    meta: Mapping[str, Any],
+    n_rows: int,
+    *,
+    mean: NDArray[np.float64],
+    std: NDArray[np.float64],
+    low: NDArray[np.float64],
+    high: NDArray[np.float64],
+) -> dict[str, dict[str, Any]]:
+    """The cluster rows (those after the first ``n_rows`` of ``meta["features"]``) as
+    ``diagnostics["cluster_importance"]``: each cluster's columns, mean, std and 95% interval."""
+    return {
+        label: {
+            "columns": list(meta["groups"][label]),
+            "mean": float(mean[i]),
+            "std": float(std[i]),
+            "ci_low": float(low[i]),
+            "ci_high": float(high[i]),
+        }
+        for i, label in enumerate(meta["features"]) if i >= n_rows
+    }  # fmt: skip
+
+
 def draw_seed(random_state: RandomState) -> int:
     """One integer seed from ``random_state``, recorded in the settings so a run can be repeated."""
     if isinstance(random_state, np.random.Generator):

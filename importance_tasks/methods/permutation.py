@@ -14,12 +14,13 @@ from importance_tasks.data import EvalData
 from importance_tasks.errors import InputError
 from importance_tasks.methods._common import (
     DEFAULT_MAX_BATCH_BYTES,
-    FeatureRow,
     ProgressFn,
     RandomState,
     Sample,
     check_max_samples,
     check_positive_int,
+    cluster_importance,
+    cluster_rows,
     draw_sample,
     draw_seed,
     perturbed_outputs,
@@ -147,7 +148,7 @@ class Permutation:
         """The losses of one shard of rows, intact and with each feature shuffled."""
         start = time.perf_counter()
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
-        clusters = _cluster_rows(data.feature_names, self.cluster_groups)
+        clusters = cluster_rows(data.feature_names, self.cluster_groups)
         sample = dataclasses.replace(sample, rows=sample.rows + clusters)
         part = shard_rows_of(sample, shard=shard, shard_rows=self.shard_rows, seed=self.seed)
         X, y, weight, n_shards = part.X, part.y, part.weight, part.n_shards
@@ -200,13 +201,13 @@ class Permutation:
         n_clusters = int(meta.get("cluster_rows", 0))
         n_rows = repeats.shape[0] - n_clusters
         diagnostics = {k: meta[k] for k in ("partners", "clusters") if k in meta}
-        if n_clusters:
-            diagnostics["cluster_importance"] = _cluster_importance(
-                meta["features"][n_rows:], meta["groups"], repeats[n_rows:]
-            )
-        repeats = repeats[:n_rows]
         mean = repeats.mean(axis=1)
         low, high = t_interval(mean, repeats)
+        if n_clusters:
+            diagnostics["cluster_importance"] = cluster_importance(
+                meta, n_rows, mean=mean, std=repeats.std(axis=1), low=low, high=high
+            )
+        repeats, mean, low, high = repeats[:n_rows], mean[:n_rows], low[:n_rows], high[:n_rows]
         return Importance(
             method=self.name,
             features=tuple(meta["features"][:n_rows]),
@@ -257,39 +258,6 @@ class Permutation:
                 "the rows in use"
             )
         return given.astype(np.intp)
-
-
-def _cluster_rows(
-    feature_names: Sequence[str], clusters: Mapping[str, Sequence[str]]
-) -> list[FeatureRow]:
-    """One extra row per cluster, all its columns together."""
-    index = {name: i for i, name in enumerate(feature_names)}
-    rows = []
-    for label, members in clusters.items():
-        unknown = [m for m in members if m not in index]
-        if unknown:
-            raise InputError(f"cluster {label!r} names unknown columns {unknown}")
-        columns = np.array([index[m] for m in members], dtype=np.intp)
-        rows.append(FeatureRow(label, columns, tuple(members)))
-    return rows
-
-
-def _cluster_importance(
-    labels: Sequence[str], groups: Mapping[str, Sequence[str]], repeats: NDArray[np.float64]
-) -> dict[str, dict[str, Any]]:
-    """Each cluster's importance as one group: columns, mean, std and 95% interval."""
-    mean = repeats.mean(axis=1)
-    low, high = t_interval(mean, repeats)
-    return {
-        label: {
-            "columns": list(groups[label]),
-            "mean": float(mean[i]),
-            "std": float(repeats[i].std()),
-            "ci_low": float(low[i]),
-            "ci_high": float(high[i]),
-        }
-        for i, label in enumerate(labels)
-    }
 
 
 def _shuffled(

@@ -19,6 +19,8 @@ from importance_tasks.methods._common import (
     check_choice,
     check_max_samples,
     check_positive_int,
+    cluster_importance,
+    cluster_rows,
     draw_sample,
     draw_seed,
     perturbed_outputs,
@@ -75,6 +77,9 @@ class Probe:
     max_samples : float in (0, 1] or int >= 2, default=1.0
     groups : mapping of str to sequence of str, optional
         Columns occluded together and reported as one row.
+    cluster_groups : mapping of str to sequence of str, optional
+        Clusters of dependent columns also occluded as one group each, in the same pass
+        (occlusion only); reported in ``diagnostics["cluster_importance"]``.
     max_batch_bytes : int, default=16 MiB
     shard_rows : int, default=250,000
         Rows per shard for occlusion (see ``importance_tasks.methods.shards``): with more rows,
@@ -96,6 +101,7 @@ class Probe:
         random_state: RandomState = None,
         max_samples: float | int = 1.0,
         groups: Mapping[str, Sequence[str]] | None = None,
+        cluster_groups: Mapping[str, Sequence[str]] | None = None,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
         shard_rows: int = DEFAULT_SHARD_ROWS,
     ) -> None:
@@ -106,6 +112,7 @@ class Probe:
         self.seed = draw_seed(random_state)
         self.max_samples = check_max_samples(max_samples)
         self.groups = dict(groups or {})
+        self.cluster_groups = {k: tuple(v) for k, v in (cluster_groups or {}).items()}
         self.max_batch_bytes = check_positive_int("max_batch_bytes", max_batch_bytes)
 
     def n_shards(self, n_rows: int) -> int:
@@ -137,12 +144,16 @@ class Probe:
         """One shard's losses: intact, each feature occluded, and per bootstrap resample."""
         start = time.perf_counter()
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
-        rows = sample.rows
+        clusters = (
+            [] if self.mode == "onehot" else cluster_rows(data.feature_names, self.cluster_groups)
+        )
+        rows = sample.rows + clusters
         baseline = _baseline_values(sample.X, self.baseline, data.coded)
         meta: dict[str, Any] = {
             "features": [r.label for r in rows],
             "groups": {r.label: list(r.names) for r in rows},
             "n_rows": int(sample.X.shape[0]),
+            "cluster_rows": len(clusters),
         }
         if self.mode == "onehot":
             if data.categories:
@@ -220,15 +231,24 @@ class Probe:
             repeats = losses["occluded_boot"] - losses["base_boot"]
             std = repeats.std(axis=1, ddof=1) if self.n_bootstrap > 1 else np.zeros_like(mean)
             low, high = np.percentile(repeats, [2.5, 97.5], axis=1)
+        n_rows = len(meta["features"]) - int(meta.get("cluster_rows", 0))
+        diagnostics = {}
+        if n_rows < len(meta["features"]):
+            diagnostics["cluster_importance"] = cluster_importance(
+                meta, n_rows, mean=mean, std=std, low=low, high=high
+            )
+        if repeats is not None:
+            repeats = repeats[:n_rows]
+        mean, std, low, high = mean[:n_rows], std[:n_rows], low[:n_rows], high[:n_rows]
         return Importance(
             method=self.name,
-            features=tuple(meta["features"]),
+            features=tuple(meta["features"][:n_rows]),
             mean=mean,
             std=std,
             ci_low=low,
             ci_high=high,
             repeats=repeats,
-            groups={k: tuple(v) for k, v in meta["groups"].items()},
+            groups={k: tuple(meta["groups"][k]) for k in meta["features"][:n_rows]},
             settings=settings_of(
                 mode=self.mode,
                 baseline=self.baseline,
@@ -237,11 +257,13 @@ class Probe:
                 max_samples=self.max_samples,
                 n_rows=meta["n_rows"],
                 groups=self.groups,
+                cluster_groups=self.cluster_groups,
                 scoring=meta["scoring"],
                 shard_rows=self.shard_rows,
                 n_shards=parts[0].n_shards,
             ),
             seconds=sum(float(p.meta["seconds"]) for p in parts),
+            diagnostics=diagnostics,
         )
 
     @staticmethod

@@ -92,3 +92,16 @@ def test_clusters_are_ranked_as_groups_in_the_same_pass_as_the_features():
     # either twin alone (2 Var(twin) ~ 2).
     assert group["mean"] > 3 * max(plain.mean[0], plain.mean[1])
     assert group["ci_low"] <= group["mean"] <= group["ci_high"]
+
+
+def test_probe_occludes_clusters_as_groups_beside_the_features():
+    from importance_tasks.methods import Probe
+
+    model, data = _twins()
+    pair = {"twin_a+twin_b": ("twin_a", "twin_b")}
+    plain = Probe(random_state=0, n_bootstrap=5).compute(model, data)
+    with_clusters = Probe(random_state=0, n_bootstrap=5, cluster_groups=pair).compute(model, data)
+    np.testing.assert_array_equal(with_clusters.mean, plain.mean)
+    grouped = Probe(random_state=0, n_bootstrap=5, groups={"pair": ("twin_a", "twin_b")})
+    group = with_clusters.diagnostics["cluster_importance"]["twin_a+twin_b"]
+    assert group["mean"] == grouped.compute(model, data).mean[0]
