@@ -331,6 +331,55 @@ def _startup(model_path: Path, data_path: Path) -> dict[str, float]:
     return {"process": med[0], "imports": med[1], "model_load": med[2]}
 
 
+def _twinned(data, pairs: int):
+    """``data`` with its first ``2 * pairs`` columns made into twin pairs (the second of each
+    pair the first plus 10% noise): the model is the same, the data has clusters."""
+    import numpy as np
+
+    from importance_tasks.data import EvalData
+
+    X = data.X.copy()
+    rng = np.random.default_rng(0)
+    for k in range(pairs):
+        a = X[:, 2 * k]
+        X[:, 2 * k + 1] = a + 0.1 * a.std() * rng.standard_normal(len(a)).astype(np.float32)
+    return EvalData(X=X, y=data.y, feature_names=data.feature_names)
+
+
+def conditional_on_clusters(emit, runs: int) -> None:
+    """Conditional permutation where it does its own work: data whose columns form clusters
+    (each clustered feature is shuffled within strata of its partners, with its own
+    permutations), against the forward floor and marginal permutation on the same data."""
+    from importance_tasks.dependence import dependence
+
+    emit(
+        "`conditional_permutation` on clustered data (the first 40% of the columns made into "
+        "twin pairs; the same model), 5 repeats, all rows:"
+    )
+    emit()
+    emit(
+        "| workload | clusters | seconds | x floor | x rest floor | permutation seconds | "
+        "x permutation |"
+    )
+    emit("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for workload in ("wide", "wide500"):
+        features = WORKLOADS[workload][0]
+        runs_here = 1 if features >= 500 else runs
+        model, plain = _load(*map(str, build(workload)))
+        data = _twinned(plain, features // 5)
+        model.predict(data.X[:64])
+        evals = features * N_REPEATS * N_ROWS
+        floor = evals / measure("floor_forward", model, data, runs_here)["rows_per_s"]
+        rest = evals / measure("floor_rest", model, data, runs_here)["rows_per_s"]
+        marginal = measure("ours_permutation", model, data, runs_here)["seconds"]
+        seconds = measure("ours_conditional_permutation", model, data, runs_here)["seconds"]
+        clusters = len(dependence(data.X, data.feature_names).clusters)
+        emit(
+            f"| {workload} | {clusters} | {seconds:.2f} | {seconds / floor:.2f} | "
+            f"{seconds / rest:.2f} | {marginal:.2f} | {seconds / marginal:.2f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3, help="runs per contender (median)")
@@ -469,6 +518,8 @@ def main() -> None:
             sk = measure("sklearn:keras", model, data, args.runs)["seconds"]
             peer = f"{sk:.2f} | {sk / seconds:.1f}"
         emit(f"| {n_rows:,} | {n_features} | {seconds:.2f} | {seconds / floor:.2f} | {peer} |")
+    emit()
+    conditional_on_clusters(emit, args.runs)
     emit()
     from mixed import run as run_mixed  # benchmarks/ is on the path
 

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from importance_tasks.data import EvalData
 from importance_tasks.errors import InputError
 
-__all__ = ["DEFAULT_THRESHOLD", "Dependence", "data_dependence", "dependence"]
+__all__ = ["DEFAULT_THRESHOLD", "Dependence", "data_dependence", "dependence", "given_clusters"]
 
 DEFAULT_THRESHOLD = 0.7
 MAX_ROWS = 20_000  # rows the dependence is measured on (a seeded sample beyond that)
@@ -101,6 +101,26 @@ class Dependence:
         block = self.matrix[np.ix_(index, index)]
         n = len(index)
         return float((block.sum() - n) / (n * (n - 1))) if n > 1 else 1.0
+
+
+def given_clusters(
+    features: Sequence[str], clusters: Sequence[Sequence[str]], threshold: float
+) -> Dependence:
+    """A ``Dependence`` that knows only ``clusters`` (given, not measured): its matrix is 1
+    within a cluster and 0 elsewhere. Enough for ``partners`` and ``cluster_of``."""
+    features = tuple(features)
+    index = {f: i for i, f in enumerate(features)}
+    matrix = np.eye(len(features))
+    kept = []
+    for cluster in clusters:
+        members = [index[f] for f in cluster if f in index]
+        if len(members) > 1:
+            matrix[np.ix_(members, members)] = 1.0
+            kept.append(tuple(features[i] for i in members))
+    measures = np.full(matrix.shape, "given", dtype="<U9")
+    return Dependence(
+        features, matrix, measures, tuple(kept), tuple(range(len(features))), threshold
+    )
 
 
 def data_dependence(

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.dependence import DEFAULT_THRESHOLD, Dependence, dependence
+from importance_tasks.dependence import DEFAULT_THRESHOLD, Dependence, dependence, given_clusters
 from importance_tasks.errors import InputError
 from importance_tasks.methods._common import (
     DEFAULT_MAX_BATCH_BYTES,
@@ -47,6 +47,10 @@ class ConditionalPermutation(Permutation):
     ----------
     n_repeats, random_state, max_samples, groups, max_batch_bytes, shard_rows
         As ``Permutation``.
+    cluster_groups : mapping of str to sequence of str, optional
+        The clusters of dependent columns (the analysis's ``clusters``): a feature's partners
+        are the other columns of its cluster. Without them, the clusters are measured on the
+        method's own rows at ``cluster_threshold``.
     cluster_threshold : float in (0, 1], default=0.7
         The least average dependence within a cluster of partners.
     n_strata : int, default=10
@@ -68,6 +72,7 @@ class ConditionalPermutation(Permutation):
         random_state: RandomState = None,
         max_samples: float | int = 1.0,
         groups: Mapping[str, Sequence[str]] | None = None,
+        cluster_groups: Mapping[str, Sequence[str]] | None = None,
         cluster_threshold: float = DEFAULT_THRESHOLD,
         n_strata: int = 10,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
@@ -86,6 +91,9 @@ class ConditionalPermutation(Permutation):
                 f"cluster_threshold={cluster_threshold!r} is not allowed; it must be in (0, 1]"
             )
         self.cluster_threshold = float(cluster_threshold)
+        # Partners here, not extra rows: a cluster shuffled as a whole has no partner left, so
+        # its conditional importance would repeat the marginal one that permutation reports.
+        self.partner_clusters = tuple(tuple(c) for c in (cluster_groups or {}).values())
         self.n_strata = check_positive_int("n_strata", n_strata)
 
     def _row_permutations(
@@ -95,14 +103,16 @@ class ConditionalPermutation(Permutation):
         found = self._dependence(sample, coded)
         rng = np.random.default_rng([self.seed, shard, 1])
         out, partners = [], {}
+        standardised: dict[int, NDArray[np.float64]] = {}  # ranks of each partner column, once
         for row, marginal in zip(sample.rows, shared, strict=True):
             mates = _partners(found, row)
             partners[row.label] = list(mates)
             if not mates:
                 out.append(marginal)
                 continue
-            strata = _strata(part.X, found, mates, self.n_strata)
-            out.append(np.stack([_within(strata, rng) for _ in range(self.n_repeats)]))
+            strata = _strata(part.X, found, mates, self.n_strata, standardised)
+            grouped = np.argsort(strata, kind="stable")
+            out.append(np.stack([_within(strata, rng, grouped) for _ in range(self.n_repeats)]))
         extra = {
             "partners": partners,
             "clusters": [list(c) for c in found.clusters],
@@ -110,11 +120,14 @@ class ConditionalPermutation(Permutation):
         return out, extra
 
     def _dependence(self, sample: Sample, coded: NDArray[np.bool_]) -> Dependence:
-        """Clusters measured on the whole sample, so every shard uses the same partners."""
+        """The given clusters, or clusters measured on the whole sample (so every shard uses
+        the same partners)."""
         names = [""] * sample.X.shape[1]
         for row in sample.rows:
             for column, name in zip(row.columns, row.names, strict=True):
                 names[column] = name
+        if self.partner_clusters:
+            return given_clusters(names, self.partner_clusters, self.cluster_threshold)
         return dependence(
             sample.X, names, categorical=coded, threshold=self.cluster_threshold, seed=self.seed
         )
@@ -132,28 +145,48 @@ def _partners(found: Dependence, row: FeatureRow) -> tuple[str, ...]:
 
 
 def _strata(
-    X: NDArray[np.float32], found: Dependence, mates: tuple[str, ...], n_strata: int
+    X: NDArray[np.float32],
+    found: Dependence,
+    mates: tuple[str, ...],
+    n_strata: int,
+    standardised: dict[int, NDArray[np.float64]] | None = None,
 ) -> NDArray[np.intp]:
-    """Each row's stratum: equal-frequency bins of the partners' mean standardised rank."""
-    from scipy.stats import rankdata
-
+    """Each row's stratum: equal-frequency bins of the partners' mean standardised rank.
+    ``standardised`` caches each column's standardised ranks between features."""
+    cache = {} if standardised is None else standardised
     position = {name: i for i, name in enumerate(found.features)}
-    columns = X[:, [position[m] for m in mates]]
-    ranks = np.asarray(rankdata(columns, axis=0), dtype=np.float64)
-    spread = ranks.std(axis=0)
-    score = ((ranks - ranks.mean(axis=0)) / np.where(spread > 0, spread, 1.0)).mean(axis=1)
+    columns = [position[m] for m in mates]
+    for j in columns:
+        if j not in cache:
+            cache[j] = _standardised_ranks(X[:, j])
+    score = np.asarray(np.mean([cache[j] for j in columns], axis=0), dtype=np.float64)
     count = max(1, min(n_strata, len(X) // MIN_STRATUM_ROWS))
     values = np.unique(score)
     if len(values) <= count:  # few distinct values (categories): one stratum each
-        return np.searchsorted(values, score)
+        return np.asarray(np.searchsorted(values, score), dtype=np.intp)
     edges = np.quantile(score, np.linspace(0, 1, count + 1)[1:-1])
-    return np.searchsorted(edges, score, side="right")
+    return np.asarray(np.searchsorted(edges, score, side="right"), dtype=np.intp)
 
 
-def _within(strata: NDArray[np.intp], rng: np.random.Generator) -> NDArray[np.intp]:
-    """A permutation of the rows that moves each row only within its stratum."""
-    permutation = np.arange(len(strata))
-    for stratum in np.unique(strata):
-        rows = np.flatnonzero(strata == stratum)
-        permutation[rows] = rows[rng.permutation(len(rows))]
+def _standardised_ranks(values: NDArray[np.float32]) -> NDArray[np.float64]:
+    from scipy.stats import rankdata
+
+    ranks = np.asarray(rankdata(values), dtype=np.float64)
+    spread = ranks.std()
+    return (ranks - ranks.mean()) / (spread if spread > 0 else 1.0)
+
+
+def _within(
+    strata: NDArray[np.intp],
+    rng: np.random.Generator,
+    grouped: NDArray[np.intp] | None = None,
+) -> NDArray[np.intp]:
+    """A permutation of the rows that moves each row only within its stratum: the rows of
+    each stratum in their order (``grouped``, the stable sort by stratum) take the rows of the
+    same stratum in a random order (one sort of stratum + a random key in [0, 1))."""
+    if grouped is None:
+        grouped = np.argsort(strata, kind="stable")
+    shuffled = np.argsort(strata + rng.random(len(strata)))
+    permutation = np.empty(len(strata), dtype=np.intp)
+    permutation[grouped] = shuffled
     return permutation

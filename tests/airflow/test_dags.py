@@ -131,7 +131,8 @@ def test_a_dict_input_model_with_string_columns_runs_every_default_method(
     with open(local) as handle:
         manifest = json.load(handle)
     assert set(manifest["methods"]) == {
-        "permutation", "probe", "integrated_gradients", "shap", "lime", "sage"
+        "permutation", "conditional_permutation", "probe", "integrated_gradients", "shap", "lime",
+        "sage",
     }  # fmt: skip
     assert "StringLookup" in manifest["skip_reasons"]["weights"]
     assert manifest["data"]["column_types"]["city"] == "string (4 values)"

@@ -105,3 +105,21 @@ def test_probe_occludes_clusters_as_groups_beside_the_features():
     grouped = Probe(random_state=0, n_bootstrap=5, groups={"pair": ("twin_a", "twin_b")})
     group = with_clusters.diagnostics["cluster_importance"]["twin_a+twin_b"]
     assert group["mean"] == grouped.compute(model, data).mean[0]
+
+
+def test_given_clusters_are_the_partners_without_measuring_again():
+    model, data = _twins()
+    measured = ConditionalPermutation(random_state=0).compute(model, data)
+    given = ConditionalPermutation(
+        random_state=0, cluster_groups={"twins": ("twin_a", "twin_b")}
+    ).compute(model, data)
+    np.testing.assert_array_equal(given.mean, measured.mean)
+    assert "cluster_importance" not in given.diagnostics  # partners, not extra rows
+    other = ConditionalPermutation(
+        random_state=0, cluster_groups={"odd": ("twin_a", "noise")}
+    ).compute(model, data)
+    assert other.diagnostics["partners"]["twin_b"] == []  # its twin was not named a partner
+    assert (
+        other.mean[1]
+        == measured.mean[1] * 0 + Permutation(random_state=0).compute(model, data).mean[1]
+    )

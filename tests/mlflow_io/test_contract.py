@@ -64,13 +64,16 @@ def test_every_metric_artifact_and_tag_of_the_contract(analysed, friedman, mlflo
     assert manifest["complete"] is True and manifest["methods"] == list(METHODS)
     assert "importance/rankings.csv" in manifest["artifacts"]
     rankings = _read_artifact(client, plan.run_id, "importance/rankings.csv").splitlines()
-    assert rankings[0] == "feature,consensus_rank,mean_rank," + ",".join(METHODS)
+    assert rankings[0] == (
+        "feature,consensus_rank,rank_low,rank_high,p_top_5,shown_rank,tied,mean_rank,"
+        + ",".join(f"{m},{m}_interval" for m in METHODS)
+    )
     assert {line.split(",")[0] for line in rankings[1:6]} == {f"x{i}" for i in range(5)}
     tags = client.get_model_version(name, version).tags
     assert tags["importance.run_id"] == plan.run_id
     assert tags["importance.status"] == "complete"
     assert set(tags["importance.top_features"].split(",")) == {f"x{i}" for i in range(5)}
-    assert tags["importance.config"] == plan.config.digest()
+    assert tags["importance.config"] == plan.requested_digest == plan.config.digest()
     logged_model = mlflow.get_logged_model(plan.model.model_id)
     assert any(m.key == "importance/permutation/x0" for m in logged_model.metrics or [])
 
