@@ -77,11 +77,13 @@ class Consensus:
         return np.asarray(counts[inverse] > 1)
 
     def as_dict(self) -> dict[str, Any]:
+        """The consensus part of the CLI's ``--json`` shape."""
+        intervals = self.intervals.to_record()
         return {
-            "rank": dict(zip(self.features, map(int, self.rank), strict=True)),
+            "rank": self.ranks(),
             "shown_rank": dict(zip(self.features, map(int, self.shown_rank), strict=True)),
-            "rank_interval": self.intervals.to_record()["interval"],
-            f"p_top_{self.intervals.k}": self.intervals.to_record()["p_top"],
+            "rank_interval": intervals["interval"],
+            f"p_top_{self.intervals.k}": intervals["p_top"],
             "methods": list(self.methods),
             "excluded": dict(self.excluded),
         }

@@ -272,7 +272,6 @@ def report_html(
         f'{base64.b64encode(png).decode()}"></figure>'
         for name, png in charts.items()
     )
-    methods = [r.method for r in results]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}
@@ -290,7 +289,7 @@ spread (that method's rank [its 95% rank interval]); the colour is the method's 
 <th>type</th><th>cluster</th>{head}</tr>
 {body}</table>
 <h2>Correlated features</h2>{clusters_section(dependence, results, dependence_map)}
-<h2>Agreement between methods</h2>{agreement_section(agreement, consensus, methods, dependence)}
+<h2>Agreement between methods</h2>{agreement_section(agreement, consensus, results, dependence)}
 <h2>Sanity checks</h2>{sanity_section(results, consensus)}
 <h2>Compared with the previous version</h2>{compared}
 <h2>Per method</h2>{images}

@@ -187,19 +187,29 @@ def _matrix_table(agreement: Agreement, methods: Sequence[str], measure: str) ->
 def agreement_section(
     agreement: Agreement,
     consensus: Consensus,
-    methods: Sequence[str],
+    results: Sequence[Importance],
     found: Dependence | None,
 ) -> str:
     """Kendall's W, the rank-biased overlap and Spearman matrices, and where the methods
     disagree, explained through clusters where a disputed feature is in one."""
+    methods = [r.method for r in results]
+    by_method = {r.method: r for r in results}
+    marginal, conditional = by_method.get(MARGINAL), by_method.get(CONDITIONAL)
     disputed = []
     for feature, spread in agreement.disputed(consensus.features):
         why = ""
         if found is not None and found.partners(feature):
+            partners = ", ".join(found.partners(feature))
             why = (
-                f": in a cluster with {', '.join(found.partners(feature))}, the methods "
-                "split their shared credit differently (see the clusters section)"
+                f": in a cluster with {partners}, the methods split their shared credit differently"
             )
+            if marginal is not None and conditional is not None:
+                i = marginal.features.index(feature)
+                why += (
+                    f"; it keeps {conditional.mean[i]:.3g} of its {marginal.mean[i]:.3g} "
+                    f"marginal importance once {partners} stay"
+                )
+            why += " (see the correlated features)"
         disputed.append(f"<li>{esc(feature)}: rank spread {spread:.2f}{esc(why)}</li>")
     rbo = (
         "<h3>Rank-biased overlap (p = 0.9: the top 10 ranks carry 86% of the weight)</h3>"

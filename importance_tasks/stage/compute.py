@@ -24,10 +24,11 @@ from importance_tasks.runner import run_method
 from importance_tasks.sanity import randomized_copy
 from importance_tasks.stage.inputs import Inputs, checked_inputs
 from importance_tasks.stage.plan import Job, Plan, shardable
+from importance_tasks.uncertainty import DEFAULT_TOP_K
 
 __all__ = ["TOP_K", "compute", "compute_jobs", "top_features"]
 
-TOP_K = 5
+TOP_K = DEFAULT_TOP_K
 log = logging.getLogger(__name__)
 
 
