@@ -222,13 +222,13 @@ def report_html(
 
     def method_cell(r: Importance, i: int) -> str:
         found = consensus.method_intervals.get(r.method)
-        ranks = (
-            "" if found is None else f" [{interval_text(int(found.low[i]), int(found.high[i]))}]"
-        )
+        shown = f"#{r.rank[i]}"
+        if found is not None and found.low[i] != found.high[i]:
+            shown += f" [{interval_text(int(found.low[i]), int(found.high[i]))}]"
         return (
             f'<td style="background:{_heat(int(r.rank[i]), n)}" '
             f'title="95% interval {r.ci_low[i]:.3g} to {r.ci_high[i]:.3g}">'
-            f"{r.mean[i]:.4g} ± {r.std[i]:.2g} (#{r.rank[i]}{ranks})</td>"
+            f"{r.mean[i]:.3g} ± {r.std[i]:.2g} ({shown})</td>"
         )
 
     body = "".join(
@@ -281,7 +281,8 @@ td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}img{{max-width:
 intervals overlap that of the first feature of their group, and they share its rank. "in top
 {k}" is the chance of being among the {k} most important when each method's ranking is redrawn
 from its own noise (repeats, bootstrap resamples or rows). Each method cell: importance ±
-spread (that method's rank [its 95% rank interval]); the colour is the method's rank.</p>
+spread (that method's rank [its 95% rank interval, when not a point]); the colour is that
+rank.</p>
 <h2>Consensus ranking</h2>
 <p>Mean rank over {len(consensus.methods)} methods: {esc(", ".join(consensus.methods))}.</p>
 {f"<p>Left out of the consensus:</p><ul>{excluded}</ul>" if excluded else ""}

@@ -169,15 +169,18 @@ def _marginal_conditional(by_method: Mapping[str, Importance], found: Dependence
     )
 
 
+def _green(value: float) -> str:
+    """A background from light (0.3 and below) to dark green (1), readable with dark text."""
+    share = min(max((value - 0.3) / 0.7, 0.0), 1.0) if np.isfinite(value) else 0.0
+    return f"hsl(140, 45%, {95 - 50 * share:.0f}%)"
+
+
 def _matrix_table(agreement: Agreement, methods: Sequence[str], measure: str) -> str:
     matrix = agreement.matrix(methods, measure)
     head = "".join(f"<th>{esc(m)}</th>" for m in methods)
     body = "".join(
         f"<tr><th>{esc(a)}</th>"
-        + "".join(
-            f'<td style="background:hsl(140, 45%, {95 - 40 * max(v, 0):.0f}%)">{v:.2f}</td>'
-            for v in matrix[i]
-        )
+        + "".join(f'<td style="background:{_green(v)}">{v:.2f}</td>' for v in matrix[i])
         + "</tr>"
         for i, a in enumerate(methods)
     )
@@ -207,7 +210,7 @@ def agreement_section(
                 i = marginal.features.index(feature)
                 why += (
                     f"; it keeps {conditional.mean[i]:.3g} of its {marginal.mean[i]:.3g} "
-                    f"marginal importance once {partners} stay"
+                    f"marginal importance with {partners} kept in place"
                 )
             why += " (see the correlated features)"
         disputed.append(f"<li>{esc(feature)}: rank spread {spread:.2f}{esc(why)}</li>")
