@@ -161,7 +161,9 @@ class AnalysisRun:
     def has_result(self, method: str) -> bool:
         return runs.has_artifact(self.client, self.run_id, self.result_path(method))
 
-    def log_result(self, result: Importance, *, model_id: str | None) -> bool:
+    def log_result(
+        self, result: Importance, *, model_id: str | None, dataset_digest: str | None = None
+    ) -> bool:
         """A method's metrics, table, plot and record (the record last: it marks it logged).
 
         Logs nothing and returns False when the record is already there: another task (a
@@ -184,7 +186,13 @@ class AnalysisRun:
                     runs.metric_key("sanity", method, "passed"): float(sanity["passed"]),
                 },
             )
-        runs.log_metrics(self.client, self.run_id, _importance_metrics(result), model_id=model_id)
+        runs.log_metrics(
+            self.client,
+            self.run_id,
+            _importance_metrics(result),
+            model_id=model_id,
+            dataset_digest=dataset_digest,
+        )
         self._write(
             {
                 f"{ARTIFACT_DIR}/{method}.csv": method_csv(result),
@@ -216,6 +224,10 @@ class AnalysisRun:
 
     # -- the data's dependence structure, logged by plan -------------------------------------
 
+    def log_dataset(self, *, digest: str, uri: str) -> None:
+        """The evaluation data as the run's dataset input (see ``runs.log_dataset``)."""
+        runs.log_dataset(self.client, self.run_id, digest=digest, uri=uri)
+
     def log_dependence(self, found: Dependence) -> None:
         """The dependence between the features and their clusters (once per run)."""
         if not runs.has_artifact(self.client, self.run_id, self.DEPENDENCE):
@@ -235,6 +247,7 @@ class AnalysisRun:
         agreement: Agreement,
         comparison: tuple[str, Comparison] | None,
         model_id: str | None,
+        dataset_digest: str | None = None,
     ) -> None:
         """Rankings, consensus, agreement and the comparison with the previous version."""
         from importance_tasks.report import comparison_csv, rank_heatmap_png, rankings_csv
@@ -268,7 +281,9 @@ class AnalysisRun:
                 {"previous_version": version, **compared.to_record()}
             )
         self._write(files)
-        runs.log_metrics(self.client, self.run_id, metrics, model_id=model_id)
+        runs.log_metrics(
+            self.client, self.run_id, metrics, model_id=model_id, dataset_digest=dataset_digest
+        )
 
     def consensus(self) -> Consensus | None:
         record = self._read(self.CONSENSUS)
@@ -314,9 +329,9 @@ class AnalysisRun:
         top_ranks: str,
         config_digest: str,
         drift: str | None = None,
-    ) -> None:
-        """The ``importance.*`` tags; the status last, so a reader that sees it complete sees
-        the others."""
+    ) -> dict[str, str]:
+        """Set the ``importance.*`` tags, the status last (a reader that sees it complete sees
+        the others); returns them."""
         tags = {
             VersionTags.RUN_ID: self.run_id,
             VersionTags.TOP_FEATURES: ",".join(top_features),
@@ -328,6 +343,12 @@ class AnalysisRun:
         tags[VersionTags.STATUS] = "complete"
         for key, value in tags.items():
             _set_version_tag(self.client, name, version, key, value)
+        return tags
+
+    def tag_logged_model(self, model_id: str, tags: Mapping[str, str]) -> None:
+        """The ``importance.*`` tags on the version's LoggedModel too, so that
+        ``search_logged_models`` can filter on them (its metrics are already linked)."""
+        self.client.set_logged_model_tags(model_id, dict(tags))
 
     @classmethod
     def previous_consensus(

@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 ARTIFACT_DIR = "importance"
+# The name of the evaluation data as a dataset input of the run and on linked metrics.
+EVALUATION_DATASET = "evaluation"
 MANIFEST = f"{ARTIFACT_DIR}/manifest.json"
 CONSENSUS = f"{ARTIFACT_DIR}/consensus.json"
 KEY_TAG = "importance.key"
@@ -134,6 +136,7 @@ def log_metrics(
     metrics: Mapping[str, float],
     *,
     model_id: str | None = None,
+    dataset_digest: str | None = None,
 ) -> None:
     """Log metrics at step 0 with the run's start time, linked to the logged model if known.
 
@@ -145,13 +148,41 @@ def log_metrics(
     from mlflow.entities import Metric
 
     timestamp = int(client.get_run(run_id).info.start_time)
+    dataset = (EVALUATION_DATASET, dataset_digest) if model_id and dataset_digest else (None, None)
     batch = [
-        Metric(key, float(value), timestamp, 0, model_id=model_id)
+        Metric(
+            key,
+            float(value),
+            timestamp,
+            0,
+            model_id=model_id,
+            dataset_name=dataset[0],
+            dataset_digest=dataset[1],
+        )
         for key, value in metrics.items()
         if not (isinstance(value, float) and math.isnan(value))
     ]
     for start in range(0, len(batch), 1000):  # MLflow's log_batch limit
         client.log_batch(run_id, metrics=batch[start : start + 1000])
+
+
+def log_dataset(client: MlflowClient, run_id: str, *, digest: str, uri: str) -> None:
+    """The evaluation data as the run's dataset input (context ``evaluation``), once: the
+    metrics linked to the logged model name it by name and digest."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    run = client.get_run(run_id)
+    logged = run.inputs.dataset_inputs if run.inputs else []
+    if any(d.dataset.digest == digest for d in logged):
+        return
+    dataset = Dataset(
+        name=EVALUATION_DATASET,
+        digest=digest,
+        source_type="uri",
+        source=json.dumps({"uri": uri}),
+    )
+    context = InputTag(key="mlflow.data.context", value="evaluation")
+    client.log_inputs(run_id, datasets=[DatasetInput(dataset=dataset, tags=[context])])
 
 
 def log_artifacts(client: MlflowClient, run_id: str, files: Mapping[str, str | bytes]) -> None:

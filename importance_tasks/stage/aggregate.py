@@ -51,6 +51,7 @@ def aggregate(plan: Plan) -> dict[str, Any]:
         agreement=agreed,
         comparison=comparison,
         model_id=plan.model.model_id,
+        dataset_digest=plan.data_digest,
     )
     summary: dict[str, Any] = {
         "run_id": plan.run_id,
@@ -88,6 +89,7 @@ def _combine_shards(plan: Plan, run: AnalysisRun, method: str) -> None:
     run.log_result(
         finish(result, randomized=randomized, constant=plan.constant_features),
         model_id=plan.model.model_id,
+        dataset_digest=plan.data_digest,
     )
 
 

@@ -89,7 +89,7 @@ def compute(plan: Plan, job: Job, *, inputs: Callable[[], Inputs] | None = None)
         run.log_skipped(job.method, outcome.skipped or "")
         return {**summary, "status": "skipped", "reason": outcome.skipped}
     result = outcome.result
-    if not run.log_result(result, model_id=plan.model.model_id):
+    if not run.log_result(result, model_id=plan.model.model_id, dataset_digest=plan.data_digest):
         return {**summary, "status": "reused"}
     return {
         **summary,

@@ -188,6 +188,7 @@ def plan(
             },
         )
         if not complete:
+            run.log_dataset(digest=digest, uri=inputs.data_uri)
             run.log_dependence(found)
     return Plan(
         tracking_uri=client.tracking_uri,

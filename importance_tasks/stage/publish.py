@@ -91,7 +91,7 @@ def publish(plan: Plan) -> dict[str, Any]:
     with access(
         f"tag version {plan.model.version} of {plan.model.name!r}", "EDIT (on the registered model)"
     ):
-        run.tag_version(
+        tags = run.tag_version(
             plan.model.name,
             plan.model.version,
             top_features=top,
@@ -99,6 +99,8 @@ def publish(plan: Plan) -> dict[str, Any]:
             config_digest=plan.requested_digest or config.digest(),
             drift=drift,
         )
+        if plan.model.model_id:
+            run.tag_logged_model(plan.model.model_id, tags)
     return {
         "run_id": plan.run_id,
         "model_name": plan.model.name,
@@ -108,6 +110,12 @@ def publish(plan: Plan) -> dict[str, Any]:
         "previous_version": None if compared is None else compared[0],
         "spearman": None if compared is None else compared[1].spearman,
         "drift": drift,
+        "drifted": None if compared is None else compared[1].drifted,
+        "sanity": {
+            r.method: bool(r.diagnostics["sanity"]["passed"])
+            for r in results
+            if "passed" in (r.diagnostics.get("sanity") or {})
+        },
         "excluded": dict(combined.excluded),
         "movers": [] if compared is None else compared[1].movers(),
     }
