@@ -1,4 +1,6 @@
-"""The Asset a training pipeline updates when it registers a model version."""
+"""The Assets of the stage: the one a training pipeline (or the MLflow webhook receiver)
+updates when a model version is registered, and the one the stage updates when it has analysed
+a version (its event's ``extra`` is the analysis summary a promotion gate reads)."""
 
 from __future__ import annotations
 
@@ -6,16 +8,42 @@ from typing import Any
 
 from airflow.sdk import Asset
 
-__all__ = ["REGISTERED_MODEL_VERSIONS", "model_version_event", "requests_from_events"]
+__all__ = [
+    "IMPORTANCE_RESULTS",
+    "REGISTERED_MODEL_VERSIONS",
+    "analysis_event",
+    "model_version_event",
+    "requests_from_events",
+]
 
 REGISTERED_MODEL_VERSIONS = Asset(
     name="mlflow_registered_model_versions", uri="mlflow://registry/model-versions"
 )
 
 
-def model_version_event(name: str, version: str | int) -> dict[str, str]:
-    """The ``extra`` of an Asset event naming one registered model version."""
-    return {"model_name": name, "model_version": str(version)}
+IMPORTANCE_RESULTS = Asset(name="feature_importance_results", uri="mlflow://importance/analyses")
+
+# What an analysis event carries (publish's summary, small: ids, names and verdicts).
+ANALYSIS_KEYS = (
+    "model_name", "model_version", "run_id", "status", "top_features", "previous_version",
+    "ndcg", "drift", "drifted", "sanity", "excluded",
+)  # fmt: skip
+
+
+def model_version_event(
+    name: str, version: str | int, *, alias: str | None = None, **extra: str
+) -> dict[str, str]:
+    """The ``extra`` of an Asset event naming one registered model version (and the alias
+    that moved to it, for an alias event)."""
+    event = {"model_name": name, "model_version": str(version), **extra}
+    if alias:
+        event["alias"] = alias
+    return event
+
+
+def analysis_event(summary: dict[str, Any]) -> dict[str, Any]:
+    """The ``extra`` of the ``IMPORTANCE_RESULTS`` event of one analysed version."""
+    return {key: summary.get(key) for key in ANALYSIS_KEYS}
 
 
 def requests_from_events(events: Any) -> list[dict[str, Any]]:

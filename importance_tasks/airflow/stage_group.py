@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 from airflow.sdk import get_current_context, task, task_group
 
+from importance_tasks.airflow.assets import IMPORTANCE_RESULTS, analysis_event
+
 __all__ = ["RETRY_ARGS", "importance_stage", "requests_from_params"]
 
 RETRY_ARGS: dict[str, Any] = {
@@ -185,10 +187,12 @@ def aggregate_analysis(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"plan": plan, "summary": aggregate(Plan.from_dict(plan))} for plan in ordered]
 
 
-@task(map_index_template="{{ importance_label }}", **RETRY_ARGS)
+@task(map_index_template="{{ importance_label }}", outlets=[IMPORTANCE_RESULTS], **RETRY_ARGS)
 @_fail_fast
 def publish_analysis(aggregated: dict[str, Any]) -> dict[str, Any]:
-    """Report, manifest and model version tags; returns the analysis summary."""
+    """Report, manifest and model version tags; returns the analysis summary, which is also
+    the ``extra`` of this version's event on ``IMPORTANCE_RESULTS`` (status, top features,
+    drift, sanity verdicts, run id) for downstream DAGs such as ``promote_model``."""
     from importance_tasks.airflow.mlflow_connection import configure_mlflow
     from importance_tasks.stage import Plan, publish
 
@@ -197,6 +201,7 @@ def publish_analysis(aggregated: dict[str, Any]) -> dict[str, Any]:
     configure_mlflow()
     summary = publish(plan)
     _push_links(aggregated["plan"])
+    get_current_context()["outlet_events"][IMPORTANCE_RESULTS].extra = analysis_event(summary)
     return summary
 
 

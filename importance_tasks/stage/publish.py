@@ -109,6 +109,7 @@ def publish(plan: Plan) -> dict[str, Any]:
         "status": "complete",
         "previous_version": None if compared is None else compared[0],
         "spearman": None if compared is None else compared[1].spearman,
+        "ndcg": None if compared is None or np.isnan(compared[1].ndcg) else compared[1].ndcg,
         "drift": drift,
         "drifted": None if compared is None else compared[1].drifted,
         "sanity": {

@@ -1,0 +1,46 @@
+"""The promotion gate's rule on known cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from importance_tasks.errors import InputError
+from importance_tasks.promotion import Decision, decide
+
+SANE = {
+    "model_name": "m", "model_version": "3", "status": "complete", "run_id": "r",
+    "sanity": {"permutation": True, "shap": True}, "ndcg": 0.97, "drifted": False,
+    "drift": "ndcg@5=0.970 ok",
+}  # fmt: skip
+
+
+def test_a_sane_version_that_did_not_drift_is_promoted():
+    decision = decide(SANE)
+    assert decision.action == "promote" and decision.reasons == ()
+    assert Decision.from_dict(decision.to_dict()) == decision
+
+
+def test_a_failed_sanity_check_or_drift_asks_a_person_and_says_why():
+    failed = decide({**SANE, "sanity": {"permutation": True, "shap": False}})
+    assert failed.action == "ask" and failed.reasons == ("failed the sanity check: shap",)
+    drifted = decide({**SANE, "ndcg": 0.7, "drifted": True, "drift": "ndcg@5=0.700 drifted"})
+    assert drifted.action == "ask" and "ndcg@5=0.700 drifted" in drifted.reasons[0]
+    stricter = decide(SANE, min_ndcg=0.99)  # the gate's own threshold wins over the analysis's
+    assert stricter.action == "ask" and "0.970 < 0.99" in stricter.reasons[0]
+    unchecked = decide({**SANE, "sanity": {}})
+    assert unchecked.action == "ask" and unchecked.reasons == ("no sanity check was run",)
+    assert decide({**SANE, "sanity": {}}, require_sanity=False).action == "promote"
+
+
+def test_the_first_version_has_no_drift_and_an_incomplete_analysis_is_skipped():
+    first = {**SANE, "ndcg": None, "drifted": None, "drift": None}
+    assert decide(first).action == "promote"
+    assert decide(first, min_ndcg=0.9).action == "promote"  # nothing to drift from
+    assert decide({**SANE, "status": "failed"}).action == "skip"
+
+
+def test_an_event_without_a_version_is_refused():
+    with pytest.raises(InputError, match="names no model version"):
+        decide({"status": "complete"})
+    with pytest.raises(InputError, match="min_ndcg"):
+        decide(SANE, min_ndcg=2)
