@@ -66,7 +66,37 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow non-Keras pyfunc models (MLflow unpickles them: trusted models only)",
     )
+    hook = commands.add_parser(
+        "register-webhook",
+        help="register (or update) the MLflow registry webhook that starts analyses",
+        description="Create or update the MLflow webhook named importance_tasks that sends "
+        "model_version.created and model_version_alias.created to the Airflow receiver.",
+    )
+    hook.add_argument(
+        "--url", required=True, help="the receiver: http(s)://AIRFLOW/importance/mlflow"
+    )
+    hook.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
+    hook.add_argument(
+        "--secret-env",
+        default="IMPORTANCE_WEBHOOK_SECRET",
+        metavar="VAR",
+        help="environment variable holding the shared secret, the same as Airflow's Variable "
+        "importance_mlflow_webhook_secret (default: IMPORTANCE_WEBHOOK_SECRET)",
+    )
     return parser
+
+
+def _register_webhook(args: argparse.Namespace) -> int:
+    from importance_tasks.mlflow_io.client import connect
+    from importance_tasks.mlflow_io.webhooks import register_webhook
+
+    secret = os.environ.get(args.secret_env)
+    if not secret:
+        print(f"error: set {args.secret_env} to the webhook's secret", file=sys.stderr)
+        return 2
+    webhook_id = register_webhook(connect(args.tracking_uri), url=args.url, secret=secret)
+    print(f"webhook {webhook_id} sends new versions and moved aliases to {args.url}")
+    return 0
 
 
 DEFAULT_TOP = 15
@@ -124,6 +154,8 @@ def _names(text: str) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "register-webhook":
+        return _register_webhook(args)
     try:
         analysis, extra = _explain(args)
     except (InputError, FileNotFoundError) as exc:
