@@ -139,9 +139,11 @@ def start_mlflow_server(
     port: int | None = None,
     extra: tuple[str, ...] = (),
     backend_store_uri: str | None = None,
+    env: dict[str, str] | None = None,
 ):
     """Start ``mlflow server`` on 127.0.0.1 (SQLite backend unless given, served artifacts) in
-    its own process group; returns (process, uri) once /health answers."""
+    its own process group, with ``env`` added to its environment; returns (process, uri) once
+    /health answers."""
     import subprocess
     import sys
     import time
@@ -163,7 +165,7 @@ def start_mlflow_server(
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         # MLflow's job runner (about 8 consumer processes) serves GenAI jobs the tests never
         # use; without it a server answers /health about 15 s sooner on this machine.
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})},
     )  # fmt: skip
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
