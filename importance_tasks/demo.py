@@ -113,17 +113,71 @@ def run_demo() -> int:
     return 0
 
 
+def _webhook_secret() -> str:
+    """The demo's webhook secret, made once and kept under ``.demo/``."""
+    import secrets
+
+    path = DEMO_DIR / "webhook_secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def _register_webhook_when_up(tracking_uri: str, secret: str, env: dict[str, str]) -> str:
+    """Wait for both servers, unpause the DAGs the registry drives (``feature_importance`` and
+    ``promote_model``, once parsed), then point MLflow's registry webhook at Airflow's
+    receiver."""
+    import requests
+
+    from importance_tasks.mlflow_io.client import connect
+    from importance_tasks.mlflow_io.webhooks import register_webhook
+
+    receiver = f"http://127.0.0.1:{AIRFLOW_UI_PORT}/importance/mlflow"
+    for url in (
+        f"{tracking_uri}/health",
+        f"http://127.0.0.1:{AIRFLOW_UI_PORT}/api/v2/monitor/health",
+    ):
+        deadline = time.monotonic() + 180
+        while True:
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(url, timeout=2).ok:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer within 180 s")
+            time.sleep(1)
+    for dag_id in ("feature_importance", "promote_model"):
+        deadline = time.monotonic() + 180
+        while subprocess.run(
+            [_bin("airflow"), "dags", "unpause", dag_id], env=env, capture_output=True, check=False
+        ).returncode:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the DAG {dag_id} was not parsed within 180 s")
+            time.sleep(2)
+    register_webhook(connect(tracking_uri), url=receiver, secret=secret)
+    return receiver
+
+
 def run_ui() -> int:
-    """Start ``mlflow server`` and ``airflow standalone`` on the demo's state until Ctrl-C."""
+    """Start ``mlflow server`` and ``airflow standalone`` on the demo's state until Ctrl-C, with
+    MLflow's registry webhook pointing at the receiver in Airflow: registering a version (from
+    a notebook, a CI job, anywhere) starts its analysis."""
     http_uri = f"http://127.0.0.1:{MLFLOW_UI_PORT}"
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    secret = _webhook_secret()
     env = {
         **os.environ,
         **_environment(http_uri),
         "AIRFLOW__API__PORT": str(AIRFLOW_UI_PORT),
+        # The registry drives the stage: MLflow may deliver webhooks to this loopback receiver
+        # over plain http (on this machine only), and both ends share the secret (Airflow reads
+        # it as the Variable importance_mlflow_webhook_secret).
+        "AIRFLOW_VAR_IMPORTANCE_MLFLOW_WEBHOOK_SECRET": secret,
+        "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+        "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+        "MLFLOW_WEBHOOK_CACHE_TTL": "5",
         # airflow standalone starts its components as `airflow ...` found on PATH
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    DEMO_DIR.mkdir(parents=True, exist_ok=True)
     prepare_mlflow(DEMO_DIR)
     commands = [
         [_bin("mlflow"), "server", "--host", "127.0.0.1", "--port", str(MLFLOW_UI_PORT),
@@ -141,6 +195,8 @@ def run_ui() -> int:
         f"in {passwords})\nTrigger 'train_example' or 'feature_importance'; Ctrl-C stops both."
     )
     try:
+        receiver = _register_webhook_when_up(http_uri, secret, env)
+        print(f"MLflow registry webhook -> {receiver}: registering a version starts its analysis")
         while all(p.poll() is None for p in processes):
             time.sleep(1)
     except KeyboardInterrupt:
