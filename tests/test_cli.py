@@ -262,3 +262,30 @@ def test_the_table_shows_the_top_features_and_says_how_many_more():
     assert "(25 more features: --top N or --all)" in table
     assert max(len(line) for line in table) <= 100  # seven methods fit a terminal
     assert len(format_ranking(analysis, top=None).splitlines()) == 2 + 40 + 2
+
+
+def test_register_webhook_creates_then_updates_one_webhook(tmp_path, monkeypatch, capsys):
+    import mlflow
+
+    from importance_tasks.mlflow_io.training import prepare_local_store
+
+    uri = prepare_local_store(tmp_path, experiments=("Default",))
+    monkeypatch.setenv("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "true")  # a loopback receiver
+    args = [
+        "register-webhook",
+        "--tracking-uri",
+        uri,
+        "--url",
+        "https://127.0.0.1/importance/mlflow",
+    ]
+    monkeypatch.delenv("IMPORTANCE_WEBHOOK_SECRET", raising=False)
+    assert main(args) == 2 and "set IMPORTANCE_WEBHOOK_SECRET" in capsys.readouterr().err
+    monkeypatch.setenv("IMPORTANCE_WEBHOOK_SECRET", "s")
+    assert main(args) == 0
+    assert main([*args[:-1], "https://127.0.0.2/importance/mlflow"]) == 0
+    hooks = list(mlflow.MlflowClient(uri).list_webhooks())
+    assert len(hooks) == 1 and hooks[0].url == "https://127.0.0.2/importance/mlflow"
+    assert {str(e) for e in hooks[0].events} == {
+        "model_version.created",
+        "model_version_alias.created",
+    }
