@@ -66,7 +66,11 @@ def run_demo() -> int:
     from importance_tasks.airflow.local import test_dag
     from importance_tasks.cli import format_ranking, write_json_atomically
     from importance_tasks.demo_models import diabetes_frames, train_mlp
-    from importance_tasks.mlflow_io.analysis_run import AnalysisRun, VersionTags
+    from importance_tasks.mlflow_io.analysis_run import (
+        AnalysisRun,
+        VersionTags,
+        versions_by_importance,
+    )
     from importance_tasks.mlflow_io.client import connect
     from importance_tasks.mlflow_io.training import register_keras_model
     from importance_tasks.output_capture import import_tensorflow_quietly, output_to
@@ -108,6 +112,12 @@ def run_demo() -> int:
     )
     print(f"\nMLflow run {run_id}; model version tags: {json.dumps(tags.as_dict())}")
     print(f"report: {AnalysisRun(connect(uri), run_id).report_uri()}")
+    top = analysis.consensus.features[int(analysis.consensus.rank.argmin())]
+    ordered = versions_by_importance(connect(uri), MODEL_NAME, top)
+    print(
+        f"versions by permutation importance of {top} (search_logged_models): "
+        + ", ".join(f"v{v} {value:.3g}" for v, value in ordered)
+    )
     print(f"wrote {DEMO_DIR / 'importance.json'}")
     print("to click through the MLflow and Airflow UIs on this state: make ui")
     return 0

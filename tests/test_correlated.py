@@ -75,7 +75,11 @@ def test_the_stage_logs_clusters_intervals_agreement_and_drift(twins, tmp_path):
     import pandas as pd
 
     from importance_tasks.config import AnalysisConfig
-    from importance_tasks.mlflow_io.analysis_run import AnalysisRun, VersionTags
+    from importance_tasks.mlflow_io.analysis_run import (
+        AnalysisRun,
+        VersionTags,
+        versions_by_importance,
+    )
     from importance_tasks.mlflow_io.training import prepare_local_store, register_keras_model
     from importance_tasks.stage import aggregate, compute, jobs, plan, publish
 
@@ -150,6 +154,8 @@ def test_the_stage_logs_clusters_intervals_agreement_and_drift(twins, tmp_path):
     versions = [p.model.model_id for p in plans]
     assert [m.model_id for m in found if m.model_id in versions] == versions
     assert all(m.tags["importance.status"] == "complete" for m in found)
+    ordered = versions_by_importance(client, name, "solo")
+    assert [v for v, _ in ordered] == ["1", "2"] and ordered[0][1] > ordered[1][1]
     linked = [m for m in found[0].metrics if m.key == "importance/permutation/solo"]
     assert linked and linked[0].dataset_digest == pinned.data_digest
     assert run.client.get_run(pinned.run_id).inputs.dataset_inputs[0].dataset.digest == (

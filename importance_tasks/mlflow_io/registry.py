@@ -32,6 +32,7 @@ __all__ = [
     "ModelSpec",
     "fetch_data",
     "fetch_model",
+    "model_id_of",
     "resolve_model",
 ]
 
@@ -148,9 +149,17 @@ def resolve_model(client: MlflowClient, spec: ModelSpec | str) -> ModelRef:
         raise RegistryError(
             f"model {name!r} has no version {version}; its versions are {versions}"
         ) from None
-    match = _MODEL_ID.match(mv.source or "")
-    model_id = getattr(mv, "model_id", None) or (match.group(1) if match else None)
-    return ModelRef(name, str(mv.version), mv.source or "", mv.run_id or None, model_id, alias)
+    return ModelRef(
+        name, str(mv.version), mv.source or "", mv.run_id or None, model_id_of(mv), alias
+    )
+
+
+def model_id_of(version: Any) -> str | None:
+    """The LoggedModel id of a model version: its ``model_id``, or the id in a
+    ``models:/m-...`` source (versions registered from a logged model)."""
+    match = _MODEL_ID.match(version.source or "")
+    found = getattr(version, "model_id", None) or (match.group(1) if match else None)
+    return None if found is None else str(found)
 
 
 @dataclass(frozen=True)
