@@ -3,7 +3,7 @@ can be trusted and has not drifted; otherwise a person decides.
 
 Pure: it reads the summary an analysis publishes (the ``extra`` of its Asset event, see
 ``importance_tasks.airflow.assets.analysis_event``) and says what to do. Moving the alias and
-recording the decision is ``importance_tasks.mlflow_io.promotion``; the DAG is ``promote_model``.
+recording the decision is ``importance_tasks.mlflow_io.aliases``; the DAG is ``promote_model``.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def decide(
     *,
     require_sanity: bool = True,
     min_ndcg: float | None = None,
+    current: str | None = None,
 ) -> Decision:
     """The gate's decision on one analysed version.
 
@@ -79,6 +80,10 @@ def decide(
     min_ndcg : float in [0, 1], optional
         nDCG@k against the previous version below which to ask; default: the analysis's own
         verdict (``drifted``, from its ``drift_threshold``).
+    current : str, optional
+        The version the alias points to now: an alias never moves back to an older version
+        or stays put (a registry audit analyses old versions too), so such a version is
+        skipped.
     """
     name, version = analysis.get("model_name"), analysis.get("model_version")
     if not name or not version:
@@ -89,6 +94,9 @@ def decide(
     if analysis.get("status") != "complete":
         status = analysis.get("status")
         return Decision(str(name), str(version), "skip", (f"analysis status {status!r}",), run_id)
+    if current is not None and int(current) >= int(version):
+        why = f"the alias is already at version {current}"
+        return Decision(str(name), str(version), "skip", (why,), run_id)
     reasons = []
     sanity = dict(analysis.get("sanity") or {})
     failed = sorted(m for m, passed in sanity.items() if not passed)

@@ -44,3 +44,12 @@ def test_an_event_without_a_version_is_refused():
         decide({"status": "complete"})
     with pytest.raises(InputError, match="min_ndcg"):
         decide(SANE, min_ndcg=2)
+
+
+def test_an_alias_never_moves_back_or_stays_put():
+    assert decide(SANE, current="2").action == "promote"
+    for current in ("3", "7"):
+        older = decide(SANE, current=current)
+        assert older.action == "skip" and older.reasons == (
+            f"the alias is already at version {current}",
+        )

@@ -21,7 +21,7 @@ from importance_tasks.result import Importance
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["AnalysisRun", "VersionTags"]
+__all__ = ["AnalysisRun", "VersionTags", "versions_by_importance"]
 
 ARTIFACT_DIR = runs.ARTIFACT_DIR
 

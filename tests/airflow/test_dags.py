@@ -47,6 +47,7 @@ print(json.dumps({{
     assert report["dags"] == [
         "example_reuse",
         "feature_importance",
+        "promote_model",
         "registry_audit",
         "train_example",
     ]

@@ -9,10 +9,22 @@ from importance_tasks.promotion import Decision
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["PROMOTION_REASONS_TAG", "PROMOTION_TAG", "record_decision"]
+__all__ = ["PROMOTION_REASONS_TAG", "PROMOTION_TAG", "alias_version", "record_decision"]
 
 PROMOTION_TAG = "importance.promotion"
 PROMOTION_REASONS_TAG = "importance.promotion_reasons"
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    """The version ``alias`` of model ``name`` points to, or None when it is not set."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
 
 
 def record_decision(
