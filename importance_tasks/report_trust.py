@@ -74,6 +74,50 @@ def _rank_among(value: float, singles: Sequence[float]) -> int:
     return 1 + int(sum(1 for v in singles if v > value))
 
 
+def _group_cell(result: Importance, cluster: Sequence[str]) -> str:
+    """A method's importance of ``cluster`` as one group (matched by its columns), with the
+    rank it would take among the single features."""
+    for group in (result.diagnostics.get("cluster_importance") or {}).values():
+        if set(group["columns"]) == set(cluster):
+            rank = _rank_among(group["mean"], list(result.mean))
+            return (
+                f"{group['mean']:.4g} (95% {group['ci_low']:.3g} to {group['ci_high']:.3g}); "
+                f"as one feature it would rank #{rank}"
+            )
+    return ""
+
+
+def _clusters_table(found: Dependence, results: Sequence[Importance]) -> str:
+    """The measured clusters and any others a method ranked (given ``clusters``), each with
+    its mean dependence and every ranking method's group importance."""
+    ranked = [r for r in results if r.diagnostics.get("cluster_importance")]
+    clusters = [tuple(c) for c in found.clusters]
+    for r in ranked:
+        for group in r.diagnostics["cluster_importance"].values():
+            if set(group["columns"]) not in [set(c) for c in clusters]:
+                clusters.append(tuple(group["columns"]))
+    heads = "".join(f"<th>{esc(r.method)} as a group</th>" for r in ranked)
+    if not ranked:
+        heads = "<th>as a group</th>"
+    rows = []
+    for cluster in clusters:
+        cells = [_group_cell(r, cluster) for r in ranked] or [
+            "not computed (auto_groups off, or no method that ranks groups ran: permutation, probe)"
+        ]
+        known = all(f in found.features for f in cluster)
+        within = f"{found.within(cluster):.2f}" if known else ""
+        rows.append(
+            f"<tr><td>{esc(', '.join(cluster))}</td><td>{within}</td>"
+            + "".join(f"<td>{esc(c)}</td>" for c in cells)
+            + "</tr>"
+        )
+    return (
+        f"<table><tr><th>cluster</th><th>mean dependence</th>{heads}</tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
 def clusters_section(
     found: Dependence | None, results: Sequence[Importance], map_png: bytes | None
 ) -> str:
@@ -82,7 +126,6 @@ def clusters_section(
 
     if found is None:
         return "<p>Dependence between features was not measured for this run.</p>"
-    by_method = {r.method: r for r in results}
     if not found.clusters:
         text = (
             f"<p>No cluster of dependent features (none depend on each other by "
@@ -90,47 +133,15 @@ def clusters_section(
             "confounded by shared information.</p>"
         )
     else:
-        ranked = [r for r in results if r.diagnostics.get("cluster_importance")]
-        rows = []
-        for cluster in found.clusters:
-            label = "+".join(cluster)
-            cells = []
-            for r in ranked:
-                group = r.diagnostics["cluster_importance"].get(label)
-                if group is None:
-                    cells.append("")
-                    continue
-                rank = _rank_among(group["mean"], list(r.mean))
-                cells.append(
-                    f"{group['mean']:.4g} (95% {group['ci_low']:.3g} to {group['ci_high']:.3g}); "
-                    f"as one feature it would rank #{rank}"
-                )
-            rows.append(
-                f"<tr><td>{esc(', '.join(cluster))}</td><td>{found.within(cluster):.2f}</td>"
-                + "".join(f"<td>{esc(c)}</td>" for c in cells)
-                + "</tr>"
-            )
-        heads = "".join(f"<th>{esc(r.method)} as a group</th>" for r in ranked)
-        if not ranked:
-            heads = "<th>as a group</th>"
-            rows = [
-                r.replace(
-                    "</tr>",
-                    "<td>not computed (auto_groups off, or no method ranks "
-                    "groups: permutation, probe)</td></tr>",
-                )
-                for r in rows
-            ]
         text = (
             "<p>Features in one cluster carry shared information. Shuffling one of them alone "
             "makes the model see rows that never occur, and each method splits the shared "
             "credit its own way; the cluster's importance as one group (all its columns "
             "perturbed together) is what the data can tell.</p>"
-            f"<table><tr><th>cluster</th><th>mean dependence</th>{heads}</tr>"
-            + "".join(rows)
-            + "</table>"
         )
-    text += _marginal_conditional(by_method, found)
+    if found.clusters or any(r.diagnostics.get("cluster_importance") for r in results):
+        text += _clusters_table(found, results)
+    text += _marginal_conditional({r.method: r for r in results}, found)
     if map_png is not None:
         text += (
             '<figure><img alt="clustered dependence map" src="data:image/png;base64,'

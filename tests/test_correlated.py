@@ -161,3 +161,18 @@ def test_the_stage_logs_clusters_intervals_agreement_and_drift(twins, tmp_path):
     assert run.client.get_run(pinned.run_id).inputs.dataset_inputs[0].dataset.digest == (
         pinned.data_digest
     )
+
+
+def test_given_clusters_are_ranked_and_shown_beside_the_measured_ones(twins):
+    from importance_tasks.report_trust import clusters_section
+
+    model, data = twins
+    analysis = explain(
+        model, data, methods=["permutation"], n_repeats=2, clusters={"mine": ["solo", "noise_1"]}
+    )
+    assert set(analysis.cluster_importance()["permutation"]) == {"mine"}
+    assert analysis.dependence is not None
+    page = clusters_section(analysis.dependence, list(analysis.results.values()), None)
+    assert "twin_a, twin_b" in page and "solo, noise_1" in page  # measured, and given
+    given_row = page[page.index("solo, noise_1") :]
+    assert "as one feature it would rank #" in given_row.split("</tr>")[0]
