@@ -168,8 +168,9 @@ class AnalysisConfig:
     )
     sanity_check: bool = _declare(
         False,
-        help="also run each method on a randomised model and flag methods whose ranking does "
-        "not change (doubles the cost)",
+        help="also run each method on copies of the model randomised from the top layer down "
+        "and, for loss-based methods, on shuffled labels; a method that fails is left out of "
+        "the consensus (about doubles the cost)",
         schema={"type": "boolean"},
     )
     n_repeats: int | None = _declare(

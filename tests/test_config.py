@@ -131,3 +131,22 @@ def test_an_analysis_time_budget_is_shared_by_the_budgeted_methods():
     assert mine.options_for("sage")["time_budget_s"] == 3  # a method's own option wins
     with pytest.raises(InputError, match="time_budget_s must be seconds >= 0"):
         AnalysisConfig(time_budget_s=-1)
+
+
+def test_the_trust_settings_are_checked_with_their_allowed_range():
+    for given, message in (
+        ({"cluster_threshold": 0}, r"cluster_threshold=0 is not allowed; it must be in \(0, 1\]"),
+        ({"cluster_threshold": "high"}, "cluster_threshold='high' must be a number"),
+        ({"drift_threshold": 1.5}, r"drift_threshold=1.5 is not allowed; it must be in \[0, 1\]"),
+        ({"top_k": 0}, "top_k=0 is not allowed; it must be >= 1"),
+        ({"auto_groups": "yes"}, "auto_groups='yes' must be true or false"),
+        ({"clusters": {"pair": []}}, "group 'pair' has no columns"),
+    ):
+        with pytest.raises(InputError, match=message):
+            AnalysisConfig.from_settings(given)
+    config = AnalysisConfig(drift_threshold=0, top_k=3)
+    assert config.identity()["top_k"] == 3 and config.identity()["drift_threshold"] == 0.0
+    found = AnalysisConfig().with_clusters([("a", "b")])
+    assert found.clusters == {"a+b": ("a", "b")}
+    assert found.options_for("permutation")["cluster_groups"] == {"a+b": ["a", "b"]}
+    assert AnalysisConfig(auto_groups=False).with_clusters([("a", "b")]).clusters == {}
