@@ -184,7 +184,8 @@ def consensus(
     draws = np.stack(
         [draw_ranks(r, n_draws=n_draws, seed=seed + i) for i, r in enumerate(included)]
     ).mean(axis=0)
-    intervals = intervals_of(_ranks_of(draws), rank, features, k=k)
+    # Per draw, the consensus rank of each feature's mean rank (ties share the best).
+    intervals = intervals_of(rank_descending(-draws).astype(np.float64), rank, features, k=k)
     return Consensus(
         features=features,
         mean_rank=mean_rank,
@@ -195,13 +196,6 @@ def consensus(
         method_intervals={r.method: rank_intervals(r, k=k) for r in results},
         excluded=excluded,
     )
-
-
-def _ranks_of(mean_ranks: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Per draw, the consensus rank of each feature's mean rank (ties share the best)."""
-    from scipy.stats import rankdata
-
-    return np.asarray(rankdata(mean_ranks, axis=1, method="min"), dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,12 @@ __all__ = ["Importance", "rank_descending"]
 
 
 def rank_descending(values: NDArray[np.float64], *, ties: str = "min") -> NDArray[np.int64]:
-    """Rank so that the largest value gets 1.
+    """Rank so that the largest value gets 1 (along the last axis: each row of a 2-D array is
+    ranked on its own, as for redrawn rankings).
 
     Parameters
     ----------
-    values : ndarray of shape (n,)
+    values : ndarray of shape (n,) or (n_rankings, n)
     ties : {"min", "average"}
         ``"min"`` gives tied values the best rank they share (integers);
         ``"average"`` gives them the mean of the ranks they span.
@@ -27,7 +28,7 @@ def rank_descending(values: NDArray[np.float64], *, ties: str = "min") -> NDArra
     from scipy.stats import rankdata
 
     keys = np.where(np.isnan(values), np.inf, -np.asarray(values, dtype=np.float64))
-    ranked = rankdata(keys, method=ties)
+    ranked = rankdata(keys, method=ties, axis=-1)
     return ranked.astype(np.int64) if ties == "min" else ranked
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.result import Importance
+from importance_tasks.result import Importance, rank_descending
 
 __all__ = [
     "DEFAULT_DRAWS",
@@ -102,15 +102,7 @@ def draw_ranks(
     else:
         sd = np.nan_to_num((result.ci_high - result.ci_low) / (2 * Z_95), nan=0.0)
         draws = mean + np.clip(sd, 0, None) * rng.standard_normal((n_draws, len(mean)))
-    return _ranks(draws)
-
-
-def _ranks(values: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Per row, rank 1 = largest; ties average; NaN last."""
-    from scipy.stats import rankdata
-
-    keys = np.where(np.isnan(values), np.inf, -values)
-    return np.asarray(rankdata(keys, axis=1, method="average"), dtype=np.float64)
+    return np.asarray(rank_descending(draws, ties="average"), dtype=np.float64)
 
 
 def intervals_of(
