@@ -11,6 +11,7 @@ from typing import Any
 
 from importance_tasks.columns import row_type
 from importance_tasks.dependence import Dependence
+from importance_tasks.png_figure import png_figure
 from importance_tasks.ranking import Agreement, Comparison, Consensus
 from importance_tasks.report_trust import (
     agreement_section,
@@ -122,16 +123,10 @@ def comparison_csv(comparison: Comparison) -> str:
 
 def bar_chart_png(result: Importance, *, top: int = 30) -> bytes:
     """Horizontal bars of the top features with their 95% interval as error bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     order = np.argsort(-result.mean, kind="stable")[:top][::-1]
-    height = 0.6 + 0.3 * len(order)
-    fig, ax = plt.subplots(figsize=(7, height), dpi=100)
-    try:
+    with png_figure((7, 0.6 + 0.3 * len(order))) as (_, ax, png):
         mean = result.mean[order]
         err = np.vstack([mean - result.ci_low[order], result.ci_high[order] - mean]).clip(min=0)
         ax.barh(
@@ -145,26 +140,17 @@ def bar_chart_png(result: Importance, *, top: int = 30) -> bytes:
         ax.set_xlabel("importance (95% interval)")
         ax.set_title(result.method)
         ax.axvline(0, color="#888888", linewidth=0.8)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-    finally:
-        plt.close(fig)
-    return buffer.getvalue()
+    return png.getvalue()
 
 
 def rank_heatmap_png(results: Sequence[Importance], consensus: Consensus) -> bytes:
     """Features (consensus order) x methods, coloured by each method's rank."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     order = np.argsort(consensus.rank, kind="stable")
     ranks = np.column_stack([r.rank[order] for r in results])
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(results), 0.8 + 0.3 * len(order)), dpi=100)
-    try:
+    size = (1.2 + 0.9 * len(results), 0.8 + 0.3 * len(order))
+    with png_figure(size) as (fig, ax, png):
         image = ax.imshow(ranks, cmap="viridis_r", aspect="auto")
         ax.set_xticks(range(len(results)), [r.method for r in results], rotation=30, ha="right")
         ax.set_yticks(range(len(order)), [consensus.features[i] for i in order])
@@ -173,12 +159,7 @@ def rank_heatmap_png(results: Sequence[Importance], consensus: Consensus) -> byt
             ax.text(j, i, str(value), ha="center", va="center", fontsize=7, color=colour)
         fig.colorbar(image, ax=ax, label="rank (1 = most important)")
         ax.set_title("rank by method")
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-    finally:
-        plt.close(fig)
-    return buffer.getvalue()
+    return png.getvalue()
 
 
 def _heat(rank: int, n: int) -> str:

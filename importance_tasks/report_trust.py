@@ -6,13 +6,13 @@ HTML fragments and PNG bytes only; ``report.report_html`` puts them on the page.
 from __future__ import annotations
 
 import html
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from importance_tasks.dependence import Dependence
+from importance_tasks.png_figure import png_figure
 from importance_tasks.ranking import Agreement, Comparison, Consensus
 from importance_tasks.result import Importance
 
@@ -33,17 +33,12 @@ MARGINAL, CONDITIONAL = "permutation", "conditional_permutation"
 
 def dependence_map_png(found: Dependence, *, max_labels: int = 60) -> bytes:
     """The dependence matrix in the dendrogram's order, clusters outlined."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
     order = list(found.order)
     n = len(order)
     size = min(2.5 + 0.32 * n, 14)
-    fig, ax = plt.subplots(figsize=(size + 1.2, size), dpi=100)
-    try:
+    with png_figure((size + 1.2, size)) as (fig, ax, png):
         image = ax.imshow(found.matrix[np.ix_(order, order)], cmap="magma_r", vmin=0, vmax=1)
         if n <= max_labels:
             names = [found.features[i] for i in order]
@@ -61,12 +56,7 @@ def dependence_map_png(found: Dependence, *, max_labels: int = 60) -> bytes:
                 )
         fig.colorbar(image, ax=ax, label="dependence (|Spearman|, Cramér's V, eta)")
         ax.set_title(f"dependence, clustered (clusters: >= {found.threshold:g} on average)")
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-    finally:
-        plt.close(fig)
-    return buffer.getvalue()
+    return png.getvalue()
 
 
 def _rank_among(value: float, singles: Sequence[float]) -> int:
