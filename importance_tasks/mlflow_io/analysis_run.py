@@ -21,7 +21,7 @@ from importance_tasks.result import Importance
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["AnalysisRun", "VersionTags", "versions_by_importance"]
+__all__ = ["AnalysisRun", "VersionTags"]
 
 ARTIFACT_DIR = runs.ARTIFACT_DIR
 
@@ -392,41 +392,6 @@ class AnalysisRun:
             )
             found = [r.info.run_id for r in candidates]
         return found
-
-
-def versions_by_importance(
-    client: MlflowClient, name: str, feature: str, *, method: str = "permutation"
-) -> list[tuple[str, float]]:
-    """The versions of ``name`` with a complete analysis, by ``method``'s importance of
-    ``feature`` on the evaluation data (highest first): ``search_logged_models`` over the
-    metrics linked to each version's LoggedModel. Returns (version, importance) pairs."""
-    key = runs.metric_key("importance", method, feature)
-    from importance_tasks.mlflow_io.registry import model_id_of
-
-    versions = {
-        model_id: str(v.version)
-        for v in client.search_model_versions(f"name = '{name}'")
-        if (model_id := model_id_of(v)) is not None
-    }
-    if not versions:
-        return []
-    experiments = sorted({client.get_logged_model(m).experiment_id for m in versions})
-    found = client.search_logged_models(
-        experiment_ids=experiments,
-        filter_string=f"tags.`{VersionTags.STATUS}` = 'complete'",
-        order_by=[
-            {
-                "field_name": f"metrics.{key}",
-                "ascending": False,
-                "dataset_name": runs.EVALUATION_DATASET,
-            }
-        ],
-    )
-    return [
-        (versions[m.model_id], next(x.value for x in m.metrics or [] if x.key == key))
-        for m in found
-        if m.model_id in versions and any(x.key == key for x in m.metrics or [])
-    ]
 
 
 def _importance_metrics(result: Importance) -> dict[str, float]:
