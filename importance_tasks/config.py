@@ -19,14 +19,16 @@ import dataclasses
 import hashlib
 import inspect
 import json
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from importance_tasks.dependence import DEFAULT_THRESHOLD as DEFAULT_CLUSTER_THRESHOLD
 from importance_tasks.errors import InputError
+from importance_tasks.method_options import (
+    configurable_options,
+    method_options_schema,
+)
 from importance_tasks.methods import REGISTRY, make_method
 from importance_tasks.ranking import DEFAULT_DRIFT_THRESHOLD
 from importance_tasks.scoring import SCORERS
@@ -50,11 +52,6 @@ DEFAULT_METHODS = (
     "lime",
     "sage",
 )
-# Options the configuration gives every method that declares them; not set per method.
-SHARED_OPTIONS = ("random_state", "groups", "cluster_groups")
-# Options that exist for Python callers of one method class but not as analysis settings
-# (an explicit array of permutations cannot travel through JSON, a DAG Param or a flag).
-PYTHON_ONLY_OPTIONS = ("permutations",)
 SCORING_CHOICES = ("auto", *SCORERS)
 GROUPS_SCHEMA = {
     "type": "object",
@@ -420,60 +417,6 @@ def _method_options(value: Any, methods: Sequence[str]) -> dict[str, dict[str, A
             )
         checked[method] = dict(options)
     return checked
-
-
-def configurable_options(method: str) -> dict[str, inspect.Parameter]:
-    """The keyword options of ``method`` that an analysis may set per method."""
-    parameters = inspect.signature(REGISTRY[method]).parameters
-    return {
-        name: p
-        for name, p in parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-        and name not in SHARED_OPTIONS
-        and name not in PYTHON_ONLY_OPTIONS
-    }
-
-
-def method_options_schema() -> dict[str, Any]:
-    """JSON schema of ``method_options``, from the methods' constructor signatures: one object
-    per method whose properties are its options, typed and with their defaults."""
-    properties = {}
-    for method, cls in REGISTRY.items():
-        hints = typing.get_type_hints(cls.__init__)
-        options = {}
-        for name, parameter in configurable_options(method).items():
-            schema = _json_type(hints.get(name, Any))
-            if parameter.default is not inspect.Parameter.empty:
-                schema["default"] = parameter.default
-            options[name] = schema
-        properties[method] = {
-            "type": "object",
-            "properties": options,
-            "additionalProperties": False,
-        }
-    return {"type": "object", "properties": properties, "additionalProperties": False}
-
-
-def _json_type(annotation: Any) -> dict[str, Any]:
-    """A JSON schema for a constructor annotation: int, float, str, bool, Literal, unions."""
-    origin = typing.get_origin(annotation)
-    if origin is Literal:
-        return {"type": "string", "enum": list(typing.get_args(annotation))}
-    if origin in (typing.Union, types.UnionType):
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        nullable = len(members) < len(typing.get_args(annotation))
-        schema: dict[str, Any]
-        if set(members) <= {int, float}:
-            schema = {"type": "integer" if members == [int] else "number"}
-        elif len(members) == 1:
-            schema = _json_type(members[0])
-        else:
-            schema = {}
-        if nullable and "type" in schema:
-            schema["type"] = [schema["type"], "null"]
-        return schema
-    simple = {bool: "boolean", int: "integer", float: "number", str: "string"}
-    return {"type": simple[annotation]} if annotation in simple else {}
 
 
 def _budgeted(methods: Sequence[str]) -> dict[str, float]:
