@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from importance_tasks.comparison import DEFAULT_DRIFT_THRESHOLD
 from importance_tasks.dependence import DEFAULT_THRESHOLD as DEFAULT_CLUSTER_THRESHOLD
 from importance_tasks.errors import InputError
 from importance_tasks.method_options import (
@@ -30,7 +31,6 @@ from importance_tasks.method_options import (
     method_options_schema,
 )
 from importance_tasks.methods import REGISTRY, make_method
-from importance_tasks.ranking import DEFAULT_DRIFT_THRESHOLD
 from importance_tasks.scoring import SCORERS
 from importance_tasks.uncertainty import DEFAULT_TOP_K
 

@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from importance_tasks.columns import row_type
+from importance_tasks.comparison import Comparison
 from importance_tasks.dependence import Dependence
 from importance_tasks.png_figure import png_figure
-from importance_tasks.ranking import Agreement, Comparison, Consensus
+from importance_tasks.ranking import Agreement, Consensus
 from importance_tasks.report_trust import (
     agreement_section,
     clusters_section,

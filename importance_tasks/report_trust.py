@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from importance_tasks.comparison import Comparison
 from importance_tasks.dependence import Dependence
 from importance_tasks.png_figure import png_figure
-from importance_tasks.ranking import Agreement, Comparison, Consensus
+from importance_tasks.ranking import Agreement, Consensus
 from importance_tasks.result import Importance
 
 __all__ = [

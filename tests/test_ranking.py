@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from importance_tasks.ranking import agreement, compare, consensus, rank_descending
+from importance_tasks.comparison import compare
+from importance_tasks.ranking import agreement, consensus, rank_descending
 from importance_tasks.result import Importance
 
 

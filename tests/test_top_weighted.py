@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from importance_tasks.ranking import compare
+from importance_tasks.comparison import compare
 from importance_tasks.top_weighted import ndcg_at_k, rbo
 
 

@@ -13,9 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from importance_tasks.comparison import Comparison
 from importance_tasks.dependence import Dependence
 from importance_tasks.mlflow_io import runs
-from importance_tasks.ranking import Agreement, Comparison, Consensus
+from importance_tasks.ranking import Agreement, Consensus
 from importance_tasks.result import Importance
 
 if TYPE_CHECKING:

@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from importance_tasks.comparison import compare
 from importance_tasks.errors import InputError
 from importance_tasks.methods.shards import Shardable, ShardPart
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
-from importance_tasks.ranking import agreement, compare, consensus
+from importance_tasks.ranking import agreement, consensus
 from importance_tasks.result import Importance
 from importance_tasks.runner import finish
 from importance_tasks.stage.compute import top_features
