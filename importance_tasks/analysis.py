@@ -134,7 +134,12 @@ def explain(
         raise InputError(f"no method could run on this model: {skipped}")
     return Analysis(
         results=results,
-        consensus=consensus(list(results.values()), k=config.top_k, seed=config.seed),
+        consensus=consensus(
+            list(results.values()),
+            k=config.top_k,
+            seed=config.seed,
+            counted=config.counted_methods,
+        ),
         skipped=skipped,
         column_types=data.described_types(),
         dependence=found,

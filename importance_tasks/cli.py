@@ -154,10 +154,15 @@ def _names(text: str) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # MLflow draws a progress bar per downloaded artifact: most of the output, none of it news.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if args.command == "register-webhook":
         return _register_webhook(args)
     try:
         analysis, extra = _explain(args)
+    except KeyboardInterrupt:
+        print("interrupted: nothing more was logged; run again to continue", file=sys.stderr)
+        return 130
     except (InputError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -182,7 +187,7 @@ def config_from_args(args: argparse.Namespace) -> AnalysisConfig:
     return AnalysisConfig.from_settings(values)
 
 
-def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
+def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
     from importance_tasks.analysis import explain
     from importance_tasks.data import read_eval_data
 
@@ -204,7 +209,19 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
             experiment=args.experiment,
             trust_pyfunc=args.trust_pyfunc,
         )
-        return analysis, {"run_id": plan.run_id, "model_version": plan.model.version}
+        tags = (
+            "set (the analysis of record)"
+            if plan.tag_version
+            else "left as they were: these settings are not the stage's configuration of "
+            "record (--tag-version sets them)"
+        )
+        return analysis, {
+            "run_id": plan.run_id,
+            "model_version": plan.model.version,
+            **plan.provenance(),
+            "version_tags": tags,
+        }
+    extra: dict[str, Any] = {}
     if registered:
         from importance_tasks.mlflow_io.client import connect
         from importance_tasks.stage import load_inputs
@@ -215,22 +232,45 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
             data_uri=args.data,
             target=args.target,
             trust_pyfunc=args.trust_pyfunc,
+            feature_names=config.feature_names,
+            columns_in_model_order=True,  # nothing is logged: a warning says when unchecked
         )
         inputs.check_scoring(config.scoring)
         model, data = inputs.model, inputs.data
+        for line in inputs.source.warnings():
+            print(f"warning: {line}", file=sys.stderr)
+        extra = {
+            "data_source": inputs.source.data_source,
+            "target_source": inputs.source.target_source,
+            "feature_names_checked": inputs.source.names_checked,
+        }
     else:
         from importance_tasks.safe_keras import load_keras_file
 
         if not args.data or not args.target:
             raise InputError("--data and --target are needed with a .keras file")
         keras_model = load_keras_file(args.model)  # refused before any data is read
-        data = read_eval_data(args.data, target=args.target)
+        by_position = getattr(keras_model, "slots", None) is None
+        data = read_eval_data(
+            args.data,
+            target=args.target,
+            feature_names=config.feature_names if by_position else None,
+        )
         model = keras_model.bind(data)
         if model.n_features != len(data.feature_names):
             raise DataError(
                 f"the model takes {model.n_features} inputs but the data has "
                 f"{len(data.feature_names)} feature columns: {list(data.feature_names)}"
             )
+        checked = not by_position or config.feature_names is not None
+        if not checked:
+            print(
+                f"warning: the model's {model.n_features} input columns are not named: they "
+                "were taken in the table's order, unchecked (--feature-names a,b,... checks "
+                "them by name)",
+                file=sys.stderr,
+            )
+        extra = {"feature_names_checked": checked}
     analysis = explain(
         model,
         data,
@@ -238,7 +278,7 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, str]]:
         on_progress=TerminalProgress(sys.stderr),
         skip_unsupported=len(config.methods) > 1,
     )
-    return analysis, {}
+    return analysis, extra
 
 
 def _parse_groups(specs: Sequence[str]) -> dict[str, list[str]]:

@@ -52,6 +52,8 @@ DEFAULT_METHODS = (
     "lime",
     "sage",
 )
+# Methods kept in the tables but out of the consensus unless consensus_methods names them.
+BASELINE_METHODS = ("weights",)
 SCORING_CHOICES = ("auto", *SCORERS)
 GROUPS_SCHEMA = {
     "type": "object",
@@ -103,6 +105,16 @@ class AnalysisConfig:
     sanity_check : bool, default=False
         Also run each method on randomised copies of the model (and, for loss-based methods,
         on shuffled labels); a method that fails is left out of the consensus.
+    consensus_methods : sequence of str, optional
+        Methods the consensus ranks by; default every method but ``weights``.
+    feature_names : sequence of str, optional
+        The model's input columns in its order, where MLflow records none.
+    columns_in_model_order : bool, default=False
+        With no recorded names, take the table's columns as the inputs in order.
+    tag_version, fail_when_unanalysable : bool, default=False
+        What the stage does with the result: tag the version even when this is not the
+        configuration of record; fail (not skip) a DAG run on a version it cannot analyse.
+        Neither is part of the analysis's identity, nor are the two column settings.
     n_repeats, max_samples, shard_rows : optional
         Shortcuts for the options of the same name of the methods named in their help; an
         explicit ``method_options`` entry wins.
@@ -190,6 +202,40 @@ class AnalysisConfig:
         schema={"type": ["null", "integer"], "minimum": 2},
         option_of=("permutation", "probe"),
     )
+    consensus_methods: tuple[str, ...] | None = _declare(
+        None,
+        help="methods whose ranks make the consensus (empty: every method but weights, which "
+        "is a baseline, not an answer); the others stay in the tables",
+        schema={
+            "type": ["null", "array"],
+            "items": {"type": "string", "enum": list(REGISTRY)},
+            "uniqueItems": True,
+        },
+    )
+    feature_names: tuple[str, ...] | None = _declare(
+        None,
+        help="the model's input columns in its order, where MLflow records none (no named "
+        "signature, input example or training dataset schema); checked against the data",
+        schema={"type": ["null", "array"], "items": {"type": "string"}, "minItems": 1},
+    )
+    columns_in_model_order: bool = _declare(
+        False,
+        help="when nothing names the model's input columns, take the table's columns as the "
+        "model's inputs in their order (the stage refuses such data otherwise)",
+        schema={"type": "boolean"},
+    )
+    tag_version: bool = _declare(
+        False,
+        help="tag the model version with this analysis (importance.*) even when its settings "
+        "are not the stage's configuration of record",
+        schema={"type": "boolean"},
+    )
+    fail_when_unanalysable: bool = _declare(
+        False,
+        help="fail the DAG run when the version cannot be analysed (no data, no target, an "
+        "unsupported model) instead of skipping it; the version is tagged either way",
+        schema={"type": "boolean"},
+    )
     time_budget_s: float | None = _declare(
         None,
         help="seconds for the methods that size their work to a time budget (shap, sage, "
@@ -216,7 +262,18 @@ class AnalysisConfig:
             )
         object.__setattr__(self, "groups", _groups(self.groups))
         object.__setattr__(self, "clusters", _groups(self.clusters, "clusters"))
-        for name in ("auto_groups", "sanity_check"):
+        object.__setattr__(self, "consensus_methods", _optional_names(self.consensus_methods))
+        unknown = sorted(set(self.consensus_methods or ()) - set(REGISTRY))
+        if unknown:
+            raise InputError(f"consensus_methods names unknown methods {unknown}")
+        object.__setattr__(self, "feature_names", _optional_names(self.feature_names))
+        for name in (
+            "auto_groups",
+            "sanity_check",
+            "columns_in_model_order",
+            "tag_version",
+            "fail_when_unanalysable",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name}={getattr(self, name)!r} must be true or false")
         for name, zero_allowed in (("cluster_threshold", False), ("drift_threshold", True)):
@@ -308,6 +365,7 @@ class AnalysisConfig:
         }
         if self.sanity_check:
             identity["sanity_check"] = True
+        identity["consensus"] = list(self.counted_methods)
         for name, default in (
             ("top_k", DEFAULT_TOP_K),
             ("drift_threshold", DEFAULT_DRIFT_THRESHOLD),
@@ -315,6 +373,14 @@ class AnalysisConfig:
             if getattr(self, name) != default:
                 identity[name] = getattr(self, name)
         return identity
+
+    @property
+    def counted_methods(self) -> tuple[str, ...]:
+        """The methods the consensus ranks by (``consensus_methods``; by default all but the
+        weights baseline)."""
+        if self.consensus_methods is not None:
+            return tuple(m for m in self.methods if m in self.consensus_methods)
+        return tuple(m for m in self.methods if m not in BASELINE_METHODS)
 
     def digest(self) -> str:
         """A short digest of ``identity()``, tagged on model versions as ``importance.config``."""
@@ -374,6 +440,15 @@ def _string_list(name: str, value: Any) -> list[str]:
     if not all(isinstance(v, str) for v in value):
         raise InputError(f"{name}={list(value)!r} must hold names (strings) only")
     return list(value)
+
+
+def _optional_names(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = _string_list("names", value)
+    if len(set(names)) != len(names):
+        raise InputError(f"{names} name a column or method twice")
+    return tuple(names)
 
 
 def _groups(value: Any, setting: str = "groups") -> dict[str, tuple[str, ...]]:

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from importance_tasks.columns import code_column, coded_ints, describe
 from importance_tasks.errors import DataError
+from importance_tasks.tables import PARQUET_SUFFIXES, check_size, load_table, unreadable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,11 +27,6 @@ __all__ = [
 ]
 
 BATCH_ROWS = 65_536  # rows per validation chunk
-# Evaluation data above this (as float32) is refused with its size; override with the
-# environment variable IMPORTANCE_TASKS_MAX_DATA_BYTES. Row shards bound the work, not this.
-MAX_DATA_BYTES = 4 * 2**30
-# A Python str of a short category (object header and pointer included), while a column is coded.
-STRING_CELL_BYTES = 64
 READ_BYTES = 8 * 2**20  # parquet is read a row group and a few columns (about this much) at a time
 
 MIN_ROWS = 2
@@ -159,8 +155,8 @@ class EvalData:
             Target column(s).
         feature_names : sequence of str, optional
             The model's input columns in its order. When given, the table must hold exactly
-            these columns (besides target and weight), in this order; a mismatch is an error,
-            never a silent reorder.
+            these columns (besides target and weight), in any order; they are taken in this
+            order. A missing or unexpected column is an error.
         sample_weight : str, optional
             Column holding per-row weights.
         """
@@ -174,7 +170,8 @@ class EvalData:
         features = frame.drop(columns=drop)
         actual = [str(c) for c in features.columns]
         if feature_names is not None:
-            _check_columns(actual, list(feature_names))
+            actual = _check_columns(actual, list(feature_names))
+            features = features.set_axis(features.columns.map(str), axis=1)[actual]
         _check_rows(len(frame))
         y_frame = frame[targets[0]] if len(targets) == 1 else frame[targets]
         X, categories, types = _frame_columns(features)
@@ -224,19 +221,16 @@ def missing_and_extra(
     return [c for c in expected if c not in actual], [c for c in actual if c not in expected]
 
 
-def _check_columns(actual: list[str], expected: list[str]) -> None:
-    if actual == expected:
-        return
+def _check_columns(actual: list[str], expected: list[str]) -> list[str]:
+    """The table's feature columns in the model's order: matched by name, in any order; a
+    missing or unexpected column is refused, naming both lists."""
     missing, extra = missing_and_extra(actual, expected)
     if missing or extra:
         raise DataError(
             f"the data's feature columns do not match the model's: missing {missing}, "
             f"unexpected {extra}; the model expects {expected}"
         )
-    raise DataError(
-        f"the data has the model's columns in a different order: {actual}; the model expects "
-        f"{expected}. Reorder the columns (importance is never computed on reordered inputs)."
-    )
+    return list(expected)
 
 
 def read_eval_data(
@@ -257,9 +251,9 @@ def read_eval_data(
     ``benchmarks/memory.py``). Checks as in ``EvalData.from_frame``.
     """
     path = Path(path)
-    if path.suffix.lower() not in {".parquet", ".pq"}:
+    if path.suffix.lower() not in PARQUET_SUFFIXES:
         frame = load_table(path)
-        _check_size(len(frame), frame.shape[1], path)
+        check_size(len(frame), frame.shape[1], path)
         return EvalData.from_frame(
             frame, target=target, feature_names=feature_names, sample_weight=sample_weight
         )
@@ -271,7 +265,7 @@ def read_eval_data(
     try:
         file = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
-        raise _unreadable(path, "parquet", exc) from None
+        raise unreadable(path, "parquet", exc) from None
     schema = file.schema_arrow
     columns = list(schema.names)
     targets = [target] if isinstance(target, str) else list(target)
@@ -285,7 +279,7 @@ def read_eval_data(
     ]
     features = [c for c in columns if c not in drop and c not in index]
     if feature_names is not None:
-        _check_columns(features, list(feature_names))
+        features = _check_columns(features, list(feature_names))
     _check_rows(file.metadata.num_rows)
     numeric = [c for c in features if _arrow_numeric(schema.field(c).type)]
     strings = [c for c in features if _arrow_strings(schema.field(c).type)]
@@ -296,7 +290,7 @@ def read_eval_data(
             f"columns {kinds} have types that cannot be evaluated; give numbers, booleans or "
             "strings (e.g. cast timestamps to numbers the way the model was trained)"
         )
-    _check_size(file.metadata.num_rows, len(features) + len(drop), path, strings=bool(strings))
+    check_size(file.metadata.num_rows, len(features) + len(drop), path, strings=bool(strings))
     X = np.empty((file.metadata.num_rows, len(features)), dtype=np.float32)
     position = {c: j for j, c in enumerate(features)}
     wide_ints: set[str] = set()
@@ -332,7 +326,7 @@ def read_eval_data(
             values = column.to_numpy(zero_copy_only=False)
             X[:, position[name]], categories[name] = code_column(name, values)
     except (pa.ArrowException, OSError) as exc:
-        raise _unreadable(path, "parquet", exc) from None
+        raise unreadable(path, "parquet", exc) from None
     return EvalData(
         X=X,
         y=np.concatenate(ys),
@@ -381,57 +375,3 @@ def _check_rows(n_rows: int) -> None:
         raise DataError("the table has no rows (a header only?); evaluation needs data rows")
     if n_rows < MIN_ROWS:
         raise DataError(f"need at least {MIN_ROWS} evaluation rows, got {n_rows}")
-
-
-def _unreadable(path: Path, kind: str, exc: BaseException) -> DataError:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return DataError(f"{path.name} cannot be read as {kind} ({reason}); is the file complete?")
-
-
-def _check_size(n_rows: int, n_columns: int, path: Path, *, strings: bool = False) -> None:
-    """Refuse a table above the budget: 4 bytes a cell (numbers, and the codes of string
-    columns), plus, when it has string columns, one column of Python strings at a time while
-    it is coded (``STRING_CELL_BYTES`` a cell)."""
-    import os
-
-    budget = int(os.environ.get("IMPORTANCE_TASKS_MAX_DATA_BYTES") or MAX_DATA_BYTES)
-    size = n_rows * n_columns * 4 + (n_rows * STRING_CELL_BYTES if strings else 0)
-    if size > budget:
-        coding = " (with one string column being coded)" if strings else ""
-        raise DataError(
-            f"{path.name}: {n_rows:,} rows x {n_columns} columns take {_bytes(size)} as "
-            f"float32{coding}, above the {_bytes(budget)} budget for evaluation data; evaluate "
-            "on a sample of the rows (a smaller table), or raise IMPORTANCE_TASKS_MAX_DATA_BYTES "
-            "where the workers have the memory"
-        )
-
-
-def _bytes(size: int) -> str:
-    if size >= 2**30:
-        return f"{size / 2**30:.2f} GiB"
-    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size} bytes"
-
-
-def load_table(path: str | Path) -> pd.DataFrame:
-    """Read a parquet or CSV file into a DataFrame, by its suffix."""
-    import pandas as pd
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"no data file at {path}")
-    suffix = path.suffix.lower()
-    if suffix in {".parquet", ".pq"}:
-        import pyarrow as pa
-
-        try:
-            return pd.read_parquet(path)
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise _unreadable(path, "parquet", exc) from None
-    if suffix in {".csv", ".txt"}:
-        try:
-            return pd.read_csv(path)
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{path.name} is empty: no header and no rows") from None
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-            raise _unreadable(path, "CSV", exc) from None
-    raise DataError(f"{path.name}: data must be parquet (.parquet) or CSV (.csv)")

@@ -12,11 +12,13 @@ __all__ = [
     "DataError",
     "ImportanceError",
     "InputError",
+    "NeedsDataError",
     "RegistryError",
     "ServiceUnavailableError",
     "UnsafeModelError",
     "UnsupportedModelError",
     "is_retryable",
+    "unanalysable_status",
 ]
 
 # MLflow error codes that say the request itself is wrong: the same request fails again.
@@ -42,6 +44,11 @@ class InputError(ImportanceError, ValueError):
 
 class DataError(InputError):
     """The evaluation data cannot be used with this model."""
+
+
+class NeedsDataError(DataError):
+    """The model version lacks what an analysis needs and only its owner can log: evaluation
+    data with a readable source, its target column, or the names of the model's inputs."""
 
 
 class RegistryError(InputError):
@@ -82,3 +89,14 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(code, str):
         return code not in PERMANENT_MLFLOW_CODES
     return True
+
+
+def unanalysable_status(exc: BaseException) -> str | None:
+    """The ``importance.status`` of a version that ``exc`` says cannot be analysed as it is
+    registered: ``needs_data`` (no readable evaluation data, no target, no column names) or
+    ``unsupported`` (a model the stage does not take); None for any other error."""
+    if isinstance(exc, NeedsDataError):
+        return "needs_data"
+    if isinstance(exc, (UnsupportedModelError, UnsafeModelError)):
+        return "unsupported"
+    return None

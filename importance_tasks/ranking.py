@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,6 +140,7 @@ def consensus(
     k: int = DEFAULT_TOP_K,
     seed: int = 0,
     n_draws: int = DEFAULT_DRAWS,
+    counted: Collection[str] | None = None,
 ) -> Consensus:
     """Combine the rankings of several methods into one, by mean rank, with rank intervals.
 
@@ -158,6 +159,10 @@ def consensus(
     seed : int, default=0
         Seeds the redrawn rankings of the intervals.
     n_draws : int, default=500
+    counted : collection of str, optional
+        The methods that may make the consensus (default: all); the others, such as the
+        first-layer weights baseline, are listed in ``excluded``. When none of ``results`` is
+        counted, all are.
     """
     if not results:
         raise ValueError("consensus needs at least one method's result")
@@ -168,11 +173,20 @@ def consensus(
                 f"method {result.method!r} ranks {result.features}, "
                 f"but {results[0].method!r} ranks {features}: group features the same way"
             )
-    excluded = {r.method: why for r in results if (why := failed_sanity(r)) is not None}
-    included = [r for r in results if r.method not in excluded]
+    uncounted = {
+        r.method: "not counted (consensus_methods): a baseline, not an answer"
+        for r in results
+        if counted is not None and r.method not in counted
+    }
+    if len(uncounted) == len(results):
+        uncounted = {}
+    candidates = [r for r in results if r.method not in uncounted]
+    excluded = {r.method: why for r in candidates if (why := failed_sanity(r)) is not None}
+    included = [r for r in candidates if r.method not in excluded]
     if not included:
-        included = list(results)
+        included = candidates
         excluded = {m: f"{why} (kept: every method failed)" for m, why in excluded.items()}
+    excluded = {**excluded, **uncounted}
     ranks = np.vstack([rank_descending(r.mean, ties="average") for r in included])
     mean_rank = ranks.mean(axis=0)
     rank = rank_descending(-mean_rank)

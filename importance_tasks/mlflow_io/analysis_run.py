@@ -22,7 +22,7 @@ from importance_tasks.result import Importance
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["AnalysisRun", "VersionTags"]
+__all__ = ["AnalysisRun", "VersionTags", "mark_unanalysable"]
 
 ARTIFACT_DIR = runs.ARTIFACT_DIR
 
@@ -37,6 +37,7 @@ class VersionTags:
     CONFIG = "importance.config"
     TOP_RANKS = "importance.top_ranks"
     DRIFT = "importance.drift"
+    REASON = "importance.reason"
 
     run_id: str | None
     status: str | None
@@ -344,12 +345,16 @@ class AnalysisRun:
         tags[VersionTags.STATUS] = "complete"
         for key, value in tags.items():
             _set_version_tag(self.client, name, version, key, value)
+        if VersionTags.REASON in self.client.get_model_version(name, version).tags:
+            self.client.delete_model_version_tag(name, version, VersionTags.REASON)
         return tags
 
     def tag_logged_model(self, model_id: str, tags: Mapping[str, str]) -> None:
         """The ``importance.*`` tags on the version's LoggedModel too, so that
         ``search_logged_models`` can filter on them (its metrics are already linked)."""
         self.client.set_logged_model_tags(model_id, dict(tags))
+        if VersionTags.REASON in (self.client.get_logged_model(model_id).tags or {}):
+            self.client.delete_logged_model_tag(model_id, VersionTags.REASON)
 
     @classmethod
     def previous_consensus(
@@ -404,6 +409,30 @@ def _importance_metrics(result: Importance) -> dict[str, float]:
     return metrics
 
 
+def mark_unanalysable(
+    client: MlflowClient,
+    name: str,
+    version: str,
+    model_id: str | None,
+    *,
+    status: str,
+    reason: str,
+) -> bool:
+    """Tag a version that cannot be analysed (``importance.status`` ``needs_data`` or
+    ``unsupported``, ``importance.reason`` one line), and its LoggedModel. A version whose
+    status is ``complete`` keeps its analysis of record: returns False and tags nothing."""
+    if VersionTags.read(client, name, version).status == "complete":
+        return False
+    line = " ".join(reason.split())[:4900]
+    _set_version_tag(client, name, version, VersionTags.REASON, line)
+    _set_version_tag(client, name, version, VersionTags.STATUS, status)
+    if model_id:
+        client.set_logged_model_tags(
+            model_id, {VersionTags.REASON: line, VersionTags.STATUS: status}
+        )
+    return True
+
+
 def _set_version_tag(client: MlflowClient, name: str, version: str, key: str, value: str) -> None:
     """Set a version tag; when two tasks that finish the same analysis set it at the same moment,
     MLflow's SQL store can refuse the second insert (a unique-constraint race inside its
@@ -413,6 +442,6 @@ def _set_version_tag(client: MlflowClient, name: str, version: str, key: str, va
     try:
         client.set_model_version_tag(name, version, key, value)
     except MlflowException as exc:
-        if "UNIQUE constraint" not in str(exc) and "duplicate key" not in str(exc):
+        if not runs.is_duplicate(exc):
             raise
         client.set_model_version_tag(name, version, key, value)

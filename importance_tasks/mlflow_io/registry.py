@@ -7,39 +7,31 @@ import dataclasses
 import difflib
 import fcntl
 import hashlib
-import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from importance_tasks.errors import DataError, RegistryError, UnsafeModelError
+from importance_tasks.mlflow_io.feature_names import FeatureNames, logged_feature_names
 from importance_tasks.model import CallableModel, Model
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from importance_tasks.data import EvalData
-
 __all__ = [
-    "EVALUATION_CONTEXTS",
     "LoadedModel",
     "ModelRef",
     "ModelSpec",
-    "fetch_data",
     "fetch_model",
     "model_id_of",
     "resolve_model",
 ]
 
-EVALUATION_CONTEXTS = ("evaluation", "test", "eval", "validation")
-CONVENTIONAL_ARTIFACTS = tuple(
-    f"{stem}.{ext}" for stem in ("evaluation", "test") for ext in ("parquet", "csv")
-)
 _MODEL_ID = re.compile(r"^models:/(m-[0-9a-f]+)$")
 
 
@@ -168,7 +160,7 @@ class LoadedModel:
 
     model: Model
     flavor: str
-    feature_names: tuple[str, ...] | None
+    feature_names: FeatureNames | None
     local_dir: Path
 
 
@@ -227,7 +219,7 @@ def fetch_model(client: MlflowClient, ref: ModelRef, *, trust_pyfunc: bool = Fal
     local = download_model(client, ref)
     mlmodel = yaml.safe_load((local / "MLmodel").read_text())
     flavors = mlmodel.get("flavors", {})
-    names = _feature_names(client, ref, local, mlmodel)
+    names = logged_feature_names(client, ref, local, mlmodel)
     for flavor in ("keras", "tensorflow"):
         conf = flavors.get(flavor)
         if conf is None:
@@ -257,12 +249,13 @@ def fetch_model(client: MlflowClient, ref: ModelRef, *, trust_pyfunc: bool = Fal
     return LoadedModel(_pyfunc(local, names), "python_function", names, local)
 
 
-def _pyfunc(local: Path, names: tuple[str, ...] | None) -> Model:
+def _pyfunc(local: Path, found: FeatureNames | None) -> Model:
     import mlflow
     import pandas as pd
 
     pyfunc = mlflow.pyfunc.load_model(str(local))
     schema = pyfunc.metadata.get_input_schema()
+    names = None if found is None or found.may_hold_target else found.names
     n_features = len(names) if names else len(schema.inputs) if schema else 0
     if not n_features:
         raise DataError(f"{local.name}: cannot tell how many inputs the pyfunc model takes")
@@ -272,136 +265,3 @@ def _pyfunc(local: Path, names: tuple[str, ...] | None) -> Model:
         return pyfunc.predict(frame)
 
     return CallableModel(predict, n_features=n_features)
-
-
-def _feature_names(
-    client: MlflowClient, ref: ModelRef, local: Path, mlmodel: dict[str, Any]
-) -> tuple[str, ...] | None:
-    """Input column names from the signature, the input example, or a training-time tag/param."""
-    inputs = json.loads((mlmodel.get("signature") or {}).get("inputs") or "[]")
-    named = [spec["name"] for spec in inputs if "name" in spec and _one_column(spec)]
-    if named and len(named) == len(inputs):
-        return tuple(named)
-    example = local / "input_example.json"
-    if example.is_file():
-        columns = json.loads(example.read_text()).get("columns") if example.stat().st_size else None
-        if columns:
-            return tuple(map(str, columns))
-    mv = client.get_model_version(ref.name, ref.version)
-    candidates = [mv.tags.get("feature_names")]
-    if ref.run_id:
-        run = client.get_run(ref.run_id)
-        candidates += [run.data.tags.get("feature_names"), run.data.params.get("feature_names")]
-    for value in candidates:
-        if value:
-            return _parse_names(value)
-    return None
-
-
-def _one_column(spec: dict[str, Any]) -> bool:
-    """A signature entry that is one column: a column spec, or a named tensor of shape (-1,)
-    or (-1, 1) (a Keras model's named input), not a matrix of several columns."""
-    if spec.get("type") != "tensor":
-        return True
-    shape = list(spec.get("tensor-spec", {}).get("shape", []))
-    return shape in ([-1], [-1, 1])
-
-
-def _parse_names(value: str) -> tuple[str, ...]:
-    text = value.strip()
-    if text.startswith("["):
-        return tuple(map(str, json.loads(text)))
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """The evaluation data, checked against the model's columns, and where it came from."""
-
-    data: EvalData
-    uri: str
-    target: str
-
-
-def fetch_data(
-    client: MlflowClient,
-    ref: ModelRef,
-    *,
-    data_uri: str | None,
-    target: str | None,
-    feature_names: Sequence[str] | None,
-) -> DataSource:
-    """Load the evaluation table: ``data_uri`` if given, else what the model's run logged.
-
-    ``data_uri`` is a local path or any MLflow artifact URI (``runs:/``, ``mlflow-artifacts:``,
-    ``s3://``, ...), parquet or CSV. Without it, the source run is searched for a dataset input
-    in context evaluation/test/eval/validation whose source has a URI, then for a conventional
-    artifact (``evaluation.parquet``, ``test.csv``, ...). The target comes from ``target``, else
-    the run's ``target`` param or tag.
-    """
-    run = client.get_run(ref.run_id) if ref.run_id else None
-    uri = data_uri or (_logged_data_uri(client, run) if run else None)
-    if uri is None:
-        raise DataError(
-            f"no evaluation data for {ref.uri}: pass data_uri (--data), or log it in the "
-            f"training run as a dataset input with context 'evaluation' whose source is a file "
-            f"URI, or as an artifact named one of {list(CONVENTIONAL_ARTIFACTS)}"
-        )
-    column = target or (run and (run.data.params.get("target") or run.data.tags.get("target")))
-    if not column:
-        raise DataError(
-            f"no target column for {ref.uri}: pass target (--target), or log a 'target' param "
-            "in the model's training run"
-        )
-    data = _read_data(client, uri, target=str(column), feature_names=feature_names)
-    return DataSource(data, uri, str(column))
-
-
-def _logged_data_uri(client: MlflowClient, run: Any) -> str | None:
-    for dataset_input in run.inputs.dataset_inputs if run.inputs else []:
-        context = {t.key: t.value for t in dataset_input.tags}.get("mlflow.data.context")
-        if context not in EVALUATION_CONTEXTS:
-            continue
-        try:
-            source = json.loads(dataset_input.dataset.source)
-        except (TypeError, json.JSONDecodeError):
-            continue
-        uri = source.get("uri") or source.get("url") if isinstance(source, dict) else None
-        if uri:
-            return str(uri)
-    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    for name in CONVENTIONAL_ARTIFACTS:
-        if name in artifacts:
-            return f"runs:/{run.info.run_id}/{name}"
-    return None
-
-
-def _read_data(
-    client: MlflowClient, uri: str, *, target: str, feature_names: Sequence[str] | None
-) -> EvalData:
-    import mlflow
-
-    from importance_tasks.data import read_eval_data
-
-    def read(path: str | Path) -> EvalData:
-        return read_eval_data(path, target=target, feature_names=feature_names)
-
-    if "://" not in uri and ":/" not in uri:
-        return read(uri)
-    if uri.startswith("file://"):
-        return read(uri[len("file://") :])
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=tmp, tracking_uri=client.tracking_uri
-            )
-        except Exception as exc:
-            from mlflow.exceptions import MlflowException
-
-            if isinstance(exc, MlflowException) and exc.error_code in {
-                "RESOURCE_DOES_NOT_EXIST",
-                "INVALID_PARAMETER_VALUE",
-            }:
-                raise DataError(f"evaluation data {uri} not found: {exc.message}") from None
-            raise
-        return read(path)

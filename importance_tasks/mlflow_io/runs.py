@@ -26,6 +26,7 @@ __all__ = [
     "experiment_id",
     "finish_run",
     "has_artifact",
+    "is_duplicate",
     "log_artifacts",
     "log_metrics",
     "metric_key",
@@ -140,30 +141,56 @@ def log_metrics(
 ) -> None:
     """Log metrics at step 0 with the run's start time, linked to the logged model if known.
 
-    The timestamp and step are the same on every retry, and MLflow stores an identical
-    (key, value, timestamp, step) once, so no metric grows a history.
+    Safe to repeat: a metric the run already holds with the same value is not sent again.
+    MLflow keeps an identical (key, value, timestamp, step) of the run once, but its SQL store
+    inserts the logged model's copy of a linked metric again, which its unique constraint on
+    (model, name, timestamp, step, run) refuses: a rerun against a server failed there. When
+    another task logs the same metrics at the same moment, the refused batch is sent again
+    without what that task has written.
     """
     import math
 
     from mlflow.entities import Metric
+    from mlflow.exceptions import MlflowException
 
-    timestamp = int(client.get_run(run_id).info.start_time)
+    run = client.get_run(run_id)
+    timestamp = int(run.info.start_time)
     dataset = (EVALUATION_DATASET, dataset_digest) if model_id and dataset_digest else (None, None)
-    batch = [
-        Metric(
-            key,
-            float(value),
-            timestamp,
-            0,
-            model_id=model_id,
-            dataset_name=dataset[0],
-            dataset_digest=dataset[1],
-        )
+    wanted = {
+        key: float(value)
         for key, value in metrics.items()
         if not (isinstance(value, float) and math.isnan(value))
-    ]
-    for start in range(0, len(batch), 1000):  # MLflow's log_batch limit
-        client.log_batch(run_id, metrics=batch[start : start + 1000])
+    }
+
+    def send(logged: Mapping[str, float]) -> None:
+        batch = [
+            Metric(
+                key,
+                value,
+                timestamp,
+                0,
+                model_id=model_id,
+                dataset_name=dataset[0],
+                dataset_digest=dataset[1],
+            )
+            for key, value in wanted.items()
+            if logged.get(key) != value
+        ]
+        for start in range(0, len(batch), 1000):  # MLflow's log_batch limit
+            client.log_batch(run_id, metrics=batch[start : start + 1000])
+
+    try:
+        send(run.data.metrics)
+    except MlflowException as exc:
+        if not is_duplicate(exc):
+            raise
+        send(client.get_run(run_id).data.metrics)
+
+
+def is_duplicate(exc: Exception) -> bool:
+    """A SQL store's unique-constraint refusal (SQLite, PostgreSQL, MySQL wordings)."""
+    text = str(exc)
+    return any(word in text for word in ("UNIQUE constraint", "duplicate key", "Duplicate entry"))
 
 
 def log_dataset(client: MlflowClient, run_id: str, *, digest: str, uri: str) -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "compute",
     "compute_jobs",
     "data_digest",
+    "is_of_record",
     "jobs",
     "load_inputs",
     "plan",
@@ -37,16 +38,30 @@ __all__ = [
 
 
 def run_stage(
-    model: ModelSpec | str, config: AnalysisConfig, **inputs: Any
+    model: ModelSpec | str,
+    config: AnalysisConfig,
+    *,
+    record: AnalysisConfig | None = None,
+    **inputs: Any,
 ) -> tuple[Plan, Analysis]:
     """The whole stage in one process: plan, every job, aggregate, publish.
 
-    Takes ``plan``'s arguments. Returns the plan and the analysis read back from the run, so a
-    repeated call on a complete run returns the logged result without computing.
+    Takes ``plan``'s arguments. The version's ``importance.*`` tags are set when ``config`` is
+    the configuration of record (``record``, default: the defaults) or asks for it
+    (``tag_version``); any other analysis is logged as its own run and leaves the tags alone.
+    Returns the plan and the analysis read back from the run, so a repeated call on a complete
+    run returns the logged result without computing.
     """
-    pinned = plan(model, config, **inputs)
+    pinned = plan(model, config, tag_version=is_of_record(config, record), **inputs)
     if not pinned.complete:
         compute_jobs(pinned, jobs(pinned))  # the model and data loaded once
         aggregate(pinned)
     publish(pinned)
     return pinned, read_logged_analysis(pinned.tracking_uri, pinned.run_id)
+
+
+def is_of_record(config: AnalysisConfig, record: AnalysisConfig | None = None) -> bool:
+    """Whether an analysis with ``config`` sets the version's tags: it asks to
+    (``tag_version``), or it computes what the stage's configuration of record computes
+    (``record``, default: the defaults)."""
+    return config.tag_version or config.digest() == (record or AnalysisConfig()).digest()

@@ -34,7 +34,7 @@ def aggregate(plan: Plan) -> dict[str, Any]:
             f"no method produced a result in run {plan.run_id} (all failed or were skipped)"
         )
     config = plan.config
-    combined = consensus(results, k=config.top_k, seed=config.seed)
+    combined = consensus(results, k=config.top_k, seed=config.seed, counted=config.counted_methods)
     agreed = agreement(results)
     previous = AnalysisRun.previous_consensus(
         client, plan.model.name, plan.model.version, experiment=plan.experiment

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from importance_tasks.data import EvalData
 from importance_tasks.errors import DataError
+from importance_tasks.mlflow_io.evaluation_data import DataSource
 from importance_tasks.mlflow_io.registry import LoadedModel, ModelRef, ModelSpec
 from importance_tasks.model import Model, for_data
 from importance_tasks.scoring import get_scorer
@@ -31,9 +33,19 @@ class Inputs:
     ref: ModelRef
     loaded: LoadedModel
     model: Model  # the loaded model taking the data's columns (by name for named inputs)
-    data: EvalData
-    data_uri: str
-    target: str
+    source: DataSource
+
+    @property
+    def data(self) -> EvalData:
+        return self.source.data
+
+    @property
+    def data_uri(self) -> str:
+        return self.source.uri
+
+    @property
+    def target(self) -> str:
+        return self.source.target
 
     def check_scoring(self, scoring: str) -> None:
         """Refuse a scoring that does not fit the model's output (``InputError``), before
@@ -66,23 +78,38 @@ def load_inputs(
     data_uri: str | None = None,
     target: str | None = None,
     trust_pyfunc: bool = False,
+    feature_names: Sequence[str] | None = None,
+    columns_in_model_order: bool = False,
 ) -> Inputs:
-    """Pin ``model`` (unless already pinned), load it safely, load its data, check both."""
+    """Pin ``model`` (unless already pinned), load it safely, load its data, check both.
+
+    A model with named inputs takes its columns by name (checked when it is bound to the
+    data); a model with one matrix input takes them by the names ``feature_names`` gives, else
+    those MLflow recorded (``mlflow_io.feature_names``), in any order. With no names at all,
+    the table's order is taken only with ``columns_in_model_order`` (``NeedsDataError``
+    otherwise).
+    """
     from importance_tasks.mlflow_io.client import access
-    from importance_tasks.mlflow_io.registry import fetch_data, fetch_model, resolve_model
+    from importance_tasks.mlflow_io.evaluation_data import ColumnRule, fetch_data
+    from importance_tasks.mlflow_io.feature_names import FeatureNames
+    from importance_tasks.mlflow_io.registry import fetch_model, resolve_model
 
     with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):
         ref = model if isinstance(model, ModelRef) else resolve_model(client, model)
         loaded = fetch_model(client, ref, trust_pyfunc=trust_pyfunc)
-    # A model with named inputs takes its columns by name (checked when it is bound to the
-    # data); a model with one matrix input takes them by position, in the recorded order.
-    by_name = getattr(loaded.model, "slots", None) is not None
+    slots = getattr(loaded.model, "slots", None)
+    given = None if feature_names is None else FeatureNames(tuple(feature_names), "feature_names")
     source = fetch_data(
         client,
         ref,
         data_uri=data_uri,
         target=target,
-        feature_names=None if by_name else loaded.feature_names,
+        columns=ColumnRule(
+            width=loaded.model.n_features,
+            model_columns=None if slots is None else tuple(c for s in slots for c in s.columns),
+            names=given or loaded.feature_names,
+            in_order=columns_in_model_order,
+        ),
     )
     data = source.data
     bound = for_data(loaded.model, data)
@@ -91,7 +118,7 @@ def load_inputs(
             f"{ref.uri} takes {bound.n_features} inputs but the data has "
             f"{len(data.feature_names)} feature columns: {list(data.feature_names)}"
         )
-    return Inputs(ref, loaded, bound, data, source.uri, source.target)
+    return Inputs(ref, loaded, bound, source)
 
 
 def checked_inputs(plan: Plan) -> Inputs:
@@ -105,6 +132,8 @@ def checked_inputs(plan: Plan) -> Inputs:
         data_uri=plan.data_uri,
         target=plan.target,
         trust_pyfunc=plan.trust_pyfunc,
+        feature_names=plan.config.feature_names,
+        columns_in_model_order=plan.config.columns_in_model_order,
     )
     if data_digest(inputs.data) != plan.data_digest:
         raise DataError(

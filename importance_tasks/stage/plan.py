@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.dependence import data_dependence
+from importance_tasks.errors import InputError, unanalysable_status
 from importance_tasks.evaluable import constant_features
 from importance_tasks.methods import make_method
 from importance_tasks.methods.shards import Shardable
@@ -66,6 +67,20 @@ class Plan:
     # clusters were added: what the version tag records, so that a registry audit with the same
     # settings finds the version up to date.
     requested_digest: str = ""
+    # Where the data and its target came from, and whether the columns were checked by name.
+    data_source: str = ""
+    target_source: str = ""
+    feature_names_checked: bool = False
+    # Whether publish sets the version's importance.* tags: this is its analysis of record.
+    tag_version: bool = True
+
+    def provenance(self) -> dict[str, Any]:
+        """Where the data, target and column names came from (the CLI prints these)."""
+        return {
+            "data_source": self.data_source,
+            "target_source": self.target_source,
+            "feature_names_checked": self.feature_names_checked,
+        }
 
     @functools.cached_property
     def config(self) -> AnalysisConfig:
@@ -127,6 +142,7 @@ def plan(
     target: str | None = None,
     experiment: str = DEFAULT_EXPERIMENT,
     trust_pyfunc: bool = False,
+    tag_version: bool = True,
 ) -> Plan:
     """Resolve the model and data, check them against each other and the configuration's
     scoring, then open (or find) the run. Everything that can be refused is refused before the
@@ -145,12 +161,40 @@ def plan(
     experiment : str, default="importance"
     trust_pyfunc : bool, default=False
         Allow non-Keras (pickled) pyfunc models.
+    tag_version : bool, default=True
+        Whether ``publish`` tags the model version with this analysis (its analysis of
+        record); the run is logged either way.
     """
-    from importance_tasks.mlflow_io.analysis_run import AnalysisRun
+    from importance_tasks.mlflow_io.analysis_run import AnalysisRun, mark_unanalysable
     from importance_tasks.mlflow_io.client import access, connect, package_versions
+    from importance_tasks.mlflow_io.registry import resolve_model
 
     client = connect(tracking_uri)
-    inputs = load_inputs(client, model, data_uri=data_uri, target=target, trust_pyfunc=trust_pyfunc)
+    with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):
+        pinned = resolve_model(client, model)
+    try:
+        inputs = load_inputs(
+            client,
+            pinned,
+            data_uri=data_uri,
+            target=target,
+            trust_pyfunc=trust_pyfunc,
+            feature_names=config.feature_names,
+            columns_in_model_order=config.columns_in_model_order,
+        )
+    except InputError as exc:
+        status = unanalysable_status(exc)
+        # The version's own state (what its owner logged), not a wrong --data: tag it.
+        if status and tag_version and not (data_uri and status == "needs_data"):
+            mark_unanalysable(
+                client,
+                pinned.name,
+                pinned.version,
+                pinned.model_id,
+                status=status,
+                reason=str(exc),
+            )
+        raise
     inputs.check_scoring(config.scoring)
     requested_digest = config.digest()
     config = config.with_input_groups(input_groups(inputs.model))
@@ -176,13 +220,16 @@ def plan(
                 "model_uri": ref.uri,
                 "model_flavor": inputs.loaded.flavor,
                 "data_uri": inputs.data_uri,
+                "data_source": inputs.source.data_source,
                 "data_digest": digest,
                 "data_rows": inputs.data.n_rows,
                 "target": inputs.target,
+                "target_source": inputs.source.target_source,
                 "methods": ",".join(config.methods),
                 "seed": config.seed,
                 "scoring": config.scoring,
-                "feature_names_checked": inputs.loaded.feature_names is not None,
+                "feature_names_checked": inputs.source.names_checked,
+                "feature_names_source": inputs.source.names_source or "the table's order",
                 **{f"settings.{m}": o for m, o in identity["options"].items()},
                 "package_versions": package_versions(),
             },
@@ -208,6 +255,10 @@ def plan(
         column_types=inputs.data.described_types(),
         forward_rows_per_s=forward_rows_per_s(inputs.model, inputs.data.X),
         requested_digest=requested_digest,
+        data_source=inputs.source.data_source,
+        target_source=inputs.source.target_source,
+        feature_names_checked=inputs.source.names_checked,
+        tag_version=tag_version,
     )
 
 

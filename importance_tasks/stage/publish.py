@@ -89,20 +89,23 @@ def publish(plan: Plan) -> dict[str, Any]:
         )
     top = top_features(combined.features, combined.rank, config.top_k)
     drift = None if compared is None else drift_tag(compared[1])
-    with access(
-        f"tag version {plan.model.version} of {plan.model.name!r}", "EDIT (on the registered model)"
-    ):
-        tags = run.tag_version(
-            plan.model.name,
-            plan.model.version,
-            top_features=top,
-            top_ranks=top_ranks_tag(combined),
-            config_digest=plan.requested_digest or config.digest(),
-            drift=drift,
-        )
-        if plan.model.model_id:
-            run.tag_logged_model(plan.model.model_id, tags)
+    if plan.tag_version:
+        with access(
+            f"tag version {plan.model.version} of {plan.model.name!r}",
+            "EDIT (on the registered model)",
+        ):
+            tags = run.tag_version(
+                plan.model.name,
+                plan.model.version,
+                top_features=top,
+                top_ranks=top_ranks_tag(combined),
+                config_digest=plan.requested_digest or config.digest(),
+                drift=drift,
+            )
+            if plan.model.model_id:
+                run.tag_logged_model(plan.model.model_id, tags)
     return {
+        "tagged": plan.tag_version,
         "run_id": plan.run_id,
         "model_name": plan.model.name,
         "model_version": plan.model.version,

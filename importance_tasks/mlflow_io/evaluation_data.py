@@ -1,0 +1,272 @@
+"""The evaluation data of a model version: where it is, its target, its columns checked.
+
+Without an explicit ``data_uri``, the data is what the model's run logged: a dataset input in
+one of the evaluation contexts whose source holds the rows (a file, an artifact, a ``runs:/``,
+``mlflow-artifacts:`` or object-store URI), else a conventional artifact (``evaluation.parquet``,
+``test.csv``, ...). ``mlflow.data.from_pandas`` without a ``source`` records a dataset whose
+source is the code that logged it: its rows are not stored, and it is named in the error.
+
+The target column comes from the call, else the run's ``target`` param or tag (MLflow does not
+store a dataset's ``targets``), else the one column of the table that no model input takes,
+when the inputs' names are known. What was used, and why, is recorded (``data_source``,
+``target_source``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from importance_tasks.errors import DataError, NeedsDataError
+from importance_tasks.mlflow_io.feature_names import FeatureNames
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from importance_tasks.data import EvalData
+    from importance_tasks.mlflow_io.registry import ModelRef
+
+__all__ = [
+    "CONVENTIONAL_ARTIFACTS",
+    "EVALUATION_CONTEXTS",
+    "ColumnRule",
+    "DataSource",
+    "fetch_data",
+]
+
+EVALUATION_CONTEXTS = ("evaluation", "test", "eval", "validation")
+CONVENTIONAL_ARTIFACTS = tuple(
+    f"{stem}.{ext}" for stem in ("evaluation", "test") for ext in ("parquet", "csv")
+)
+TARGET_KEYS = ("target", "target_column")
+_WITHOUT_ROWS = {"code"}  # dataset sources that record where a table was made, not its rows
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """How the table's columns are matched to the model's inputs.
+
+    ``model_columns``: the columns a model with named inputs takes (None for one matrix
+    input, taken by position). ``names``: the matrix input's column names, when known.
+    ``width``: how many columns the matrix input takes. ``in_order``: with no names, take the
+    table's columns in their order (else refused, ``NeedsDataError``).
+    """
+
+    width: int
+    model_columns: tuple[str, ...] | None = None
+    names: FeatureNames | None = None
+    in_order: bool = False
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """The evaluation data, checked against the model's columns, and where it came from."""
+
+    data: EvalData
+    uri: str
+    target: str
+    data_source: str
+    target_source: str
+    names_source: str | None  # None: the columns were taken in the table's order, unchecked
+
+    @property
+    def names_checked(self) -> bool:
+        return self.names_source is not None
+
+    def warnings(self) -> list[str]:
+        if self.names_checked:
+            return []
+        return [
+            f"nothing names the model's {len(self.data.feature_names)} input columns: they "
+            "were taken in the table's order, unchecked (give feature_names, --feature-names, "
+            "to check them by name)"
+        ]
+
+
+def fetch_data(
+    client: MlflowClient,
+    ref: ModelRef,
+    *,
+    data_uri: str | None,
+    target: str | None,
+    columns: ColumnRule,
+) -> DataSource:
+    """Find, read and check the evaluation table (see the module's docstring).
+
+    Raises
+    ------
+    NeedsDataError
+        No logged data with readable rows, no target column, or (for a matrix input) no names
+        for its columns without ``in_order``: what the version's owner has to log.
+    DataError
+        The table does not fit the model (columns missing, extra, the wrong count).
+    """
+    run = client.get_run(ref.run_id) if ref.run_id else None
+    if data_uri:
+        uri, data_source = _given(data_uri), "given (data_uri)"
+    else:
+        uri, data_source = _logged_data(client, ref, run)
+    with _local_copy(client, uri) as path:
+        from importance_tasks.data import read_eval_data
+        from importance_tasks.tables import table_columns
+
+        table = table_columns(path)
+        column, target_source = _target(ref, run, target, table, columns)
+        expected, names_source = _expected_columns(columns, column, table)
+        data = read_eval_data(path, target=column, feature_names=expected)
+    return DataSource(data, uri, column, data_source, target_source, names_source)
+
+
+def _given(uri: str) -> str:
+    """A local path as an absolute path (a later task, in another folder, reads it too)."""
+    if "://" in uri or ":/" in uri:
+        return uri
+    return str(Path(uri).expanduser().resolve())
+
+
+def _logged_data(client: MlflowClient, ref: ModelRef, run: Any) -> tuple[str, str]:
+    """The URI of the logged evaluation data and a description of what was chosen and why."""
+    found: list[tuple[int, str, str]] = []  # (context rank, uri, description)
+    refused: list[str] = []
+    for dataset_input in run.inputs.dataset_inputs if run and run.inputs else []:
+        context = {t.key: t.value for t in dataset_input.tags}.get("mlflow.data.context")
+        if context not in EVALUATION_CONTEXTS:
+            continue
+        dataset = dataset_input.dataset
+        described = (
+            f"dataset {dataset.name!r} (context {context}, digest {dataset.digest}) "
+            f"of run {run.info.run_id}"
+        )
+        uri = _source_uri(dataset)
+        if uri is None:
+            refused.append(
+                f"{described} has a {dataset.source_type!r} source, which does not hold its rows"
+            )
+        elif _unreadable_local(uri):
+            refused.append(f"{described} points at {uri}, which this worker cannot read")
+        else:
+            found.append((EVALUATION_CONTEXTS.index(str(context)), uri, described))
+    if found:
+        found.sort(key=lambda f: f[0])
+        _, uri, described = found[0]
+        others = [f[2] for f in found[1:]] + refused
+        if others:
+            described += (
+                f", chosen by context (in order {', '.join(EVALUATION_CONTEXTS)}) over "
+                + "; ".join(others)
+            )
+        return uri, described
+    if run is not None:
+        run_id = run.info.run_id
+        artifacts = {a.path for a in client.list_artifacts(run_id)}
+        for name in CONVENTIONAL_ARTIFACTS:
+            if name in artifacts:
+                return f"runs:/{run_id}/{name}", f"artifact {name} of run {run_id}"
+    seen = f" Found: {'; '.join(refused)}." if refused else ""
+    where = f"run {run.info.run_id}" if run is not None else "the version (it has no run)"
+    raise NeedsDataError(
+        f"no evaluation data for {ref.uri}.{seen} Log the table where this worker can read "
+        f"it: as an artifact of {where} (mlflow.log_artifact) named one of "
+        f"{list(CONVENTIONAL_ARTIFACTS)}, or as a dataset input with context 'evaluation' "
+        "whose source is that file's URI (mlflow.log_input(mlflow.data.from_pandas(df, "
+        "source=URI), context='evaluation')); or pass data_uri (--data)"
+    )
+
+
+def _source_uri(dataset: Any) -> str | None:
+    if dataset.source_type in _WITHOUT_ROWS:
+        return None
+    try:
+        source = json.loads(dataset.source)
+    except (TypeError, json.JSONDecodeError):
+        return None
+    uri = (source.get("uri") or source.get("url")) if isinstance(source, dict) else None
+    return str(uri) if uri else None
+
+
+def _unreadable_local(uri: str) -> bool:
+    if uri.startswith("file://"):
+        uri = uri[len("file://") :]
+    elif "://" in uri or ":/" in uri:
+        return False
+    return not Path(uri).is_file()
+
+
+def _target(
+    ref: ModelRef, run: Any, given: str | None, table: Sequence[str], columns: ColumnRule
+) -> tuple[str, str]:
+    """The target column and where it came from."""
+    if given:
+        return given, "given (target)"
+    for kind, values in (("param", run.data.params), ("tag", run.data.tags)) if run else ():
+        for key in TARGET_KEYS:
+            if values.get(key):
+                return str(values[key]), f"the {key!r} {kind} of run {run.info.run_id}"
+    names = columns.names
+    exact = names is not None and (not names.may_hold_target or len(names.names) == columns.width)
+    inputs = columns.model_columns or (names.names if names and exact else None)
+    left = [c for c in table if inputs is not None and c not in inputs]
+    if len(left) == 1 and inputs is not None:
+        return left[0], "the one column of the table that no model input takes"
+    known = "" if inputs is None else f" ({len(left)} columns no model input takes: {left})"
+    raise NeedsDataError(
+        f"no target column for {ref.uri}{known}: pass target (--target), or log a 'target' "
+        "param in the model's run (MLflow does not store a dataset's targets)"
+    )
+
+
+def _expected_columns(
+    columns: ColumnRule, target: str, table: Sequence[str]
+) -> tuple[list[str] | None, str | None]:
+    """The feature columns the table must hold, in the model's order (None: the table's own
+    order, or by name for named inputs), and where their names came from."""
+    if columns.model_columns is not None:
+        return None, "the model's named inputs"
+    if columns.names is not None:
+        names = list(columns.names.without([target]))
+        if len(names) != columns.width:
+            raise DataError(
+                f"{columns.names.source} names {len(names)} input columns {names}, but the "
+                f"model takes {columns.width}; give the right ones with feature_names "
+                "(--feature-names)"
+            )
+        return names, columns.names.source
+    if not columns.in_order:
+        raise NeedsDataError(
+            f"nothing names the model's {columns.width} input columns (its signature is "
+            "tensor-only, and no input example, 'feature_names' tag or param, or training "
+            "dataset schema holds them), so the table's columns "
+            f"{[c for c in table if c != target]} cannot be checked: give feature_names "
+            "(--feature-names a,b,...), or columns_in_model_order=true "
+            "(--columns-in-model-order) to take them in the table's order"
+        )
+    return None, None
+
+
+@contextlib.contextmanager
+def _local_copy(client: MlflowClient, uri: str) -> Iterator[Path]:
+    """The table at ``uri`` as a local file (downloaded into a temporary folder)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if "://" not in uri and ":/" not in uri:
+        yield Path(uri)
+        return
+    if uri.startswith("file://"):
+        yield Path(uri[len("file://") :])
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=tmp, tracking_uri=client.tracking_uri
+            )
+        except MlflowException as exc:
+            if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
+                raise DataError(f"evaluation data {uri} not found: {exc.message}") from None
+            raise
+        yield Path(path)
