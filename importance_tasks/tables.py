@@ -10,7 +10,14 @@ from importance_tasks.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MAX_DATA_BYTES", "check_size", "load_table", "table_columns", "unreadable"]
+__all__ = [
+    "MAX_DATA_BYTES",
+    "PARQUET_SUFFIXES",
+    "check_size",
+    "load_table",
+    "table_columns",
+    "unreadable",
+]
 
 # Evaluation data above this (as float32) is refused with its size; override with the
 # environment variable IMPORTANCE_TASKS_MAX_DATA_BYTES. Row shards bound the work, not this.

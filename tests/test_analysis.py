@@ -14,7 +14,8 @@ from tests.conftest import dense_model
 def test_explain_runs_every_method_and_builds_consensus(friedman):
     analysis = explain(friedman.model, friedman.data, seed=0)
     assert list(analysis.results) == list(DEFAULT_METHODS)
-    assert analysis.consensus.methods == DEFAULT_METHODS
+    assert analysis.consensus.methods == tuple(m for m in DEFAULT_METHODS if m != "weights")
+    assert "weights" in analysis.consensus.excluded  # the naive baseline: shown, not counted
     assert set(analysis.consensus.rank[:5]) <= {1, 2, 3, 4, 5, 6}
     payload = analysis.as_dict()
     assert payload["features"] == list(friedman.data.feature_names)

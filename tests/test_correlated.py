@@ -84,9 +84,9 @@ def test_the_stage_logs_clusters_intervals_agreement_and_drift(twins, tmp_path):
     store = prepare_local_store(tmp_path, experiments=("training", "importance"))
     frame = pd.DataFrame(data.X, columns=list(NAMES)).assign(y=data.y)
     name = f"twins-{uuid.uuid4().hex[:6]}"
-    config = AnalysisConfig(
-        methods=("permutation", "conditional_permutation", "weights"), sanity_check=True
-    )
+    methods = ("permutation", "conditional_permutation", "weights")
+    # weights counted here (not by default): its ranks carry most of the drift this checks
+    config = AnalysisConfig(methods=methods, consensus_methods=methods, sanity_check=True)
     import keras
 
     blind = keras.models.clone_model(model.keras_model)

@@ -11,10 +11,10 @@ __all__ = ["log_audit_table", "stale_versions"]
 
 
 def _config_digest(params: Mapping[str, Any]) -> str:
-    from importance_tasks.config import AnalysisConfig, settings
+    from importance_tasks.airflow.stage_group import stage_settings
+    from importance_tasks.config import AnalysisConfig
 
-    names = [s.name for s in settings()]
-    return AnalysisConfig.from_settings({k: params.get(k) for k in names}).digest()
+    return AnalysisConfig.from_settings(stage_settings({}, params)).digest()
 
 
 def stale_versions(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from airflow.sdk import get_current_context, task, task_group
 
 from importance_tasks.airflow.assets import IMPORTANCE_RESULTS, analysis_event
 
-__all__ = ["RETRY_ARGS", "importance_stage", "requests_from_params"]
+__all__ = ["RETRY_ARGS", "importance_stage", "requests_from_params", "stage_settings"]
 
 RETRY_ARGS: dict[str, Any] = {
     "retries": 3,
@@ -30,6 +30,8 @@ RETRY_ARGS: dict[str, Any] = {
 }
 # Inputs of an analysis beside its configuration (which model is the request's own).
 INPUT_KEYS = ("data_uri", "target", "experiment")
+# An Airflow Variable holding a deployment's configuration of record (JSON settings).
+CONFIG_VARIABLE = "importance_config"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -91,12 +93,24 @@ def _label(text: str) -> None:
 def resolve(
     requests: list[dict[str, Any]] | None, overrides: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """Pin every requested model version, check its data and settings, open its MLflow run."""
+    """Pin every requested model version, check its data and settings, open its MLflow run.
+
+    A version that cannot be analysed as registered (no readable evaluation data, no target,
+    unnamed columns, an unsupported model) is tagged ``importance.status`` ``needs_data`` or
+    ``unsupported`` with ``importance.reason``, and left out; when none is left, the task is
+    skipped (failed with the Param ``fail_when_unanalysable``), so that "nothing to analyse"
+    is not "the stage broke".
+    """
+    import logging
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
     from importance_tasks.airflow.assets import requests_from_events
     from importance_tasks.airflow.mlflow_connection import configure_mlflow
     from importance_tasks.config import AnalysisConfig, settings
+    from importance_tasks.errors import InputError, unanalysable_status
     from importance_tasks.mlflow_io.registry import ModelSpec
-    from importance_tasks.stage import DEFAULT_EXPERIMENT, plan
+    from importance_tasks.stage import DEFAULT_EXPERIMENT, is_of_record, plan
 
     context = get_current_context()
     params = dict(context.get("params") or {})
@@ -104,23 +118,61 @@ def resolve(
         events = context.get("triggering_asset_events")
         requests = requests_from_events(events) or requests_from_params(params)
     names = [s.name for s in settings()]
+    record = AnalysisConfig.from_settings(stage_settings(overrides))
     tracking_uri = configure_mlflow()
-    plans = []
+    plans, unanalysable = [], []
     for request in requests:
-        values = {k: params.get(k) for k in (*names, *INPUT_KEYS)}
+        values = stage_settings(overrides, params)
+        values.update({k: params.get(k) for k in INPUT_KEYS})
         for layer in (overrides, request):
-            values.update({k: v for k, v in layer.items() if v is not None and k != "model"})
-        config = AnalysisConfig.from_settings({k: values[k] for k in names})
-        pinned = plan(
-            ModelSpec(**request["model"]),
-            config,
-            tracking_uri=tracking_uri,
-            data_uri=values.get("data_uri") or None,
-            target=values.get("target") or None,
-            experiment=values.get("experiment") or DEFAULT_EXPERIMENT,
-        )
+            values.update({k: v for k, v in layer.items() if v is not None and k in INPUT_KEYS})
+        values.update({k: v for k, v in request.items() if v is not None and k in names})
+        config = AnalysisConfig.from_settings({k: values.get(k) for k in names})
+        spec = ModelSpec(**request["model"])
+        try:
+            pinned = plan(
+                spec,
+                config,
+                tracking_uri=tracking_uri,
+                data_uri=values.get("data_uri") or None,
+                target=values.get("target") or None,
+                experiment=values.get("experiment") or DEFAULT_EXPERIMENT,
+                tag_version=is_of_record(config, record),
+            )
+        except InputError as exc:
+            status = unanalysable_status(exc)
+            if status is None or config.fail_when_unanalysable:
+                raise
+            logging.getLogger(__name__).warning("%s: %s: %s", spec, status, exc)
+            unanalysable.append(f"{spec}: {status}: {exc}")
+            continue
         plans.append(pinned.to_dict())
+    if not plans and unanalysable:
+        raise AirflowSkipException("; ".join(unanalysable))
     return plans
+
+
+def stage_settings(
+    overrides: Mapping[str, Any], params: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The settings of an analysis: the defaults, then the Airflow Variable
+    ``importance_config`` (a JSON object of settings, for a deployment), then the Params of the
+    run that differ from their defaults (a run triggered with other settings), then the task
+    group's arguments. Without ``params`` this is the stage's configuration of record: the
+    analyses that set the version's tags."""
+    from airflow.sdk import Variable
+
+    from importance_tasks.config import settings
+    from importance_tasks.errors import InputError
+
+    defaults = {s.name: s.default for s in settings()}
+    deployed = Variable.get(CONFIG_VARIABLE, default=None, deserialize_json=True)
+    if deployed is not None and not isinstance(deployed, Mapping):
+        raise InputError(f"the Variable {CONFIG_VARIABLE} must be a JSON object of settings")
+    asked = {k: v for k, v in (params or {}).items() if k in defaults and v != defaults[k]}
+    values = {**defaults, **(deployed or {}), **asked}
+    values.update({k: v for k, v in overrides.items() if v is not None and k in defaults})
+    return values
 
 
 @task

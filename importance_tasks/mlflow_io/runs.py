@@ -41,6 +41,11 @@ EVALUATION_DATASET = "evaluation"
 MANIFEST = f"{ARTIFACT_DIR}/manifest.json"
 CONSENSUS = f"{ARTIFACT_DIR}/consensus.json"
 KEY_TAG = "importance.key"
+# Claims that settle which run an analysis key has (see ``_claimed_run``).
+CLAIM_PREFIX = ".importance-claims/"
+CLAIMANT_TAG = "importance.claimant"
+CLAIM_RUN_TAG = "importance.run_id"
+CLAIM_WAIT_S, CLAIM_POLL_S = 60.0, 0.25
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :]")
 _MAX_PARAM = 6000
 READ_TRIES, READ_PAUSE_S = 3, 0.5  # reads of an artifact that is being replaced
@@ -68,8 +73,7 @@ def experiment_id(client: MlflowClient, name: str) -> str:
 
 
 def _runs_with_key(client: MlflowClient, experiment_id: str, key: str) -> list[Run]:
-    """The live runs of analysis ``key``, the one to keep first: earliest start, then run id
-    (every process sorts them the same way, so they all keep the same one)."""
+    """The live runs of analysis ``key``, earliest start (then run id) first."""
     found = client.search_runs(
         [experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{key}'", max_results=50
     )
@@ -85,28 +89,15 @@ def open_run(
     tags: Mapping[str, str],
     params: Mapping[str, Any],
 ) -> tuple[str, bool]:
-    """The run for analysis ``key``: found again if it exists, else created.
+    """The run for analysis ``key``: found again if it exists, else created, once.
 
     Returns ``(run_id, complete)``; ``complete`` is True when its manifest is already there.
-    A run left RUNNING or FAILED by a dead task is taken over, never duplicated. If two tasks
-    create a run for the same key at once (or a retried request creates two), all but the first
-    in a fixed order (start time, run id) are deleted, and every task uses that first one.
+    A run left RUNNING or FAILED by a dead task is taken over, never duplicated. Which run
+    is the analysis's is settled by a claim (``_claimed_run``), so that two tasks creating it
+    at once, or a create request retried by the client, end in the same one run.
     """
     exp_id = experiment_id(client, experiment)
-    existing = _runs_with_key(client, exp_id, key)
-    if not existing:
-        created = client.create_run(
-            exp_id, run_name=run_name, tags={KEY_TAG: key, **tags}
-        ).info.run_id
-        from mlflow.exceptions import MlflowException
-
-        existing = _runs_with_key(client, exp_id, key) or [client.get_run(created)]
-        # Another task created one at the same time, or a retried POST created two: keep the
-        # first in the shared order, delete the others (before anything is logged into them).
-        for extra in existing[1:]:
-            with contextlib.suppress(MlflowException):  # already deleted by the other task
-                client.delete_run(extra.info.run_id)
-    run = existing[0]
+    run = client.get_run(_claimed_run(client, exp_id, key, run_name, tags))
     run_id = run.info.run_id
     if has_artifact(client, run_id, MANIFEST):
         return run_id, True
@@ -119,6 +110,81 @@ def open_run(
 
         client.log_batch(run_id, params=[Param(k, v) for k, v in fresh.items()])
     return run_id, False
+
+
+def _claimed_run(
+    client: MlflowClient, exp_id: str, key: str, run_name: str, tags: Mapping[str, str]
+) -> str:
+    """The id of analysis ``key``'s run, settled through a claim.
+
+    MLflow cannot create a run only if none exists, and deleting duplicates afterwards loses
+    runs: a create that commits late (or a POST the client retried) may sort first, after
+    another task has begun logging into its own run. An experiment's name is unique in the
+    backend store, deleted experiments included, so the claim is an experiment named after
+    the key, created with a random token: the task whose token it holds creates the run (or
+    adopts one made before claims existed), writes its id on the claim and deletes the claim
+    experiment (it leaves the UI, and keeps its name); every other task waits for that id.
+    Runs of the key other than the claimed one were never handed out and are deleted. A claim
+    whose creator died before naming a run is taken over after ``CLAIM_WAIT_S``. A claimed
+    run that was deleted (to analyse again) starts the next claim generation.
+    """
+    import time
+    import uuid
+
+    from mlflow.exceptions import MlflowException
+
+    token = uuid.uuid4().hex
+    generation = 0
+    while True:
+        name = f"{CLAIM_PREFIX}{exp_id}/{key}/{generation}"
+        claim = client.get_experiment_by_name(name)
+        if claim is None:
+            try:
+                client.create_experiment(name, tags={CLAIMANT_TAG: token})
+            except MlflowException as exc:  # another task's claim, or our retried request
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            claim = client.get_experiment_by_name(name)
+        if claim is None:
+            raise MlflowException(f"the claim {name!r} was created but cannot be read back")
+        if claim.tags.get(CLAIMANT_TAG) == token:
+            return _settle(client, claim, exp_id, key, run_name, tags)
+        waited = time.monotonic()
+        while not claim.tags.get(CLAIM_RUN_TAG):
+            if time.monotonic() - waited > CLAIM_WAIT_S:  # its creator died before naming a run
+                return _settle(client, claim, exp_id, key, run_name, tags)
+            time.sleep(CLAIM_POLL_S)
+            claim = client.get_experiment(claim.experiment_id)
+        run_id = str(claim.tags[CLAIM_RUN_TAG])
+        if client.get_run(run_id).info.lifecycle_stage != "deleted":
+            return run_id
+        generation += 1
+
+
+def _settle(
+    client: MlflowClient,
+    claim: Any,
+    exp_id: str,
+    key: str,
+    run_name: str,
+    tags: Mapping[str, str],
+) -> str:
+    """Name the claim's run (adopted or created), close the claim, delete stray runs."""
+    from mlflow.exceptions import MlflowException
+
+    found = _runs_with_key(client, exp_id, key)
+    run_id = (
+        found[0].info.run_id
+        if found
+        else client.create_run(exp_id, run_name=run_name, tags={KEY_TAG: key, **tags}).info.run_id
+    )
+    client.set_experiment_tag(claim.experiment_id, CLAIM_RUN_TAG, run_id)
+    client.delete_experiment(claim.experiment_id)
+    for stray in _runs_with_key(client, exp_id, key):
+        if stray.info.run_id != run_id:
+            with contextlib.suppress(MlflowException):  # deleted meanwhile
+                client.delete_run(stray.info.run_id)
+    return run_id
 
 
 def _param(value: Any) -> str:

@@ -58,7 +58,9 @@ def test_steps_log_the_whole_contract(store, friedman):
     assert {"consensus.json", "agreement.json", "rankings.csv", "plots/rank_heatmap.png"} <= paths
     assert {"report.html", "manifest.json"} <= paths
     consensus = _json(store, pinned.run_id, "importance/consensus.json")
-    assert consensus["methods"] == list(config.methods)
+    # weights, the naive baseline, is in the tables but not in the consensus by default
+    assert consensus["methods"] == ["permutation", "probe"]
+    assert "weights" in consensus["excluded"]
     top = sorted(consensus["rank"], key=consensus["rank"].get)[:5]
     assert set(top) == {f"x{i}" for i in range(5)} and published["top_features"] == top
     agreement = _json(store, pinned.run_id, "importance/agreement.json")

@@ -1,0 +1,310 @@
+"""Models and data registered the way teams do it, with MLflow's own calls and none of ours,
+against a real MLflow server: every way MLflow 3.17 lets a Keras model be logged loads, the
+feature names are found where MLflow keeps them, the data where the run logged it, and what
+cannot be checked is refused with one line and the version tagged."""
+
+from __future__ import annotations
+
+import uuid
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from importance_tasks.cli import main
+from importance_tasks.config import AnalysisConfig
+from importance_tasks.errors import DataError, NeedsDataError
+from importance_tasks.mlflow_io.analysis_run import VersionTags
+from importance_tasks.mlflow_io.registry import model_id_of
+from importance_tasks.stage import aggregate, load_inputs, plan, publish, run_stage
+from tests.conftest import FRIEDMAN_FEATURES, friedman_frame
+
+pytestmark = pytest.mark.integration
+
+PIP = ["tensorflow"]  # explicit, so log_model does not spend seconds inferring requirements
+FAST = AnalysisConfig(methods=("permutation", "probe"), n_repeats=2)
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def _latest(client: mlflow.MlflowClient, name: str) -> str:
+    return str(max(int(v.version) for v in client.search_model_versions(f"name = '{name}'")))
+
+
+def _register(server: str, name: str, log) -> str:  # type: ignore[no-untyped-def]
+    """Run ``log`` inside a fresh run of its own experiment (datasets are shared by digest
+    within an experiment) and set the alias champion on the version it registered."""
+    mlflow.set_tracking_uri(server)
+    mlflow.set_experiment(name)
+    with mlflow.start_run():
+        log()
+    client = mlflow.MlflowClient(server)
+    version = _latest(client, name)
+    client.set_registered_model_alias(name, "champion", version)
+    return version
+
+
+def _eval_file(tmp_path, friedman, name="evaluation.parquet") -> str:
+    path = tmp_path / name
+    friedman_frame(friedman.data).to_parquet(path)
+    return str(path)
+
+
+def _top5(analysis) -> set[str]:  # type: ignore[no-untyped-def]
+    order = np.argsort(analysis.consensus.rank)[:5]
+    return {analysis.consensus.features[i] for i in order}
+
+
+def test_tensorflow_flavor_numpy_example_and_a_file_dataset(friedman, mlflow_server, tmp_path):
+    """The issue's crash: a numpy input example (a list in input_example.json). The names
+    come from the logged dataset's schema (target among them), the target from the run."""
+    name = _name("np-example")
+    frame = friedman_frame(friedman.data)
+    path = _eval_file(tmp_path, friedman)
+    X = friedman.data.X
+
+    def log() -> None:
+        mlflow.log_param("target", "y")
+        mlflow.log_input(mlflow.data.from_pandas(frame, source=path), context="evaluation")
+        mlflow.tensorflow.log_model(
+            friedman.model.keras_model,
+            name="model",
+            input_example=X[:5],
+            registered_model_name=name,
+            pip_requirements=PIP,
+        )
+
+    _register(mlflow_server, name, log)
+    pinned, analysis = run_stage(f"{name}@champion", FAST, tracking_uri=mlflow_server)
+    assert _top5(analysis) == set(FRIEDMAN_FEATURES[:5])
+    assert pinned.feature_names_checked and pinned.data_uri == path
+    assert "dataset 'dataset' (context evaluation" in pinned.data_source
+    assert pinned.target_source.startswith("the 'target' param of run")
+    params = mlflow.MlflowClient(mlflow_server).get_run(pinned.run_id).data.params
+    assert params["feature_names_checked"] == "true"
+    assert "schema of dataset" in params["feature_names_source"]
+    assert params["data_source"] == pinned.data_source
+
+
+def test_dataframe_example_with_a_tensor_signature_names_the_columns(
+    friedman, mlflow_server, tmp_path
+):
+    """mlflow.tensorflow takes a DataFrame example only with an explicit tensor signature;
+    its input_example.json is a split-orient table, whose columns are the names. The target
+    is then the one column of the table no input takes."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    name = _name("df-example")
+    features = friedman_frame(friedman.data).drop(columns="y")
+    signature = ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype("float32"), (-1, 10))]),
+        outputs=Schema([TensorSpec(np.dtype("float32"), (-1, 1))]),
+    )
+    path = _eval_file(tmp_path, friedman)
+
+    def log() -> None:
+        mlflow.tensorflow.log_model(
+            friedman.model.keras_model,
+            name="model",
+            input_example=features.head(3),
+            signature=signature,
+            registered_model_name=name,
+            pip_requirements=PIP,
+        )
+
+    _register(mlflow_server, name, log)
+    # The same table with its columns reversed: matched by name, not by position.
+    reversed_path = tmp_path / "reversed.parquet"
+    frame = pd.read_parquet(path)
+    frame[list(reversed(frame.columns))].to_parquet(reversed_path)
+    pinned, analysis = run_stage(
+        f"{name}@champion", FAST, tracking_uri=mlflow_server, data_uri=str(reversed_path)
+    )
+    assert pinned.target == "y" and pinned.target_source.startswith("the one column")
+    assert pinned.feature_names_checked
+    assert _top5(analysis) == set(FRIEDMAN_FEATURES[:5])
+    # A misspelled column is refused, naming it.
+    frame.rename(columns={"x3": "x_3"}).to_parquet(tmp_path / "typo.parquet")
+    with pytest.raises(DataError, match=r"missing \['x3'\], unexpected \['x_3'\]"):
+        plan(
+            f"{name}@champion",
+            FAST,
+            tracking_uri=mlflow_server,
+            data_uri=str(tmp_path / "typo.parquet"),
+            target="y",
+        )
+
+
+def test_keras_flavor_artifact_path_and_a_training_dataset_schema(
+    friedman, mlflow_server, tmp_path
+):
+    """mlflow.keras with ``artifact_path`` and no example; the training run logged its
+    features (no target) as a dataset: their schema names the inputs, and the evaluation table,
+    an artifact with a conventional name, has one column more: the target."""
+    name = _name("keras-flavor")
+    frame = friedman_frame(friedman.data)
+    path = _eval_file(tmp_path, friedman)
+
+    def log() -> None:
+        training = frame.drop(columns="y")
+        mlflow.log_input(mlflow.data.from_pandas(training, name="train"), context="training")
+        mlflow.log_artifact(path)
+        mlflow.keras.log_model(
+            friedman.model.keras_model,
+            artifact_path="model",
+            registered_model_name=name,
+            pip_requirements=PIP,
+        )
+
+    _register(mlflow_server, name, log)
+    client = mlflow.MlflowClient(mlflow_server)
+    inputs = load_inputs(client, f"{name}@champion")
+    assert inputs.source.target == "y" and inputs.source.names_checked
+    assert inputs.source.data_source.startswith("artifact evaluation.parquet of run")
+    assert "dataset 'train' (context training)" in inputs.source.names_source
+
+
+def test_autologged_model_needs_names_then_runs_with_them(friedman, mlflow_server, tmp_path):
+    """mlflow.keras.autolog logs the model and numpy datasets, which carry no column
+    names: the stage refuses to guess (needs_data, tagged), and runs once feature_names is
+    given; columns_in_model_order takes the table's order, recorded as unchecked."""
+    import keras
+
+    name = _name("autolog")
+    frame = friedman_frame(friedman.data)
+    path = _eval_file(tmp_path, friedman)
+    model = keras.models.clone_model(friedman.model.keras_model)
+    model.set_weights(friedman.model.keras_model.get_weights())
+    model.compile(optimizer="adam", loss="mse")
+    mlflow.set_tracking_uri(mlflow_server)
+    mlflow.set_experiment(name)
+    mlflow.keras.autolog(log_models=True, log_datasets=True)
+    try:
+        with mlflow.start_run() as run:
+            model.fit(friedman.data.X[:200], friedman.data.y[:200], epochs=1, verbose=0)
+            mlflow.log_param("target", "y")
+    finally:
+        mlflow.keras.autolog(disable=True)
+    client = mlflow.MlflowClient(mlflow_server)
+    logged = client.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run.info.run_id}'",
+    )
+    assert logged, "autolog logged no model"
+    mlflow.register_model(f"models:/{logged[0].model_id}", name)
+    version = _latest(client, name)
+    with pytest.raises(NeedsDataError, match="nothing names the model's 10 input columns"):
+        plan(f"{name}/{version}", FAST, tracking_uri=mlflow_server, data_uri=path)
+    # An explicit data_uri that lacks names is the caller's choice, not the version's state.
+    assert VersionTags.read(client, name, version).status is None
+    with pytest.raises(NeedsDataError, match="no evaluation data"):
+        plan(f"{name}/{version}", FAST, tracking_uri=mlflow_server)
+    tags = client.get_model_version(name, version).tags
+    assert tags["importance.status"] == "needs_data"
+    assert tags["importance.reason"].startswith("no evaluation data")
+    named = AnalysisConfig(
+        methods=("permutation",), n_repeats=2, feature_names=list(reversed(FRIEDMAN_FEATURES))
+    )
+    frame[["y", *reversed(FRIEDMAN_FEATURES)]].to_parquet(tmp_path / "named.parquet")
+    pinned, analysis = run_stage(
+        f"{name}/{version}",
+        named,
+        tracking_uri=mlflow_server,
+        data_uri=str(tmp_path / "named.parquet"),
+    )
+    assert pinned.feature_names_checked and analysis.consensus.features[0] == "x9"
+    in_order = AnalysisConfig(methods=("permutation",), n_repeats=2, columns_in_model_order=True)
+    pinned = plan(f"{name}/{version}", in_order, tracking_uri=mlflow_server, data_uri=path)
+    assert not pinned.feature_names_checked
+
+
+def test_dataset_without_rows_is_named_and_the_cli_exits_2(friedman, mlflow_server, capsys):
+    """mlflow.data.from_pandas with no source records the code that logged it, not the rows:
+    the error names that dataset and what to log; the version says so in its tags."""
+    name = _name("code-source")
+    frame = friedman_frame(friedman.data)
+
+    def log() -> None:
+        mlflow.log_input(mlflow.data.from_pandas(frame, targets="y"), context="evaluation")
+        mlflow.keras.log_model(
+            friedman.model.keras_model,
+            name="model",
+            registered_model_name=name,
+            pip_requirements=PIP,
+        )
+
+    version = _register(mlflow_server, name, log)
+    code = main(
+        ["explain", "--model", f"models:/{name}@champion", "--tracking-uri", mlflow_server, "--log"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "has a 'code' source, which does not hold its rows" in err
+    assert "dataset 'dataset' (context evaluation" in err and "Traceback" not in err
+    client = mlflow.MlflowClient(mlflow_server)
+    tags = client.get_model_version(name, version).tags
+    assert tags["importance.status"] == "needs_data"
+    model_id = model_id_of(client.get_model_version(name, version))
+    assert model_id is not None
+    assert client.get_logged_model(model_id).tags["importance.status"] == "needs_data"
+
+
+def test_a_local_path_this_worker_cannot_read_is_named(friedman, mlflow_server):
+    name = _name("laptop")
+    frame = friedman_frame(friedman.data)
+    laptop = "/home/someone/laptop/evaluation.parquet"
+
+    def log() -> None:
+        mlflow.log_input(mlflow.data.from_pandas(frame, source=laptop), context="evaluation")
+        mlflow.keras.log_model(
+            friedman.model.keras_model,
+            name="model",
+            registered_model_name=name,
+            pip_requirements=PIP,
+        )
+
+    _register(mlflow_server, name, log)
+    with pytest.raises(NeedsDataError, match=f"points at {laptop}, which this worker cannot"):
+        plan(f"{name}@champion", FAST, tracking_uri=mlflow_server)
+
+
+def test_a_rerun_adds_nothing_and_ad_hoc_analyses_leave_the_tags(friedman, mlflow_server, tmp_path):
+    """Against a server's SQL store: aggregate and publish again on a complete run (a DAG
+    run repeated) pass and add no metric history; an analysis with other settings logs its
+    own run and leaves the version's tags to the analysis of record."""
+    name = _name("rerun")
+    path = _eval_file(tmp_path, friedman)
+
+    def log() -> None:
+        mlflow.log_param("target", "y")
+        mlflow.log_input(mlflow.data.from_pandas(friedman_frame(friedman.data), source=path))
+        mlflow.tensorflow.log_model(
+            friedman.model.keras_model,
+            name="model",
+            registered_model_name=name,
+            pip_requirements=PIP,
+        )
+
+    version = _register(mlflow_server, name, log)
+    client = mlflow.MlflowClient(mlflow_server)
+    record = AnalysisConfig(methods=("permutation", "probe", "weights"), n_repeats=2)
+    first, _ = run_stage(f"{name}@champion", record, record=record, data_uri=path)
+    again = plan(f"{name}@champion", record, data_uri=path)
+    assert again.run_id == first.run_id and again.complete
+    aggregate(again)
+    publish(again)
+    history = client.get_metric_history(first.run_id, "rank/consensus/x0")
+    assert len(history) == 1
+    tags = VersionTags.read(client, name, version)
+    assert tags.run_id == first.run_id and tags.is_current(record.digest())
+    ad_hoc = AnalysisConfig(methods=("probe",))
+    other, _ = run_stage(f"{name}@champion", ad_hoc, record=record, data_uri=path)
+    assert other.run_id != first.run_id and not other.tag_version
+    assert VersionTags.read(client, name, version).run_id == first.run_id
+    asked = AnalysisConfig(methods=("probe",), tag_version=True)
+    chosen, _ = run_stage(f"{name}@champion", asked, record=record, data_uri=path)
+    assert VersionTags.read(client, name, version).run_id == chosen.run_id
