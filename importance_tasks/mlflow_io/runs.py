@@ -157,6 +157,7 @@ def _claimed_run(
             claim = client.get_experiment(claim.experiment_id)
         run_id = str(claim.tags[CLAIM_RUN_TAG])
         if client.get_run(run_id).info.lifecycle_stage != "deleted":
+            _delete_strays(client, exp_id, key, run_id)
             return run_id
         generation += 1
 
@@ -170,8 +171,6 @@ def _settle(
     tags: Mapping[str, str],
 ) -> str:
     """Name the claim's run (adopted or created), close the claim, delete stray runs."""
-    from mlflow.exceptions import MlflowException
-
     found = _runs_with_key(client, exp_id, key)
     run_id = (
         found[0].info.run_id
@@ -180,11 +179,19 @@ def _settle(
     )
     client.set_experiment_tag(claim.experiment_id, CLAIM_RUN_TAG, run_id)
     client.delete_experiment(claim.experiment_id)
+    _delete_strays(client, exp_id, key, run_id)
+    return run_id
+
+
+def _delete_strays(client: MlflowClient, exp_id: str, key: str, run_id: str) -> None:
+    """Delete the runs of ``key`` other than the claimed one (a retried create's second run,
+    which may commit after the claim was settled): no task was ever handed them."""
+    from mlflow.exceptions import MlflowException
+
     for stray in _runs_with_key(client, exp_id, key):
         if stray.info.run_id != run_id:
             with contextlib.suppress(MlflowException):  # deleted meanwhile
                 client.delete_run(stray.info.run_id)
-    return run_id
 
 
 def _param(value: Any) -> str:

@@ -1,8 +1,10 @@
 """A small HTTP proxy in front of a real MLflow server that injects faults: answers 503 for a
-while, drops connections, or forwards every write twice (as a retried POST would arrive)."""
+while, drops connections, forwards every write twice (as a retried POST would arrive), or holds
+one request (a slow create) or sends it again later (a retry that commits after the answer)."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +23,8 @@ class FaultProxy:
         self.spare_health = False
         self.injected = 0
         self.duplicated = 0
+        self.held: tuple[str, float, bool] | None = None  # (path part, seconds, late copy)
+        self.arrived = threading.Event()  # the held request has come in
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,6 +53,21 @@ class FaultProxy:
                     self.connection.shutdown(2)
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
+                with proxy.lock:
+                    held = proxy.held if proxy.held and proxy.held[0] in self.path else None
+                    if held:
+                        proxy.held = None
+                if held:
+                    proxy.arrived.set()
+                    _, seconds, late_copy = held
+                    forward = functools.partial(
+                        requests.request, self.command, proxy.upstream + self.path,
+                        data=body, headers=headers, timeout=60,
+                    )  # fmt: skip
+                    if late_copy:  # answered now; the same request commits again later
+                        threading.Timer(seconds, forward).start()
+                    else:
+                        time.sleep(seconds)
                 times = 2 if mode == "twice" and self.command in ("POST", "PUT", "PATCH") else 1
                 for _ in range(times):
                     response = requests.request(
@@ -84,6 +103,14 @@ class FaultProxy:
         ``/health`` when ``spare_health``: then MLflow's API calls themselves meet the fault)."""
         self.mode, self.until = mode, time.monotonic() + seconds
         self.spare_health = spare_health
+
+    def hold(self, path_part: str, seconds: float, *, late_copy: bool = False) -> None:
+        """The next request whose path holds ``path_part``: forwarded after ``seconds`` (a
+        slow request), or with ``late_copy`` forwarded at once and again after ``seconds``
+        (a request the client retried, whose first attempt committed late)."""
+        with self.lock:
+            self.held = (path_part, seconds, late_copy)
+            self.arrived.clear()
 
     def fail_next(self, count: int) -> None:
         """Answer 503 to the next ``count`` requests, whenever they come, then forward."""
