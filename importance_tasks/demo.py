@@ -130,6 +130,26 @@ def _webhook_secret() -> str:
     return path.read_text().strip()
 
 
+def _webhook_encryption_key() -> str:
+    """The key MLflow encrypts stored webhook secrets with, made once and kept under
+    ``.demo/``: without it each server start draws a new key, and the next one cannot read
+    the webhook the first stored (``GET /webhooks`` answered 500, ``make ui`` failed)."""
+    import base64
+    import sqlite3
+
+    path = DEMO_DIR / "webhook_encryption_key"
+    if not path.exists():
+        database = DEMO_DIR / "mlflow.db"
+        if database.exists():  # a state made before the key was kept: its webhook is unreadable
+            with contextlib.closing(sqlite3.connect(database)) as connection, connection:
+                tables = {r[0] for r in connection.execute("select name from sqlite_master")}
+                for table in ("webhook_events", "webhooks"):
+                    if table in tables:
+                        connection.execute(f"delete from {table}")
+        path.write_text(base64.urlsafe_b64encode(os.urandom(32)).decode())  # a Fernet key
+    return path.read_text().strip()
+
+
 def _register_webhook_when_up(tracking_uri: str, secret: str, env: dict[str, str]) -> str:
     """Wait for both servers, unpause the DAGs the registry drives (``feature_importance`` and
     ``promote_model``, once parsed), then point MLflow's registry webhook at Airflow's
@@ -182,6 +202,7 @@ def run_ui() -> int:
         "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
         "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
         "MLFLOW_WEBHOOK_CACHE_TTL": "5",
+        "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": _webhook_encryption_key(),
         # airflow standalone starts its components as `airflow ...` found on PATH
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }

@@ -1,0 +1,44 @@
+"""``make ui`` on the same ``.demo/`` state twice: MLflow reads back the webhook secret it
+stored the first time (it is encrypted with a key the demo keeps, not one drawn per start)."""
+
+from __future__ import annotations
+
+import pytest
+
+from importance_tasks import demo
+from importance_tasks.demo import stop_process_group
+from importance_tasks.mlflow_io.client import connect
+from importance_tasks.mlflow_io.webhooks import WEBHOOK_NAME, register_webhook
+from tests.conftest import start_mlflow_server
+
+pytestmark = pytest.mark.integration
+
+
+def _start(folder):  # type: ignore[no-untyped-def]
+    """The MLflow server as ``make ui`` starts it on the demo's state (its key and store)."""
+    env = {
+        "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": demo._webhook_encryption_key(),
+        "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+        "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+    }
+    return start_mlflow_server(
+        folder, backend_store_uri=f"sqlite:///{folder / 'mlflow.db'}", env=env
+    )
+
+
+def test_the_ui_stack_starts_again_on_the_same_state(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "DEMO_DIR", tmp_path)
+    receiver = "http://127.0.0.1:9/importance/mlflow"
+    process, uri = _start(tmp_path)
+    try:
+        first = register_webhook(connect(uri), url=receiver, secret="s3cret")
+    finally:
+        stop_process_group(process)
+    process, uri = _start(tmp_path)
+    try:
+        client = connect(uri)
+        assert [w.webhook_id for w in client.list_webhooks() if w.name == WEBHOOK_NAME] == [first]
+        # and the stored secret is usable: updating the webhook reads and re-encrypts it
+        assert register_webhook(connect(uri), url=receiver, secret="s3cret") == first
+    finally:
+        stop_process_group(process)
