@@ -74,7 +74,8 @@ def decide(
     ----------
     analysis : mapping
         The analysis summary: ``model_name``, ``model_version``, ``status``, ``sanity``
-        (method -> passed), ``drifted`` and ``ndcg`` (None without a previous version), ``run_id``.
+        (method -> passed), ``drifted`` and ``ndcg`` (None without a previous version), ``run_id``,
+        ``tagged`` (False for an analysis that is not the version's analysis of record).
     require_sanity : bool, default=True
         Ask when no sanity check was run (with it, a failed method always asks).
     min_ndcg : float in [0, 1], optional
@@ -94,6 +95,9 @@ def decide(
     if analysis.get("status") != "complete":
         status = analysis.get("status")
         return Decision(str(name), str(version), "skip", (f"analysis status {status!r}",), run_id)
+    if analysis.get("tagged") is False:
+        why = "not the analysis of record (other settings than the stage's; its tags were left)"
+        return Decision(str(name), str(version), "skip", (why,), run_id)
     if current is not None and int(current) >= int(version):
         why = f"the alias is already at version {current}"
         return Decision(str(name), str(version), "skip", (why,), run_id)

@@ -53,3 +53,9 @@ def test_an_alias_never_moves_back_or_stays_put():
         assert older.action == "skip" and older.reasons == (
             f"the alias is already at version {current}",
         )
+
+
+def test_an_analysis_that_is_not_of_record_never_moves_the_alias():
+    ad_hoc = decide({**SANE, "tagged": False}, require_sanity=False)
+    assert ad_hoc.action == "skip" and "not the analysis of record" in ad_hoc.reasons[0]
+    assert decide({**SANE, "tagged": True}, require_sanity=False).action == "promote"

@@ -26,7 +26,7 @@ IMPORTANCE_RESULTS = Asset(name="feature_importance_results", uri="mlflow://impo
 # What an analysis event carries (publish's summary, small: ids, names and verdicts).
 ANALYSIS_KEYS = (
     "model_name", "model_version", "run_id", "status", "top_features", "previous_version",
-    "ndcg", "drift", "drifted", "sanity", "excluded",
+    "ndcg", "drift", "drifted", "sanity", "excluded", "tagged",
 )  # fmt: skip
 
 

@@ -144,9 +144,12 @@ def _logged_data(client: MlflowClient, ref: ModelRef, run: Any) -> tuple[str, st
         )
         uri = _source_uri(dataset)
         if uri is None:
-            refused.append(
-                f"{described} has a {dataset.source_type!r} source, which does not hold its rows"
+            why = (
+                "which does not hold its rows"
+                if dataset.source_type in _WITHOUT_ROWS
+                else "which is not a file URI (parquet or CSV) this stage reads"
             )
+            refused.append(f"{described} has a {dataset.source_type!r} source, {why}")
         elif _unreadable_local(uri):
             refused.append(f"{described} points at {uri}, which this worker cannot read")
         else:

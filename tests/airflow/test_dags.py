@@ -80,6 +80,7 @@ def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
         "n_repeats": 3,
         "method_options": {"permutation": {"n_repeats": 4}, "probe": {"baseline": "median"}},
         "experiment": "dag-e2e",
+        "tag_version": True,  # other settings than the stage's: tag only when asked
     }
     result = _dags_test(airflow_home, "feature_importance", conf)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
@@ -187,6 +188,7 @@ def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
         "shard_rows": 300,
         "experiment": "dag-shards",
         "compute_slots": 8,  # one task per job
+        "tag_version": True,
     }
     result = _dags_test(airflow_home, "feature_importance", conf)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
@@ -281,3 +283,83 @@ def test_registry_audit_analyses_missing_versions_and_compares(
         order_by=["attributes.start_time DESC"],
     )
     assert audits[0].data.metrics["audit/up_to_date"] == 2.0
+
+
+def _register_plainly(friedman, uri: str, name: str, *, with_data: bool, folder) -> str:
+    """A version registered the way a team does it: MLflow's own calls, none of ours."""
+    from tests.conftest import friedman_frame
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(name)
+    with mlflow.start_run():
+        if with_data:
+            path = folder / f"{name}.parquet"
+            friedman_frame(friedman.data).to_parquet(path)
+            mlflow.log_param("target", "y")
+            dataset = mlflow.data.from_pandas(friedman_frame(friedman.data), source=str(path))
+            mlflow.log_input(dataset, context="evaluation")
+        info = mlflow.tensorflow.log_model(
+            friedman.model.keras_model,
+            name="model",
+            input_example=friedman.data.X[:3],
+            registered_model_name=name,
+            pip_requirements=["tensorflow"],
+        )
+    return str(info.registered_model_version)
+
+
+def test_a_plainly_registered_version_runs_twice_into_one_run_with_the_tags_of_record(
+    airflow_home, friedman, mlflow_server, tmp_path
+):
+    """The same analysis twice through the DAG against a server's SQL store (the second
+    aggregate once failed on the logged model's metrics): one run, the tags of record; a
+    second run with other Params logs its own run and leaves those tags."""
+    name = f"plain-{uuid.uuid4().hex[:6]}"
+    version = _register_plainly(friedman, mlflow_server, name, with_data=True, folder=tmp_path)
+    record = {"model_name": name, "model_version": version, "sanity_check": True}
+    for _ in range(2):
+        result = _dags_test(airflow_home, "feature_importance", record)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+        assert all(
+            s["state"] == "success" for s in _last_run_states(airflow_home, "feature_importance")
+        )
+    client = mlflow.MlflowClient(mlflow_server)
+    tags = client.get_model_version(name, version).tags
+    run = client.get_run(tags["importance.run_id"])
+    live = client.search_runs(
+        [run.info.experiment_id], f"tags.`importance.key` = '{run.data.tags['importance.key']}'"
+    )
+    assert [r.info.run_id for r in live] == [run.info.run_id]
+    assert len(client.get_metric_history(run.info.run_id, "rank/consensus/x0")) == 1
+    assert run.data.params["feature_names_checked"] == "true"
+    ad_hoc = {**record, "methods": ["probe"]}
+    result = _dags_test(airflow_home, "feature_importance", ad_hoc)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert client.get_model_version(name, version).tags["importance.run_id"] == run.info.run_id
+
+
+def test_a_version_without_data_is_tagged_and_its_run_skipped_not_failed(
+    airflow_home, friedman, mlflow_server, tmp_path
+):
+    name = f"nodata-{uuid.uuid4().hex[:6]}"
+    version = _register_plainly(friedman, mlflow_server, name, with_data=False, folder=tmp_path)
+    conf = {"model_name": name, "model_version": version}
+    result = _dags_test(airflow_home, "feature_importance", conf)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    states = {
+        s["task_id"]: s["state"] for s in _last_run_states(airflow_home, "feature_importance")
+    }
+    assert states["analysis.resolve"] == "skipped"
+    assert "failed" not in states.values()
+    tags = mlflow.MlflowClient(mlflow_server).get_model_version(name, version).tags
+    assert tags["importance.status"] == "needs_data"
+    assert tags["importance.reason"].startswith(f"no evaluation data for models:/{name}/{version}")
+    assert "needs_data: no evaluation data" in result.stdout + result.stderr  # the task log
+    failing = _dags_test(
+        airflow_home, "feature_importance", {**conf, "fail_when_unanalysable": True}
+    )
+    assert failing.returncode != 0
+    states = {
+        s["task_id"]: s["state"] for s in _last_run_states(airflow_home, "feature_importance")
+    }
+    assert states["analysis.resolve"] == "failed"
