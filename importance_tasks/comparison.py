@@ -109,8 +109,10 @@ def compare(
     prev = np.array([previous[f] for f in common], dtype=np.float64)
     curr = np.array([current[f] for f in common], dtype=np.float64)
     if len(common) >= 2:
-        rho = float(spearmanr(prev, curr).statistic)
-        tau = float(kendalltau(prev, curr).statistic)
+        # Identical rankings give 0.9999999999999999 from scipy on some rank vectors; twelve
+        # decimals are far below any difference between rankings of a few thousand features.
+        rho = round(float(spearmanr(prev, curr).statistic), 12)
+        tau = round(float(kendalltau(prev, curr).statistic), 12)
     else:
         rho = tau = float("nan")
     return Comparison(

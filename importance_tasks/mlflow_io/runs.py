@@ -171,6 +171,8 @@ def _settle(
     tags: Mapping[str, str],
 ) -> str:
     """Name the claim's run (adopted or created), close the claim, delete stray runs."""
+    from mlflow.exceptions import MlflowException
+
     found = _runs_with_key(client, exp_id, key)
     run_id = (
         found[0].info.run_id
@@ -178,7 +180,8 @@ def _settle(
         else client.create_run(exp_id, run_name=run_name, tags={KEY_TAG: key, **tags}).info.run_id
     )
     client.set_experiment_tag(claim.experiment_id, CLAIM_RUN_TAG, run_id)
-    client.delete_experiment(claim.experiment_id)
+    with contextlib.suppress(MlflowException):  # a retried delete finds it deleted already
+        client.delete_experiment(claim.experiment_id)
     _delete_strays(client, exp_id, key, run_id)
     return run_id
 

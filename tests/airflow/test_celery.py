@@ -169,6 +169,7 @@ def test_analysis_runs_on_celery_workers_with_postgresql_and_redis(celery_stack)
     conf = {
         "model_name": name, "model_alias": "champion", "methods": METHODS, "seed": 0,
         "compute_slots": len(METHODS),  # one task per method, to spread over both workers
+        "tag_version": True,  # other settings than the stage's: the tags only when asked
     }  # fmt: skip
     triggered = run_airflow(env, "dags", "trigger", "feature_importance", "-c", json.dumps(conf))
     assert triggered.returncode == 0, triggered.stderr[-2000:]

@@ -117,7 +117,12 @@ def test_credentials_from_the_airflow_connection_stay_out_of_task_logs(
             "password": ADMIN_PASSWORD,
         }
     )
-    conf = {"model_name": name, "model_alias": "champion", "methods": ["weights"]}
+    conf = {
+        "model_name": name,
+        "model_alias": "champion",
+        "methods": ["weights"],
+        "tag_version": True,  # other settings than the stage's: the tags only when asked
+    }
     result = run_airflow(env, "dags", "test", "feature_importance", "-c", json.dumps(conf))
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     output = result.stdout + result.stderr

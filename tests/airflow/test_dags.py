@@ -256,6 +256,7 @@ def test_registry_audit_analyses_missing_versions_and_compares(
         "n_repeats": 2,
         "experiment": "audit-e2e",
         "audit_experiment": "audit-table",
+        "tag_version": True,  # other settings than the stage's: the tags only when asked
     }
     result = _dags_test(airflow_home, "registry_audit", conf)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
@@ -316,7 +317,8 @@ def test_a_plainly_registered_version_runs_twice_into_one_run_with_the_tags_of_r
     second run with other Params logs its own run and leaves those tags."""
     name = f"plain-{uuid.uuid4().hex[:6]}"
     version = _register_plainly(friedman, mlflow_server, name, with_data=True, folder=tmp_path)
-    record = {"model_name": name, "model_version": version, "sanity_check": True}
+    version_of = {"model_name": name, "model_version": version}
+    record = {**version_of, "sanity_check": True, "tag_version": True}
     for _ in range(2):
         result = _dags_test(airflow_home, "feature_importance", record)
         assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
@@ -332,7 +334,7 @@ def test_a_plainly_registered_version_runs_twice_into_one_run_with_the_tags_of_r
     assert [r.info.run_id for r in live] == [run.info.run_id]
     assert len(client.get_metric_history(run.info.run_id, "rank/consensus/x0")) == 1
     assert run.data.params["feature_names_checked"] == "true"
-    ad_hoc = {**record, "methods": ["probe"]}
+    ad_hoc = {**version_of, "methods": ["probe"]}
     result = _dags_test(airflow_home, "feature_importance", ad_hoc)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert client.get_model_version(name, version).tags["importance.run_id"] == run.info.run_id

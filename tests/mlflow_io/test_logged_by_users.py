@@ -308,3 +308,47 @@ def test_a_rerun_adds_nothing_and_ad_hoc_analyses_leave_the_tags(friedman, mlflo
     asked = AnalysisConfig(methods=("probe",), tag_version=True)
     chosen, _ = run_stage(f"{name}@champion", asked, record=record, data_uri=path)
     assert VersionTags.read(client, name, version).run_id == chosen.run_id
+
+
+@pytest.mark.services
+def test_a_rerun_against_a_postgresql_store_adds_nothing(friedman, postgres_databases, tmp_path):
+    """The same: a server whose backend store is PostgreSQL (its unique constraints word the
+    refusal differently), the analysis run twice and its aggregate and publish repeated."""
+    from importance_tasks.demo import stop_process_group
+    from tests.conftest import start_mlflow_server
+
+    process, uri = start_mlflow_server(
+        tmp_path / "pg", backend_store_uri=postgres_databases("psycopg2")
+    )
+    try:
+        name = _name("pg-rerun")
+        path = _eval_file(tmp_path, friedman)
+
+        def log() -> None:
+            mlflow.log_param("target", "y")
+            mlflow.log_input(
+                mlflow.data.from_pandas(friedman_frame(friedman.data), source=path),
+                context="evaluation",
+            )
+            mlflow.tensorflow.log_model(
+                friedman.model.keras_model,
+                name="model",
+                input_example=friedman.data.X[:2],
+                registered_model_name=name,
+                pip_requirements=PIP,
+            )
+
+        _register(uri, name, log)
+        first, _ = run_stage(f"{name}@champion", FAST, record=FAST, tracking_uri=uri)
+        again, _ = run_stage(f"{name}@champion", FAST, record=FAST, tracking_uri=uri)
+        assert again.run_id == first.run_id and again.complete
+        aggregate(again)
+        publish(again)
+        client = mlflow.MlflowClient(uri)
+        assert len(client.get_metric_history(first.run_id, "rank/consensus/x0")) == 1
+        model_id = first.model.model_id
+        assert model_id is not None
+        linked = client.get_logged_model(model_id).metrics
+        assert sum(m.key == "rank/consensus/x0" for m in linked) == 1
+    finally:
+        stop_process_group(process)

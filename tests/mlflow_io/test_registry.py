@@ -68,17 +68,19 @@ def test_missing_model_alias_and_version_list_what_exists(registered, mlflow_ser
         resolve_model(client, f"{registered}/9")
 
 
-def test_shuffled_columns_are_an_error_not_another_ranking(registered, friedman, tmp_path):
+def test_shuffled_columns_are_taken_by_name_not_another_ranking(registered, friedman, tmp_path):
     frame = friedman_frame(friedman.data)
     shuffled = frame[["x1", "x0", *[f"x{i}" for i in range(2, 10)], "y"]]
     shuffled.to_parquet(tmp_path / "shuffled.parquet")
-    with pytest.raises(DataError, match="different order"):
-        load_inputs(
-            connect(None),
-            f"{registered}@champion",
-            data_uri=str(tmp_path / "shuffled.parquet"),
-            target="y",
-        )
+    inputs = load_inputs(
+        connect(None),
+        f"{registered}@champion",
+        data_uri=str(tmp_path / "shuffled.parquet"),
+        target="y",
+    )
+    assert inputs.data.feature_names == friedman.data.feature_names
+    np.testing.assert_array_equal(inputs.data.X, friedman.data.X.astype(np.float32))
+    assert inputs.source.names_checked
     frame.drop(columns="x3").to_csv(tmp_path / "missing.csv", index=False)
     with pytest.raises(DataError, match=r"missing \['x3'\]"):
         load_inputs(
@@ -153,7 +155,8 @@ def test_non_keras_model_needs_trust_and_gets_model_agnostic_methods(friedman, m
         fetch_model(client, resolve_model(client, f"{name}/1"))
     ref = resolve_model(client, f"{name}/1")
     loaded = fetch_model(client, ref, trust_pyfunc=True)
-    assert loaded.feature_names == data.feature_names  # from the input example
+    assert loaded.feature_names is not None
+    assert loaded.feature_names.names == data.feature_names  # named in the signature
     frame.to_parquet(loaded.local_dir.parent / "eval.parquet")
     _plan, analysis = analyze(
         f"{name}/1",
@@ -243,7 +246,8 @@ def test_dict_input_models_load_with_their_string_columns(mlflow_server, flavor)
         connect(mlflow_server), f"{name}/{int(version) + 1}",
         data_uri=inputs.data_uri, target="y",
     )  # fmt: skip
-    assert signed.loaded.feature_names == tuple(sorted(features.columns))
+    assert signed.loaded.feature_names is not None
+    assert signed.loaded.feature_names.names == tuple(sorted(features.columns))
     np.testing.assert_array_equal(
         signed.model.predict(signed.data.X), inputs.model.predict(inputs.data.X)
     )
