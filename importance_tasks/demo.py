@@ -27,6 +27,9 @@ MLFLOW_UI_PORT = 5000
 AIRFLOW_UI_PORT = 8080
 
 
+DEMO_SETTINGS = {"n_repeats": 10, "sanity_check": True}
+
+
 def _environment(tracking_uri: str) -> dict[str, str]:
     return {
         "AIRFLOW_HOME": str(DEMO_DIR / "airflow"),
@@ -37,6 +40,9 @@ def _environment(tracking_uri: str) -> dict[str, str]:
         "MLFLOW_TRACKING_URI": tracking_uri,
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
+        # The demo deployment's configuration of record (the Airflow Variable importance_config):
+        # its analyses, triggered or started by the registry, set the version's tags.
+        "AIRFLOW_VAR_IMPORTANCE_CONFIG": json.dumps(DEMO_SETTINGS),
     }
 
 
@@ -91,7 +97,7 @@ def run_demo() -> int:
     print(f"registered {MODEL_NAME} version {version} as @{ALIAS} in {uri}")
     print("running the feature_importance DAG (embedded Airflow, dag.test()) ...")
     start = time.perf_counter()
-    conf = {"model_name": MODEL_NAME, "model_alias": ALIAS, "n_repeats": 10, "sanity_check": True}
+    conf = {"model_name": MODEL_NAME, "model_alias": ALIAS}
     with output_to(logs / "feature_importance.log"):
         state, dag_run_id = test_dag(ROOT / "dags", "feature_importance", conf)
     seconds = time.perf_counter() - start
