@@ -72,10 +72,11 @@ def run_demo() -> int:
     from importance_tasks.airflow.local import test_dag
     from importance_tasks.cli import format_ranking, write_json_atomically
     from importance_tasks.demo_models import diabetes_frames, train_mlp
-    from importance_tasks.mlflow_io.analysis_run import AnalysisRun, VersionTags
+    from importance_tasks.mlflow_io.analysis_run import AnalysisRun
     from importance_tasks.mlflow_io.client import connect
     from importance_tasks.mlflow_io.logged_models import versions_by_importance
     from importance_tasks.mlflow_io.training import register_keras_model
+    from importance_tasks.mlflow_io.version_tags import VersionTags
     from importance_tasks.output_capture import import_tensorflow_quietly, output_to
     from importance_tasks.stage import read_logged_analysis
 

@@ -75,9 +75,10 @@ def test_the_stage_logs_clusters_intervals_agreement_and_drift(twins, tmp_path):
     import pandas as pd
 
     from importance_tasks.config import AnalysisConfig
-    from importance_tasks.mlflow_io.analysis_run import AnalysisRun, VersionTags
+    from importance_tasks.mlflow_io.analysis_run import AnalysisRun
     from importance_tasks.mlflow_io.logged_models import versions_by_importance
     from importance_tasks.mlflow_io.training import prepare_local_store, register_keras_model
+    from importance_tasks.mlflow_io.version_tags import VersionTags
     from importance_tasks.stage import aggregate, compute, jobs, plan, publish
 
     model, data = twins

@@ -10,69 +10,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from importance_tasks.comparison import Comparison
 from importance_tasks.dependence import Dependence
 from importance_tasks.mlflow_io import runs
+from importance_tasks.mlflow_io.version_tags import VersionTags, set_version_tag
 from importance_tasks.ranking import Agreement, Consensus
 from importance_tasks.result import Importance
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["AnalysisRun", "VersionTags", "mark_unanalysable"]
+__all__ = ["AnalysisRun"]
 
 ARTIFACT_DIR = runs.ARTIFACT_DIR
-
-
-@dataclass(frozen=True)
-class VersionTags:
-    """The ``importance.*`` tags of a model version that point to its analysis."""
-
-    RUN_ID = "importance.run_id"
-    TOP_FEATURES = "importance.top_features"
-    STATUS = "importance.status"
-    CONFIG = "importance.config"
-    TOP_RANKS = "importance.top_ranks"
-    DRIFT = "importance.drift"
-    REASON = "importance.reason"
-
-    run_id: str | None
-    status: str | None
-    config: str | None
-    top_features: str
-    top_ranks: str = ""
-    drift: str | None = None
-
-    @classmethod
-    def read(cls, client: MlflowClient, name: str, version: str) -> VersionTags:
-        tags = client.get_model_version(name, version).tags
-        return cls(
-            run_id=tags.get(cls.RUN_ID),
-            status=tags.get(cls.STATUS),
-            config=tags.get(cls.CONFIG),
-            top_features=tags.get(cls.TOP_FEATURES, ""),
-            top_ranks=tags.get(cls.TOP_RANKS, ""),
-            drift=tags.get(cls.DRIFT),
-        )
-
-    def as_dict(self) -> dict[str, str | None]:
-        found = {
-            self.RUN_ID: self.run_id,
-            self.STATUS: self.status,
-            self.CONFIG: self.config,
-            self.TOP_FEATURES: self.top_features,
-            self.TOP_RANKS: self.top_ranks,
-        }
-        if self.drift is not None:
-            found[self.DRIFT] = self.drift
-        return found
-
-    def is_current(self, config_digest: str) -> bool:
-        """A complete analysis with this configuration is recorded on the version."""
-        return self.status == "complete" and self.config == config_digest and bool(self.run_id)
 
 
 class AnalysisRun:
@@ -344,7 +296,7 @@ class AnalysisRun:
             tags[VersionTags.DRIFT] = drift
         tags[VersionTags.STATUS] = "complete"
         for key, value in tags.items():
-            _set_version_tag(self.client, name, version, key, value)
+            set_version_tag(self.client, name, version, key, value)
         if VersionTags.REASON in self.client.get_model_version(name, version).tags:
             self.client.delete_model_version_tag(name, version, VersionTags.REASON)
         return tags
@@ -407,41 +359,3 @@ def _importance_metrics(result: Importance) -> dict[str, float]:
         metrics[runs.metric_key("importance_std", result.method, feature)] = float(result.std[i])
         metrics[runs.metric_key("rank", result.method, feature)] = float(result.rank[i])
     return metrics
-
-
-def mark_unanalysable(
-    client: MlflowClient,
-    name: str,
-    version: str,
-    model_id: str | None,
-    *,
-    status: str,
-    reason: str,
-) -> bool:
-    """Tag a version that cannot be analysed (``importance.status`` ``needs_data`` or
-    ``unsupported``, ``importance.reason`` one line), and its LoggedModel. A version whose
-    status is ``complete`` keeps its analysis of record: returns False and tags nothing."""
-    if VersionTags.read(client, name, version).status == "complete":
-        return False
-    line = " ".join(reason.split())[:4900]
-    _set_version_tag(client, name, version, VersionTags.REASON, line)
-    _set_version_tag(client, name, version, VersionTags.STATUS, status)
-    if model_id:
-        client.set_logged_model_tags(
-            model_id, {VersionTags.REASON: line, VersionTags.STATUS: status}
-        )
-    return True
-
-
-def _set_version_tag(client: MlflowClient, name: str, version: str, key: str, value: str) -> None:
-    """Set a version tag; when two tasks that finish the same analysis set it at the same moment,
-    MLflow's SQL store can refuse the second insert (a unique-constraint race inside its
-    delete-then-insert). Both write the same value, so setting it once more settles it."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client.set_model_version_tag(name, version, key, value)
-    except MlflowException as exc:
-        if not runs.is_duplicate(exc):
-            raise
-        client.set_model_version_tag(name, version, key, value)

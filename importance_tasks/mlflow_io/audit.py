@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from importance_tasks.errors import InputError
 from importance_tasks.mlflow_io import runs
-from importance_tasks.mlflow_io.analysis_run import AnalysisRun, VersionTags
+from importance_tasks.mlflow_io.analysis_run import AnalysisRun
+from importance_tasks.mlflow_io.version_tags import VersionTags
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

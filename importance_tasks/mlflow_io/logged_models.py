@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from importance_tasks.mlflow_io import runs
-from importance_tasks.mlflow_io.analysis_run import VersionTags
 from importance_tasks.mlflow_io.registry import model_id_of
+from importance_tasks.mlflow_io.version_tags import VersionTags
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -165,9 +165,10 @@ def plan(
         Whether ``publish`` tags the model version with this analysis (its analysis of
         record); the run is logged either way.
     """
-    from importance_tasks.mlflow_io.analysis_run import AnalysisRun, mark_unanalysable
+    from importance_tasks.mlflow_io.analysis_run import AnalysisRun
     from importance_tasks.mlflow_io.client import access, connect, package_versions
     from importance_tasks.mlflow_io.registry import resolve_model
+    from importance_tasks.mlflow_io.version_tags import mark_unanalysable
 
     client = connect(tracking_uri)
     with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):

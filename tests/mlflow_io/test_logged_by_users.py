@@ -15,8 +15,8 @@ import pytest
 from importance_tasks.cli import main
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.errors import DataError, NeedsDataError
-from importance_tasks.mlflow_io.analysis_run import VersionTags
 from importance_tasks.mlflow_io.registry import model_id_of
+from importance_tasks.mlflow_io.version_tags import VersionTags
 from importance_tasks.stage import aggregate, load_inputs, plan, publish, run_stage
 from tests.conftest import FRIEDMAN_FEATURES, friedman_frame
 

@@ -14,8 +14,9 @@ import pytest
 from importance_tasks.analysis import explain
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.errors import InputError
-from importance_tasks.mlflow_io.analysis_run import AnalysisRun, VersionTags
+from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.training import prepare_local_store, register_keras_model
+from importance_tasks.mlflow_io.version_tags import VersionTags
 from importance_tasks.stage import aggregate, compute, jobs, plan, publish
 from tests.conftest import friedman_frame, register_friedman
 from tests.precision import assert_within, importance_atol
