@@ -291,6 +291,7 @@ def _register_plainly(friedman, uri: str, name: str, *, with_data: bool, folder)
     from tests.conftest import friedman_frame
 
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     mlflow.set_experiment(name)
     with mlflow.start_run():
         if with_data:

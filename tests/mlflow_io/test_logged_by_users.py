@@ -38,6 +38,7 @@ def _register(server: str, name: str, log) -> str:  # type: ignore[no-untyped-de
     """Run ``log`` inside a fresh run of its own experiment (datasets are shared by digest
     within an experiment) and set the alias champion on the version it registered."""
     mlflow.set_tracking_uri(server)
+    mlflow.set_registry_uri(server)  # not the registry of an earlier test's server
     mlflow.set_experiment(name)
     with mlflow.start_run():
         log()
