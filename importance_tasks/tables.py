@@ -98,10 +98,10 @@ def table_columns(path: str | Path) -> list[str]:
             raise unreadable(path, "parquet", exc) from None
         index = (schema.pandas_metadata or {}).get("index_columns", [])
         return [c for c in schema.names if c not in index]
-    return [str(c) for c in load_table_header(path).columns]
+    return [str(c) for c in _csv_header(path).columns]
 
 
-def load_table_header(path: Path) -> pd.DataFrame:
+def _csv_header(path: Path) -> pd.DataFrame:
     """A CSV file's header, as an empty table."""
     import pandas as pd
 

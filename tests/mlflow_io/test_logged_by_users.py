@@ -353,3 +353,31 @@ def test_a_rerun_against_a_postgresql_store_adds_nothing(friedman, postgres_data
         assert sum(m.key == "rank/consensus/x0" for m in linked) == 1
     finally:
         stop_process_group(process)
+
+
+def test_of_several_evaluation_datasets_the_readable_one_is_used_and_said(
+    friedman, mlflow_server, tmp_path
+):
+    name = _name("several")
+    frame = friedman_frame(friedman.data)
+    path = _eval_file(tmp_path, friedman)
+
+    def log() -> None:
+        mlflow.log_param("target", "y")
+        mlflow.log_input(mlflow.data.from_pandas(frame, name="notebook"), context="evaluation")
+        held_out = mlflow.data.from_pandas(frame, source=path, name="held_out")
+        mlflow.log_input(held_out, context="test")
+        mlflow.tensorflow.log_model(
+            friedman.model.keras_model,
+            name="model",
+            input_example=friedman.data.X[:2],
+            registered_model_name=name,
+            pip_requirements=PIP,
+        )
+
+    _register(mlflow_server, name, log)
+    inputs = load_inputs(mlflow.MlflowClient(mlflow_server), f"{name}@champion")
+    described = inputs.source.data_source
+    assert described.startswith("dataset 'held_out' (context test")
+    assert "over dataset 'notebook' (context evaluation" in described
+    assert "which does not hold its rows" in described and inputs.source.uri == path
