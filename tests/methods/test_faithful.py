@@ -82,11 +82,23 @@ def test_a_spent_budget_stops_after_one_step_and_says_so(friedman, name, done):
         assert result.settings["converged"] is False
 
 
-@pytest.mark.parametrize("rule", ["gauss_legendre", "riemann_middle", "riemann_trapezoid"])
+# The integral of x**2 over [0, 1] by each rule with n = 16 steps, from the rules' exact error
+# terms: Gauss-Legendre is exact to degree 2n - 1; the midpoint rule falls short by 1/(12 n**2)
+# (f'' h**2 / 24), the trapezoid rule overshoots by 1/(6 n**2) (f'' h**2 / 12).
+KNOWN_X2 = {
+    "gauss_legendre": 1 / 3,
+    "riemann_middle": 1 / 3 - 1 / (12 * 16**2),
+    "riemann_trapezoid": 1 / 3 + 1 / (6 * 16**2),
+}
+
+
+@pytest.mark.parametrize("rule", list(KNOWN_X2))
 def test_quadrature_integrates_polynomials(rule):
     alphas, weights = quadrature(rule, 16)
-    assert weights.sum() == pytest.approx(1.0)
-    assert (weights * alphas**2).sum() == pytest.approx(1 / 3, abs=2e-3)
+    assert weights.sum() == pytest.approx(1.0, abs=1e-12)
+    assert (weights * alphas**2).sum() == pytest.approx(KNOWN_X2[rule], abs=1e-12)
+    if rule == "gauss_legendre":  # exact up to degree 31: the integral of x**31 is 1/32
+        assert (weights * alphas**31).sum() == pytest.approx(1 / 32, abs=1e-12)
 
 
 @pytest.mark.parametrize("baseline", ["zeros", "mean", "sample"])
