@@ -12,8 +12,15 @@ import numpy as np
 
 from importance_tasks.data import EvalData
 from importance_tasks.errors import DataError
-from importance_tasks.mlflow_io.evaluation_data import DataSource
-from importance_tasks.mlflow_io.registry import LoadedModel, ModelRef, ModelSpec
+from importance_tasks.mlflow_io.evaluation_data import ColumnRule, DataSource, fetch_data
+from importance_tasks.mlflow_io.feature_names import FeatureNames
+from importance_tasks.mlflow_io.registry import (
+    LoadedModel,
+    ModelRef,
+    ModelSpec,
+    fetch_model,
+    resolve_model,
+)
 from importance_tasks.model import Model, for_data
 from importance_tasks.scoring import get_scorer
 
@@ -90,9 +97,6 @@ def load_inputs(
     otherwise).
     """
     from importance_tasks.mlflow_io.client import access
-    from importance_tasks.mlflow_io.evaluation_data import ColumnRule, fetch_data
-    from importance_tasks.mlflow_io.feature_names import FeatureNames
-    from importance_tasks.mlflow_io.registry import fetch_model, resolve_model
 
     with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):
         ref = model if isinstance(model, ModelRef) else resolve_model(client, model)

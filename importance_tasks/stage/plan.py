@@ -25,7 +25,8 @@ from importance_tasks.errors import InputError, unanalysable_status
 from importance_tasks.evaluable import constant_features
 from importance_tasks.methods import make_method
 from importance_tasks.methods.shards import Shardable
-from importance_tasks.mlflow_io.registry import ModelRef, ModelSpec
+from importance_tasks.mlflow_io.registry import ModelRef, ModelSpec, resolve_model
+from importance_tasks.mlflow_io.version_tags import mark_unanalysable
 from importance_tasks.model import Model, input_groups
 from importance_tasks.stage.inputs import data_digest, load_inputs
 
@@ -167,8 +168,6 @@ def plan(
     """
     from importance_tasks.mlflow_io.analysis_run import AnalysisRun
     from importance_tasks.mlflow_io.client import access, connect, package_versions
-    from importance_tasks.mlflow_io.registry import resolve_model
-    from importance_tasks.mlflow_io.version_tags import mark_unanalysable
 
     client = connect(tracking_uri)
     with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):
