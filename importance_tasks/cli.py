@@ -189,7 +189,7 @@ def config_from_args(args: argparse.Namespace) -> AnalysisConfig:
 
 def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
     from importance_tasks.analysis import explain
-    from importance_tasks.data import read_eval_data
+    from importance_tasks.data import read_eval_data, unnamed_columns_warning
 
     config = config_from_args(args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -264,12 +264,7 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
             )
         checked = not by_position or config.feature_names is not None
         if not checked:
-            print(
-                f"warning: the model's {model.n_features} input columns are not named: they "
-                "were taken in the table's order, unchecked (--feature-names a,b,... checks "
-                "them by name)",
-                file=sys.stderr,
-            )
+            print(f"warning: {unnamed_columns_warning(model.n_features)}", file=sys.stderr)
         extra = {"feature_names_checked": checked}
     analysis = explain(
         model,

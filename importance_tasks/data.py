@@ -24,6 +24,7 @@ __all__ = [
     "load_table",
     "missing_and_extra",
     "read_eval_data",
+    "unnamed_columns_warning",
 ]
 
 BATCH_ROWS = 65_536  # rows per validation chunk
@@ -212,6 +213,14 @@ def _frame_columns(
             values = series.to_numpy(dtype=object)
         X[:, j], categories[name] = code_column(name, values)
     return X, categories, types
+
+
+def unnamed_columns_warning(n_columns: int) -> str:
+    """What to say when a matrix input's columns were taken in the table's order, unchecked."""
+    return (
+        f"nothing names the model's {n_columns} input columns: they were taken in the table's "
+        "order, unchecked (feature_names, --feature-names a,b,..., checks them by name)"
+    )
 
 
 def missing_and_extra(

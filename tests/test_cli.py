@@ -59,7 +59,7 @@ def test_explain_prints_ranking_and_writes_the_json_contract(files, tmp_path, ca
     }
     # a local .keras file whose columns nothing names: taken in order, said twice
     assert payload["feature_names_checked"] is False
-    assert "warning: the model's 10 input columns are not named" in printed.err
+    assert "warning: nothing names the model's 10 input columns" in printed.err
     assert payload["features"] == [f"x{i}" for i in range(10)]
     assert list(payload["methods"]) == list(DEFAULT_METHODS)  # every method by default
     for name in DEFAULT_METHODS:

@@ -119,11 +119,11 @@ def resolve(
         requests = requests_from_events(events) or requests_from_params(params)
     names = [s.name for s in settings()]
     record = AnalysisConfig.from_settings(stage_settings(overrides))
+    asked = stage_settings(overrides, params)
     tracking_uri = configure_mlflow()
     plans, unanalysable = [], []
     for request in requests:
-        values = stage_settings(overrides, params)
-        values.update({k: params.get(k) for k in INPUT_KEYS})
+        values = {**asked, **{k: params.get(k) for k in INPUT_KEYS}}
         for layer in (overrides, request):
             values.update({k: v for k, v in layer.items() if v is not None and k in INPUT_KEYS})
         values.update({k: v for k, v in request.items() if v is not None and k in names})

@@ -79,13 +79,11 @@ class DataSource:
         return self.names_source is not None
 
     def warnings(self) -> list[str]:
+        from importance_tasks.data import unnamed_columns_warning
+
         if self.names_checked:
             return []
-        return [
-            f"nothing names the model's {len(self.data.feature_names)} input columns: they "
-            "were taken in the table's order, unchecked (give feature_names, --feature-names, "
-            "to check them by name)"
-        ]
+        return [unnamed_columns_warning(len(self.data.feature_names))]
 
 
 def fetch_data(
