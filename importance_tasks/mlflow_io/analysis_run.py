@@ -118,14 +118,15 @@ class AnalysisRun:
     def log_result(
         self, result: Importance, *, model_id: str | None, dataset_digest: str | None = None
     ) -> bool:
-        """A method's metrics, table, plot and record (the record last: it marks it logged).
+        """A method's metrics, table and record (the record last: it marks it logged); its
+        chart is drawn once, by ``publish``, with the report.
 
         Logs nothing and returns False when the record is already there: another task (a
         duplicate DAG run of the same analysis) finished this method first, and its result
         stands. Every metric is a function of the result, so two tasks that do log at once
         write the same values at the same step and timestamp, which MLflow keeps once.
         """
-        from importance_tasks.report import bar_chart_png, method_csv
+        from importance_tasks.report import method_csv
 
         method = result.method
         if self.has_result(method):
@@ -150,7 +151,6 @@ class AnalysisRun:
         self._write(
             {
                 f"{ARTIFACT_DIR}/{method}.csv": method_csv(result),
-                f"{ARTIFACT_DIR}/plots/{method}.png": bar_chart_png(result),
                 self.result_path(method): json.dumps(result.to_record()),
             }
         )
@@ -204,7 +204,7 @@ class AnalysisRun:
         dataset_digest: str | None = None,
     ) -> None:
         """Rankings, consensus, agreement and the comparison with the previous version."""
-        from importance_tasks.report import comparison_csv, rank_heatmap_png, rankings_csv
+        from importance_tasks.report import comparison_csv, rankings_csv
 
         intervals = consensus.intervals
         metrics: dict[str, float] = {}
@@ -220,7 +220,6 @@ class AnalysisRun:
             metrics[runs.metric_key("agreement", "rbo", *pair.split("~"))] = overlap
         files: dict[str, str | bytes] = {
             f"{ARTIFACT_DIR}/rankings.csv": rankings_csv(results, consensus),
-            f"{ARTIFACT_DIR}/plots/rank_heatmap.png": rank_heatmap_png(results, consensus),
             self.AGREEMENT: json.dumps(agreement.to_record(consensus.features)),
             self.CONSENSUS: json.dumps(consensus.to_record()),
         }
@@ -256,8 +255,14 @@ class AnalysisRun:
 
     # -- publish: report, manifest last, version tags ---------------------------------------
 
-    def log_report(self, html: str) -> None:
-        self._write({self.REPORT: html})
+    @staticmethod
+    def plot_path(name: str) -> str:
+        """A chart: a method's (``permutation``) or the ranks by method (``rank_heatmap``)."""
+        return f"{ARTIFACT_DIR}/plots/{name}.png"
+
+    def log_report(self, html: str, plots: Mapping[str, bytes]) -> None:
+        """The report and its charts (``plot_path`` name -> PNG), each drawn once."""
+        self._write({self.REPORT: html, **{self.plot_path(n): png for n, png in plots.items()}})
 
     def report_uri(self) -> str:
         """Where the report lies (a local path for a file artifact store)."""

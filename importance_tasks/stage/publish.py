@@ -36,6 +36,10 @@ def publish(plan: Plan) -> dict[str, Any]:
     found = run.dependence()
     if not plan.complete:
         alias = f" (alias {plan.model.alias})" if plan.model.alias else ""
+        plots = {
+            "rank_heatmap": rank_heatmap_png(results, combined),
+            **{r.method: bar_chart_png(r) for r in results},
+        }
         html = report_html(
             title=f"Feature importance: {plan.label}",
             context={
@@ -55,11 +59,11 @@ def publish(plan: Plan) -> dict[str, Any]:
             dependence=found,
             dependence_map=None if found is None else dependence_map_png(found),
             charts={
-                "ranks by method": rank_heatmap_png(results, combined),
-                **{r.method: bar_chart_png(r) for r in results},
+                "ranks by method": plots["rank_heatmap"],
+                **{r.method: plots[r.method] for r in results},
             },
         )
-        run.log_report(html)
+        run.log_report(html, plots)
         done = {r.method for r in results}
         run.finish(
             {
