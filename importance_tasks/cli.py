@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from importance_tasks.analysis import Analysis
-from importance_tasks.config import AnalysisConfig, Setting, settings
+from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig, Setting, settings
 from importance_tasks.errors import DataError, InputError, ServiceUnavailableError
 from importance_tasks.output_capture import import_tensorflow_quietly
 from importance_tasks.progress import TerminalProgress
@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         "--log", action="store_true", help="log the analysis to MLflow (run, metrics, tags)"
     )
     registry.add_argument(
-        "--experiment", default="importance", help="experiment of the analysis run"
+        "--experiment", default=DEFAULT_EXPERIMENT, help="experiment of the analysis run"
     )
     registry.add_argument(
         "--trust-pyfunc",

@@ -35,6 +35,7 @@ from importance_tasks.scoring import SCORERS
 from importance_tasks.uncertainty import DEFAULT_TOP_K
 
 __all__ = [
+    "DEFAULT_EXPERIMENT",
     "DEFAULT_METHODS",
     "AnalysisConfig",
     "Setting",
@@ -52,6 +53,8 @@ DEFAULT_METHODS = (
     "lime",
     "sage",
 )
+# The MLflow experiment of the analysis runs, unless one is given.
+DEFAULT_EXPERIMENT = "importance"
 # Methods kept in the tables but out of the consensus unless consensus_methods names them.
 BASELINE_METHODS = ("weights",)
 SCORING_CHOICES = ("auto", *SCORERS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-from importance_tasks.config import method_options_schema, settings
+from importance_tasks.config import DEFAULT_EXPERIMENT, method_options_schema, settings
 
 __all__ = ["analysis_params"]
 
@@ -24,6 +24,6 @@ def analysis_params() -> dict[str, Param]:
             schema = method_options_schema()
         params[setting.name] = Param(setting.default, description=setting.help, **schema)
     params["experiment"] = Param(
-        "importance", type="string", minLength=1, description="MLflow experiment of the run"
+        DEFAULT_EXPERIMENT, type="string", minLength=1, description="MLflow experiment of the run"
     )
     return params

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.config import AnalysisConfig
+from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig
 from importance_tasks.dependence import data_dependence
 from importance_tasks.errors import InputError, unanalysable_status
 from importance_tasks.evaluable import constant_features
@@ -40,8 +40,6 @@ __all__ = [
     "plan",
     "shardable",
 ]
-
-DEFAULT_EXPERIMENT = "importance"
 
 
 @dataclass(frozen=True)
