@@ -351,7 +351,7 @@ class AnalysisConfig:
             if method in setting.option_of and value is not None:
                 options[setting.name] = value
         budget = self.time_budget_s
-        share = None if budget is None else _budgeted(self.methods).get(method)
+        share = None if budget is None else _budget_shares(self.methods).get(method)
         if budget is not None and share is not None:
             options["time_budget_s"] = budget * share
         options.update(self.method_options.get(method, {}))
@@ -497,7 +497,7 @@ def _method_options(value: Any, methods: Sequence[str]) -> dict[str, dict[str, A
     return checked
 
 
-def _budgeted(methods: Sequence[str]) -> dict[str, float]:
+def _budget_shares(methods: Sequence[str]) -> dict[str, float]:
     """The share of an analysis's time budget each of ``methods`` that takes one gets: in
     proportion to the methods' own default budgets."""
     defaults = {}

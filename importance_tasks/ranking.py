@@ -28,6 +28,7 @@ __all__ = [
     "consensus",
     "failed_sanity",
     "rank_descending",
+    "top_features",
 ]
 
 
@@ -132,6 +133,11 @@ def failed_sanity(result: Importance) -> str | None:
     if sanity.get("passed", True):
         return None
     return "failed its sanity check: " + str(sanity.get("reason", "ranking barely changes"))
+
+
+def top_features(features: Sequence[str], rank: NDArray[Any], k: int) -> list[str]:
+    """The ``k`` best-ranked of ``features`` by ``rank`` (ties in feature order)."""
+    return [features[i] for i in np.argsort(rank, kind="stable")[:k]]
 
 
 def consensus(

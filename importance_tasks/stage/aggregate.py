@@ -11,10 +11,9 @@ from importance_tasks.comparison import compare
 from importance_tasks.errors import InputError
 from importance_tasks.methods.shards import Shardable, ShardPart
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
-from importance_tasks.ranking import agreement, consensus
+from importance_tasks.ranking import agreement, consensus, top_features
 from importance_tasks.result import Importance
 from importance_tasks.runner import finish
-from importance_tasks.stage.compute import top_features
 from importance_tasks.stage.plan import Plan, shardable
 
 __all__ = ["aggregate"]

@@ -14,27 +14,20 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.methods import make_method
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.progress import LogProgress
+from importance_tasks.ranking import top_features
 from importance_tasks.runner import run_method
 from importance_tasks.sanity import randomized_copy
 from importance_tasks.stage.inputs import Inputs, checked_inputs
 from importance_tasks.stage.plan import Job, Plan, shardable
 from importance_tasks.uncertainty import DEFAULT_TOP_K
 
-__all__ = ["TOP_K", "compute", "compute_jobs", "top_features"]
+__all__ = ["compute", "compute_jobs"]
 
-TOP_K = DEFAULT_TOP_K
 log = logging.getLogger(__name__)
-
-
-def top_features(features: Any, rank: Any, k: int = TOP_K) -> list[str]:
-    """The ``k`` best-ranked features (ties in feature order)."""
-    return [features[i] for i in np.argsort(rank, kind="stable")[:k]]
 
 
 class _LoadOnce:
@@ -95,7 +88,7 @@ def compute(plan: Plan, job: Job, *, inputs: Callable[[], Inputs] | None = None)
         **summary,
         "status": "done",
         "seconds": round(result.seconds, 3),
-        "top_features": top_features(result.features, result.rank),
+        "top_features": top_features(result.features, result.rank, DEFAULT_TOP_K),
     }
 
 

@@ -12,9 +12,8 @@ from importance_tasks.analysis import Analysis
 from importance_tasks.comparison import Comparison
 from importance_tasks.errors import InputError
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
-from importance_tasks.ranking import Consensus
+from importance_tasks.ranking import Consensus, top_features
 from importance_tasks.report_trust import consensus_cells
-from importance_tasks.stage.compute import top_features
 from importance_tasks.stage.plan import Plan
 
 __all__ = ["publish", "read_logged_analysis"]
