@@ -228,18 +228,22 @@ def _expected_columns(
     order, or by name for named inputs), and where their names came from."""
     if columns.model_columns is not None:
         return None, "the model's named inputs"
+    mismatch = ""
     if columns.names is not None:
         names = list(columns.names.without([target]))
-        if len(names) != columns.width:
-            raise DataError(
-                f"{columns.names.source} names {len(names)} input columns {names}, but the "
-                f"model takes {columns.width}; give the right ones with feature_names "
-                "(--feature-names)"
-            )
-        return names, columns.names.source
+        if len(names) == columns.width:
+            return names, columns.names.source
+        mismatch = (
+            f"{columns.names.source} names {len(names)} input columns {names}, but the model "
+            f"takes {columns.width}"
+        )
+        if not columns.names.may_hold_target:  # a record of this model's inputs that is wrong
+            raise DataError(f"{mismatch}; give the right ones with feature_names (--feature-names)")
     if not columns.in_order:
+        # A dataset's schema of another width describes another table, not the model's inputs.
+        found = f" ({mismatch}: another table)" if mismatch else ""
         raise NeedsDataError(
-            f"nothing names the model's {columns.width} input columns (its signature is "
+            f"nothing names the model's {columns.width} input columns{found} (its signature is "
             "tensor-only, and no input example, 'feature_names' tag or param, or training "
             "dataset schema holds them), so the table's columns "
             f"{[c for c in table if c != target]} cannot be checked: give feature_names "

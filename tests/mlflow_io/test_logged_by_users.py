@@ -381,3 +381,24 @@ def test_of_several_evaluation_datasets_the_readable_one_is_used_and_said(
     assert described.startswith("dataset 'held_out' (context test")
     assert "over dataset 'notebook' (context evaluation" in described
     assert "which does not hold its rows" in described and inputs.source.uri == path
+
+
+def test_a_dataset_schema_of_another_width_names_nothing(friedman, mlflow_server, tmp_path):
+    """The run logged a training table with an extra id column: its schema is not the model's
+    inputs, so the stage does not take names from it and asks for them."""
+    name = _name("wide-schema")
+    frame = friedman_frame(friedman.data)
+    path = _eval_file(tmp_path, friedman)
+
+    def log() -> None:
+        mlflow.log_param("target", "y")
+        wide = frame.drop(columns="y").assign(row_id=range(len(frame)))
+        mlflow.log_input(mlflow.data.from_pandas(wide, name="train"), context="training")
+        mlflow.keras.log_model(
+            friedman.model.keras_model, name="model", registered_model_name=name,
+            pip_requirements=PIP,
+        )  # fmt: skip
+
+    _register(mlflow_server, name, log)
+    with pytest.raises(NeedsDataError, match=r"names 11 input columns .* another table"):
+        plan(f"{name}@champion", FAST, tracking_uri=mlflow_server, data_uri=path)
