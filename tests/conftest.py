@@ -238,6 +238,26 @@ def _model_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("IMPORTANCE_TASKS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+def point_result(method: str, values, features=None):  # type: ignore[no-untyped-def]
+    """An Importance with exact values (no spread): for rules over rankings."""
+    from importance_tasks.result import Importance
+
+    mean = np.asarray(values, dtype=np.float64)
+    names = tuple(features or (f"f{i}" for i in range(len(mean))))
+    return Importance(
+        method=method,
+        features=names,
+        mean=mean,
+        std=np.zeros_like(mean),
+        ci_low=mean,
+        ci_high=mean,
+        repeats=None,
+        groups={f: (f,) for f in names},
+        settings={},
+        seconds=0.0,
+    )
+
+
 def friedman_frame(data: EvalData):
     import pandas as pd
 

@@ -6,22 +6,11 @@ import pytest
 from importance_tasks.comparison import compare
 from importance_tasks.ranking import agreement, consensus, rank_descending
 from importance_tasks.result import Importance
+from tests.conftest import point_result
 
 
 def _result(method: str, values: list[float], features=("a", "b", "c", "d")) -> Importance:
-    mean = np.array(values)
-    return Importance(
-        method=method,
-        features=features,
-        mean=mean,
-        std=np.zeros_like(mean),
-        ci_low=mean,
-        ci_high=mean,
-        repeats=None,
-        groups={f: (f,) for f in features},
-        settings={},
-        seconds=0.0,
-    )
+    return point_result(method, values, features)
 
 
 def test_ranks_ties_share_the_best_rank_and_nan_comes_last():

@@ -9,39 +9,22 @@ import pytest
 
 from importance_tasks.methods._common import t_interval
 from importance_tasks.ranking import agreement, consensus
-from importance_tasks.result import Importance
 from importance_tasks.uncertainty import intervals_of
-
-
-def _result(method: str, values: list[float]) -> Importance:
-    mean = np.array(values, dtype=np.float64)
-    features = tuple(f"f{i}" for i in range(len(values)))
-    return Importance(
-        method=method,
-        features=features,
-        mean=mean,
-        std=np.zeros_like(mean),
-        ci_low=mean,
-        ci_high=mean,
-        repeats=None,
-        groups={f: (f,) for f in features},
-        settings={},
-        seconds=0.0,
-    )
+from tests.conftest import point_result
 
 
 def test_kendalls_w_corrects_for_ties():
     """Ranks [1, 2, 3] and [1.5, 1.5, 3] (a tie): rank sums 2.5, 3.5, 6 around their mean 4,
     S = 2.25 + 0.25 + 4 = 6.5; the tie term of the second method is 2**3 - 2 = 6, so
     W = 12 S / (m**2 (n**3 - n) - m * 6) = 78 / (96 - 12) = 13/14 (78/96 without the correction)."""
-    found = agreement([_result("a", [3, 2, 1]), _result("b", [2, 2, 1])])
+    found = agreement([point_result("a", [3, 2, 1]), point_result("b", [2, 2, 1])])
     assert found.kendall_w == pytest.approx(13 / 14, abs=1e-12)
 
 
 def test_consensus_gives_tied_features_their_average_rank():
     """Method a ties f0 and f1 (ranks 1.5, 1.5, 3), method b ranks them 3, 1, 2: mean ranks
     2.25, 1.25, 2.5 (the lowest rank for ties would give 2, 1, 2.5)."""
-    found = consensus([_result("a", [1, 1, 0]), _result("b", [0.5, 1, 0.9])])
+    found = consensus([point_result("a", [1, 1, 0]), point_result("b", [0.5, 1, 0.9])])
     np.testing.assert_allclose(found.mean_rank, [2.25, 1.25, 2.5], atol=1e-12)
 
 

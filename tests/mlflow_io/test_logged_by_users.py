@@ -48,6 +48,19 @@ def _register(server: str, name: str, log) -> str:  # type: ignore[no-untyped-de
     return version
 
 
+def _log_model(flavor, friedman, name: str, **extra) -> None:  # type: ignore[no-untyped-def]
+    """The Friedman model logged and registered as ``name`` with ``flavor``'s own log_model
+    (as a LoggedModel named ``model``, unless ``artifact_path`` is given)."""
+    where = {} if "artifact_path" in extra else {"name": "model"}
+    flavor.log_model(
+        friedman.model.keras_model,
+        registered_model_name=name,
+        pip_requirements=PIP,
+        **where,
+        **extra,
+    )
+
+
 def _eval_file(tmp_path, friedman, name="evaluation.parquet") -> str:
     path = tmp_path / name
     friedman_frame(friedman.data).to_parquet(path)
@@ -70,13 +83,7 @@ def test_tensorflow_flavor_numpy_example_and_a_file_dataset(friedman, mlflow_ser
     def log() -> None:
         mlflow.log_param("target", "y")
         mlflow.log_input(mlflow.data.from_pandas(frame, source=path), context="evaluation")
-        mlflow.tensorflow.log_model(
-            friedman.model.keras_model,
-            name="model",
-            input_example=X[:5],
-            registered_model_name=name,
-            pip_requirements=PIP,
-        )
+        _log_model(mlflow.tensorflow, friedman, name, input_example=X[:5])
 
     _register(mlflow_server, name, log)
     pinned, analysis = run_stage(f"{name}@champion", FAST, tracking_uri=mlflow_server)
@@ -108,13 +115,8 @@ def test_dataframe_example_with_a_tensor_signature_names_the_columns(
     path = _eval_file(tmp_path, friedman)
 
     def log() -> None:
-        mlflow.tensorflow.log_model(
-            friedman.model.keras_model,
-            name="model",
-            input_example=features.head(3),
-            signature=signature,
-            registered_model_name=name,
-            pip_requirements=PIP,
+        _log_model(
+            mlflow.tensorflow, friedman, name, input_example=features.head(3), signature=signature
         )
 
     _register(mlflow_server, name, log)
@@ -154,12 +156,7 @@ def test_keras_flavor_artifact_path_and_a_training_dataset_schema(
         training = frame.drop(columns="y")
         mlflow.log_input(mlflow.data.from_pandas(training, name="train"), context="training")
         mlflow.log_artifact(path)
-        mlflow.keras.log_model(
-            friedman.model.keras_model,
-            artifact_path="model",
-            registered_model_name=name,
-            pip_requirements=PIP,
-        )
+        _log_model(mlflow.keras, friedman, name, artifact_path="model")
 
     _register(mlflow_server, name, log)
     client = mlflow.MlflowClient(mlflow_server)
@@ -231,12 +228,7 @@ def test_dataset_without_rows_is_named_and_the_cli_exits_2(friedman, mlflow_serv
 
     def log() -> None:
         mlflow.log_input(mlflow.data.from_pandas(frame, targets="y"), context="evaluation")
-        mlflow.keras.log_model(
-            friedman.model.keras_model,
-            name="model",
-            registered_model_name=name,
-            pip_requirements=PIP,
-        )
+        _log_model(mlflow.keras, friedman, name)
 
     version = _register(mlflow_server, name, log)
     code = main(
@@ -261,12 +253,7 @@ def test_a_local_path_this_worker_cannot_read_is_named(friedman, mlflow_server):
 
     def log() -> None:
         mlflow.log_input(mlflow.data.from_pandas(frame, source=laptop), context="evaluation")
-        mlflow.keras.log_model(
-            friedman.model.keras_model,
-            name="model",
-            registered_model_name=name,
-            pip_requirements=PIP,
-        )
+        _log_model(mlflow.keras, friedman, name)
 
     _register(mlflow_server, name, log)
     with pytest.raises(NeedsDataError, match=f"points at {laptop}, which this worker cannot"):
@@ -283,12 +270,7 @@ def test_a_rerun_adds_nothing_and_ad_hoc_analyses_leave_the_tags(friedman, mlflo
     def log() -> None:
         mlflow.log_param("target", "y")
         mlflow.log_input(mlflow.data.from_pandas(friedman_frame(friedman.data), source=path))
-        mlflow.tensorflow.log_model(
-            friedman.model.keras_model,
-            name="model",
-            registered_model_name=name,
-            pip_requirements=PIP,
-        )
+        _log_model(mlflow.tensorflow, friedman, name)
 
     version = _register(mlflow_server, name, log)
     client = mlflow.MlflowClient(mlflow_server)
@@ -331,13 +313,7 @@ def test_a_rerun_against_a_postgresql_store_adds_nothing(friedman, postgres_data
                 mlflow.data.from_pandas(friedman_frame(friedman.data), source=path),
                 context="evaluation",
             )
-            mlflow.tensorflow.log_model(
-                friedman.model.keras_model,
-                name="model",
-                input_example=friedman.data.X[:2],
-                registered_model_name=name,
-                pip_requirements=PIP,
-            )
+            _log_model(mlflow.tensorflow, friedman, name, input_example=friedman.data.X[:2])
 
         _register(uri, name, log)
         first, _ = run_stage(f"{name}@champion", FAST, record=FAST, tracking_uri=uri)
@@ -367,13 +343,7 @@ def test_of_several_evaluation_datasets_the_readable_one_is_used_and_said(
         mlflow.log_input(mlflow.data.from_pandas(frame, name="notebook"), context="evaluation")
         held_out = mlflow.data.from_pandas(frame, source=path, name="held_out")
         mlflow.log_input(held_out, context="test")
-        mlflow.tensorflow.log_model(
-            friedman.model.keras_model,
-            name="model",
-            input_example=friedman.data.X[:2],
-            registered_model_name=name,
-            pip_requirements=PIP,
-        )
+        _log_model(mlflow.tensorflow, friedman, name, input_example=friedman.data.X[:2])
 
     _register(mlflow_server, name, log)
     inputs = load_inputs(mlflow.MlflowClient(mlflow_server), f"{name}@champion")
@@ -394,10 +364,7 @@ def test_a_dataset_schema_of_another_width_names_nothing(friedman, mlflow_server
         mlflow.log_param("target", "y")
         wide = frame.drop(columns="y").assign(row_id=range(len(frame)))
         mlflow.log_input(mlflow.data.from_pandas(wide, name="train"), context="training")
-        mlflow.keras.log_model(
-            friedman.model.keras_model, name="model", registered_model_name=name,
-            pip_requirements=PIP,
-        )  # fmt: skip
+        _log_model(mlflow.keras, friedman, name)
 
     _register(mlflow_server, name, log)
     with pytest.raises(NeedsDataError, match=r"names 11 input columns .* another table"):
