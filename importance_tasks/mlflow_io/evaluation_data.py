@@ -120,6 +120,16 @@ def fetch_data(
     return DataSource(data, uri, column, data_source, target_source, names_source)
 
 
+def _local_path(uri: str) -> Path | None:
+    """The file a plain path or ``file://`` URI names; None for any other URI (an artifact
+    or object store, read through MLflow)."""
+    if uri.startswith("file://"):
+        return Path(uri[len("file://") :])
+    if "://" in uri or ":/" in uri:
+        return None
+    return Path(uri)
+
+
 def _given(uri: str) -> str:
     """A local path as an absolute path (a later task, in another folder, reads it too)."""
     if "://" in uri or ":/" in uri:
@@ -191,11 +201,8 @@ def _source_uri(dataset: Any) -> str | None:
 
 
 def _unreadable_local(uri: str) -> bool:
-    if uri.startswith("file://"):
-        uri = uri[len("file://") :]
-    elif "://" in uri or ":/" in uri:
-        return False
-    return not Path(uri).is_file()
+    path = _local_path(uri)
+    return path is not None and not path.is_file()
 
 
 def _target(
@@ -259,11 +266,9 @@ def _local_copy(client: MlflowClient, uri: str) -> Iterator[Path]:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    if "://" not in uri and ":/" not in uri:
-        yield Path(uri)
-        return
-    if uri.startswith("file://"):
-        yield Path(uri[len("file://") :])
+    local = _local_path(uri)
+    if local is not None:
+        yield local
         return
     with tempfile.TemporaryDirectory() as tmp:
         try:
