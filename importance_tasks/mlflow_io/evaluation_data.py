@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from importance_tasks.data import EvalData, read_eval_data, unnamed_columns_warning
 from importance_tasks.errors import DataError, NeedsDataError
 from importance_tasks.mlflow_io.feature_names import FeatureNames
+from importance_tasks.tables import table_columns
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from importance_tasks.data import EvalData
     from importance_tasks.mlflow_io.registry import ModelRef
 
 __all__ = [
@@ -79,8 +80,6 @@ class DataSource:
         return self.names_source is not None
 
     def warnings(self) -> list[str]:
-        from importance_tasks.data import unnamed_columns_warning
-
         if self.names_checked:
             return []
         return [unnamed_columns_warning(len(self.data.feature_names))]
@@ -110,9 +109,6 @@ def fetch_data(
     else:
         uri, data_source = _logged_data(client, ref, run)
     with _local_copy(client, uri) as path:
-        from importance_tasks.data import read_eval_data
-        from importance_tasks.tables import table_columns
-
         table = table_columns(path)
         column, target_source = _target(ref, run, target, table, columns)
         expected, names_source = _expected_columns(columns, column, table)
