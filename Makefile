@@ -20,11 +20,11 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/python -m importance_tasks.demo
+	$(VENV)/bin/python -m importance_tasks.cli.demo
 
 # MLflow UI on :5000 and Airflow (standalone) on :8080, on the demo's state.
 ui: $(STAMP)
-	$(VENV)/bin/python -m importance_tasks.demo ui
+	$(VENV)/bin/python -m importance_tasks.cli.demo ui
 
 # Speed and memory against the peers; rewrites benchmarks/RESULTS.md (about 45 minutes).
 bench: $(STAMP)

@@ -37,8 +37,8 @@ def run(emit: Callable[[str], None]) -> dict[str, float]:
     from defaults import build  # benchmarks/ is on the path
 
     from importance_tasks.config import DEFAULT_METHODS
+    from importance_tasks.keras.safe_load import load_keras_file
     from importance_tasks.mlflow_io.training import register_keras_model
-    from importance_tasks.safe_keras import load_keras_file
     from tests.airflow.conftest import (
         airflow_components,
         max_overlap,

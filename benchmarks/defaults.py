@@ -33,7 +33,7 @@ def build(n_features: int) -> tuple[Path, Path]:
         return model_path, data_path
     from sklearn.datasets import make_classification
 
-    from importance_tasks.demo_models import train_mlp
+    from importance_tasks.cli.demo_models import train_mlp
 
     X, y = make_classification(
         n_samples=N_ROWS, n_features=n_features, n_informative=informative(n_features),
@@ -58,7 +58,7 @@ def run(emit: Callable[[str], None]) -> None:
 
     from importance_tasks.analysis import explain
     from importance_tasks.data import EvalData
-    from importance_tasks.model import KerasModel
+    from importance_tasks.keras import KerasModel
 
     emit(
         f"Every method at its defaults (`explain`, as the DAG runs them), {N_ROWS:,} rows, binary "

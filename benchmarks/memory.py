@@ -49,7 +49,7 @@ def build() -> tuple[Path, Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from importance_tasks.demo_models import train_mlp
+    from importance_tasks.cli.demo_models import train_mlp
 
     CACHE.mkdir(exist_ok=True)
     rng = np.random.default_rng(0)
@@ -74,7 +74,7 @@ def build() -> tuple[Path, Path]:
 
 
 def step(name: str, table: str, model_path: str) -> dict[str, float]:
-    from importance_tasks.safe_keras import load_keras_file
+    from importance_tasks.keras.safe_load import load_keras_file
 
     model = load_keras_file(model_path)
     start = time.perf_counter()

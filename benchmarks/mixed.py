@@ -34,7 +34,7 @@ def build() -> tuple[Path, Path]:
         return model_path, data_path
     import pandas as pd
 
-    from importance_tasks.demo_models import train_structured
+    from importance_tasks.cli.demo_models import train_structured
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({f"x{i}": rng.normal(size=N_ROWS) for i in range(N_NUMERIC)})
@@ -78,8 +78,8 @@ def run(emit: Callable[[str], None], runs: int = 3) -> None:
     from sklearn.inspection import permutation_importance
 
     from importance_tasks.data import read_eval_data
+    from importance_tasks.keras import KerasModel
     from importance_tasks.methods import Permutation
-    from importance_tasks.model import KerasModel
 
     model_path, data_path = build()
     keras_model = keras.saving.load_model(model_path)

@@ -25,7 +25,7 @@ NAME = "diabetes_mlp"
 def main() -> int:
     import mlflow
 
-    from importance_tasks.demo_models import diabetes_frames, train_mlp
+    from importance_tasks.cli.demo_models import diabetes_frames, train_mlp
     from importance_tasks.mlflow_io.training import register_keras_model
 
     train, test = diabetes_frames(seed=0)

@@ -58,7 +58,7 @@ def build(workload: str, n_features: int | None = None, n_rows: int = N_ROWS) ->
     import numpy as np
     from sklearn.datasets import make_classification, make_friedman1
 
-    from importance_tasks.demo_models import train_mlp
+    from importance_tasks.cli.demo_models import train_mlp
 
     CACHE.mkdir(exist_ok=True)
     if task == "regression":
@@ -89,7 +89,7 @@ def _load(model_path: str, data_path: str):
     import numpy as np
 
     from importance_tasks.data import EvalData
-    from importance_tasks.safe_keras import load_keras_file
+    from importance_tasks.keras.safe_load import load_keras_file
 
     model = load_keras_file(model_path)
     arrays = np.load(data_path)
@@ -175,7 +175,7 @@ def _floor(contender: str, model, data) -> dict:
         model.predict(big)
         return {"rows_per_s": len(big) / (time.perf_counter() - start)}
     if contender == "floor_rest":
-        from importance_tasks.model import KerasModel
+        from importance_tasks.keras import KerasModel
 
         forced = KerasModel(model.keras_model, rank_one_updates=True)  # the path, on any width
         at = forced.first_dense().at(data.X)
@@ -201,7 +201,7 @@ def _run_once(contender: str, model, data, rows: int | None = None) -> dict:
     import numpy as np
 
     from importance_tasks.data import EvalData
-    from importance_tasks.model import KerasModel
+    from importance_tasks.keras import KerasModel
 
     if contender.startswith("floor_"):
         return _floor(contender, model, data)
@@ -315,7 +315,7 @@ def _startup(model_path: Path, data_path: Path) -> dict[str, float]:
     code = (
         "import time; t0 = time.perf_counter();"
         "import importance_tasks.stage, tensorflow, keras; t1 = time.perf_counter();"
-        "from importance_tasks.safe_keras import load_keras_file;"
+        "from importance_tasks.keras.safe_load import load_keras_file;"
         f"m = load_keras_file({str(model_path)!r}); import numpy as np;"
         f"X = np.load({str(data_path)!r})['X']; m.predict(X[:64]); t2 = time.perf_counter();"
         "print(t1 - t0, t2 - t1)"

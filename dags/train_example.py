@@ -35,7 +35,7 @@ def train_example() -> None:
     @task(outlets=[REGISTERED_MODEL_VERSIONS], **RETRY_ARGS)
     def train_and_register(params=None, outlet_events=None) -> dict[str, str]:  # type: ignore[no-untyped-def]
         from importance_tasks.airflow.mlflow_connection import configure_mlflow
-        from importance_tasks.demo_models import mixed_diabetes_frames, train_structured
+        from importance_tasks.cli.demo_models import mixed_diabetes_frames, train_structured
         from importance_tasks.mlflow_io.training import register_keras_model
 
         tracking_uri = configure_mlflow()

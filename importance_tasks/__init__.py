@@ -8,11 +8,11 @@ from importance_tasks.analysis import Analysis, explain
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.data import EvalData, load_table
 from importance_tasks.errors import DataError, InputError
+from importance_tasks.keras import KerasModel, load_keras_file
 from importance_tasks.methods import REGISTRY, ImportanceMethod, UnsupportedModelError, make_method
-from importance_tasks.model import CallableModel, KerasModel, Model
+from importance_tasks.model import CallableModel, Model
 from importance_tasks.ranking import Consensus, consensus
 from importance_tasks.result import Importance
-from importance_tasks.safe_keras import load_keras_file
 
 __all__ = [
     "REGISTRY",

@@ -16,9 +16,10 @@ from importance_tasks.data import EvalData
 from importance_tasks.dependence import Dependence, data_dependence
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.evaluable import constant_features
+from importance_tasks.keras.keras_model import for_data
 from importance_tasks.methods import make_method
-from importance_tasks.model import Model, for_data, input_groups
-from importance_tasks.ranking import Consensus, consensus
+from importance_tasks.model import Model, input_groups
+from importance_tasks.ranking.ranks import Consensus, consensus
 from importance_tasks.result import Importance
 from importance_tasks.runner import run_method
 

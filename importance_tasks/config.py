@@ -23,23 +23,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from importance_tasks.comparison import DEFAULT_DRIFT_THRESHOLD
 from importance_tasks.dependence import DEFAULT_THRESHOLD as DEFAULT_CLUSTER_THRESHOLD
 from importance_tasks.errors import InputError
-from importance_tasks.method_options import (
-    configurable_options,
-    method_options_schema,
-)
+from importance_tasks.method_options import method_options_schema
 from importance_tasks.methods import REGISTRY, make_method
+from importance_tasks.ranking.comparison import DEFAULT_DRIFT_THRESHOLD
+from importance_tasks.ranking.uncertainty import DEFAULT_TOP_K
 from importance_tasks.scoring import SCORERS
-from importance_tasks.uncertainty import DEFAULT_TOP_K
+from importance_tasks.setting_schema import checked_value, plain
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
     "DEFAULT_METHODS",
     "AnalysisConfig",
     "Setting",
-    "method_options_schema",
     "settings",
 ]
 
@@ -135,7 +132,7 @@ class AnalysisConfig:
     )
     method_options: Mapping[str, Mapping[str, Any]] = _declare(
         help='each method\'s own options, e.g. {"shap": {"max_evals": 60}}',
-        schema={"type": "object"},  # the full schema is method_options_schema()
+        schema=method_options_schema(),
         factory=dict,
     )
     seed: int = _declare(0, help="random seed", schema={"type": "integer", "minimum": 0})
@@ -219,7 +216,12 @@ class AnalysisConfig:
         None,
         help="the model's input columns in its order, where MLflow records none (no named "
         "signature, input example or training dataset schema); checked against the data",
-        schema={"type": ["null", "array"], "items": {"type": "string"}, "minItems": 1},
+        schema={
+            "type": ["null", "array"],
+            "items": {"type": "string"},
+            "minItems": 1,
+            "uniqueItems": True,
+        },
     )
     columns_in_model_order: bool = _declare(
         False,
@@ -248,60 +250,16 @@ class AnalysisConfig:
     )
 
     def __post_init__(self) -> None:
-        methods = _string_list("methods", self.methods)
-        if not methods:
-            raise InputError("methods must name at least one method")
-        unknown = [m for m in methods if m not in REGISTRY]
-        if unknown:
-            raise InputError(f"unknown methods {unknown}; available: {', '.join(REGISTRY)}")
-        if len(set(methods)) != len(methods):
-            raise InputError(f"methods {methods} name a method twice")
-        object.__setattr__(self, "methods", tuple(methods))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise InputError(f"seed={self.seed!r} is not allowed; it must be an integer >= 0")
-        if self.scoring not in SCORING_CHOICES:
-            raise InputError(
-                f"scoring={self.scoring!r} is not allowed; choose one of {list(SCORING_CHOICES)}"
-            )
-        object.__setattr__(self, "groups", _groups(self.groups))
-        object.__setattr__(self, "clusters", _groups(self.clusters, "clusters"))
-        object.__setattr__(self, "consensus_methods", _optional_names(self.consensus_methods))
-        unknown = sorted(set(self.consensus_methods or ()) - set(REGISTRY))
-        if unknown:
-            raise InputError(f"consensus_methods names unknown methods {unknown}")
-        object.__setattr__(self, "feature_names", _optional_names(self.feature_names))
-        for name in (
-            "auto_groups",
-            "sanity_check",
-            "columns_in_model_order",
-            "tag_version",
-            "fail_when_unanalysable",
-        ):
-            if not isinstance(getattr(self, name), bool):
-                raise InputError(f"{name}={getattr(self, name)!r} must be true or false")
-        for name, zero_allowed in (("cluster_threshold", False), ("drift_threshold", True)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InputError(f"{name}={value!r} must be a number")
-            if not (value >= 0 if zero_allowed else value > 0) or value > 1:
-                interval = "[0, 1]" if zero_allowed else "(0, 1]"
-                raise InputError(f"{name}={value!r} is not allowed; it must be in {interval}")
-            object.__setattr__(self, name, float(value))
-        object.__setattr__(self, "method_options", _method_options(self.method_options, methods))
-        object.__setattr__(self, "max_samples", _max_samples(self.max_samples))
-        for setting in settings():  # integers as declared (ranges: the methods check them)
-            value = getattr(self, setting.name)
-            kinds = setting.schema["type"]
-            integer = "integer" in (kinds if isinstance(kinds, list) else [kinds])
-            if (
-                integer
-                and value is not None
-                and (isinstance(value, bool) or not isinstance(value, int))
-            ):
-                raise InputError(f"{setting.name}={value!r} is not allowed; it must be an integer")
-        if self.top_k < 1:
-            raise InputError(f"top_k={self.top_k!r} is not allowed; it must be >= 1")
-        for method in methods:  # every option checked by the method itself, now
+        for setting in settings():  # each value checked against its schema, then normalised
+            value = checked_value(setting.name, getattr(self, setting.name), setting.schema)
+            object.__setattr__(self, setting.name, value)
+        if self.max_samples is not None:  # a row count above 1 (a Param may send 500.0)
+            rows = self.max_samples
+            object.__setattr__(self, "max_samples", int(rows) if rows > 1 else float(rows))
+        stray = sorted(set(self.method_options) - set(self.methods))
+        if stray:
+            raise InputError(f"options given for methods that do not run: {stray}")
+        for method in self.methods:  # every option checked by the method itself, now
             make_method(method, **self.options_for(method))
 
     @classmethod
@@ -392,16 +350,7 @@ class AnalysisConfig:
 
     def to_settings(self) -> dict[str, Any]:
         """The settings by name, JSON-friendly: ``from_settings(to_settings())`` is equal."""
-        return {s.name: _plain(getattr(self, s.name)) for s in settings()}
-
-
-def _plain(value: Any) -> Any:
-    """Tuples as lists and mappings as dicts, all the way down (JSON's shapes)."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    return value
+        return {s.name: plain(getattr(self, s.name)) for s in settings()}
 
 
 @dataclass(frozen=True)
@@ -435,66 +384,6 @@ def settings() -> tuple[Setting, ...]:
             )
         )
     return tuple(found)
-
-
-def _string_list(name: str, value: Any) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise InputError(f"{name}={value!r} must be a list of names")
-    if not all(isinstance(v, str) for v in value):
-        raise InputError(f"{name}={list(value)!r} must hold names (strings) only")
-    return list(value)
-
-
-def _optional_names(value: Any) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    names = _string_list("names", value)
-    if len(set(names)) != len(names):
-        raise InputError(f"{names} name a column or method twice")
-    return tuple(names)
-
-
-def _groups(value: Any, setting: str = "groups") -> dict[str, tuple[str, ...]]:
-    if not isinstance(value, Mapping):
-        raise InputError(f"{setting}={value!r} must map a group name to a list of columns")
-    groups = {}
-    for name, columns in value.items():
-        members = _string_list(f"{setting}[{name!r}]", columns)
-        if not members:
-            raise InputError(f"group {name!r} has no columns")
-        groups[str(name)] = tuple(members)
-    return groups
-
-
-def _max_samples(value: Any) -> float | int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"max_samples={value!r} must be a number")
-    if value <= 0:
-        raise InputError(f"max_samples={value!r} is not allowed; it must be > 0")
-    # A row count above 1 (a DAG Param or flag may deliver 500.0), a fraction up to 1.
-    return int(value) if value > 1 else float(value)
-
-
-def _method_options(value: Any, methods: Sequence[str]) -> dict[str, dict[str, Any]]:
-    if not isinstance(value, Mapping):
-        raise InputError(f"method_options={value!r} must map a method name to its options")
-    stray = sorted(set(value) - set(methods))
-    if stray:
-        raise InputError(f"options given for methods that do not run: {stray}")
-    checked: dict[str, dict[str, Any]] = {}
-    for method, options in value.items():
-        if not isinstance(options, Mapping):
-            raise InputError(f"method_options[{method!r}]={options!r} must be an object")
-        allowed = configurable_options(method)
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            raise InputError(
-                f"{method}: unknown options {unknown}; {method} takes {sorted(allowed)}"
-            )
-        checked[method] = dict(options)
-    return checked
 
 
 def _budget_shares(methods: Sequence[str]) -> dict[str, float]:

@@ -38,8 +38,9 @@ import numpy as np
 
 from importance_tasks.data import EvalData
 from importance_tasks.errors import UnsupportedModelError
+from importance_tasks.keras.keras_model import KerasModel
 from importance_tasks.methods.base import ImportanceMethod
-from importance_tasks.model import KerasModel, Model
+from importance_tasks.model import Model
 from importance_tasks.result import Importance
 
 __all__ = [

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from importance_tasks.cli.demo import stop_process_group
+from importance_tasks.cli.demo_models import train_mlp
 from importance_tasks.data import EvalData
-from importance_tasks.demo import stop_process_group
-from importance_tasks.demo_models import train_mlp
-from importance_tasks.model import KerasModel
+from importance_tasks.keras import KerasModel
 
 FRIEDMAN_FEATURES = tuple(f"x{i}" for i in range(10))
 

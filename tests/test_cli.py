@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from importance_tasks.cli import main
+from importance_tasks.cli.commands import main
 from importance_tasks.config import DEFAULT_METHODS
 
 
@@ -201,7 +201,7 @@ def test_method_options_reach_the_method_and_show_in_the_json(files, tmp_path):
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--option", "shap.max_eval=60"], r"shap: unknown options \['max_eval'\]"),
+        (["--option", "shap.max_eval=60"], r"\['shap'\]: unknown options \['max_eval'\]"),
         (["--option", "shap.max_evals=-3"], "max_evals"),
         (["--option", "shap=60"], "expected METHOD.KEY=VALUE"),
         (["--option", "lime.num_samples=10", "--methods", "probe"], "do not run"),
@@ -248,9 +248,9 @@ def test_the_table_shows_the_top_features_and_says_how_many_more():
     import numpy as np
 
     from importance_tasks.analysis import Analysis
-    from importance_tasks.cli import format_ranking
+    from importance_tasks.cli.commands import format_ranking
     from importance_tasks.methods._common import FeatureRow, make_result
-    from importance_tasks.ranking import consensus
+    from importance_tasks.ranking.ranks import consensus
 
     names = [f"feature_{i:03d}" for i in range(40)]
     rows = [FeatureRow(n, np.array([i]), (n,)) for i, n in enumerate(names)]

@@ -11,14 +11,14 @@ import pytest
 
 from importance_tasks.analysis import explain
 from importance_tasks.data import EvalData
-from importance_tasks.model import KerasModel
+from importance_tasks.keras import KerasModel
 
 NAMES = ("twin_a", "twin_b", "solo", "noise_1", "noise_2")
 
 
 @pytest.fixture(scope="module")
 def twins():
-    from importance_tasks.demo_models import train_mlp
+    from importance_tasks.cli.demo_models import train_mlp
 
     rng = np.random.default_rng(1)
     n = 3000
@@ -38,8 +38,8 @@ def twins():
 
 
 def test_the_default_analysis_finds_the_pair_ranks_it_and_explains_it(twins):
-    from importance_tasks.ranking import agreement
-    from importance_tasks.report import report_html
+    from importance_tasks.ranking.ranks import agreement
+    from importance_tasks.report.document import report_html
 
     model, data = twins
     analysis = explain(model, data, seed=0, time_budget_s=3)
@@ -162,7 +162,7 @@ def test_the_stage_logs_clusters_intervals_agreement_and_drift(twins, tmp_path):
 
 
 def test_given_clusters_are_ranked_and_shown_beside_the_measured_ones(twins):
-    from importance_tasks.report_trust import clusters_section
+    from importance_tasks.report.trust import clusters_section
 
     model, data = twins
     analysis = explain(

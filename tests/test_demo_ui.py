@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from importance_tasks import demo
-from importance_tasks.demo import stop_process_group
+from importance_tasks.cli import demo
+from importance_tasks.cli.demo import stop_process_group
 from importance_tasks.mlflow_io.client import connect
 from importance_tasks.mlflow_io.webhooks import WEBHOOK_NAME, register_webhook
 from tests.conftest import start_mlflow_server

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from importance_tasks.data import EvalData
+from importance_tasks.keras import KerasModel
 from importance_tasks.methods import Permutation, Probe
-from importance_tasks.model import KerasModel
 from tests.precision import assert_within, importance_atol, output_atol
 
 
@@ -173,7 +173,7 @@ def test_by_default_only_where_the_first_layer_holds_most_of_the_work():
 
 
 def test_blocks_of_rows_give_the_same_copies(monkeypatch):
-    from importance_tasks import first_layer
+    from importance_tasks.keras import first_layer
 
     model, data = _problem()
     first = KerasModel(model, rank_one_updates=True).first_dense()

@@ -11,8 +11,8 @@ import pytest
 from importance_tasks.analysis import explain
 from importance_tasks.data import EvalData, read_eval_data
 from importance_tasks.errors import DataError
+from importance_tasks.keras import KerasModel
 from importance_tasks.methods import IntegratedGradients, Lime, Permutation, Probe
-from importance_tasks.model import KerasModel
 from tests.methods.test_permutation import _sklearn_permutations
 from tests.mixed_models import (
     CITIES,
@@ -253,7 +253,7 @@ def test_the_sanity_check_keeps_the_lookups_and_the_model_still_saves(mixed, tmp
 
 
 def test_cli_on_a_saved_mixed_model_shows_column_types(mixed, tmp_path, capsys):
-    from importance_tasks.cli import main
+    from importance_tasks.cli.commands import main
 
     frame, _, model = mixed
     model.keras_model.save(tmp_path / "mixed.keras")

@@ -11,8 +11,8 @@ import pytest
 from importance_tasks.analysis import explain
 from importance_tasks.data import EvalData
 from importance_tasks.errors import DataError, UnsupportedModelError
+from importance_tasks.keras import KerasModel
 from importance_tasks.methods import Permutation
-from importance_tasks.model import KerasModel
 from tests.conftest import dense_model
 from tests.precision import assert_within, importance_atol
 
@@ -135,7 +135,7 @@ def test_image_inputs_are_refused_by_name():
 
 
 def test_cli_on_a_saved_named_input_model(tmp_path, capsys):
-    from importance_tasks.cli import main
+    from importance_tasks.cli.commands import main
 
     model_path = tmp_path / "named.keras"
     _named_model().save(model_path)

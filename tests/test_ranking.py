@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from importance_tasks.comparison import compare
-from importance_tasks.ranking import agreement, consensus, rank_descending
+from importance_tasks.ranking.comparison import compare
+from importance_tasks.ranking.ranks import agreement, consensus, rank_descending
 from importance_tasks.result import Importance
 from tests.conftest import point_result
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from importance_tasks.errors import UnsafeModelError
-from importance_tasks.safe_keras import load_keras_file
+from importance_tasks.keras.safe_load import load_keras_file
 
 
 def _writer(marker):

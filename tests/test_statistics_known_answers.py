@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from importance_tasks.methods._common import t_interval
-from importance_tasks.ranking import agreement, consensus
-from importance_tasks.uncertainty import intervals_of
+from importance_tasks.ranking.ranks import agreement, consensus
+from importance_tasks.ranking.uncertainty import intervals_of
 from tests.conftest import point_result
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from importance_tasks.comparison import compare
-from importance_tasks.top_weighted import ndcg_at_k, rbo
+from importance_tasks.ranking.comparison import compare
+from importance_tasks.ranking.top_weighted import ndcg_at_k, rbo
 
 
 def _rbo_by_definition(first, second, p):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from importance_tasks.ranking import consensus
+from importance_tasks.ranking.ranks import consensus
+from importance_tasks.ranking.uncertainty import rank_intervals, tie_ranks
 from importance_tasks.result import Importance
-from importance_tasks.uncertainty import rank_intervals, tie_ranks
 
 Z = 1.959963984540054
 

@@ -41,7 +41,7 @@ def log_audit_table(found: Mapping[str, Any], params: Mapping[str, Any]) -> str:
     from importance_tasks.mlflow_io.analysis_run import AnalysisRun
     from importance_tasks.mlflow_io.audit import AUDIT_COLUMNS, audit_rows, log_audit
     from importance_tasks.mlflow_io.client import connect
-    from importance_tasks.report import audit_csv, audit_html
+    from importance_tasks.report.document import audit_csv, audit_html
 
     tracking_uri = configure_mlflow()
     client = connect(tracking_uri)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-from importance_tasks.config import DEFAULT_EXPERIMENT, method_options_schema, settings
+from importance_tasks.config import DEFAULT_EXPERIMENT, settings
 
 __all__ = ["analysis_params"]
 
@@ -19,10 +19,7 @@ def analysis_params() -> dict[str, Param]:
     """One Param per analysis setting, and ``experiment``."""
     params: dict[str, Param] = {}
     for setting in settings():
-        schema = dict(setting.schema)
-        if setting.name == "method_options":
-            schema = method_options_schema()
-        params[setting.name] = Param(setting.default, description=setting.help, **schema)
+        params[setting.name] = Param(setting.default, description=setting.help, **setting.schema)
     params["experiment"] = Param(
         DEFAULT_EXPERIMENT, type="string", minLength=1, description="MLflow experiment of the run"
     )

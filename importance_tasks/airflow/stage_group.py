@@ -109,7 +109,7 @@ def resolve(
     from importance_tasks.airflow.mlflow_connection import configure_mlflow
     from importance_tasks.config import AnalysisConfig, settings
     from importance_tasks.errors import InputError, unanalysable_status
-    from importance_tasks.mlflow_io.registry import ModelSpec
+    from importance_tasks.mlflow_io.model_ref import ModelSpec
     from importance_tasks.stage import DEFAULT_EXPERIMENT, is_of_record, plan
 
     context = get_current_context()
@@ -297,7 +297,7 @@ def importance_stage(
     """
     from importance_tasks.config import AnalysisConfig
     from importance_tasks.errors import InputError
-    from importance_tasks.mlflow_io.registry import ModelSpec
+    from importance_tasks.mlflow_io.model_ref import ModelSpec
 
     AnalysisConfig.from_settings(settings)  # a bad setting fails the DAG's parsing, named
     if compute_slots is not None and (isinstance(compute_slots, bool) or compute_slots < 1):

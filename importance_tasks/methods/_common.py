@@ -10,8 +10,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from importance_tasks.errors import InputError
-from importance_tasks.first_layer import RowsAtFirstDense
-from importance_tasks.model import Model, aligned_empty, first_dense_of
+from importance_tasks.keras.first_layer import RowsAtFirstDense
+from importance_tasks.keras.keras_model import first_dense_of
+from importance_tasks.model import Model, aligned_empty
 from importance_tasks.result import Importance
 
 ProgressFn = Callable[[int, int], None]
@@ -189,7 +190,7 @@ def perturbed_outputs(
     columns. Copies are stacked into batches of at most ``max_batch_bytes`` (at least one
     copy), so the model sees few large batches instead of one call per job. Where the model
     starts with a Dense layer, a copy is the cached pre-activations plus a low-rank update, run
-    through the rest of the network only (``importance_tasks.first_layer``). Yields
+    through the rest of the network only (``importance_tasks.keras.first_layer``). Yields
     ``(job_index, outputs)`` with outputs of shape (n_rows, n_outputs), in job order.
     """
     first = first_dense_of(model)

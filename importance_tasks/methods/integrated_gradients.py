@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from importance_tasks.data import BATCH_ROWS, EvalData
 from importance_tasks.errors import UnsupportedModelError
+from importance_tasks.keras.keras_model import KerasModel
 from importance_tasks.methods._common import (
     FeatureRow,
     ProgressFn,
@@ -24,11 +25,11 @@ from importance_tasks.methods._common import (
     output_selection,
     settings_of,
 )
-from importance_tasks.model import KerasModel, Model
+from importance_tasks.model import Model
 from importance_tasks.result import Importance
 
 if TYPE_CHECKING:
-    from importance_tasks.gradient_space import GradientSpace
+    from importance_tasks.keras.gradient_space import GradientSpace
 
 __all__ = ["IntegratedGradients", "quadrature"]
 

@@ -12,11 +12,12 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from importance_tasks.comparison import Comparison
 from importance_tasks.dependence import Dependence
 from importance_tasks.mlflow_io import runs
 from importance_tasks.mlflow_io.version_tags import VersionTags, set_version_tag
-from importance_tasks.ranking import Agreement, Consensus
+from importance_tasks.ranking.comparison import Comparison
+from importance_tasks.ranking.ranks import Agreement, Consensus
+from importance_tasks.report.document import comparison_csv, method_csv, rankings_csv
 from importance_tasks.result import Importance
 
 if TYPE_CHECKING:
@@ -126,7 +127,6 @@ class AnalysisRun:
         stands. Every metric is a function of the result, so two tasks that do log at once
         write the same values at the same step and timestamp, which MLflow keeps once.
         """
-        from importance_tasks.report import method_csv
 
         method = result.method
         if self.has_result(method):
@@ -204,7 +204,6 @@ class AnalysisRun:
         dataset_digest: str | None = None,
     ) -> None:
         """Rankings, consensus, agreement and the comparison with the previous version."""
-        from importance_tasks.report import comparison_csv, rankings_csv
 
         intervals = consensus.intervals
         metrics: dict[str, float] = {}

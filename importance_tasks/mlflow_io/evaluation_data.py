@@ -30,7 +30,7 @@ from importance_tasks.tables import table_columns
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from importance_tasks.mlflow_io.registry import ModelRef
+    from importance_tasks.mlflow_io.model_ref import ModelRef
 
 __all__ = [
     "CONVENTIONAL_ARTIFACTS",

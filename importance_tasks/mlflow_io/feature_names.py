@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from importance_tasks.mlflow_io.registry import ModelRef
+    from importance_tasks.mlflow_io.model_ref import ModelRef
 
 __all__ = ["FeatureNames", "logged_feature_names", "parse_names"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from importance_tasks.analysis import Analysis
 from importance_tasks.config import AnalysisConfig
-from importance_tasks.mlflow_io.registry import ModelSpec
+from importance_tasks.mlflow_io.model_ref import ModelSpec
 from importance_tasks.stage.aggregate import aggregate
 from importance_tasks.stage.compute import compute, compute_jobs
 from importance_tasks.stage.inputs import data_digest, load_inputs

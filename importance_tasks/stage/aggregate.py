@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from importance_tasks.comparison import compare
 from importance_tasks.errors import InputError
 from importance_tasks.methods.shards import Shardable, ShardPart
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
-from importance_tasks.ranking import agreement, consensus, top_features
+from importance_tasks.mlflow_io.client import connect
+from importance_tasks.ranking.comparison import compare
+from importance_tasks.ranking.ranks import agreement, consensus, top_features
 from importance_tasks.result import Importance
 from importance_tasks.runner import finish
 from importance_tasks.stage.plan import Plan, shardable
@@ -21,7 +22,6 @@ __all__ = ["aggregate"]
 
 def aggregate(plan: Plan) -> dict[str, Any]:
     """Combine, rank, compare and log; returns a small summary (what XCom carries)."""
-    from importance_tasks.mlflow_io.client import connect
 
     client = connect(plan.tracking_uri)
     run = AnalysisRun(client, plan.run_id)

@@ -17,13 +17,14 @@ from typing import Any
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.methods import make_method
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
+from importance_tasks.mlflow_io.client import connect
 from importance_tasks.progress import LogProgress
-from importance_tasks.ranking import top_features
+from importance_tasks.ranking.ranks import top_features
+from importance_tasks.ranking.uncertainty import DEFAULT_TOP_K
 from importance_tasks.runner import run_method
 from importance_tasks.sanity import randomized_copy
-from importance_tasks.stage.inputs import Inputs, checked_inputs
-from importance_tasks.stage.plan import Job, Plan, shardable
-from importance_tasks.uncertainty import DEFAULT_TOP_K
+from importance_tasks.stage.inputs import Inputs
+from importance_tasks.stage.plan import Job, Plan, checked_inputs, shardable
 
 __all__ = ["compute", "compute_jobs"]
 
@@ -55,7 +56,6 @@ def compute(plan: Plan, job: Job, *, inputs: Callable[[], Inputs] | None = None)
 
     ``inputs`` gives the plan's checked model and data (default: loaded for this job).
     """
-    from importance_tasks.mlflow_io.client import connect
 
     load = inputs or _LoadOnce(plan)
     config = plan.config

@@ -6,28 +6,22 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from importance_tasks.data import EvalData
 from importance_tasks.errors import DataError
+from importance_tasks.keras.keras_model import for_data
+from importance_tasks.mlflow_io.client import access
 from importance_tasks.mlflow_io.evaluation_data import ColumnRule, DataSource, fetch_data
 from importance_tasks.mlflow_io.feature_names import FeatureNames
-from importance_tasks.mlflow_io.registry import (
-    LoadedModel,
-    ModelRef,
-    ModelSpec,
-    fetch_model,
-    resolve_model,
-)
-from importance_tasks.model import Model, for_data
+from importance_tasks.mlflow_io.model_ref import ModelRef, ModelSpec
+from importance_tasks.mlflow_io.registry import LoadedModel, fetch_model, resolve_model
+from importance_tasks.model import Model
 from importance_tasks.scoring import get_scorer
 
-if TYPE_CHECKING:
-    from importance_tasks.stage.plan import Plan
-
-__all__ = ["Inputs", "checked_inputs", "data_digest", "load_inputs"]
+__all__ = ["Inputs", "data_digest", "load_inputs"]
 
 # Rows the model is run on at plan time to check the scoring against its output.
 SCORING_CHECK_ROWS = 10_000
@@ -96,7 +90,6 @@ def load_inputs(
     the table's order is taken only with ``columns_in_model_order`` (``NeedsDataError``
     otherwise).
     """
-    from importance_tasks.mlflow_io.client import access
 
     with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):
         ref = model if isinstance(model, ModelRef) else resolve_model(client, model)
@@ -123,25 +116,3 @@ def load_inputs(
             f"{len(data.feature_names)} feature columns: {list(data.feature_names)}"
         )
     return Inputs(ref, loaded, bound, source)
-
-
-def checked_inputs(plan: Plan) -> Inputs:
-    """The plan's model and data, loaded again in a later task; the data must not have
-    changed since the plan was made."""
-    from importance_tasks.mlflow_io.client import connect
-
-    inputs = load_inputs(
-        connect(plan.tracking_uri),
-        plan.model,
-        data_uri=plan.data_uri,
-        target=plan.target,
-        trust_pyfunc=plan.trust_pyfunc,
-        feature_names=plan.config.feature_names,
-        columns_in_model_order=plan.config.columns_in_model_order,
-    )
-    if data_digest(inputs.data) != plan.data_digest:
-        raise DataError(
-            f"the data at {plan.data_uri} changed since the analysis was planned "
-            f"(digest {plan.data_digest}); start a new analysis"
-        )
-    return inputs

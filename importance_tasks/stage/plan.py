@@ -21,19 +21,23 @@ from numpy.typing import NDArray
 
 from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig
 from importance_tasks.dependence import data_dependence
-from importance_tasks.errors import InputError, unanalysable_status
+from importance_tasks.errors import DataError, InputError, unanalysable_status
 from importance_tasks.evaluable import constant_features
 from importance_tasks.methods import make_method
 from importance_tasks.methods.shards import Shardable
-from importance_tasks.mlflow_io.registry import ModelRef, ModelSpec, resolve_model
+from importance_tasks.mlflow_io.analysis_run import AnalysisRun
+from importance_tasks.mlflow_io.client import access, connect, package_versions
+from importance_tasks.mlflow_io.model_ref import ModelRef, ModelSpec
+from importance_tasks.mlflow_io.registry import resolve_model
 from importance_tasks.mlflow_io.version_tags import mark_unanalysable
 from importance_tasks.model import Model, input_groups
-from importance_tasks.stage.inputs import data_digest, load_inputs
+from importance_tasks.stage.inputs import Inputs, data_digest, load_inputs
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
     "Job",
     "Plan",
+    "checked_inputs",
     "forward_rows_per_s",
     "jobs",
     "n_shards",
@@ -164,8 +168,6 @@ def plan(
         Whether ``publish`` tags the model version with this analysis (its analysis of
         record); the run is logged either way.
     """
-    from importance_tasks.mlflow_io.analysis_run import AnalysisRun
-    from importance_tasks.mlflow_io.client import access, connect, package_versions
 
     client = connect(tracking_uri)
     with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):
@@ -299,3 +301,24 @@ def jobs(plan: Plan) -> list[Job]:
         if sanity:
             out.extend(Job(method, k, randomized=True) for k in range(count))
     return out
+
+
+def checked_inputs(plan: Plan) -> Inputs:
+    """The plan's model and data, loaded again in a later task; the data must not have
+    changed since the plan was made."""
+
+    inputs = load_inputs(
+        connect(plan.tracking_uri),
+        plan.model,
+        data_uri=plan.data_uri,
+        target=plan.target,
+        trust_pyfunc=plan.trust_pyfunc,
+        feature_names=plan.config.feature_names,
+        columns_in_model_order=plan.config.columns_in_model_order,
+    )
+    if data_digest(inputs.data) != plan.data_digest:
+        raise DataError(
+            f"the data at {plan.data_uri} changed since the analysis was planned "
+            f"(digest {plan.data_digest}); start a new analysis"
+        )
+    return inputs

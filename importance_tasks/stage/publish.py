@@ -9,11 +9,13 @@ from typing import Any
 import numpy as np
 
 from importance_tasks.analysis import Analysis
-from importance_tasks.comparison import Comparison
 from importance_tasks.errors import InputError
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
-from importance_tasks.ranking import Consensus, top_features
-from importance_tasks.report_trust import consensus_cells
+from importance_tasks.mlflow_io.client import access, connect
+from importance_tasks.ranking.comparison import Comparison
+from importance_tasks.ranking.ranks import Consensus, consensus_cells, top_features
+from importance_tasks.report.document import bar_chart_png, rank_heatmap_png, report_html
+from importance_tasks.report.trust import dependence_map_png
 from importance_tasks.stage.plan import Plan
 
 __all__ = ["publish", "read_logged_analysis"]
@@ -21,9 +23,6 @@ __all__ = ["publish", "read_logged_analysis"]
 
 def publish(plan: Plan) -> dict[str, Any]:
     """Report, manifest and version tags; the run is then complete. Returns the summary."""
-    from importance_tasks.mlflow_io.client import access, connect
-    from importance_tasks.report import bar_chart_png, rank_heatmap_png, report_html
-    from importance_tasks.report_trust import dependence_map_png
 
     run = AnalysisRun(connect(plan.tracking_uri), plan.run_id)
     config = plan.config
@@ -149,7 +148,6 @@ def drift_tag(comparison: Comparison) -> str:
 
 def read_logged_analysis(tracking_uri: str | None, run_id: str) -> Analysis:
     """The analysis of a complete run, read back from its manifest, results and consensus."""
-    from importance_tasks.mlflow_io.client import connect
 
     run = AnalysisRun(connect(tracking_uri), run_id)
     manifest = run.manifest()

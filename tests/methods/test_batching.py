@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from importance_tasks.keras import KerasModel
 from importance_tasks.methods._common import perturbed_outputs
-from importance_tasks.model import CallableModel, KerasModel, aligned_empty
+from importance_tasks.model import CallableModel, aligned_empty
 from tests.conftest import dense_model
 
 

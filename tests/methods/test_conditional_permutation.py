@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from importance_tasks.data import EvalData
+from importance_tasks.keras import KerasModel
 from importance_tasks.methods import ConditionalPermutation, Permutation
 from importance_tasks.methods.conditional_permutation import _strata, _within
-from importance_tasks.model import KerasModel
 from tests.conftest import dense_model
 
 

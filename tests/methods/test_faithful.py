@@ -9,9 +9,10 @@ import pytest
 
 from importance_tasks.data import EvalData
 from importance_tasks.errors import UnsupportedModelError
+from importance_tasks.keras import KerasModel
 from importance_tasks.methods import IntegratedGradients, make_method
 from importance_tasks.methods.integrated_gradients import quadrature
-from importance_tasks.model import CallableModel, KerasModel
+from importance_tasks.model import CallableModel
 from tests.conftest import dense_model, linear_problem
 from tests.precision import assert_within, importance_atol, output_atol
 

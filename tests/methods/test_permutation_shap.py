@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from importance_tasks.keras import KerasModel
 from importance_tasks.methods import permutation_shap
 from importance_tasks.methods.permutation_shap import PermutationShap
-from importance_tasks.model import KerasModel
 from tests.precision import assert_within, output_atol
 
 

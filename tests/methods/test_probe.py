@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from importance_tasks.data import EvalData
+from importance_tasks.keras import KerasModel
 from importance_tasks.methods import Probe
-from importance_tasks.model import KerasModel
 from tests.conftest import dense_model, linear_problem
 
 

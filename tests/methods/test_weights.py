@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from importance_tasks.data import EvalData
+from importance_tasks.keras import KerasModel
 from importance_tasks.methods import UnsupportedModelError, Weights
-from importance_tasks.model import CallableModel, KerasModel
+from importance_tasks.model import CallableModel
 from tests.conftest import dense_model
 
 NAMES = ("a", "b", "c")

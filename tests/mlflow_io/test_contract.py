@@ -9,7 +9,7 @@ import mlflow
 import pytest
 
 from importance_tasks.config import DEFAULT_METHODS
-from importance_tasks.ranking import agreement
+from importance_tasks.ranking.ranks import agreement
 from importance_tasks.stage import aggregate, publish
 from tests.conftest import register_friedman
 from tests.stage_steps import analyze, compute_method, plan_analysis
@@ -134,7 +134,7 @@ def test_comparison_with_the_previous_version(friedman, mlflow_server):
 
 
 def test_cli_log_writes_run_id_and_version(friedman, mlflow_server, tmp_path, capsys):
-    from importance_tasks.cli import main
+    from importance_tasks.cli.commands import main
 
     name = f"cli-{uuid.uuid4().hex[:6]}"
     version = register_friedman(friedman, mlflow_server, name)

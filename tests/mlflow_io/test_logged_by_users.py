@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from importance_tasks.cli import main
+from importance_tasks.cli.commands import main
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.errors import DataError, NeedsDataError
 from importance_tasks.mlflow_io.registry import model_id_of
@@ -297,7 +297,7 @@ def test_a_rerun_adds_nothing_and_ad_hoc_analyses_leave_the_tags(friedman, mlflo
 def test_a_rerun_against_a_postgresql_store_adds_nothing(friedman, postgres_databases, tmp_path):
     """The same: a server whose backend store is PostgreSQL (its unique constraints word the
     refusal differently), the analysis run twice and its aggregate and publish repeated."""
-    from importance_tasks.demo import stop_process_group
+    from importance_tasks.cli.demo import stop_process_group
     from tests.conftest import start_mlflow_server
 
     process, uri = start_mlflow_server(

@@ -16,7 +16,8 @@ from importance_tasks.errors import (
     UnsafeModelError,
 )
 from importance_tasks.mlflow_io.client import connect
-from importance_tasks.mlflow_io.registry import ModelSpec, fetch_model, resolve_model
+from importance_tasks.mlflow_io.model_ref import ModelSpec
+from importance_tasks.mlflow_io.registry import fetch_model, resolve_model
 from importance_tasks.stage import load_inputs
 from tests.conftest import friedman_frame, register_friedman
 from tests.mixed_models import mixed_frame, mixed_model

@@ -9,9 +9,14 @@ from pathlib import Path
 import pytest
 
 from importance_tasks.analysis import explain
-from importance_tasks.comparison import compare
-from importance_tasks.ranking import agreement
-from importance_tasks.report import audit_html, bar_chart_png, rank_heatmap_png, report_html
+from importance_tasks.ranking.comparison import compare
+from importance_tasks.ranking.ranks import agreement
+from importance_tasks.report.document import (
+    audit_html,
+    bar_chart_png,
+    rank_heatmap_png,
+    report_html,
+)
 
 pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from importance_tasks.config import DEFAULT_METHODS, AnalysisConfig
-from importance_tasks.mlflow_io.registry import ModelRef
+from importance_tasks.mlflow_io.model_ref import ModelRef
 from importance_tasks.stage import Plan, jobs
 from importance_tasks.stage.packing import STARTUP_S, estimated_seconds, pack
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from importance_tasks.errors import UnsafeModelError
-from importance_tasks.model import KerasModel
+from importance_tasks.keras.keras_model import KerasModel
 
 __all__ = ["check_keras_archive", "load_keras_file"]
 

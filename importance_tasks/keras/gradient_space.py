@@ -24,8 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from importance_tasks.errors import UnsupportedModelError
-from importance_tasks.keras_graph import graph_unchanged
-from importance_tasks.model_inputs import InputSlot
+from importance_tasks.keras.graph import graph_unchanged
+from importance_tasks.keras.model_inputs import InputSlot
 
 __all__ = ["GradientSpace", "gradient_space"]
 

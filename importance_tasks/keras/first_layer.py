@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.keras_graph import graph_unchanged
+from importance_tasks.keras.graph import graph_unchanged
+from importance_tasks.model import stack_outputs
 
 __all__ = ["FirstDense", "RowsAtFirstDense", "first_dense"]
 
@@ -93,8 +94,6 @@ class RowsAtFirstDense:
     ) -> NDArray[np.float64]:
         """Outputs of copies of the rows, each with ``columns`` set to ``values`` (rows x
         columns, or one value per column), stacked in order: shape (copies * rows, outputs)."""
-        from importance_tasks.model import stack_outputs
-
         n_rows, width = self.inputs.shape[0], max(len(columns) for columns, _ in copies)
         change = np.zeros((len(copies), n_rows, width), dtype=np.float32)
         rows = np.zeros((len(copies), width, self.first.kernel.shape[1]), dtype=np.float32)

@@ -11,12 +11,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from importance_tasks.analysis import Analysis
+from importance_tasks.analysis import Analysis, explain
 from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig, Setting, settings
+from importance_tasks.data import read_eval_data, unnamed_columns_warning
 from importance_tasks.errors import DataError, InputError, ServiceUnavailableError
+from importance_tasks.keras.safe_load import load_keras_file
+from importance_tasks.mlflow_io.client import connect
+from importance_tasks.mlflow_io.webhooks import register_webhook
 from importance_tasks.output_capture import import_tensorflow_quietly
 from importance_tasks.progress import TerminalProgress
-from importance_tasks.report_trust import consensus_cells
+from importance_tasks.ranking.ranks import consensus_cells
+from importance_tasks.stage import load_inputs, run_stage
 
 __all__ = [
     "config_from_args",
@@ -87,8 +92,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _register_webhook(args: argparse.Namespace) -> int:
-    from importance_tasks.mlflow_io.client import connect
-    from importance_tasks.mlflow_io.webhooks import register_webhook
 
     secret = os.environ.get(args.secret_env)
     if not secret:
@@ -188,8 +191,6 @@ def config_from_args(args: argparse.Namespace) -> AnalysisConfig:
 
 
 def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
-    from importance_tasks.analysis import explain
-    from importance_tasks.data import read_eval_data, unnamed_columns_warning
 
     config = config_from_args(args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -198,8 +199,6 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
     if args.log and not registered:
         raise InputError("--log needs a registered model: --model models:/NAME@ALIAS")
     if registered and args.log:
-        from importance_tasks.stage import run_stage
-
         plan, analysis = run_stage(
             args.model,
             config,
@@ -223,9 +222,6 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
         }
     extra: dict[str, Any] = {}
     if registered:
-        from importance_tasks.mlflow_io.client import connect
-        from importance_tasks.stage import load_inputs
-
         inputs = load_inputs(
             connect(args.tracking_uri),
             args.model,
@@ -245,8 +241,6 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
             "feature_names_checked": inputs.source.names_checked,
         }
     else:
-        from importance_tasks.safe_keras import load_keras_file
-
         if not args.data or not args.target:
             raise InputError("--data and --target are needed with a .keras file")
         keras_model = load_keras_file(args.model)  # refused before any data is read
@@ -370,7 +364,3 @@ def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

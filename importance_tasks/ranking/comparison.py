@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.top_weighted import ndcg_at_k
-from importance_tasks.uncertainty import DEFAULT_TOP_K
+from importance_tasks.ranking.top_weighted import ndcg_at_k
+from importance_tasks.ranking.uncertainty import DEFAULT_TOP_K
 
 __all__ = ["DEFAULT_DRIFT_THRESHOLD", "Comparison", "compare"]
 

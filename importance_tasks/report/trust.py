@@ -7,25 +7,21 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
-from importance_tasks.comparison import Comparison
 from importance_tasks.dependence import Dependence
-from importance_tasks.png_figure import png_figure
-from importance_tasks.ranking import Agreement, Consensus
+from importance_tasks.ranking.comparison import Comparison
+from importance_tasks.ranking.ranks import Agreement, Consensus
+from importance_tasks.report.png_figure import png_figure
 from importance_tasks.result import Importance
 
 __all__ = [
     "agreement_section",
     "clusters_section",
-    "consensus_cells",
     "dependence_map_png",
     "drift_paragraph",
-    "interval_text",
     "sanity_section",
-    "tied_label",
 ]
 
 esc = html.escape
@@ -285,23 +281,3 @@ def drift_paragraph(comparison: Comparison) -> str:
         f"<p>Top-{comparison.k} drift: nDCG@{comparison.k} {comparison.ndcg:.3f} against the "
         f"previous version's ranking ({state}; drift below {comparison.threshold:g})</p>"
     )
-
-
-def interval_text(low: int, high: int) -> str:
-    return str(low) if low == high else f"{low}-{high}"
-
-
-def tied_label(consensus: Consensus, index: int) -> str:
-    """The shown rank, marked when tied (``=3``)."""
-    shown = int(consensus.shown_rank[index])
-    return f"={shown}" if consensus.tied[index] else str(shown)
-
-
-def consensus_cells(consensus: Consensus, index: int) -> list[Any]:
-    """Shown rank, 95% rank interval and chance of being in the top k of one feature."""
-    intervals = consensus.intervals
-    return [
-        tied_label(consensus, index),
-        interval_text(int(intervals.low[index]), int(intervals.high[index])),
-        f"{intervals.p_top[index]:.0%}",
-    ]

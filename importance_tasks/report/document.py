@@ -10,20 +10,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from importance_tasks.columns import row_type
-from importance_tasks.comparison import Comparison
 from importance_tasks.dependence import Dependence
-from importance_tasks.png_figure import png_figure
-from importance_tasks.ranking import Agreement, Consensus
-from importance_tasks.report_trust import (
+from importance_tasks.ranking.comparison import Comparison
+from importance_tasks.ranking.ranks import Agreement, Consensus, consensus_cells, interval_text
+from importance_tasks.ranking.uncertainty import DEFAULT_TOP_K, rank_intervals
+from importance_tasks.report.png_figure import png_figure
+from importance_tasks.report.trust import (
     agreement_section,
     clusters_section,
-    consensus_cells,
     drift_paragraph,
-    interval_text,
     sanity_section,
 )
 from importance_tasks.result import Importance
-from importance_tasks.uncertainty import DEFAULT_TOP_K, rank_intervals
 
 __all__ = [
     "audit_csv",

@@ -4,7 +4,7 @@ Trains a Keras model on scikit-learn's diabetes data, registers it with an alias
 MLflow (SQLite backend store, artifacts under ``.demo/``), runs the real ``feature_importance``
 DAG on an embedded SQLite Airflow (``dag.test()``), and prints the ranking read back from MLflow.
 
-``python -m importance_tasks.demo ui`` (``make ui``) starts ``mlflow server`` and
+``python -m importance_tasks.cli.demo ui`` (``make ui``) starts ``mlflow server`` and
 ``airflow standalone`` on the same state, to click through both UIs.
 """
 
@@ -18,6 +18,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from importance_tasks.cli.commands import format_ranking, write_json_atomically
+from importance_tasks.cli.demo_models import diabetes_frames, train_mlp
+from importance_tasks.mlflow_io.analysis_run import AnalysisRun
+from importance_tasks.mlflow_io.client import connect
+from importance_tasks.mlflow_io.logged_models import versions_by_importance
+from importance_tasks.mlflow_io.training import prepare_local_store, register_keras_model
+from importance_tasks.mlflow_io.version_tags import VersionTags
+from importance_tasks.mlflow_io.webhooks import register_webhook
+from importance_tasks.output_capture import import_tensorflow_quietly, output_to
+from importance_tasks.stage import read_logged_analysis
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_DIR = Path(os.environ.get("IMPORTANCE_DEMO_DIR", ROOT / ".demo")).resolve()
@@ -52,7 +63,6 @@ def _bin(name: str) -> str:
 
 def prepare_mlflow(folder: Path) -> str:
     """A SQLite-backed MLflow under ``folder`` whose experiments keep artifacts there too."""
-    from importance_tasks.mlflow_io.training import prepare_local_store
 
     return prepare_local_store(
         folder, experiments=("Default", "training", "importance", "importance-audit")
@@ -70,15 +80,6 @@ def run_demo() -> int:
         return migrate.returncode
 
     from importance_tasks.airflow.local import test_dag
-    from importance_tasks.cli import format_ranking, write_json_atomically
-    from importance_tasks.demo_models import diabetes_frames, train_mlp
-    from importance_tasks.mlflow_io.analysis_run import AnalysisRun
-    from importance_tasks.mlflow_io.client import connect
-    from importance_tasks.mlflow_io.logged_models import versions_by_importance
-    from importance_tasks.mlflow_io.training import register_keras_model
-    from importance_tasks.mlflow_io.version_tags import VersionTags
-    from importance_tasks.output_capture import import_tensorflow_quietly, output_to
-    from importance_tasks.stage import read_logged_analysis
 
     import_tensorflow_quietly()
 
@@ -162,9 +163,6 @@ def _register_webhook_when_up(tracking_uri: str, secret: str, env: dict[str, str
     ``promote_model``, once parsed), then point MLflow's registry webhook at Airflow's
     receiver."""
     import requests
-
-    from importance_tasks.mlflow_io.client import connect
-    from importance_tasks.mlflow_io.webhooks import register_webhook
 
     receiver = f"http://127.0.0.1:{AIRFLOW_UI_PORT}/importance/mlflow"
     for url in (

@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.result import Importance, rank_descending
-from importance_tasks.top_weighted import rbo
-from importance_tasks.uncertainty import (
+from importance_tasks.ranking.top_weighted import rbo
+from importance_tasks.ranking.uncertainty import (
     DEFAULT_DRAWS,
     DEFAULT_TOP_K,
     RankIntervals,
@@ -20,14 +19,18 @@ from importance_tasks.uncertainty import (
     rank_intervals,
     tie_ranks,
 )
+from importance_tasks.result import Importance, rank_descending
 
 __all__ = [
     "Agreement",
     "Consensus",
     "agreement",
     "consensus",
+    "consensus_cells",
     "failed_sanity",
+    "interval_text",
     "rank_descending",
+    "tied_label",
     "top_features",
 ]
 
@@ -48,7 +51,7 @@ class Consensus:
         The methods it combines.
     intervals : RankIntervals
         The consensus rank's 95% interval and chance of being in the top k, redrawn from
-        every included method's noise (``importance_tasks.uncertainty``).
+        every included method's noise (``importance_tasks.ranking.uncertainty``).
     shown_rank : ndarray of shape (n_features,)
         The rank to show: features too close to call share the rank of their tie group's first.
     method_intervals : mapping of method name to RankIntervals
@@ -302,3 +305,23 @@ def agreement(results: Sequence[Importance]) -> Agreement:
     denominator = m**2 * (n**3 - n) - m * ties
     w = 12 * s / denominator if denominator > 0 else float("nan")
     return Agreement(float(w), pairs, ranks.std(axis=0), overlaps)
+
+
+def interval_text(low: int, high: int) -> str:
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def tied_label(consensus: Consensus, index: int) -> str:
+    """The shown rank, marked when tied (``=3``)."""
+    shown = int(consensus.shown_rank[index])
+    return f"={shown}" if consensus.tied[index] else str(shown)
+
+
+def consensus_cells(consensus: Consensus, index: int) -> list[Any]:
+    """Shown rank, 95% rank interval and chance of being in the top k of one feature."""
+    intervals = consensus.intervals
+    return [
+        tied_label(consensus, index),
+        interval_text(int(intervals.low[index]), int(intervals.high[index])),
+        f"{intervals.p_top[index]:.0%}",
+    ]

@@ -1,0 +1,240 @@
+"""The Keras model as the methods see it (``Model``): its forward pass traced once.
+
+``KerasModel`` traces the model's forward pass once into a ``tf.function`` and feeds it large
+batches, instead of calling ``model.predict`` (which sets up a data pipeline on every call) once
+per feature and repeat. ``for_data`` binds any model to the columns of the evaluation data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from importance_tasks.errors import DataError, InputError
+from importance_tasks.keras.first_layer import FirstDense, first_dense
+from importance_tasks.keras.gradient_space import GradientSpace, gradient_space
+from importance_tasks.keras.model_inputs import (
+    check_column_types,
+    column_order,
+    input_slots,
+    splitter,
+)
+from importance_tasks.model import DEFAULT_BATCH_ROWS, TENSOR_ALIGNMENT, Model, stack_outputs
+
+if TYPE_CHECKING:
+    from importance_tasks.data import EvalData
+
+__all__ = ["KerasModel", "as_tensor", "first_dense_of", "for_data"]
+
+# The first Dense layer's least share of the Dense layers' work for low-rank updates by default.
+MIN_FIRST_LAYER_SHARE = 0.5
+
+
+class KerasModel:
+    """A Keras 3 model: one input of shape (None, n_features), or several named inputs each
+    taking data columns by name (``importance_tasks.keras.model_inputs``).
+
+    Parameters
+    ----------
+    model : keras.Model
+    batch_rows : int, default=32768
+        Rows per forward call; larger batches amortise per-call overhead.
+    columns : sequence of str, optional
+        The data's feature columns, in the order the rows will come in. For a model with named
+        inputs they are matched to the inputs by name (default: the inputs' own order);
+        ignored for a model with one matrix input, which takes its columns by position.
+    categories : mapping of column name to vocabulary, optional
+        The data's coded columns (``EvalData.categories``): their codes become the raw values
+        inside the forward pass. Only a model with named inputs takes them.
+    rank_one_updates : bool or None, default=None
+        Let permutation, occlusion and SHAP compute copies that differ in a few columns from
+        the cached pre-activations of a first Dense layer (``importance_tasks.keras.first_layer``),
+        where the model's structure allows it: None where that layer holds at least half of
+        the Dense layers' multiply-adds (``MIN_FIRST_LAYER_SHARE``), True wherever the
+        structure allows, False never (always the full forward pass).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        columns: Sequence[str] | None = None,
+        categories: Mapping[str, Any] | None = None,
+        rank_one_updates: bool | None = None,
+    ) -> None:
+        import tensorflow as tf
+
+        if batch_rows < 1:
+            raise InputError(f"batch_rows must be >= 1, got {batch_rows}")
+        self.keras_model = model
+        self.batch_rows = batch_rows
+        self.slots = input_slots(model)
+        self.categories = dict(categories or {})
+        self.rank_one_updates = rank_one_updates
+        self._first_dense: FirstDense | bool | None = (
+            rank_one_updates is not False and self.slots is None
+        )
+        if self.slots is None:
+            _refuse_codes(self.categories)
+            self.feature_names: tuple[str, ...] | None = None
+            self.n_features = int(model.inputs[0].shape[1])
+            prepare: Any = _unchanged
+        else:
+            taken = tuple(c for slot in self.slots for c in slot.columns)
+            self.feature_names = taken if columns is None else tuple(columns)
+            self.n_features = len(taken)
+            vocabularies = [self.categories.get(c) for c in taken]
+            order = column_order(self.slots, self.feature_names)
+            prepare = splitter(self.slots, order, vocabularies)
+        self._prepare = prepare
+        self._gradient: Any = None
+        self._forward = tf.function(
+            lambda x: model(prepare(x), training=False),
+            input_signature=[tf.TensorSpec(shape=(None, self.n_features), dtype=tf.float32)],
+            reduce_retracing=True,
+        )
+
+    def bind(self, data: EvalData) -> KerasModel:
+        """This model taking the rows of ``data``: columns by name and coded columns as their
+        values for a model with named inputs, unchanged for a model with one matrix input.
+
+        Raises
+        ------
+        DataError
+            When a column is missing or extra, or does not fit its input's type; the message
+            names the column.
+        """
+        if self.slots is None:
+            _refuse_codes(data.categories)
+            return self
+        column_order(self.slots, data.feature_names)  # names missing and extra columns first
+        check_column_types(self.slots, data.feature_names, data.X, data.categories)
+        same_codes = data.categories.keys() == self.categories.keys() and all(
+            data.categories[c] is self.categories[c] for c in data.categories
+        )
+        if data.feature_names == self.feature_names and same_codes:
+            return self
+        return KerasModel(
+            self.keras_model,
+            batch_rows=self.batch_rows,
+            columns=data.feature_names,
+            categories=data.categories,
+            rank_one_updates=self.rank_one_updates,
+        )
+
+    def predict(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        return stack_outputs(
+            np.asarray(self._forward(as_tensor(X[i : i + self.batch_rows])), dtype=np.float64)
+            for i in range(0, X.shape[0], self.batch_rows)
+        )
+
+    def first_dense(self) -> FirstDense | None:
+        """The model split after a first Dense layer that takes the input (after per-column
+        preprocessing), for low-rank updates of copies; None where the structure does not allow
+        it or ``rank_one_updates`` is off. Built once."""
+        if self._first_dense is True:
+            share = MIN_FIRST_LAYER_SHARE if self.rank_one_updates is None else 0.0
+            self._first_dense = first_dense(self.keras_model, min_share=share)
+        return self._first_dense if not isinstance(self._first_dense, bool) else None
+
+    def gradient_space(self) -> GradientSpace | None:
+        """The model split at its first differentiable tensors, for columns a gradient cannot
+        reach (strings, integers, lookups); None when ``gradient`` reaches every column.
+        See ``importance_tasks.keras.gradient_space``."""
+        if self.slots is None:
+            return None
+        columns = self.feature_names or ()
+        return gradient_space(self.keras_model, self.slots, columns, self._prepare, self.batch_rows)
+
+    def gradient(self, X: NDArray[np.float32], weights: NDArray[np.float32]) -> NDArray[np.float64]:
+        """Gradient of ``sum(output * weights)`` per row: shape (n_rows, n_features).
+
+        ``weights`` of shape (n_rows, n_outputs) selects which output(s) each row's gradient
+        is taken of (a one-hot row picks one class).
+        """
+        if self._gradient is None:
+            import tensorflow as tf
+
+            model, prepare = self.keras_model, self._prepare
+
+            def gradient(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    out = tf.reshape(model(prepare(x), training=False), tf.shape(w))
+                    total = tf.reduce_sum(out * w)
+                return tape.gradient(total, x)
+
+            self._gradient = tf.function(
+                gradient,
+                input_signature=[
+                    tf.TensorSpec(shape=(None, self.n_features), dtype=tf.float32),
+                    tf.TensorSpec(shape=(None, None), dtype=tf.float32),
+                ],
+                reduce_retracing=True,
+            )
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        W = np.ascontiguousarray(weights, dtype=np.float32)
+        parts = [
+            np.asarray(
+                self._gradient(X[i : i + self.batch_rows], W[i : i + self.batch_rows]),
+                dtype=np.float64,
+            )
+            for i in range(0, X.shape[0], self.batch_rows)
+        ]
+        return np.concatenate(parts) if parts else np.empty((0, self.n_features))
+
+
+def _refuse_codes(categories: Mapping[str, Any]) -> None:
+    """A model with one matrix input takes numbers only: refuse coded columns by name."""
+    if categories:
+        raise DataError(
+            f"columns {sorted(categories)} hold strings or categories, but the model takes one "
+            "matrix of numbers; encode them (e.g. one-hot) the way the model was trained, or "
+            "give the model named inputs with lookup layers"
+        )
+
+
+def _unchanged(x: Any) -> Any:
+    return x
+
+
+def for_data(model: Model, data: EvalData) -> Model:
+    """``model`` taking the rows of ``data`` (see ``KerasModel.bind``).
+
+    Raises
+    ------
+    DataError
+        When ``data`` holds coded columns (strings, categories) that ``model`` cannot take.
+    """
+    if isinstance(model, KerasModel):
+        return model.bind(data)
+    if data.categories:
+        raise DataError(
+            f"columns {sorted(data.categories)} hold strings or categories, which this model "
+            "function cannot take (it is given numbers); load the model as Keras, or encode "
+            "those columns the way the model was trained"
+        )
+    return model
+
+
+def first_dense_of(model: Model) -> FirstDense | None:
+    """``model``'s first Dense layer for low-rank updates (``KerasModel.first_dense``), if any."""
+    return model.first_dense() if isinstance(model, KerasModel) else None
+
+
+def as_tensor(batch: NDArray[np.float32]) -> Any:
+    """The batch as a tensor: shared without a copy when it is contiguous and 64-byte aligned.
+
+    Safe because the forward pass runs synchronously and its float32 outputs are converted to
+    new float64 arrays before the caller can write to the batch again.
+    """
+    import tensorflow as tf
+
+    if batch.flags.c_contiguous and batch.ctypes.data % TENSOR_ALIGNMENT == 0 and batch.size:
+        return tf.experimental.dlpack.from_dlpack(batch.__dlpack__())
+    return batch
