@@ -23,7 +23,7 @@ from importance_tasks.ranking.ranks import Consensus, consensus
 from importance_tasks.result import Importance
 from importance_tasks.runner import run_method
 
-__all__ = ["Analysis", "explain"]
+__all__ = ["Analysis", "Prepared", "explain", "prepare"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,25 @@ class Analysis:
         return row_type(feature, self.column_types, groups)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A model bound to its data, and the configuration completed from both."""
+
+    model: Model
+    config: AnalysisConfig
+    dependence: Dependence
+
+
+def prepare(model: Model, data: EvalData, config: AnalysisConfig) -> Prepared:
+    """The setup every analysis shares (``explain``, ``stage.plan``): the model bound to the
+    data's columns (named inputs by name, strings as such; ``for_data``), the model's
+    multi-column inputs as groups, and the data's clusters of dependent features."""
+    model = for_data(model, data)
+    config = config.with_input_groups(input_groups(model))
+    found = data_dependence(data, threshold=config.cluster_threshold, seed=config.seed)
+    return Prepared(model, config.with_clusters(found.clusters), found)
+
+
 def explain(
     model: Model,
     data: EvalData,
@@ -107,10 +126,8 @@ def explain(
         config = AnalysisConfig.from_settings(settings)
     elif settings:
         raise InputError(f"give a config or settings {sorted(settings)}, not both")
-    model = for_data(model, data)  # named inputs take their columns by name, strings as such
-    config = config.with_input_groups(input_groups(model))
-    found = data_dependence(data, threshold=config.cluster_threshold, seed=config.seed)
-    config = config.with_clusters(found.clusters)
+    prepared = prepare(model, data, config)
+    model, config, found = prepared.model, prepared.config, prepared.dependence
     results: dict[str, Importance] = {}
     skipped: dict[str, str] = {}
     constant = constant_features(data)

@@ -8,10 +8,11 @@ from typing import Any
 
 from airflow.sdk import Asset
 
+from importance_tasks.stage.messages import Request
+
 __all__ = [
     "IMPORTANCE_RESULTS",
     "REGISTERED_MODEL_VERSIONS",
-    "analysis_event",
     "model_version_event",
     "requests_from_events",
 ]
@@ -22,12 +23,6 @@ REGISTERED_MODEL_VERSIONS = Asset(
 
 
 IMPORTANCE_RESULTS = Asset(name="feature_importance_results", uri="mlflow://importance/analyses")
-
-# What an analysis event carries (publish's summary, small: ids, names and verdicts).
-ANALYSIS_KEYS = (
-    "model_name", "model_version", "run_id", "status", "top_features", "previous_version",
-    "ndcg", "drift", "drifted", "sanity", "excluded", "tagged",
-)  # fmt: skip
 
 
 def model_version_event(
@@ -41,17 +36,11 @@ def model_version_event(
     return event
 
 
-def analysis_event(summary: dict[str, Any]) -> dict[str, Any]:
-    """The ``extra`` of the ``IMPORTANCE_RESULTS`` event of one analysed version."""
-    return {key: summary.get(key) for key in ANALYSIS_KEYS}
-
-
-def requests_from_events(events: Any) -> list[dict[str, Any]]:
+def requests_from_events(events: Any) -> list[Request]:
     """One analysis request per event on ``REGISTERED_MODEL_VERSIONS`` (several may arrive)."""
     requests = []
     for event in events.get(REGISTERED_MODEL_VERSIONS, []) if events else []:
         extra = event.extra or {}
         if extra.get("model_name") and extra.get("model_version"):
-            model = {"name": extra["model_name"], "version": str(extra["model_version"])}
-            requests.append({"model": model})
+            requests.append(Request.of_version(extra["model_name"], extra["model_version"]))
     return requests

@@ -21,6 +21,7 @@ def stale_versions(params: Mapping[str, Any]) -> dict[str, Any]:
     """All versions in scope, and an analysis request for each that lacks a current run."""
     from importance_tasks.mlflow_io.audit import find_versions, needs_analysis
     from importance_tasks.mlflow_io.client import connect
+    from importance_tasks.stage.messages import Request
 
     client = connect(configure_mlflow())
     digest = _config_digest(params)
@@ -30,7 +31,7 @@ def stale_versions(params: Mapping[str, Any]) -> dict[str, Any]:
     stale = [(n, v) for n, v in versions if needs_analysis(client, n, v, digest)]
     return {
         "versions": [list(v) for v in versions],
-        "requests": [{"model": {"name": n, "version": v}} for n, v in stale],
+        "requests": [Request.of_version(n, v).to_dict() for n, v in stale],
         "config_hash": digest,
     }
 
@@ -41,12 +42,15 @@ def log_audit_table(found: Mapping[str, Any], params: Mapping[str, Any]) -> str:
     from importance_tasks.mlflow_io.analysis_run import AnalysisRun
     from importance_tasks.mlflow_io.audit import AUDIT_COLUMNS, audit_rows, log_audit
     from importance_tasks.mlflow_io.client import connect
+    from importance_tasks.mlflow_io.contract import REPORT
     from importance_tasks.report.document import audit_csv, audit_html
+    from importance_tasks.stage.messages import Request
 
     tracking_uri = configure_mlflow()
     client = connect(tracking_uri)
     versions = [(str(n), str(v)) for n, v in found["versions"]]
-    analysed_now = {(r["model"]["name"], r["model"]["version"]) for r in found["requests"]}
+    asked = [Request.from_dict(r).model for r in found["requests"]]
+    analysed_now = {(spec.name, str(spec.version)) for spec in asked}
     rows = audit_rows(client, versions, analysed_now, found["config_hash"])
     links: list[str | None] = []
     for row in rows:
@@ -62,9 +66,9 @@ def log_audit_table(found: Mapping[str, Any], params: Mapping[str, Any]) -> str:
             version=row.version,
         )
         links.append(
-            f"{found_urls['mlflow_run_url']}/artifacts/{AnalysisRun.REPORT}"
+            f"{found_urls['mlflow_run_url']}/artifacts/{REPORT}"
             if found_urls
-            else run.artifact_uri(AnalysisRun.REPORT)
+            else run.artifact_uri(REPORT)
         )
     table = [row.values() for row in rows]
     return log_audit(

@@ -14,11 +14,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import get_current_context, task, task_group
 
-from importance_tasks.airflow.assets import IMPORTANCE_RESULTS, analysis_event
+from importance_tasks.airflow.assets import IMPORTANCE_RESULTS
+
+if TYPE_CHECKING:
+    from importance_tasks.stage.messages import Request
 
 __all__ = ["RETRY_ARGS", "importance_stage", "requests_from_params", "stage_settings"]
 
@@ -54,9 +57,11 @@ def _fail_fast(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def requests_from_params(params: Mapping[str, Any]) -> list[dict[str, Any]]:
+def requests_from_params(params: Mapping[str, Any]) -> list[Request]:
     """The one analysis a manual run's Params ask for."""
     from importance_tasks.errors import InputError
+    from importance_tasks.mlflow_io.model_ref import ModelSpec
+    from importance_tasks.stage.messages import Request
 
     name, alias, version = (params.get(k) for k in ("model_name", "model_alias", "model_version"))
     if not name:
@@ -66,7 +71,7 @@ def requests_from_params(params: Mapping[str, Any]) -> list[dict[str, Any]]:
             f"give exactly one of model_alias and model_version (got alias={alias!r}, "
             f"version={version!r})"
         )
-    return [{"model": {"name": name, "alias": alias or None, "version": version or None}}]
+    return [Request(ModelSpec(name=name, alias=alias or None, version=version or None))]
 
 
 def _push_links(plan: Mapping[str, Any]) -> None:
@@ -109,26 +114,28 @@ def resolve(
     from importance_tasks.airflow.mlflow_connection import configure_mlflow
     from importance_tasks.config import AnalysisConfig, settings
     from importance_tasks.errors import InputError, unanalysable_status
-    from importance_tasks.mlflow_io.model_ref import ModelSpec
     from importance_tasks.stage import DEFAULT_EXPERIMENT, is_of_record, plan
+    from importance_tasks.stage.messages import Request
 
     context = get_current_context()
     params = dict(context.get("params") or {})
     if requests is None:
         events = context.get("triggering_asset_events")
-        requests = requests_from_events(events) or requests_from_params(params)
+        asked = requests_from_events(events) or requests_from_params(params)
+    else:
+        asked = [Request.from_dict(r) for r in requests]
     names = [s.name for s in settings()]
     record = AnalysisConfig.from_settings(stage_settings(overrides))
-    asked = stage_settings(overrides, params)
+    settings_asked = stage_settings(overrides, params)
     tracking_uri = configure_mlflow()
     plans, unanalysable = [], []
-    for request in requests:
-        values = {**asked, **{k: params.get(k) for k in INPUT_KEYS}}
-        for layer in (overrides, request):
+    for request in asked:
+        values = {**settings_asked, **{k: params.get(k) for k in INPUT_KEYS}}
+        for layer in (overrides, request.settings):
             values.update({k: v for k, v in layer.items() if v is not None and k in INPUT_KEYS})
-        values.update({k: v for k, v in request.items() if v is not None and k in names})
+        values.update({k: v for k, v in request.settings.items() if k in names})
         config = AnalysisConfig.from_settings({k: values.get(k) for k in names})
-        spec = ModelSpec(**request["model"])
+        spec = request.model
         try:
             pinned = plan(
                 spec,
@@ -247,13 +254,15 @@ def publish_analysis(aggregated: dict[str, Any]) -> dict[str, Any]:
     drift, sanity verdicts, run id) for downstream DAGs such as ``promote_model``."""
     from importance_tasks.airflow.mlflow_connection import configure_mlflow
     from importance_tasks.stage import Plan, publish
+    from importance_tasks.stage.messages import PublishSummary
 
     plan = Plan.from_dict(aggregated["plan"])
     _label(plan.label)
     configure_mlflow()
     summary = publish(plan)
     _push_links(aggregated["plan"])
-    get_current_context()["outlet_events"][IMPORTANCE_RESULTS].extra = analysis_event(summary)
+    event = PublishSummary.from_dict(summary).event()
+    get_current_context()["outlet_events"][IMPORTANCE_RESULTS].extra = event
     return summary
 
 
@@ -298,6 +307,7 @@ def importance_stage(
     from importance_tasks.config import AnalysisConfig
     from importance_tasks.errors import InputError
     from importance_tasks.mlflow_io.model_ref import ModelSpec
+    from importance_tasks.stage.messages import Request
 
     AnalysisConfig.from_settings(settings)  # a bad setting fails the DAG's parsing, named
     if compute_slots is not None and (isinstance(compute_slots, bool) or compute_slots < 1):
@@ -305,8 +315,7 @@ def importance_stage(
     if model is not None:
         if requests is not None:
             raise InputError("give either model or requests, not both")
-        spec = ModelSpec.parse(model)
-        requests = [{"model": {"name": spec.name, "alias": spec.alias, "version": spec.version}}]
+        requests = [Request(ModelSpec.parse(model)).to_dict()]
     overrides = {
         **settings,
         "data_uri": data_uri,

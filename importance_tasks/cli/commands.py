@@ -14,8 +14,8 @@ from typing import Any
 from importance_tasks.analysis import Analysis, explain
 from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig, Setting, settings
 from importance_tasks.data import read_eval_data, unnamed_columns_warning
-from importance_tasks.errors import DataError, InputError, ServiceUnavailableError
-from importance_tasks.keras.safe_load import load_keras_file
+from importance_tasks.errors import InputError, ServiceUnavailableError
+from importance_tasks.keras import for_data, load_keras_file
 from importance_tasks.mlflow_io.client import connect
 from importance_tasks.mlflow_io.webhooks import register_webhook
 from importance_tasks.output_capture import import_tensorflow_quietly
@@ -250,12 +250,7 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
             target=args.target,
             feature_names=config.feature_names if by_position else None,
         )
-        model = keras_model.bind(data)
-        if model.n_features != len(data.feature_names):
-            raise DataError(
-                f"the model takes {model.n_features} inputs but the data has "
-                f"{len(data.feature_names)} feature columns: {list(data.feature_names)}"
-            )
+        model = for_data(keras_model, data)
         checked = not by_position or config.feature_names is not None
         if not checked:
             print(f"warning: {unnamed_columns_warning(model.n_features)}", file=sys.stderr)

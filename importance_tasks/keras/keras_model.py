@@ -204,20 +204,27 @@ def _unchanged(x: Any) -> Any:
 
 
 def for_data(model: Model, data: EvalData) -> Model:
-    """``model`` taking the rows of ``data`` (see ``KerasModel.bind``).
+    """``model`` taking the rows of ``data`` (see ``KerasModel.bind``), checked to take as
+    many inputs as the data has feature columns.
 
     Raises
     ------
     DataError
-        When ``data`` holds coded columns (strings, categories) that ``model`` cannot take.
+        When ``data`` holds coded columns (strings, categories) that ``model`` cannot take, or
+        another number of feature columns than the model's inputs.
     """
     if isinstance(model, KerasModel):
-        return model.bind(data)
-    if data.categories:
+        model = model.bind(data)
+    elif data.categories:
         raise DataError(
             f"columns {sorted(data.categories)} hold strings or categories, which this model "
             "function cannot take (it is given numbers); load the model as Keras, or encode "
             "those columns the way the model was trained"
+        )
+    if model.n_features != len(data.feature_names):
+        raise DataError(
+            f"the model takes {model.n_features} inputs but the data has "
+            f"{len(data.feature_names)} feature columns: {list(data.feature_names)}"
         )
     return model
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from importance_tasks.mlflow_io.contract import VersionTag
 from importance_tasks.promotion import Decision
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["PROMOTION_REASONS_TAG", "PROMOTION_TAG", "alias_version", "record_decision"]
-
-PROMOTION_TAG = "importance.promotion"
-PROMOTION_REASONS_TAG = "importance.promotion_reasons"
+__all__ = ["alias_version", "record_decision"]
 
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
@@ -37,6 +35,6 @@ def record_decision(
     name, version = decision.model_name, decision.model_version
     if promote:
         client.set_registered_model_alias(name, alias, version)
-    client.set_model_version_tag(name, version, PROMOTION_TAG, outcome)
+    client.set_model_version_tag(name, version, VersionTag.PROMOTION, outcome)
     reasons = "; ".join(decision.reasons) or "every check passed"
-    client.set_model_version_tag(name, version, PROMOTION_REASONS_TAG, reasons)
+    client.set_model_version_tag(name, version, VersionTag.PROMOTION_REASONS, reasons)

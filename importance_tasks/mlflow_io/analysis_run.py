@@ -1,23 +1,22 @@
-"""The logged analysis: one MLflow run, and the contract of what it holds.
+"""The logged analysis: one MLflow run, read and written by the names of ``contract``.
 
-``AnalysisRun`` is keyed by a run id and owns every name of the contract (README, "MLflow
-contract"): the artifact layout under ``importance/``, the run and model version tags, the
-metric keys, the manifest written last, and the search for the previous analysed version. The
-stage and the audit read and write through it; nothing else spells these names.
+``AnalysisRun`` is keyed by a run id: it writes what the stage computed and rendered (results,
+tables, the report, the manifest last, the version tags) and reads it back, and finds the
+previous analysed version. It renders nothing; the names and values come from ``contract``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from importance_tasks.dependence import Dependence
-from importance_tasks.mlflow_io import runs
+from importance_tasks.mlflow_io import contract, runs
+from importance_tasks.mlflow_io.contract import ARTIFACT_DIR, RunTag, VersionTag
 from importance_tasks.mlflow_io.version_tags import VersionTags, set_version_tag
 from importance_tasks.ranking.comparison import Comparison
 from importance_tasks.ranking.ranks import Agreement, Consensus
-from importance_tasks.report.document import comparison_csv, method_csv, rankings_csv
 from importance_tasks.result import Importance
 
 if TYPE_CHECKING:
@@ -25,21 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AnalysisRun"]
 
-ARTIFACT_DIR = runs.ARTIFACT_DIR
-
 
 class AnalysisRun:
     """The MLflow run of one analysis (model version, data digest, configuration)."""
-
-    KEY_TAG = runs.KEY_TAG
-    MODEL_NAME_TAG = "importance.model_name"
-    MODEL_VERSION_TAG = "importance.model_version"
-    MANIFEST = runs.MANIFEST
-    CONSENSUS = runs.CONSENSUS
-    AGREEMENT = f"{ARTIFACT_DIR}/agreement.json"
-    COMPARISON = f"{ARTIFACT_DIR}/comparison.json"
-    DEPENDENCE = f"{ARTIFACT_DIR}/dependence.json"
-    REPORT = f"{ARTIFACT_DIR}/report.html"
 
     def __init__(self, client: MlflowClient, run_id: str) -> None:
         self.client = client
@@ -62,7 +49,7 @@ class AnalysisRun:
             experiment=experiment,
             key=key,
             run_name=f"{model_name} v{model_version} importance",
-            tags={cls.MODEL_NAME_TAG: model_name, cls.MODEL_VERSION_TAG: model_version},
+            tags={RunTag.MODEL_NAME: model_name, RunTag.MODEL_VERSION: model_version},
             params=params,
         )
         return cls(client, run_id), complete
@@ -76,23 +63,6 @@ class AnalysisRun:
 
     # -- one method's result, its row-shard parts, or why it was skipped ------------------
 
-    @staticmethod
-    def result_path(method: str) -> str:
-        return f"{ARTIFACT_DIR}/{method}.json"
-
-    @staticmethod
-    def part_path(method: str, shard: int, *, randomized: bool = False) -> str:
-        kind = "randomized/" if randomized else ""
-        return f"{ARTIFACT_DIR}/parts/{method}/{kind}{shard:05d}.json"
-
-    @staticmethod
-    def skipped_path(method: str, *, randomized: bool = False) -> str:
-        """Why a method has no result; with ``randomized``, why a sharded method's sanity
-        check has no result on the randomised model."""
-        if randomized:
-            return f"{ARTIFACT_DIR}/parts/{method}/randomized.skipped.json"
-        return f"{ARTIFACT_DIR}/{method}.skipped.json"
-
     def _read(self, path: str) -> Any | None:
         return runs.read_json_artifact(self.client, self.run_id, path)
 
@@ -103,24 +73,29 @@ class AnalysisRun:
         )
 
     def result(self, method: str) -> Importance | None:
-        record = self._read(self.result_path(method))
+        record = self._read(contract.result_path(method))
         return None if record is None else Importance.from_record(record)
 
     def results(self, methods: Iterable[str]) -> list[Importance]:
         """The logged results of ``methods``, in that order (methods without one left out),
         downloaded side by side."""
-        paths = [self.result_path(m) for m in methods]
+        paths = [contract.result_path(m) for m in methods]
         records = runs.read_json_artifacts(self.client, self.run_id, paths)
         return [Importance.from_record(r) for r in (records[p] for p in paths) if r is not None]
 
     def has_result(self, method: str) -> bool:
-        return runs.has_artifact(self.client, self.run_id, self.result_path(method))
+        return runs.has_artifact(self.client, self.run_id, contract.result_path(method))
 
     def log_result(
-        self, result: Importance, *, model_id: str | None, dataset_digest: str | None = None
+        self,
+        result: Importance,
+        *,
+        table: str,
+        model_id: str | None,
+        dataset_digest: str | None = None,
     ) -> bool:
-        """A method's metrics, table and record (the record last: it marks it logged); its
-        chart is drawn once, by ``publish``, with the report.
+        """A method's metrics, its ``table`` (``report.method_csv``) and record (the record
+        last: it marks it logged); its chart is drawn once, by ``publish``, with the report.
 
         Logs nothing and returns False when the record is already there: another task (a
         duplicate DAG run of the same analysis) finished this method first, and its result
@@ -131,49 +106,40 @@ class AnalysisRun:
         method = result.method
         if self.has_result(method):
             return False
-        sanity = result.diagnostics.get("sanity") or {}
-        if "spearman" in sanity:
-            runs.log_metrics(
-                self.client,
-                self.run_id,
-                {
-                    runs.metric_key("sanity", method, "spearman"): sanity["spearman"],
-                    runs.metric_key("sanity", method, "passed"): float(sanity["passed"]),
-                },
-            )
+        runs.log_metrics(self.client, self.run_id, contract.sanity_metrics(result))
         runs.log_metrics(
             self.client,
             self.run_id,
-            _importance_metrics(result),
+            contract.importance_metrics(result),
             model_id=model_id,
             dataset_digest=dataset_digest,
         )
         self._write(
             {
-                f"{ARTIFACT_DIR}/{method}.csv": method_csv(result),
-                self.result_path(method): json.dumps(result.to_record()),
+                contract.table_path(method): table,
+                contract.result_path(method): json.dumps(result.to_record()),
             }
         )
         return True
 
     def part(self, method: str, shard: int, *, randomized: bool = False) -> Any | None:
         """A shard part's record (``ShardPart.to_record``), or None when not logged."""
-        return self._read(self.part_path(method, shard, randomized=randomized))
+        return self._read(contract.part_path(method, shard, randomized=randomized))
 
     def has_part(self, method: str, shard: int, *, randomized: bool = False) -> bool:
-        path = self.part_path(method, shard, randomized=randomized)
+        path = contract.part_path(method, shard, randomized=randomized)
         return runs.has_artifact(self.client, self.run_id, path)
 
     def log_part(self, record: Mapping[str, Any], *, randomized: bool = False) -> None:
-        path = self.part_path(record["method"], int(record["shard"]), randomized=randomized)
+        path = contract.part_path(record["method"], int(record["shard"]), randomized=randomized)
         self._write({path: json.dumps(dict(record))})
 
     def log_skipped(self, method: str, reason: str, *, randomized: bool = False) -> None:
-        path = self.skipped_path(method, randomized=randomized)
+        path = contract.skipped_path(method, randomized=randomized)
         self._write({path: json.dumps({"reason": reason})})
 
     def skipped(self, method: str, *, randomized: bool = False) -> str | None:
-        record = self._read(self.skipped_path(method, randomized=randomized))
+        record = self._read(contract.skipped_path(method, randomized=randomized))
         return None if record is None else str(record["reason"])
 
     # -- the data's dependence structure, logged by plan -------------------------------------
@@ -184,11 +150,11 @@ class AnalysisRun:
 
     def log_dependence(self, found: Dependence) -> None:
         """The dependence between the features and their clusters (once per run)."""
-        if not runs.has_artifact(self.client, self.run_id, self.DEPENDENCE):
-            self._write({self.DEPENDENCE: json.dumps(found.to_dict())})
+        if not runs.has_artifact(self.client, self.run_id, contract.DEPENDENCE):
+            self._write({contract.DEPENDENCE: json.dumps(found.to_dict())})
 
     def dependence(self) -> Dependence | None:
-        record = self._read(self.DEPENDENCE)
+        record = self._read(contract.DEPENDENCE)
         return None if record is None else Dependence.from_dict(record)
 
     # -- what aggregate logs, and publish reads --------------------------------------------
@@ -196,77 +162,60 @@ class AnalysisRun:
     def log_aggregate(
         self,
         *,
-        results: Sequence[Importance],
         consensus: Consensus,
         agreement: Agreement,
         comparison: tuple[str, Comparison] | None,
+        tables: Mapping[str, str],
         model_id: str | None,
         dataset_digest: str | None = None,
     ) -> None:
-        """Rankings, consensus, agreement and the comparison with the previous version."""
-
-        intervals = consensus.intervals
-        metrics: dict[str, float] = {}
-        for i, feature in enumerate(consensus.features):
-            metrics[runs.metric_key("rank", "consensus", feature)] = float(consensus.rank[i])
-            metrics[runs.metric_key("rank_low", "consensus", feature)] = float(intervals.low[i])
-            metrics[runs.metric_key("rank_high", "consensus", feature)] = float(intervals.high[i])
-            metrics[runs.metric_key("p_top", "consensus", feature)] = float(intervals.p_top[i])
-        metrics["agreement/kendall_w"] = agreement.kendall_w
-        for pair, rho in agreement.spearman.items():
-            metrics[runs.metric_key("agreement", "spearman", *pair.split("~"))] = rho
-        for pair, overlap in agreement.rbo.items():
-            metrics[runs.metric_key("agreement", "rbo", *pair.split("~"))] = overlap
+        """Consensus, agreement, the comparison with the previous version and their rendered
+        ``tables`` (contract path -> CSV), then their metrics."""
         files: dict[str, str | bytes] = {
-            f"{ARTIFACT_DIR}/rankings.csv": rankings_csv(results, consensus),
-            self.AGREEMENT: json.dumps(agreement.to_record(consensus.features)),
-            self.CONSENSUS: json.dumps(consensus.to_record()),
+            **tables,
+            contract.AGREEMENT: json.dumps(agreement.to_record(consensus.features)),
+            contract.CONSENSUS: json.dumps(consensus.to_record()),
         }
         if comparison is not None:
             version, compared = comparison
-            metrics["comparison/spearman"] = compared.spearman
-            metrics["comparison/kendall"] = compared.kendall
-            metrics["comparison/ndcg"] = compared.ndcg
-            metrics["comparison/previous_version"] = float(version)
-            files[f"{ARTIFACT_DIR}/comparison.csv"] = comparison_csv(compared)
-            files[self.COMPARISON] = json.dumps(
+            files[contract.COMPARISON] = json.dumps(
                 {"previous_version": version, **compared.to_record()}
             )
         self._write(files)
         runs.log_metrics(
-            self.client, self.run_id, metrics, model_id=model_id, dataset_digest=dataset_digest
+            self.client,
+            self.run_id,
+            contract.aggregate_metrics(consensus, agreement, comparison),
+            model_id=model_id,
+            dataset_digest=dataset_digest,
         )
 
     def consensus(self) -> Consensus | None:
-        record = self._read(self.CONSENSUS)
+        record = self._read(contract.CONSENSUS)
         return None if record is None else Consensus.from_record(record)
 
     def agreement(self) -> Agreement | None:
-        record = self._read(self.AGREEMENT)
+        record = self._read(contract.AGREEMENT)
         return None if record is None else Agreement.from_record(record)
 
     def comparison(self) -> tuple[str, Comparison] | None:
         """(previous version, comparison) as aggregate logged it, or None."""
-        record = self._read(self.COMPARISON)
+        record = self._read(contract.COMPARISON)
         if record is None or "current_rank" not in record:
             return None
         return str(record["previous_version"]), Comparison.from_record(record)
 
     # -- publish: report, manifest last, version tags ---------------------------------------
 
-    @staticmethod
-    def plot_path(name: str) -> str:
-        """A chart: a method's (``permutation``) or the ranks by method (``rank_heatmap``)."""
-        return f"{ARTIFACT_DIR}/plots/{name}.png"
-
     def log_report(self, html: str, plots: Mapping[str, bytes]) -> None:
-        """The report and its charts (``plot_path`` name -> PNG), each drawn once."""
-        self._write({self.REPORT: html, **{self.plot_path(n): png for n, png in plots.items()}})
+        """The report and its charts (``contract.plot_path`` name -> PNG), each drawn once."""
+        charts = {contract.plot_path(n): png for n, png in plots.items()}
+        self._write({contract.REPORT: html, **charts})
 
     def report_uri(self) -> str:
         """Where the report lies (a local path for a file artifact store)."""
         root = self.client.get_run(self.run_id).info.artifact_uri
-        return f"{root.removeprefix('file://')}/{self.REPORT}"
+        return f"{root.removeprefix('file://')}/{contract.REPORT}"
 
     def artifact_paths(self) -> list[str]:
         return sorted(runs.walk_artifacts(self.client, self.run_id, ARTIFACT_DIR))
@@ -276,41 +225,22 @@ class AnalysisRun:
         runs.finish_run(self.client, self.run_id, manifest)
 
     def manifest(self) -> Any | None:
-        return self._read(self.MANIFEST)
+        return self._read(contract.MANIFEST)
 
-    def tag_version(
-        self,
-        name: str,
-        version: str,
-        *,
-        top_features: Sequence[str],
-        top_ranks: str,
-        config_digest: str,
-        drift: str | None = None,
-    ) -> dict[str, str]:
-        """Set the ``importance.*`` tags, the status last (a reader that sees it complete sees
-        the others); returns them."""
-        tags = {
-            VersionTags.RUN_ID: self.run_id,
-            VersionTags.TOP_FEATURES: ",".join(top_features),
-            VersionTags.TOP_RANKS: top_ranks,
-            VersionTags.CONFIG: config_digest,
-        }
-        if drift is not None:
-            tags[VersionTags.DRIFT] = drift
-        tags[VersionTags.STATUS] = "complete"
+    def tag_version(self, name: str, version: str, tags: Mapping[str, str]) -> None:
+        """Set ``tags`` (``contract.version_tags``: the status last, so that a reader who
+        sees it complete sees the others) and clear a reason left by an earlier refusal."""
         for key, value in tags.items():
             set_version_tag(self.client, name, version, key, value)
-        if VersionTags.REASON in self.client.get_model_version(name, version).tags:
-            self.client.delete_model_version_tag(name, version, VersionTags.REASON)
-        return tags
+        if VersionTag.REASON in self.client.get_model_version(name, version).tags:
+            self.client.delete_model_version_tag(name, version, VersionTag.REASON)
 
     def tag_logged_model(self, model_id: str, tags: Mapping[str, str]) -> None:
         """The ``importance.*`` tags on the version's LoggedModel too, so that
         ``search_logged_models`` can filter on them (its metrics are already linked)."""
         self.client.set_logged_model_tags(model_id, dict(tags))
-        if VersionTags.REASON in (self.client.get_logged_model(model_id).tags or {}):
-            self.client.delete_logged_model_tag(model_id, VersionTags.REASON)
+        if VersionTag.REASON in (self.client.get_logged_model(model_id).tags or {}):
+            self.client.delete_logged_model_tag(model_id, VersionTag.REASON)
 
     @classmethod
     def previous_consensus(
@@ -341,25 +271,16 @@ class AnalysisRun:
     def _ranked_runs(cls, client: MlflowClient, name: str, version: str, exp: Any) -> list[str]:
         tags = VersionTags.read(client, name, version)
         found: list[str] = []
-        complete = tags.status == "complete" and tags.run_id
-        if complete and runs.has_artifact(client, str(tags.run_id), cls.MANIFEST):
+        complete = tags.status == VersionTag.COMPLETE and tags.run_id
+        if complete and runs.has_artifact(client, str(tags.run_id), contract.MANIFEST):
             return [str(tags.run_id)]
         if exp is not None:
             candidates = client.search_runs(
                 [exp.experiment_id],
-                filter_string=f"tags.`{cls.MODEL_NAME_TAG}` = '{name}' and "
-                f"tags.`{cls.MODEL_VERSION_TAG}` = '{version}'",
+                filter_string=f"tags.`{RunTag.MODEL_NAME}` = '{name}' and "
+                f"tags.`{RunTag.MODEL_VERSION}` = '{version}'",
                 order_by=["attributes.start_time DESC"],
                 max_results=5,
             )
             found = [r.info.run_id for r in candidates]
         return found
-
-
-def _importance_metrics(result: Importance) -> dict[str, float]:
-    metrics: dict[str, float] = {}
-    for i, feature in enumerate(result.features):
-        metrics[runs.metric_key("importance", result.method, feature)] = float(result.mean[i])
-        metrics[runs.metric_key("importance_std", result.method, feature)] = float(result.std[i])
-        metrics[runs.metric_key("rank", result.method, feature)] = float(result.rank[i])
-    return metrics

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from importance_tasks.errors import InputError
-from importance_tasks.mlflow_io import runs
+from importance_tasks.mlflow_io import contract, runs
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.version_tags import VersionTags
 
@@ -135,7 +135,7 @@ def log_audit(
     )
     counts: dict[str, float] = {"audit/versions": float(len(rows))}
     for row in rows:
-        key = runs.metric_key("audit", row.status.replace(" ", "_"))
+        key = contract.metric_key("audit", row.status.replace(" ", "_"))
         counts[key] = counts.get(key, 0.0) + 1
     runs.log_metrics(client, run_id, counts)
     runs.log_artifacts(client, run_id, files)

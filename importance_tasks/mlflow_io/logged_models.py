@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from importance_tasks.mlflow_io import runs
+from importance_tasks.mlflow_io import contract
+from importance_tasks.mlflow_io.contract import VersionTag
 from importance_tasks.mlflow_io.registry import model_id_of
-from importance_tasks.mlflow_io.version_tags import VersionTags
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -22,7 +22,7 @@ def versions_by_importance(
     """The versions of ``name`` with a complete analysis, by ``method``'s importance of
     ``feature`` on the evaluation data (highest first): ``search_logged_models`` over the
     metrics linked to each version's LoggedModel. Returns (version, importance) pairs."""
-    key = runs.metric_key("importance", method, feature)
+    key = contract.metric_key("importance", method, feature)
     versions = {
         model_id: str(v.version)
         for v in client.search_model_versions(f"name = '{name}'")
@@ -33,12 +33,12 @@ def versions_by_importance(
     experiments = sorted({client.get_logged_model(m).experiment_id for m in versions})
     found = client.search_logged_models(
         experiment_ids=experiments,
-        filter_string=f"tags.`{VersionTags.STATUS}` = 'complete'",
+        filter_string=f"tags.`{VersionTag.STATUS}` = '{VersionTag.COMPLETE}'",
         order_by=[
             {
                 "field_name": f"metrics.{key}",
                 "ascending": False,
-                "dataset_name": runs.EVALUATION_DATASET,
+                "dataset_name": contract.EVALUATION_DATASET,
             }
         ],
     )

@@ -1,6 +1,6 @@
 """Runs as the analysis uses them: found again by key, metrics written once, JSON artifacts.
 
-The names of the contract (artifact paths, tags) live in ``analysis_run``; these are the
+The names of the contract (artifact paths, tags) live in ``contract``; these are the
 mechanics under it. Metrics are written at step 0 with the run's start time as timestamp, so
 a retry that logs the same value again adds no history.
 """
@@ -9,52 +9,35 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from importance_tasks.mlflow_io.contract import ARTIFACT_DIR, EVALUATION_DATASET, MANIFEST, RunTag
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
 
 __all__ = [
-    "ARTIFACT_DIR",
-    "KEY_TAG",
-    "MANIFEST",
     "experiment_id",
     "finish_run",
     "has_artifact",
     "is_duplicate",
     "log_artifacts",
     "log_metrics",
-    "metric_key",
     "open_run",
     "read_json_artifact",
     "walk_artifacts",
 ]
 
-ARTIFACT_DIR = "importance"
-# The name of the evaluation data as a dataset input of the run and on linked metrics.
-EVALUATION_DATASET = "evaluation"
-MANIFEST = f"{ARTIFACT_DIR}/manifest.json"
-CONSENSUS = f"{ARTIFACT_DIR}/consensus.json"
-KEY_TAG = "importance.key"
 # Claims that settle which run an analysis key has (see ``_claimed_run``).
 CLAIM_PREFIX = ".importance-claims/"
-CLAIMANT_TAG = "importance.claimant"
-CLAIM_RUN_TAG = "importance.run_id"
 CLAIM_WAIT_S, CLAIM_POLL_S = 60.0, 0.25
-_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :]")
 _MAX_PARAM = 6000
 READ_TRIES, READ_PAUSE_S = 3, 0.5  # reads of an artifact that is being replaced
 READ_THREADS = 8  # artifacts downloaded side by side
-
-
-def metric_key(*parts: str) -> str:
-    """A metric name from parts; characters MLflow refuses, and ``/`` in a part, become ``_``."""
-    return "/".join(_UNSAFE.sub("_", part) for part in parts)
 
 
 def experiment_id(client: MlflowClient, name: str) -> str:
@@ -75,7 +58,7 @@ def experiment_id(client: MlflowClient, name: str) -> str:
 def _runs_with_key(client: MlflowClient, experiment_id: str, key: str) -> list[Run]:
     """The live runs of analysis ``key``, earliest start (then run id) first."""
     found = client.search_runs(
-        [experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{key}'", max_results=50
+        [experiment_id], filter_string=f"tags.`{RunTag.KEY}` = '{key}'", max_results=50
     )
     return sorted(found, key=lambda r: (r.info.start_time, r.info.run_id))
 
@@ -140,22 +123,22 @@ def _claimed_run(
         claim = client.get_experiment_by_name(name)
         if claim is None:
             try:
-                client.create_experiment(name, tags={CLAIMANT_TAG: token})
+                client.create_experiment(name, tags={RunTag.CLAIMANT: token})
             except MlflowException as exc:  # another task's claim, or our retried request
                 if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise
             claim = client.get_experiment_by_name(name)
         if claim is None:
             raise MlflowException(f"the claim {name!r} was created but cannot be read back")
-        if claim.tags.get(CLAIMANT_TAG) == token:
+        if claim.tags.get(RunTag.CLAIMANT) == token:
             return _settle(client, claim, exp_id, key, run_name, tags)
         waited = time.monotonic()
-        while not claim.tags.get(CLAIM_RUN_TAG):
+        while not claim.tags.get(RunTag.CLAIMED_RUN):
             if time.monotonic() - waited > CLAIM_WAIT_S:  # its creator died before naming a run
                 return _settle(client, claim, exp_id, key, run_name, tags)
             time.sleep(CLAIM_POLL_S)
             claim = client.get_experiment(claim.experiment_id)
-        run_id = str(claim.tags[CLAIM_RUN_TAG])
+        run_id = str(claim.tags[RunTag.CLAIMED_RUN])
         if client.get_run(run_id).info.lifecycle_stage != "deleted":
             _delete_strays(client, exp_id, key, run_id)
             return run_id
@@ -177,9 +160,11 @@ def _settle(
     run_id = (
         found[0].info.run_id
         if found
-        else client.create_run(exp_id, run_name=run_name, tags={KEY_TAG: key, **tags}).info.run_id
+        else client.create_run(
+            exp_id, run_name=run_name, tags={RunTag.KEY: key, **tags}
+        ).info.run_id
     )
-    client.set_experiment_tag(claim.experiment_id, CLAIM_RUN_TAG, run_id)
+    client.set_experiment_tag(claim.experiment_id, RunTag.CLAIMED_RUN, run_id)
     with contextlib.suppress(MlflowException):  # a retried delete finds it deleted already
         client.delete_experiment(claim.experiment_id)
     _delete_strays(client, exp_id, key, run_id)

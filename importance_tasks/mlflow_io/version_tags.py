@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from importance_tasks.mlflow_io import runs
+from importance_tasks.mlflow_io.contract import VersionTag
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -17,14 +18,6 @@ __all__ = ["VersionTags", "mark_unanalysable", "set_version_tag"]
 @dataclass(frozen=True)
 class VersionTags:
     """The ``importance.*`` tags of a model version that point to its analysis."""
-
-    RUN_ID = "importance.run_id"
-    TOP_FEATURES = "importance.top_features"
-    STATUS = "importance.status"
-    CONFIG = "importance.config"
-    TOP_RANKS = "importance.top_ranks"
-    DRIFT = "importance.drift"
-    REASON = "importance.reason"
 
     run_id: str | None
     status: str | None
@@ -37,29 +30,33 @@ class VersionTags:
     def read(cls, client: MlflowClient, name: str, version: str) -> VersionTags:
         tags = client.get_model_version(name, version).tags
         return cls(
-            run_id=tags.get(cls.RUN_ID),
-            status=tags.get(cls.STATUS),
-            config=tags.get(cls.CONFIG),
-            top_features=tags.get(cls.TOP_FEATURES, ""),
-            top_ranks=tags.get(cls.TOP_RANKS, ""),
-            drift=tags.get(cls.DRIFT),
+            run_id=tags.get(VersionTag.RUN_ID),
+            status=tags.get(VersionTag.STATUS),
+            config=tags.get(VersionTag.CONFIG),
+            top_features=tags.get(VersionTag.TOP_FEATURES, ""),
+            top_ranks=tags.get(VersionTag.TOP_RANKS, ""),
+            drift=tags.get(VersionTag.DRIFT),
         )
 
     def as_dict(self) -> dict[str, str | None]:
         found = {
-            self.RUN_ID: self.run_id,
-            self.STATUS: self.status,
-            self.CONFIG: self.config,
-            self.TOP_FEATURES: self.top_features,
-            self.TOP_RANKS: self.top_ranks,
+            VersionTag.RUN_ID: self.run_id,
+            VersionTag.STATUS: self.status,
+            VersionTag.CONFIG: self.config,
+            VersionTag.TOP_FEATURES: self.top_features,
+            VersionTag.TOP_RANKS: self.top_ranks,
         }
         if self.drift is not None:
-            found[self.DRIFT] = self.drift
+            found[VersionTag.DRIFT] = self.drift
         return found
 
     def is_current(self, config_digest: str) -> bool:
         """A complete analysis with this configuration is recorded on the version."""
-        return self.status == "complete" and self.config == config_digest and bool(self.run_id)
+        return (
+            self.status == VersionTag.COMPLETE
+            and self.config == config_digest
+            and bool(self.run_id)
+        )
 
 
 def mark_unanalysable(
@@ -74,15 +71,13 @@ def mark_unanalysable(
     """Tag a version that cannot be analysed (``importance.status`` ``needs_data`` or
     ``unsupported``, ``importance.reason`` one line), and its LoggedModel. A version whose
     status is ``complete`` keeps its analysis of record: returns False and tags nothing."""
-    if VersionTags.read(client, name, version).status == "complete":
+    if VersionTags.read(client, name, version).status == VersionTag.COMPLETE:
         return False
     line = " ".join(reason.split())[:4900]
-    set_version_tag(client, name, version, VersionTags.REASON, line)
-    set_version_tag(client, name, version, VersionTags.STATUS, status)
+    set_version_tag(client, name, version, VersionTag.REASON, line)
+    set_version_tag(client, name, version, VersionTag.STATUS, status)
     if model_id:
-        client.set_logged_model_tags(
-            model_id, {VersionTags.REASON: line, VersionTags.STATUS: status}
-        )
+        client.set_logged_model_tags(model_id, {VersionTag.REASON: line, VersionTag.STATUS: status})
     return True
 
 

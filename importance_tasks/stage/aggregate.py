@@ -5,23 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from importance_tasks.errors import InputError
 from importance_tasks.methods.shards import Shardable, ShardPart
+from importance_tasks.mlflow_io import contract
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import connect
 from importance_tasks.ranking.comparison import compare
 from importance_tasks.ranking.ranks import agreement, consensus, top_features
+from importance_tasks.report.document import comparison_csv, method_csv, rankings_csv
 from importance_tasks.result import Importance
 from importance_tasks.runner import finish
+from importance_tasks.stage.messages import AggregateSummary
 from importance_tasks.stage.plan import Plan, shardable
 
 __all__ = ["aggregate"]
 
 
 def aggregate(plan: Plan) -> dict[str, Any]:
-    """Combine, rank, compare and log; returns a small summary (what XCom carries)."""
+    """Combine, rank, compare and log; returns a small summary (``AggregateSummary``, as
+    XCom carries it)."""
 
     client = connect(plan.tracking_uri)
     run = AnalysisRun(client, plan.run_id)
@@ -45,32 +47,24 @@ def aggregate(plan: Plan) -> dict[str, Any]:
             previous_rank, combined.ranks(), k=config.top_k, threshold=config.drift_threshold
         )
         comparison = (version, compared)
+    tables = {contract.RANKINGS_TABLE: rankings_csv(results, combined)}
+    if comparison is not None:
+        tables[contract.COMPARISON_TABLE] = comparison_csv(comparison[1])
     run.log_aggregate(
-        results=results,
         consensus=combined,
         agreement=agreed,
         comparison=comparison,
+        tables=tables,
         model_id=plan.model.model_id,
         dataset_digest=plan.data_digest,
     )
-    summary: dict[str, Any] = {
-        "run_id": plan.run_id,
-        "methods": list(combined.methods),
-        "top_features": top_features(combined.features, combined.rank, config.top_k),
-        "excluded": dict(combined.excluded),
-        "kendall_w": None if np.isnan(agreed.kendall_w) else round(agreed.kendall_w, 4),
-        "previous_version": None,
-    }
-    if comparison is not None:
-        version, compared = comparison
-        summary.update(
-            previous_version=version,
-            spearman=None if np.isnan(compared.spearman) else round(compared.spearman, 4),
-            ndcg=None if np.isnan(compared.ndcg) else round(compared.ndcg, 4),
-            drifted=compared.drifted,
-            movers=compared.movers(),
-        )
-    return summary
+    return AggregateSummary.of(
+        plan.run_id,
+        consensus=combined,
+        top_features=top_features(combined.features, combined.rank, config.top_k),
+        agreement=agreed,
+        comparison=comparison,
+    ).to_dict()
 
 
 def _combine_shards(plan: Plan, run: AnalysisRun, method: str) -> None:
@@ -86,8 +80,10 @@ def _combine_shards(plan: Plan, run: AnalysisRun, method: str) -> None:
         randomized = run.skipped(method, randomized=True) or _combined(
             run, instance, method, count, randomized=True
         )
+    finished = finish(result, randomized=randomized, constant=plan.constant_features)
     run.log_result(
-        finish(result, randomized=randomized, constant=plan.constant_features),
+        finished,
+        table=method_csv(finished),
         model_id=plan.model.model_id,
         dataset_digest=plan.data_digest,
     )

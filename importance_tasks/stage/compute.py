@@ -21,6 +21,7 @@ from importance_tasks.mlflow_io.client import connect
 from importance_tasks.progress import LogProgress
 from importance_tasks.ranking.ranks import top_features
 from importance_tasks.ranking.uncertainty import DEFAULT_TOP_K
+from importance_tasks.report.document import method_csv
 from importance_tasks.runner import run_method
 from importance_tasks.sanity import randomized_copy
 from importance_tasks.stage.inputs import Inputs
@@ -82,7 +83,13 @@ def compute(plan: Plan, job: Job, *, inputs: Callable[[], Inputs] | None = None)
         run.log_skipped(job.method, outcome.skipped or "")
         return {**summary, "status": "skipped", "reason": outcome.skipped}
     result = outcome.result
-    if not run.log_result(result, model_id=plan.model.model_id, dataset_digest=plan.data_digest):
+    logged = run.log_result(
+        result,
+        table=method_csv(result),
+        model_id=plan.model.model_id,
+        dataset_digest=plan.data_digest,
+    )
+    if not logged:
         return {**summary, "status": "reused"}
     return {
         **summary,

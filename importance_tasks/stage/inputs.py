@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from importance_tasks.data import EvalData
-from importance_tasks.errors import DataError
 from importance_tasks.keras.keras_model import for_data
 from importance_tasks.mlflow_io.client import access
 from importance_tasks.mlflow_io.evaluation_data import ColumnRule, DataSource, fetch_data
@@ -109,10 +108,4 @@ def load_inputs(
         ),
     )
     data = source.data
-    bound = for_data(loaded.model, data)
-    if bound.n_features != len(data.feature_names):
-        raise DataError(
-            f"{ref.uri} takes {bound.n_features} inputs but the data has "
-            f"{len(data.feature_names)} feature columns: {list(data.feature_names)}"
-        )
-    return Inputs(ref, loaded, bound, source)
+    return Inputs(ref, loaded, for_data(loaded.model, data), source)

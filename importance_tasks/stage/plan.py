@@ -19,18 +19,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from importance_tasks.analysis import prepare
 from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig
-from importance_tasks.dependence import data_dependence
 from importance_tasks.errors import DataError, InputError, unanalysable_status
 from importance_tasks.evaluable import constant_features
 from importance_tasks.methods import make_method
 from importance_tasks.methods.shards import Shardable
+from importance_tasks.mlflow_io import contract
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import access, connect, package_versions
 from importance_tasks.mlflow_io.model_ref import ModelRef, ModelSpec
 from importance_tasks.mlflow_io.registry import resolve_model
 from importance_tasks.mlflow_io.version_tags import mark_unanalysable
-from importance_tasks.model import Model, input_groups
+from importance_tasks.model import Model
 from importance_tasks.stage.inputs import Inputs, data_digest, load_inputs
 
 __all__ = [
@@ -197,9 +198,8 @@ def plan(
         raise
     inputs.check_scoring(config.scoring)
     requested_digest = config.digest()
-    config = config.with_input_groups(input_groups(inputs.model))
-    found = data_dependence(inputs.data, threshold=config.cluster_threshold, seed=config.seed)
-    config = config.with_clusters(found.clusters)
+    prepared = prepare(inputs.model, inputs.data, config)
+    config, found = prepared.config, prepared.dependence
     ref, digest = inputs.ref, data_digest(inputs.data)
     identity = config.identity()
     key_text = json.dumps([ref.name, ref.version, digest, identity], sort_keys=True)
@@ -214,25 +214,27 @@ def plan(
             key=key,
             model_name=ref.name,
             model_version=ref.version,
-            params={
-                "model_name": ref.name,
-                "model_version": ref.version,
-                "model_uri": ref.uri,
-                "model_flavor": inputs.loaded.flavor,
-                "data_uri": inputs.data_uri,
-                "data_source": inputs.source.data_source,
-                "data_digest": digest,
-                "data_rows": inputs.data.n_rows,
-                "target": inputs.target,
-                "target_source": inputs.source.target_source,
-                "methods": ",".join(config.methods),
-                "seed": config.seed,
-                "scoring": config.scoring,
-                "feature_names_checked": inputs.source.names_checked,
-                "feature_names_source": inputs.source.names_source or "the table's order",
-                **{f"settings.{m}": o for m, o in identity["options"].items()},
-                "package_versions": package_versions(),
-            },
+            params=contract.run_params(
+                model={
+                    "name": ref.name,
+                    "version": ref.version,
+                    "uri": ref.uri,
+                    "flavor": inputs.loaded.flavor,
+                },
+                data={
+                    "uri": inputs.data_uri,
+                    "source": inputs.source.data_source,
+                    "digest": digest,
+                    "rows": inputs.data.n_rows,
+                    "target": inputs.target,
+                    "target_source": inputs.source.target_source,
+                    "names_checked": inputs.source.names_checked,
+                    "names_source": inputs.source.names_source,
+                },
+                identity=identity,
+                scoring=config.scoring,
+                package_versions=package_versions(),
+            ),
         )
         if not complete:
             run.log_dataset(digest=digest, uri=inputs.data_uri)

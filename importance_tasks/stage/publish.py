@@ -10,20 +10,21 @@ import numpy as np
 
 from importance_tasks.analysis import Analysis
 from importance_tasks.errors import InputError
+from importance_tasks.mlflow_io import contract
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import access, connect
-from importance_tasks.ranking.comparison import Comparison
-from importance_tasks.ranking.ranks import Consensus, consensus_cells, top_features
+from importance_tasks.ranking.ranks import top_features
 from importance_tasks.report.document import bar_chart_png, rank_heatmap_png, report_html
 from importance_tasks.report.trust import dependence_map_png
+from importance_tasks.stage.messages import PublishSummary
 from importance_tasks.stage.plan import Plan
 
 __all__ = ["publish", "read_logged_analysis"]
 
 
 def publish(plan: Plan) -> dict[str, Any]:
-    """Report, manifest and version tags; the run is then complete. Returns the summary."""
-
+    """Report, manifest and version tags; the run is then complete. Returns the summary
+    (``PublishSummary.to_dict``)."""
     run = AnalysisRun(connect(plan.tracking_uri), plan.run_id)
     config = plan.config
     results = run.results(config.methods)
@@ -64,86 +65,65 @@ def publish(plan: Plan) -> dict[str, Any]:
         run.log_report(html, plots)
         done = {r.method for r in results}
         run.finish(
-            {
-                "complete": True,
-                "key": plan.key,
-                "run_id": plan.run_id,
-                "model": {
+            contract.manifest(
+                key=plan.key,
+                run_id=plan.run_id,
+                model={
                     "name": plan.model.name,
                     "version": plan.model.version,
                     "model_id": plan.model.model_id,
                 },
-                "data": {
+                data={
                     "uri": plan.data_uri,
                     "digest": plan.data_digest,
                     "rows": plan.n_rows,
                     "target": plan.target,
                     "column_types": dict(plan.column_types),
                 },
-                "methods": [r.method for r in results],
-                "skipped": [m for m in config.methods if m not in done],
-                "skip_reasons": {
+                methods=[r.method for r in results],
+                skip_reasons={
                     m: run.skipped(m) or "not computed" for m in config.methods if m not in done
                 },
-                "config": config.identity(),
-                "artifacts": [*run.artifact_paths(), AnalysisRun.MANIFEST],
-            }
+                identity=config.identity(),
+                artifacts=run.artifact_paths(),
+            )
         )
     top = top_features(combined.features, combined.rank, config.top_k)
-    drift = None if compared is None else drift_tag(compared[1])
+    comparison = None if compared is None else compared[1]
+    tags = contract.version_tags(
+        run_id=plan.run_id,
+        top_features=top,
+        consensus=combined,
+        config_digest=plan.requested_digest or config.digest(),
+        comparison=comparison,
+    )
     if plan.tag_version:
         with access(
             f"tag version {plan.model.version} of {plan.model.name!r}",
             "EDIT (on the registered model)",
         ):
-            tags = run.tag_version(
-                plan.model.name,
-                plan.model.version,
-                top_features=top,
-                top_ranks=top_ranks_tag(combined),
-                config_digest=plan.requested_digest or config.digest(),
-                drift=drift,
-            )
+            run.tag_version(plan.model.name, plan.model.version, tags)
             if plan.model.model_id:
                 run.tag_logged_model(plan.model.model_id, tags)
-    return {
-        "tagged": plan.tag_version,
-        "run_id": plan.run_id,
-        "model_name": plan.model.name,
-        "model_version": plan.model.version,
-        "top_features": top,
-        "status": "complete",
-        "previous_version": None if compared is None else compared[0],
-        "spearman": None if compared is None else compared[1].spearman,
-        "ndcg": None if compared is None or np.isnan(compared[1].ndcg) else compared[1].ndcg,
-        "drift": drift,
-        "drifted": None if compared is None else compared[1].drifted,
-        "sanity": {
+    return PublishSummary(
+        tagged=plan.tag_version,
+        run_id=plan.run_id,
+        model_name=plan.model.name,
+        model_version=plan.model.version,
+        top_features=top,
+        previous_version=None if compared is None else compared[0],
+        spearman=None if comparison is None else comparison.spearman,
+        ndcg=None if comparison is None or np.isnan(comparison.ndcg) else comparison.ndcg,
+        drift=tags.get(contract.VersionTag.DRIFT),
+        drifted=None if comparison is None else comparison.drifted,
+        sanity={
             r.method: bool(r.diagnostics["sanity"]["passed"])
             for r in results
             if "passed" in (r.diagnostics.get("sanity") or {})
         },
-        "excluded": dict(combined.excluded),
-        "movers": [] if compared is None else compared[1].movers(),
-    }
-
-
-def top_ranks_tag(consensus: Consensus) -> str:
-    """The ``importance.top_ranks`` tag: the top k with their 95% rank interval and chance of
-    being in the top k, ties marked (``bmi 1 [1-1] 100%,=2 s5 [2-4] 71%,...``)."""
-    order = np.argsort(consensus.rank, kind="stable")[: consensus.intervals.k]
-    return ",".join(
-        f"{tied} {consensus.features[i]} [{interval}] {share}"
-        for i in order
-        for tied, interval, share in [consensus_cells(consensus, int(i))]
-    )
-
-
-def drift_tag(comparison: Comparison) -> str:
-    """The ``importance.drift`` tag: nDCG@k against the previous version and the verdict
-    (``ndcg@5=0.943 ok`` or ``ndcg@5=0.712 drifted``)."""
-    state = "drifted" if comparison.drifted else "ok"
-    return f"ndcg@{comparison.k}={comparison.ndcg:.3f} {state}"
+        excluded=dict(combined.excluded),
+        movers=[] if comparison is None else comparison.movers(),
+    ).to_dict()
 
 
 def read_logged_analysis(tracking_uri: str | None, run_id: str) -> Analysis:

@@ -24,8 +24,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from importance_tasks.mlflow_io.aliases import PROMOTION_TAG
 from importance_tasks.mlflow_io.audit import needs_analysis
+from importance_tasks.mlflow_io.contract import VersionTag
 from importance_tasks.mlflow_io.webhooks import register_webhook
 from importance_tasks.webhook_events import sign
 from tests.airflow.conftest import airflow_components, run_airflow, scheduler_env
@@ -281,7 +281,7 @@ def _registering_a_version_runs_the_analysis_and_the_gate_asks(stack, friedman):
     assert _finished_run(stack, "promote_model", gates, 120)["state"] == "success"
     assert client.get_model_version_by_alias(name, "champion").version == "1"
     tags = client.get_model_version(name, "1").tags
-    assert tags[PROMOTION_TAG] == "promoted to champion (approved)"
+    assert tags[VersionTag.PROMOTION] == "promoted to champion (approved)"
     assert tags["importance.promotion_reasons"] == "no sanity check was run"
 
 
@@ -344,7 +344,7 @@ def test_the_gate_promotes_at_once_or_keeps_on_rejection(stack, friedman):
     _analysis_event(stack, name, "1")  # sane and not drifted
     assert _finished_run(stack, "promote_model", gates, 180)["state"] == "success"
     assert client.get_model_version_by_alias(name, "champion").version == "1"
-    assert client.get_model_version(name, "1").tags[PROMOTION_TAG] == (
+    assert client.get_model_version(name, "1").tags[VersionTag.PROMOTION] == (
         "promoted to champion (automatic)"
     )
 
@@ -357,5 +357,5 @@ def test_the_gate_promotes_at_once_or_keeps_on_rejection(stack, friedman):
     assert _finished_run(stack, "promote_model", gates, 120)["state"] == "success"
     assert client.get_model_version_by_alias(name, "champion").version == "1"  # not moved
     tags = client.get_model_version(name, "2").tags
-    assert tags[PROMOTION_TAG] == "kept: not approved"
+    assert tags[VersionTag.PROMOTION] == "kept: not approved"
     assert "ndcg@5=0.400 drifted" in tags["importance.promotion_reasons"]

@@ -12,7 +12,7 @@ import uuid
 import mlflow
 import pytest
 
-from importance_tasks.mlflow_io.runs import KEY_TAG, MANIFEST
+from importance_tasks.mlflow_io.contract import MANIFEST, RunTag
 from tests.conftest import register_friedman
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ def _finish(processes) -> list[dict]:
 
 def _live_runs(client, key: str) -> list:
     experiment = client.get_experiment_by_name("concurrency").experiment_id
-    return client.search_runs([experiment], f"tags.`{KEY_TAG}` = '{key}'")
+    return client.search_runs([experiment], f"tags.`{RunTag.KEY}` = '{key}'")
 
 
 def test_two_models_and_the_same_model_twice_at_the_same_time(friedman, mlflow_server, tmp_path):
@@ -60,7 +60,7 @@ def test_two_models_and_the_same_model_twice_at_the_same_time(friedman, mlflow_s
         run = client.get_run(payload["run_id"])
         assert run.info.status == "FINISHED"
         assert run.data.params["model_name"] == name  # nothing of the other model's
-        assert [r.info.run_id for r in _live_runs(client, run.data.tags[KEY_TAG])] == [
+        assert [r.info.run_id for r in _live_runs(client, run.data.tags[RunTag.KEY])] == [
             payload["run_id"]
         ]
         for key in run.data.metrics:

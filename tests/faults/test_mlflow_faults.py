@@ -18,7 +18,7 @@ import pytest
 
 from importance_tasks.errors import ServiceUnavailableError, is_retryable
 from importance_tasks.mlflow_io.client import HEALTH_BACKOFF_S, connect
-from importance_tasks.mlflow_io.runs import KEY_TAG, MANIFEST
+from importance_tasks.mlflow_io.contract import MANIFEST, RunTag
 from importance_tasks.stage import aggregate, publish
 from tests.conftest import _free_port, register_friedman, start_mlflow_server, stop_process_group
 from tests.faults.proxy import FaultProxy
@@ -32,7 +32,7 @@ def _assert_one_complete_run(uri: str, plan) -> None:
     client = mlflow.MlflowClient(uri)
     runs = client.search_runs(
         [client.get_experiment_by_name(plan.experiment).experiment_id],
-        f"tags.`{KEY_TAG}` = '{plan.key}'",
+        f"tags.`{RunTag.KEY}` = '{plan.key}'",
     )
     assert [r.info.run_id for r in runs] == [plan.run_id]  # exactly one, none deleted shown
     run = client.get_run(plan.run_id)

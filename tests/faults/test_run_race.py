@@ -12,7 +12,8 @@ import uuid
 import mlflow
 import pytest
 
-from importance_tasks.mlflow_io.runs import KEY_TAG, experiment_id, open_run
+from importance_tasks.mlflow_io.contract import RunTag
+from importance_tasks.mlflow_io.runs import experiment_id, open_run
 from tests.faults.proxy import FaultProxy
 
 pytestmark = pytest.mark.integration
@@ -40,7 +41,7 @@ def _open(uri: str, experiment: str, key: str) -> str:
 def _live(uri: str, experiment: str, key: str) -> list[str]:
     client = mlflow.MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment).experiment_id
-    return [r.info.run_id for r in client.search_runs([exp], f"tags.`{KEY_TAG}` = '{key}'")]
+    return [r.info.run_id for r in client.search_runs([exp], f"tags.`{RunTag.KEY}` = '{key}'")]
 
 
 def _fresh(uri: str) -> tuple[str, str]:

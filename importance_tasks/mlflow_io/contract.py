@@ -1,0 +1,263 @@
+"""The MLflow contract, spelled once (docs/mlflow-contract.md).
+
+Every artifact path, run and version tag key, param and metric name of an analysis, and the
+values of the version tags, the params and the manifest, are built here and nowhere else;
+``AnalysisRun`` writes and reads them, ``stage.plan`` and ``stage.publish`` and
+``mlflow_io.aliases`` call these functions. Nothing here talks to MLflow or draws anything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from importance_tasks.ranking.comparison import Comparison
+from importance_tasks.ranking.ranks import Agreement, Consensus, consensus_cells
+from importance_tasks.result import Importance
+
+__all__ = [
+    "AGREEMENT",
+    "ARTIFACT_DIR",
+    "COMPARISON",
+    "COMPARISON_TABLE",
+    "CONSENSUS",
+    "DEPENDENCE",
+    "EVALUATION_DATASET",
+    "MANIFEST",
+    "RANKINGS_TABLE",
+    "REPORT",
+    "RunTag",
+    "VersionTag",
+    "aggregate_metrics",
+    "drift_value",
+    "importance_metrics",
+    "manifest",
+    "metric_key",
+    "part_path",
+    "plot_path",
+    "result_path",
+    "run_params",
+    "sanity_metrics",
+    "skipped_path",
+    "table_path",
+    "top_ranks_value",
+    "version_tags",
+]
+
+ARTIFACT_DIR = "importance"
+MANIFEST = f"{ARTIFACT_DIR}/manifest.json"  # written last: the run is complete
+CONSENSUS = f"{ARTIFACT_DIR}/consensus.json"
+AGREEMENT = f"{ARTIFACT_DIR}/agreement.json"
+COMPARISON = f"{ARTIFACT_DIR}/comparison.json"
+COMPARISON_TABLE = f"{ARTIFACT_DIR}/comparison.csv"
+DEPENDENCE = f"{ARTIFACT_DIR}/dependence.json"
+RANKINGS_TABLE = f"{ARTIFACT_DIR}/rankings.csv"
+REPORT = f"{ARTIFACT_DIR}/report.html"
+# The name of the evaluation data as a dataset input of the run and on linked metrics.
+EVALUATION_DATASET = "evaluation"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :]")
+
+
+class RunTag:
+    """Tags of an analysis run (and of the claims that settle which run a key has)."""
+
+    KEY = "importance.key"
+    MODEL_NAME = "importance.model_name"
+    MODEL_VERSION = "importance.model_version"
+    CLAIMANT = "importance.claimant"
+    CLAIMED_RUN = "importance.run_id"
+
+
+class VersionTag:
+    """Tags of a model version (and of its LoggedModel)."""
+
+    RUN_ID = "importance.run_id"
+    TOP_FEATURES = "importance.top_features"
+    TOP_RANKS = "importance.top_ranks"
+    DRIFT = "importance.drift"
+    CONFIG = "importance.config"
+    STATUS = "importance.status"  # complete, needs_data or unsupported
+    REASON = "importance.reason"
+    PROMOTION = "importance.promotion"
+    PROMOTION_REASONS = "importance.promotion_reasons"
+    COMPLETE = "complete"
+
+
+def result_path(method: str) -> str:
+    return f"{ARTIFACT_DIR}/{method}.json"
+
+
+def table_path(method: str) -> str:
+    return f"{ARTIFACT_DIR}/{method}.csv"
+
+
+def part_path(method: str, shard: int, *, randomized: bool = False) -> str:
+    kind = "randomized/" if randomized else ""
+    return f"{ARTIFACT_DIR}/parts/{method}/{kind}{shard:05d}.json"
+
+
+def skipped_path(method: str, *, randomized: bool = False) -> str:
+    """Why a method has no result; with ``randomized``, why a sharded method's sanity check
+    has no result on the randomised model."""
+    if randomized:
+        return f"{ARTIFACT_DIR}/parts/{method}/randomized.skipped.json"
+    return f"{ARTIFACT_DIR}/{method}.skipped.json"
+
+
+def plot_path(name: str) -> str:
+    """A chart: a method's (``permutation``) or the ranks by method (``rank_heatmap``)."""
+    return f"{ARTIFACT_DIR}/plots/{name}.png"
+
+
+def metric_key(*parts: str) -> str:
+    """A metric name from parts; characters MLflow refuses, and ``/`` in a part, become ``_``."""
+    return "/".join(_UNSAFE.sub("_", part) for part in parts)
+
+
+def run_params(
+    *,
+    model: Mapping[str, str],
+    data: Mapping[str, Any],
+    identity: Mapping[str, Any],
+    scoring: str,
+    package_versions: Mapping[str, str],
+) -> dict[str, Any]:
+    """The params of an analysis run: the model (``name``, ``version``, ``uri``, ``flavor``),
+    the data (``uri``, ``source``, ``digest``, ``rows``, ``target``, ``target_source``,
+    ``names_checked``, ``names_source``), the configuration's identity."""
+    return {
+        "model_name": model["name"],
+        "model_version": model["version"],
+        "model_uri": model["uri"],
+        "model_flavor": model["flavor"],
+        "data_uri": data["uri"],
+        "data_source": data["source"],
+        "data_digest": data["digest"],
+        "data_rows": data["rows"],
+        "target": data["target"],
+        "target_source": data["target_source"],
+        "methods": ",".join(identity["methods"]),
+        "seed": identity["seed"],
+        "scoring": scoring,
+        "feature_names_checked": data["names_checked"],
+        "feature_names_source": data["names_source"] or "the table's order",
+        **{f"settings.{m}": o for m, o in identity["options"].items()},
+        "package_versions": package_versions,
+    }
+
+
+def importance_metrics(result: Importance) -> dict[str, float]:
+    """A method's importance, its spread and rank per feature."""
+    metrics: dict[str, float] = {}
+    for i, feature in enumerate(result.features):
+        metrics[metric_key("importance", result.method, feature)] = float(result.mean[i])
+        metrics[metric_key("importance_std", result.method, feature)] = float(result.std[i])
+        metrics[metric_key("rank", result.method, feature)] = float(result.rank[i])
+    return metrics
+
+
+def sanity_metrics(result: Importance) -> dict[str, float]:
+    """A method's sanity verdict, when it was checked."""
+    sanity = result.diagnostics.get("sanity") or {}
+    if "spearman" not in sanity:
+        return {}
+    return {
+        metric_key("sanity", result.method, "spearman"): sanity["spearman"],
+        metric_key("sanity", result.method, "passed"): float(sanity["passed"]),
+    }
+
+
+def aggregate_metrics(
+    consensus: Consensus, agreement: Agreement, comparison: tuple[str, Comparison] | None
+) -> dict[str, float]:
+    """The consensus ranks with their intervals, the agreement between methods and the
+    comparison with the previous analysed version."""
+    intervals = consensus.intervals
+    metrics: dict[str, float] = {}
+    for i, feature in enumerate(consensus.features):
+        metrics[metric_key("rank", "consensus", feature)] = float(consensus.rank[i])
+        metrics[metric_key("rank_low", "consensus", feature)] = float(intervals.low[i])
+        metrics[metric_key("rank_high", "consensus", feature)] = float(intervals.high[i])
+        metrics[metric_key("p_top", "consensus", feature)] = float(intervals.p_top[i])
+    metrics["agreement/kendall_w"] = agreement.kendall_w
+    for pair, rho in agreement.spearman.items():
+        metrics[metric_key("agreement", "spearman", *pair.split("~"))] = rho
+    for pair, overlap in agreement.rbo.items():
+        metrics[metric_key("agreement", "rbo", *pair.split("~"))] = overlap
+    if comparison is not None:
+        version, compared = comparison
+        metrics["comparison/spearman"] = compared.spearman
+        metrics["comparison/kendall"] = compared.kendall
+        metrics["comparison/ndcg"] = compared.ndcg
+        metrics["comparison/previous_version"] = float(version)
+    return metrics
+
+
+def top_ranks_value(consensus: Consensus) -> str:
+    """The ``importance.top_ranks`` tag: the top k with their 95% rank interval and chance of
+    being in the top k, ties marked (``bmi 1 [1-1] 100%,=2 s5 [2-4] 71%,...``)."""
+    order = np.argsort(consensus.rank, kind="stable")[: consensus.intervals.k]
+    return ",".join(
+        f"{tied} {consensus.features[i]} [{interval}] {share}"
+        for i in order
+        for tied, interval, share in [consensus_cells(consensus, int(i))]
+    )
+
+
+def drift_value(comparison: Comparison) -> str:
+    """The ``importance.drift`` tag: nDCG@k against the previous version and the verdict
+    (``ndcg@5=0.943 ok`` or ``ndcg@5=0.712 drifted``)."""
+    state = "drifted" if comparison.drifted else "ok"
+    return f"ndcg@{comparison.k}={comparison.ndcg:.3f} {state}"
+
+
+def version_tags(
+    *,
+    run_id: str,
+    top_features: Sequence[str],
+    consensus: Consensus,
+    config_digest: str,
+    comparison: Comparison | None,
+) -> dict[str, str]:
+    """The ``importance.*`` tags of an analysed version, in the order they are set: the
+    status last, so that a reader who sees it complete sees the others."""
+    tags = {
+        VersionTag.RUN_ID: run_id,
+        VersionTag.TOP_FEATURES: ",".join(top_features),
+        VersionTag.TOP_RANKS: top_ranks_value(consensus),
+        VersionTag.CONFIG: config_digest,
+    }
+    if comparison is not None:
+        tags[VersionTag.DRIFT] = drift_value(comparison)
+    tags[VersionTag.STATUS] = VersionTag.COMPLETE
+    return tags
+
+
+def manifest(
+    *,
+    key: str,
+    run_id: str,
+    model: Mapping[str, Any],
+    data: Mapping[str, Any],
+    methods: Sequence[str],
+    skip_reasons: Mapping[str, str],
+    identity: Mapping[str, Any],
+    artifacts: Sequence[str],
+) -> dict[str, Any]:
+    """``manifest.json``, written last: what the run holds. ``model``: name, version,
+    model_id; ``data``: uri, digest, rows, target, column_types."""
+    return {
+        "complete": True,
+        "key": key,
+        "run_id": run_id,
+        "model": dict(model),
+        "data": dict(data),
+        "methods": list(methods),
+        "skipped": list(skip_reasons),
+        "skip_reasons": dict(skip_reasons),
+        "config": dict(identity),
+        "artifacts": [*artifacts, MANIFEST],
+    }

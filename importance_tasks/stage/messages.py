@@ -1,0 +1,132 @@
+"""The messages between the stage's tasks, typed: what is asked (``Request``) and what
+``aggregate`` and ``publish`` report (``AggregateSummary``, ``PublishSummary``). Each is built
+in one place and crosses XCom as a plain dict (``to_dict``/``from_dict``), like ``Plan`` and
+``Job``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from importance_tasks.mlflow_io.model_ref import ModelSpec
+from importance_tasks.ranking.comparison import Comparison
+from importance_tasks.ranking.ranks import Agreement, Consensus
+
+__all__ = ["AggregateSummary", "PublishSummary", "Request"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One analysis asked of the stage: which model version, and settings or inputs
+    (``data_uri``, ``target``, ``experiment``) of its own, which win over the stage's."""
+
+    model: ModelSpec
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of_version(cls, name: str, version: str | int) -> Request:
+        return cls(ModelSpec(name=name, version=str(version)))
+
+    def to_dict(self) -> dict[str, Any]:
+        spec = self.model
+        model = {"name": spec.name, "alias": spec.alias, "version": spec.version}
+        return {"model": model, **self.settings}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Request:
+        """From ``{"model": {"name": ..., "alias" or "version": ...}, ...settings}``."""
+        settings = {k: v for k, v in data.items() if k != "model" and v is not None}
+        return cls(ModelSpec(**data["model"]), settings)
+
+
+def _number(value: float) -> float | None:
+    return None if np.isnan(value) else round(float(value), 4)
+
+
+@dataclass(frozen=True)
+class AggregateSummary:
+    """What ``aggregate`` found: the consensus's methods and top, the agreement, and the
+    comparison with the previous analysed version (None without one)."""
+
+    run_id: str
+    methods: list[str]
+    top_features: list[str]
+    excluded: dict[str, str]
+    kendall_w: float | None
+    previous_version: str | None = None
+    spearman: float | None = None
+    ndcg: float | None = None
+    drifted: bool | None = None
+    movers: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls,
+        run_id: str,
+        *,
+        consensus: Consensus,
+        top_features: list[str],
+        agreement: Agreement,
+        comparison: tuple[str, Comparison] | None,
+    ) -> AggregateSummary:
+        version, compared = comparison if comparison is not None else (None, None)
+        return cls(
+            run_id=run_id,
+            methods=list(consensus.methods),
+            top_features=top_features,
+            excluded=dict(consensus.excluded),
+            kendall_w=_number(agreement.kendall_w),
+            previous_version=version,
+            spearman=None if compared is None else _number(compared.spearman),
+            ndcg=None if compared is None else _number(compared.ndcg),
+            drifted=None if compared is None else compared.drifted,
+            movers=[] if compared is None else compared.movers(),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class PublishSummary:
+    """One published analysis: the version, its top features, drift and sanity verdicts; the
+    return value of ``publish`` and, as ``event()``, the ``extra`` of the version's event on
+    the results Asset (what a promotion gate reads)."""
+
+    # What an analysis event carries: small, ids, names and verdicts.
+    EVENT_FIELDS = (
+        "model_name", "model_version", "run_id", "status", "top_features", "previous_version",
+        "ndcg", "drift", "drifted", "sanity", "excluded", "tagged",
+    )  # fmt: skip
+
+    run_id: str
+    model_name: str
+    model_version: str
+    top_features: list[str]
+    tagged: bool
+    excluded: dict[str, str]
+    sanity: dict[str, bool]
+    status: str = "complete"
+    previous_version: str | None = None
+    spearman: float | None = None
+    ndcg: float | None = None
+    drift: str | None = None
+    drifted: bool | None = None
+    movers: list[Any] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PublishSummary:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def event(self) -> dict[str, Any]:
+        """The ``extra`` of this version's event on the results Asset."""
+        found = self.to_dict()
+        return {key: found[key] for key in self.EVENT_FIELDS}
