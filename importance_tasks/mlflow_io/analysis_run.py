@@ -7,8 +7,10 @@ previous analysed version. It renders nothing; the names and values come from ``
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from importance_tasks.dependence import Dependence
@@ -22,7 +24,23 @@ from importance_tasks.result import Importance
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["AnalysisRun"]
+__all__ = ["Aggregated", "AnalysisRun"]
+
+
+@dataclass(frozen=True)
+class Aggregated:
+    """What ``aggregate`` logged: each method's result, the consensus, the agreement, the
+    comparison with the previous version, and the dependence ``plan`` logged (None where not
+    logged)."""
+
+    results: list[Importance]
+    consensus: Consensus | None
+    agreement: Agreement | None
+    comparison: tuple[str, Comparison] | None
+    dependence: Dependence | None
+
+
+_AGGREGATED = (contract.CONSENSUS, contract.AGREEMENT, contract.COMPARISON, contract.DEPENDENCE)
 
 
 class AnalysisRun:
@@ -54,12 +72,16 @@ class AnalysisRun:
         )
         return cls(client, run_id), complete
 
+    @functools.cached_property
+    def _info(self) -> Any:
+        return self.client.get_run(self.run_id).info
+
     @property
     def experiment_id(self) -> str:
-        return str(self.client.get_run(self.run_id).info.experiment_id)
+        return str(self._info.experiment_id)
 
     def artifact_uri(self, path: str) -> str:
-        return f"{self.client.get_run(self.run_id).info.artifact_uri}/{path}"
+        return f"{self._info.artifact_uri}/{path}"
 
     # -- one method's result, its row-shard parts, or why it was skipped ------------------
 
@@ -194,16 +216,26 @@ class AnalysisRun:
         record = self._read(contract.CONSENSUS)
         return None if record is None else Consensus.from_record(record)
 
-    def agreement(self) -> Agreement | None:
-        record = self._read(contract.AGREEMENT)
-        return None if record is None else Agreement.from_record(record)
+    def aggregated(self, methods: Sequence[str]) -> Aggregated:
+        """What ``aggregate`` logged and ``publish`` reads, downloaded side by side."""
+        results = [contract.result_path(m) for m in methods]
+        found = runs.read_json_artifacts(
+            self.client,
+            self.run_id,
+            [*results, *_AGGREGATED],
+        )
+        consensus, agreement, comparison, dependence = (found[p] for p in _AGGREGATED)
+        return Aggregated(
+            results=[Importance.from_record(r) for r in (found[p] for p in results) if r],
+            consensus=None if consensus is None else Consensus.from_record(consensus),
+            agreement=None if agreement is None else Agreement.from_record(agreement),
+            comparison=_comparison(comparison),
+            dependence=None if dependence is None else Dependence.from_dict(dependence),
+        )
 
     def comparison(self) -> tuple[str, Comparison] | None:
         """(previous version, comparison) as aggregate logged it, or None."""
-        record = self._read(contract.COMPARISON)
-        if record is None or "current_rank" not in record:
-            return None
-        return str(record["previous_version"]), Comparison.from_record(record)
+        return _comparison(self._read(contract.COMPARISON))
 
     # -- publish: report, manifest last, version tags ---------------------------------------
 
@@ -214,7 +246,7 @@ class AnalysisRun:
 
     def report_uri(self) -> str:
         """Where the report lies (a local path for a file artifact store)."""
-        root = self.client.get_run(self.run_id).info.artifact_uri
+        root = self._info.artifact_uri
         return f"{root.removeprefix('file://')}/{contract.REPORT}"
 
     def artifact_paths(self) -> list[str]:
@@ -284,3 +316,10 @@ class AnalysisRun:
             )
             found = [r.info.run_id for r in candidates]
         return found
+
+
+def _comparison(record: Any | None) -> tuple[str, Comparison] | None:
+    """(previous version, comparison) as aggregate logged it, or None."""
+    if record is None or "current_rank" not in record:
+        return None
+    return str(record["previous_version"]), Comparison.from_record(record)

@@ -297,41 +297,40 @@ def read_json_artifacts(
 ) -> dict[str, Any | None]:
     """JSON artifacts of the run by path, None for those that do not exist.
 
-    Each folder is listed once and the files are downloaded side by side: one download is
-    several requests (the run, a listing, the file), about a second each on a busy server, so
-    reading a run's results one after another took most of ``aggregate`` and ``publish``.
+    The run's artifact root is resolved once and read through its artifact repository: each
+    folder is listed once and the files are downloaded side by side. (``download_artifacts``
+    by run id resolves the run, and its logged models' artifacts, again for every file: about
+    a second a file on a busy server, most of ``aggregate`` and ``publish``.)
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    root = client.get_run(run_id).info.artifact_uri
+    repo = get_artifact_repository(root, tracking_uri=client.tracking_uri)
     existing: set[str] = set()
     for folder in {str(Path(p).parent) for p in paths}:
-        existing.update(a.path for a in client.list_artifacts(run_id, folder))
+        existing.update(a.path for a in repo.list_artifacts(folder))
     found = [p for p in paths if p in existing]
     with ThreadPoolExecutor(max_workers=max(1, min(READ_THREADS, len(found)))) as pool:
-        read = dict(
-            zip(found, pool.map(lambda p: _download_json(client, run_id, p), found), strict=True)
-        )
+        read = dict(zip(found, pool.map(lambda p: _download_json(repo, p), found), strict=True))
     return {p: read.get(p) for p in paths}
 
 
-def _download_json(client: MlflowClient, run_id: str, path: str) -> Any:
+def _download_json(repo: Any, path: str) -> Any:
     """Two tasks that finish the same analysis at once both write its manifest; a read that
     meets the file while it is being replaced is tried again (READ_TRIES times, READ_PAUSE_S
     apart)."""
     import time
 
-    import mlflow
     from mlflow.exceptions import MlflowException
 
     for attempt in range(READ_TRIES):
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                local = mlflow.artifacts.download_artifacts(
-                    run_id=run_id, artifact_path=path, dst_path=tmp,
-                    tracking_uri=client.tracking_uri,
-                )  # fmt: skip
+                local = repo.download_artifacts(path, dst_path=tmp)
                 return json.loads(Path(local).read_text())
-        except (MlflowException, json.JSONDecodeError):
+        except (MlflowException, OSError, json.JSONDecodeError):
             if attempt == READ_TRIES - 1:
                 raise
             time.sleep(READ_PAUSE_S)

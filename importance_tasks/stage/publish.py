@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -11,9 +12,9 @@ import numpy as np
 from importance_tasks.analysis import Analysis
 from importance_tasks.errors import InputError
 from importance_tasks.mlflow_io import contract
-from importance_tasks.mlflow_io.analysis_run import AnalysisRun
+from importance_tasks.mlflow_io.analysis_run import Aggregated, AnalysisRun
 from importance_tasks.mlflow_io.client import access, connect
-from importance_tasks.ranking.ranks import top_features
+from importance_tasks.ranking.ranks import Agreement, Consensus, top_features
 from importance_tasks.report.document import bar_chart_png, rank_heatmap_png, report_html
 from importance_tasks.report.trust import dependence_map_png
 from importance_tasks.stage.messages import PublishSummary
@@ -27,42 +28,18 @@ def publish(plan: Plan) -> dict[str, Any]:
     (``PublishSummary.to_dict``)."""
     run = AnalysisRun(connect(plan.tracking_uri), plan.run_id)
     config = plan.config
-    results = run.results(config.methods)
-    combined, agreed = run.consensus(), run.agreement()
+    logged = run.aggregated(config.methods)
+    results, combined, agreed = logged.results, logged.consensus, logged.agreement
     if not results or combined is None or agreed is None:
         raise InputError(f"run {plan.run_id} has not been aggregated: run aggregate first")
-    compared = run.comparison()
-    found = run.dependence()
+    compared = logged.comparison
     if not plan.complete:
-        alias = f" (alias {plan.model.alias})" if plan.model.alias else ""
-        plots = {
-            "rank_heatmap": rank_heatmap_png(results, combined),
-            **{r.method: bar_chart_png(r) for r in results},
-        }
-        html = report_html(
-            title=f"Feature importance: {plan.label}",
-            context={
-                "model": f"{plan.model.name} version {plan.model.version}{alias}",
-                "data": plan.data_uri,
-                "data digest": plan.data_digest,
-                "rows": plan.n_rows,
-                "target": plan.target,
-                "settings": json.dumps(config.identity(), sort_keys=True),
-                "run": plan.run_id,
-            },
-            results=results,
-            consensus=combined,
-            column_types=plan.column_types,
-            agreement=agreed,
-            comparison=None if compared is None else compared[1],
-            dependence=found,
-            dependence_map=None if found is None else dependence_map_png(found),
-            charts={
-                "ranks by method": plots["rank_heatmap"],
-                **{r.method: plots[r.method] for r in results},
-            },
-        )
-        run.log_report(html, plots)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # Listing what compute and aggregate wrote takes a few requests: meanwhile, draw.
+            listed = pool.submit(run.artifact_paths)
+            html, plots = _report(plan, logged, combined, agreed)
+            run.log_report(html, plots)
+            written = {*listed.result(), contract.REPORT, *map(contract.plot_path, plots)}
         done = {r.method for r in results}
         run.finish(
             contract.manifest(
@@ -85,7 +62,7 @@ def publish(plan: Plan) -> dict[str, Any]:
                     m: run.skipped(m) or "not computed" for m in config.methods if m not in done
                 },
                 identity=config.identity(),
-                artifacts=run.artifact_paths(),
+                artifacts=sorted(written),
             )
         )
     top = top_features(combined.features, combined.rank, config.top_k)
@@ -124,6 +101,42 @@ def publish(plan: Plan) -> dict[str, Any]:
         excluded=dict(combined.excluded),
         movers=[] if comparison is None else comparison.movers(),
     ).to_dict()
+
+
+def _report(
+    plan: Plan, logged: Aggregated, combined: Consensus, agreed: Agreement
+) -> tuple[str, dict[str, bytes]]:
+    """The HTML report and its charts (name -> PNG), each drawn once."""
+    results, found = logged.results, logged.dependence
+    alias = f" (alias {plan.model.alias})" if plan.model.alias else ""
+    plots = {
+        "rank_heatmap": rank_heatmap_png(results, combined),
+        **{r.method: bar_chart_png(r) for r in results},
+    }
+    html = report_html(
+        title=f"Feature importance: {plan.label}",
+        context={
+            "model": f"{plan.model.name} version {plan.model.version}{alias}",
+            "data": plan.data_uri,
+            "data digest": plan.data_digest,
+            "rows": plan.n_rows,
+            "target": plan.target,
+            "settings": json.dumps(plan.config.identity(), sort_keys=True),
+            "run": plan.run_id,
+        },
+        results=results,
+        consensus=combined,
+        column_types=plan.column_types,
+        agreement=agreed,
+        comparison=None if logged.comparison is None else logged.comparison[1],
+        dependence=found,
+        dependence_map=None if found is None else dependence_map_png(found),
+        charts={
+            "ranks by method": plots["rank_heatmap"],
+            **{r.method: plots[r.method] for r in results},
+        },
+    )
+    return html, plots
 
 
 def read_logged_analysis(tracking_uri: str | None, run_id: str) -> Analysis:
