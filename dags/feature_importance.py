@@ -8,7 +8,7 @@ Which inputs matter to a model in the MLflow registry, by several methods in par
 * **compute** runs the methods (and row shards of large data) as mapped tasks, packed by their
   estimated cost: cheap methods share a task, an expensive one gets its own, and there are at
   most `compute_slots` of them (default: the worker's processors), since each task pays about
-  9 s of start-up (TensorFlow, model and data). The packing is in `list_jobs`' log.
+  9 s of start-up (TensorFlow, model and data). The packing is in `resolve`'s log.
 * **aggregate** combines the rankings (consensus, agreement between methods, comparison with
   the previous version).
 * **publish** writes the report and the manifest, and tags the model version.

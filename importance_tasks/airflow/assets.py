@@ -4,11 +4,12 @@ a version (its event's ``extra`` is the analysis summary a promotion gate reads)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset
 
-from importance_tasks.stage.messages import Request
+if TYPE_CHECKING:
+    from importance_tasks.stage.messages import Request
 
 __all__ = [
     "IMPORTANCE_RESULTS",
@@ -38,6 +39,8 @@ def model_version_event(
 
 def requests_from_events(events: Any) -> list[Request]:
     """One analysis request per event on ``REGISTERED_MODEL_VERSIONS`` (several may arrive)."""
+    from importance_tasks.stage.messages import Request
+
     requests = []
     for event in events.get(REGISTERED_MODEL_VERSIONS, []) if events else []:
         extra = event.extra or {}

@@ -1,6 +1,7 @@
 """The importance stage as an Airflow task group.
 
-resolve -> compute (mapped: the jobs packed by cost, ``stage.packing``) -> aggregate -> publish.
+resolve (which also packs the jobs by cost, ``stage.packing``) -> compute (mapped: one task per
+pack) -> aggregate -> publish.
 
 Tasks call the plain functions of ``importance_tasks.stage``; XCom carries plans (ids, URIs,
 settings) and small summaries. Heavy modules (TensorFlow, MLflow, pandas) load inside tasks.
@@ -96,9 +97,10 @@ def _label(text: str) -> None:
 @task(**RETRY_ARGS)
 @_fail_fast
 def resolve(
-    requests: list[dict[str, Any]] | None, overrides: dict[str, Any]
+    requests: list[dict[str, Any]] | None, overrides: dict[str, Any], slots: int | None
 ) -> list[dict[str, Any]]:
-    """Pin every requested model version, check its data and settings, open its MLflow run.
+    """Pin every requested model version, check its data and settings, open its MLflow run;
+    returns the compute tasks, each with its version's plan (see ``_packed``).
 
     A version that cannot be analysed as registered (no readable evaluation data, no target,
     unnamed columns, an unsupported model) is tagged ``importance.status`` ``needs_data`` or
@@ -156,7 +158,7 @@ def resolve(
         plans.append(pinned.to_dict())
     if not plans and unanalysable:
         raise AirflowSkipException("; ".join(unanalysable))
-    return plans
+    return _packed(plans, slots or params.get("compute_slots"))
 
 
 def stage_settings(
@@ -182,11 +184,11 @@ def stage_settings(
     return values
 
 
-@task
-def list_jobs(plans: list[dict[str, Any]], slots: int | None) -> list[dict[str, Any]]:
+def _packed(plans: list[dict[str, Any]], slots: int | None) -> list[dict[str, Any]]:
     """The compute tasks: each version's jobs (one per method, or per method and row shard)
-    packed by estimated cost into at most ``slots`` tasks (default: the ``compute_slots``
-    Param, else this worker's processors); the packing is logged with its estimates."""
+    packed by estimated cost into at most ``slots`` tasks (default: this worker's
+    processors); the packing is logged with its estimates. (Listed by ``resolve``: a task of
+    its own cost a second of scheduling before the compute tasks could start.)"""
     import logging
     import os
 
@@ -194,8 +196,7 @@ def list_jobs(plans: list[dict[str, Any]], slots: int | None) -> list[dict[str, 
     from importance_tasks.stage.packing import pack
 
     log = logging.getLogger(__name__)
-    params = get_current_context().get("params") or {}
-    slots = slots or params.get("compute_slots") or os.cpu_count() or 1
+    slots = slots or os.cpu_count() or 1
     out = []
     for p in plans:
         plan = Plan.from_dict(p)
@@ -232,8 +233,9 @@ def compute(work: dict[str, Any]) -> dict[str, Any]:
 
 @task(**RETRY_ARGS)
 @_fail_fast
-def aggregate_analysis(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Consensus, agreement and comparison with the previous version, for every plan.
+def aggregate_analysis(work: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consensus, agreement and comparison with the previous version, for every plan of the
+    compute tasks (``work``, as ``resolve`` listed them).
 
     One task, in version order, so that when several versions of a model are analysed in one
     run (a registry audit), each is compared with the one before it.
@@ -242,6 +244,7 @@ def aggregate_analysis(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from importance_tasks.stage import Plan, aggregate
 
     configure_mlflow()
+    plans = {w["plan"]["run_id"]: w["plan"] for w in work}.values()
     ordered = sorted(plans, key=lambda p: (p["model"]["name"], int(p["model"]["version"])))
     return [{"plan": plan, "summary": aggregate(Plan.from_dict(plan))} for plan in ordered]
 
@@ -325,9 +328,9 @@ def importance_stage(
 
     @task_group(group_id=group_id)
     def stage() -> Any:
-        plans = resolve(requests, overrides)
-        computed = compute.expand(work=list_jobs(plans, compute_slots))
-        aggregated = aggregate_analysis(plans)
+        work = resolve(requests, overrides, compute_slots)
+        computed = compute.expand(work=work)
+        aggregated = aggregate_analysis(work)
         computed >> aggregated
         return publish_analysis.expand(aggregated=aggregated)
 
