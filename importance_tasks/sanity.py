@@ -4,7 +4,7 @@ Two checks, each comparing the method's result with its result where the thing i
 explain has been destroyed:
 
 - **Cascading model randomisation.** The trainable weights of the top layer are redrawn, then
-  of the top two, and so on down to every layer (at most ``MAX_CASCADE_STEPS`` steps, spread
+  of the top two, and so on down to every layer (``keras.randomized``: at most 4 steps, spread
   evenly, the last always every layer), as in the paper. At each step the Spearman correlation
   between the rankings is recorded; the verdict is taken at the last step (every layer
   randomised): a ranking that still correlates by ``threshold`` or more explains the data (or
@@ -37,8 +37,7 @@ from typing import Any
 import numpy as np
 
 from importance_tasks.data import EvalData
-from importance_tasks.errors import UnsupportedModelError
-from importance_tasks.keras.keras_model import KerasModel
+from importance_tasks.keras.randomized import cascade_steps, randomized_copy
 from importance_tasks.methods.base import ImportanceMethod
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
@@ -46,13 +45,9 @@ from importance_tasks.result import Importance
 __all__ = [
     "DEFAULT_THRESHOLD",
     "LABEL_THRESHOLD",
-    "MAX_CASCADE_STEPS",
     "SanityRuns",
-    "cascade_steps",
     "judge",
     "label_verdict",
-    "randomized_copy",
-    "sanity_check",
     "sanity_runs",
     "shuffled_labels",
     "verdict",
@@ -61,64 +56,6 @@ __all__ = [
 
 DEFAULT_THRESHOLD = 0.8
 LABEL_THRESHOLD = 0.5
-MAX_CASCADE_STEPS = 4
-
-
-def _weighted_layers(keras_model: Any) -> list[Any]:
-    """The model's layers that hold trainable weights, input side first."""
-    return [layer for layer in keras_model.layers if layer.trainable_weights]
-
-
-def cascade_steps(model: Model) -> list[int]:
-    """How many top layers each cascade step randomises: at most ``MAX_CASCADE_STEPS``
-    counts, spread from 1 to every weighted layer."""
-    if not isinstance(model, KerasModel):
-        raise UnsupportedModelError("the sanity check needs a Keras model to randomise")
-    n = len(_weighted_layers(model.keras_model))
-    if n == 0:
-        raise UnsupportedModelError("the model has no trainable weights to randomise")
-    return sorted({round(float(k)) for k in np.linspace(1, n, min(n, MAX_CASCADE_STEPS))})
-
-
-def randomized_copy(model: Model, *, seed: int, top: int | None = None) -> KerasModel:
-    """The same Keras architecture with the trainable weights of its ``top`` weighted layers
-    (all with None) redrawn from N(0, std of that weight). State that was not learned by
-    gradient (a ``Normalization``'s mean and variance, a lookup's vocabulary, batch-norm
-    statistics) is kept: redrawing a variance would make it negative, and the test is about what
-    the network learned."""
-    if not isinstance(model, KerasModel):
-        raise UnsupportedModelError("the sanity check needs a Keras model to randomise")
-    rng = np.random.default_rng(seed)
-    clone = _copy(model.keras_model)
-    layers = _weighted_layers(clone)
-    chosen = layers if top is None else layers[max(len(layers) - top, 0) :]
-    paths = {weight.path for layer in chosen for weight in layer.trainable_weights}
-    for weight in clone.trainable_weights:
-        if weight.path not in paths:
-            continue
-        values = np.asarray(weight.numpy())
-        scale = float(values.std()) or 0.05
-        weight.assign(rng.normal(0.0, scale, size=values.shape).astype(values.dtype))
-    return KerasModel(clone, columns=model.feature_names, categories=model.categories)
-
-
-def _copy(keras_model: Any) -> Any:
-    """A copy of the model with its own weights. Lookup tables do not survive
-    ``clone_model`` (they come back uninitialised), so a model holding them is copied through
-    the ``.keras`` format, which saves their vocabularies."""
-    import keras
-
-    if not any(hasattr(layer, "lookup_table") for layer in keras_model._flatten_layers()):
-        clone = keras.models.clone_model(keras_model)
-        clone.set_weights(keras_model.get_weights())
-        return clone
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "copy.keras"
-        keras_model.save(path)
-        return keras.saving.load_model(path, safe_mode=True)
 
 
 def shuffled_labels(data: EvalData, *, seed: int) -> EvalData:
@@ -166,12 +103,10 @@ def sanity_runs(
     steps = cascade_steps(model)
     uses_labels = bool(getattr(method, "uses_labels", False))
     runner = _budgeted(method, len(steps) + uses_labels)
-    names = [layer.name for layer in _weighted_layers(model.keras_model)]  # type: ignore[attr-defined]
     cascade = []
-    for top in steps:
-        copy_ = randomized_copy(model, seed=seed, top=top)
-        result = runner.compute(copy_, data, scoring=scoring)
-        cascade.append((top, tuple(names[len(names) - top :]), result))
+    for top, names in steps:
+        result = runner.compute(randomized_copy(model, seed=seed, top=top), data, scoring=scoring)
+        cascade.append((top, names, result))
     labels = None
     if uses_labels:
         labels = runner.compute(model, shuffled_labels(data, seed=seed), scoring=scoring)
@@ -246,17 +181,3 @@ def judge(
 def with_verdict(result: Importance, found: Mapping[str, Any]) -> Importance:
     """``result`` with ``diagnostics["sanity"]`` set to ``found``."""
     return dataclasses.replace(result, diagnostics={**result.diagnostics, "sanity": dict(found)})
-
-
-def sanity_check(
-    method: ImportanceMethod,
-    model: Model,
-    data: EvalData,
-    result: Importance,
-    *,
-    scoring: str = "auto",
-    seed: int = 0,
-) -> Importance:
-    """``result`` with ``diagnostics["sanity"]``: the ``judge``-ment of ``method``'s sanity runs."""
-    runs = sanity_runs(method, model, data, scoring=scoring, seed=seed)
-    return with_verdict(result, judge(result, runs))

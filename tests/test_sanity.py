@@ -5,9 +5,10 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+from importance_tasks.keras.randomized import cascade_steps, randomized_copy
 from importance_tasks.methods import Permutation
 from importance_tasks.result import Importance
-from importance_tasks.sanity import cascade_steps, label_verdict, randomized_copy, sanity_check
+from importance_tasks.sanity import judge, label_verdict, sanity_runs, with_verdict
 
 
 class ColumnSpread:
@@ -82,7 +83,7 @@ class LabelBlind:
 
 
 def test_the_cascade_randomises_from_the_top_layer_down(friedman):
-    steps = cascade_steps(friedman.model)
+    steps = [top for top, _ in cascade_steps(friedman.model)]
     layers = [w for w in friedman.model.keras_model.layers if w.trainable_weights]
     assert steps[0] == 1 and steps[-1] == len(layers) and len(steps) <= 4
     top = randomized_copy(friedman.model, seed=0, top=1)
@@ -106,7 +107,9 @@ def test_a_verdict_records_every_cascade_step_and_the_label_check(friedman):
     result = method.compute(friedman.model, friedman.data)
     sanity = sanity_check(method, friedman.model, friedman.data, result, seed=1)
     found = sanity.diagnostics["sanity"]
-    assert [s["layers"] for s in found["cascade"]] == cascade_steps(friedman.model)
+    steps = cascade_steps(friedman.model)
+    assert [s["layers"] for s in found["cascade"]] == [top for top, _ in steps]
+    assert [tuple(s["names"]) for s in found["cascade"]] == [names for _, names in steps]
     assert found["spearman"] == found["cascade"][-1]["spearman"]
     # Shuffled labels: Friedman's loss increases vanish (the model cannot fit random labels).
     assert found["labels"]["passed"] is True and found["labels"]["ratio"] < 0.2
@@ -134,3 +137,8 @@ def test_label_verdict_known_answers():
     assert label_verdict(result([2.0, 1.0]), result([-1.5, -0.5]))["ratio"] == 0.0
     assert label_verdict(result([2.0, 1.0]), result([1.5, -0.5]))["ratio"] == pytest.approx(0.5)
     assert label_verdict(result([0.0, 0.0]), result([0.0, 0.0]))["passed"] is False
+
+
+def sanity_check(method, model, data, result, *, seed=0):
+    """``result`` with the verdict of ``method``'s sanity runs, as ``runner.finish`` sets it."""
+    return with_verdict(result, judge(result, sanity_runs(method, model, data, seed=seed)))

@@ -22,6 +22,7 @@ from airflow.sdk import get_current_context, task, task_group
 from importance_tasks.airflow.assets import IMPORTANCE_RESULTS
 
 if TYPE_CHECKING:
+    from importance_tasks.stage import Plan
     from importance_tasks.stage.messages import Request
 
 __all__ = ["RETRY_ARGS", "importance_stage", "requests_from_params", "stage_settings"]
@@ -75,15 +76,15 @@ def requests_from_params(params: Mapping[str, Any]) -> list[Request]:
     return [Request(ModelSpec(name=name, alias=alias or None, version=version or None))]
 
 
-def _push_links(plan: Mapping[str, Any]) -> None:
+def _push_links(plan: Plan) -> None:
     from importance_tasks.airflow.links import urls
 
     found = urls(
-        plan["tracking_uri"],
-        experiment_id=plan["experiment_id"],
-        run_id=plan["run_id"],
-        name=plan["model"]["name"],
-        version=plan["model"]["version"],
+        plan.tracking_uri,
+        experiment_id=plan.experiment_id,
+        run_id=plan.run_id,
+        name=plan.model.name,
+        version=plan.model.version,
     )
     ti = get_current_context()["ti"]
     for key, url in found.items():
@@ -220,15 +221,17 @@ def compute(work: dict[str, Any]) -> dict[str, Any]:
     """Compute one packed task's jobs for one model version, each logged to the analysis run.
     (``work``, since ``task`` is a name of Airflow's context.)"""
     from importance_tasks.airflow.mlflow_connection import configure_mlflow
-    from importance_tasks.stage import Job, Plan, compute_jobs
+    from importance_tasks.stage import Plan, compute_jobs
+    from importance_tasks.stage.packing import ComputeTask
 
     plan = Plan.from_dict(work["plan"])
-    jobs = [Job.from_dict(j) for j in work["jobs"]]
+    packed = ComputeTask.from_dict(work)
+    jobs = list(packed.jobs)
     _label(f"{' + '.join(j.label for j in jobs)} · {plan.label}")
     configure_mlflow()
     summaries = compute_jobs(plan, jobs)
-    _push_links(work["plan"])
-    return {"estimated_s": work["estimated_s"], "jobs": summaries}
+    _push_links(plan)
+    return {"estimated_s": packed.estimated_s, "jobs": summaries}
 
 
 @task(**RETRY_ARGS)
@@ -244,9 +247,9 @@ def aggregate_analysis(work: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from importance_tasks.stage import Plan, aggregate
 
     configure_mlflow()
-    plans = {w["plan"]["run_id"]: w["plan"] for w in work}.values()
-    ordered = sorted(plans, key=lambda p: (p["model"]["name"], int(p["model"]["version"])))
-    return [{"plan": plan, "summary": aggregate(Plan.from_dict(plan))} for plan in ordered]
+    plans = {w["plan"]["run_id"]: Plan.from_dict(w["plan"]) for w in work}.values()
+    ordered = sorted(plans, key=lambda p: (p.model.name, int(p.model.version)))
+    return [{"plan": plan.to_dict(), "summary": aggregate(plan)} for plan in ordered]
 
 
 @task(map_index_template="{{ importance_label }}", outlets=[IMPORTANCE_RESULTS], **RETRY_ARGS)
@@ -263,7 +266,7 @@ def publish_analysis(aggregated: dict[str, Any]) -> dict[str, Any]:
     _label(plan.label)
     configure_mlflow()
     summary = publish(plan)
-    _push_links(aggregated["plan"])
+    _push_links(plan)
     event = PublishSummary.from_dict(summary).event()
     get_current_context()["outlet_events"][IMPORTANCE_RESULTS].extra = event
     return summary

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from importance_tasks.errors import InputError, UnsupportedModelError
+from importance_tasks.keras.randomized import randomized_copy
 from importance_tasks.methods import make_method
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import connect
@@ -23,7 +24,6 @@ from importance_tasks.ranking.ranks import top_features
 from importance_tasks.ranking.uncertainty import DEFAULT_TOP_K
 from importance_tasks.report.document import method_csv
 from importance_tasks.runner import run_method
-from importance_tasks.sanity import randomized_copy
 from importance_tasks.stage.inputs import Inputs
 from importance_tasks.stage.plan import Job, Plan, checked_inputs, shardable
 

@@ -17,7 +17,7 @@ summary carries the measured seconds beside them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,10 @@ class ComputeTask:
             "jobs": [job.to_dict() for job in self.jobs],
             "estimated_s": round(self.estimated_s, 1),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ComputeTask:
+        return cls(tuple(Job.from_dict(j) for j in data["jobs"]), float(data["estimated_s"]))
 
     @property
     def label(self) -> str:
