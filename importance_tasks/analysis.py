@@ -17,7 +17,6 @@ from importance_tasks.dependence import Dependence, data_dependence
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.evaluable import constant_features
 from importance_tasks.keras.keras_model import for_data
-from importance_tasks.methods import make_method
 from importance_tasks.model import Model, input_groups
 from importance_tasks.ranking.ranks import Consensus, consensus
 from importance_tasks.result import Importance
@@ -133,12 +132,10 @@ def explain(
     constant = constant_features(data)
     for name in config.methods:
         outcome = run_method(
-            make_method(name, **config.options_for(name)),
+            name,
+            config,
             model,
             data,
-            scoring=config.scoring,
-            sanity_check=config.sanity_check,
-            seed=config.seed,
             constant=constant,
             progress=None if on_progress is None else _bind(on_progress, name),
         )

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from importance_tasks.config import AnalysisConfig
 from importance_tasks.data import EvalData
 from importance_tasks.errors import UnsupportedModelError
 from importance_tasks.evaluable import mark_not_evaluable
-from importance_tasks.methods import ImportanceMethod
+from importance_tasks.methods import make_method
 from importance_tasks.methods._common import ProgressFn
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
@@ -52,23 +53,24 @@ def finish(
 
 
 def run_method(
-    method: ImportanceMethod,
+    name: str,
+    config: AnalysisConfig,
     model: Model,
     data: EvalData,
     *,
-    scoring: str,
-    sanity_check: bool,
-    seed: int,
     constant: Collection[str],
     progress: ProgressFn | None = None,
 ) -> MethodOutcome:
-    """Compute ``method``, check it when asked, mark what the data cannot evaluate."""
+    """Compute method ``name`` as ``config`` sets it up, check it when ``config`` asks, mark
+    what the data cannot evaluate (``constant``: the data's constant columns)."""
+    method = make_method(name, **config.options_for(name))
+    scoring, seed = config.scoring, config.seed
     try:
         result = method.compute(model, data, scoring=scoring, progress=progress)
     except UnsupportedModelError as exc:
         return MethodOutcome(method.name, skipped=str(exc))
     randomized: SanityRuns | str | None = None
-    if sanity_check:
+    if config.sanity_check:
         try:
             randomized = sanity_runs(method, model, data, scoring=scoring, seed=seed)
         except UnsupportedModelError as exc:

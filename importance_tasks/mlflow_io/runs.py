@@ -187,9 +187,20 @@ def _param(value: Any) -> str:
     return text[:_MAX_PARAM]
 
 
+def artifact_repository(client: MlflowClient, run_id: str) -> Any:
+    """The artifact repository of the run's artifact root. Listing through it is one request;
+    ``MlflowClient.list_artifacts`` by run id resolves the run's logged models and lists their
+    artifacts too, about half a second more each time on a server."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    root = client.get_run(run_id).info.artifact_uri
+    return get_artifact_repository(root, tracking_uri=client.tracking_uri)
+
+
 def has_artifact(client: MlflowClient, run_id: str, path: str) -> bool:
     folder = str(Path(path).parent)
-    return any(a.path == path for a in client.list_artifacts(run_id, folder))
+    listed = artifact_repository(client, run_id).list_artifacts(folder)
+    return any(a.path == path for a in listed)
 
 
 def log_metrics(
@@ -297,17 +308,14 @@ def read_json_artifacts(
 ) -> dict[str, Any | None]:
     """JSON artifacts of the run by path, None for those that do not exist.
 
-    The run's artifact root is resolved once and read through its artifact repository: each
-    folder is listed once and the files are downloaded side by side. (``download_artifacts``
-    by run id resolves the run, and its logged models' artifacts, again for every file: about
-    a second a file on a busy server, most of ``aggregate`` and ``publish``.)
+    Read through the run's artifact repository: each folder is listed once and the files are
+    downloaded side by side. (``download_artifacts`` by run id resolves the run, and its logged
+    models' artifacts, again for every file: about a second a file on a busy server, most of
+    ``aggregate`` and ``publish``.)
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-    root = client.get_run(run_id).info.artifact_uri
-    repo = get_artifact_repository(root, tracking_uri=client.tracking_uri)
+    repo = artifact_repository(client, run_id)
     existing: set[str] = set()
     for folder in {str(Path(p).parent) for p in paths}:
         existing.update(a.path for a in repo.list_artifacts(folder))
@@ -345,7 +353,12 @@ def finish_run(client: MlflowClient, run_id: str, manifest: Mapping[str, Any]) -
 
 def walk_artifacts(client: MlflowClient, run_id: str, path: str) -> list[str]:
     """Every artifact file under ``path`` in the run (relative paths)."""
-    found: list[str] = []
-    for item in client.list_artifacts(run_id, path):
-        found.extend(walk_artifacts(client, run_id, item.path) if item.is_dir else [item.path])
-    return found
+    repo = artifact_repository(client, run_id)
+
+    def walk(folder: str) -> list[str]:
+        found: list[str] = []
+        for item in repo.list_artifacts(folder):
+            found.extend(walk(item.path) if item.is_dir else [item.path])
+        return found
+
+    return walk(path)

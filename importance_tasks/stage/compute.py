@@ -16,7 +16,6 @@ from typing import Any
 
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.keras.randomized import randomized_copy
-from importance_tasks.methods import make_method
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import connect
 from importance_tasks.progress import LogProgress
@@ -70,12 +69,10 @@ def compute(plan: Plan, job: Job, *, inputs: Callable[[], Inputs] | None = None)
         return {**summary, **_compute_shard(plan, job, run, load)}
     loaded = load()
     outcome = run_method(
-        make_method(job.method, **config.options_for(job.method)),
+        job.method,
+        config,
         loaded.model,
         loaded.data,
-        scoring=config.scoring,
-        sanity_check=config.sanity_check,
-        seed=config.seed,
         constant=plan.constant_features,
         progress=LogProgress(log.info, job.method),
     )
