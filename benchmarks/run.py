@@ -540,6 +540,15 @@ def main() -> None:
     emit()
     run_dag(emit)
     emit()
+    from stage_steps import run as run_steps
+
+    emit(
+        "The stage's steps in one process (`benchmarks/stage_steps.py`: no task start-up, no "
+        "scheduling), with each job's packing estimate beside its measured time:"
+    )
+    emit()
+    run_steps(emit)
+    emit()
     emit(
         "Task start-up (what each Airflow task process pays before computing; a fresh process "
         "each time, median of 3), seconds:"
