@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.errors import DataError, InputError
+from importance_tasks.errors import DataError, InputError, UnsupportedModelError
 from importance_tasks.keras.first_layer import FirstDense, first_dense
 from importance_tasks.keras.gradient_space import GradientSpace, gradient_space
 from importance_tasks.keras.model_inputs import (
@@ -70,6 +70,7 @@ class KerasModel:
 
         if batch_rows < 1:
             raise InputError(f"batch_rows must be >= 1, got {batch_rows}")
+        _refuse_several_outputs(model)
         self.keras_model = model
         self.batch_rows = batch_rows
         self.slots = input_slots(model)
@@ -197,6 +198,24 @@ def _refuse_codes(categories: Mapping[str, Any]) -> None:
             "matrix of numbers; encode them (e.g. one-hot) the way the model was trained, or "
             "give the model named inputs with lookup layers"
         )
+
+
+def _refuse_several_outputs(model: Any) -> None:
+    """One analysis explains one output: name a model's several outputs, and how to analyse
+    one of them, before any data is read (a data column named like another output would
+    otherwise be taken for an extra feature)."""
+    outputs = list(getattr(model, "outputs", None) or [])
+    if len(outputs) < 2:
+        return
+    names = [str(n) for n in getattr(model, "output_names", None) or []]
+    if len(names) != len(outputs):
+        names = [str(o.name) for o in outputs]
+    raise UnsupportedModelError(
+        f"the model has {len(outputs)} outputs {names}: models with several outputs are not "
+        "supported yet (one analysis explains one output); analyse one head at a time as a "
+        f"model of its own, e.g. keras.Model(model.inputs, model.get_layer({names[0]!r}).output), "
+        "with that output's column as the target and the others left out of the data"
+    )
 
 
 def _unchanged(x: Any) -> Any:
