@@ -95,6 +95,8 @@ def prepare(model: Model, data: EvalData, config: AnalysisConfig) -> Prepared:
     model = for_data(model, data)
     config = config.with_input_groups(input_groups(model))
     found = data_dependence(data, threshold=config.cluster_threshold, seed=config.seed)
+    if getattr(model, "window", None) is not None:
+        return Prepared(model, config, found)  # clusters of cells across steps: not variables
     return Prepared(model, config.with_clusters(found.clusters), found)
 
 

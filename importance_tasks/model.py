@@ -91,6 +91,9 @@ def _as_2d(output: NDArray[np.float64]) -> NDArray[np.float64]:
 
 def input_groups(model: Model) -> dict[str, tuple[str, ...]]:
     """The columns of each multi-column named input (shape (None, k)), grouped under the
-    input's name: they are one variable to the model's author, reported as one row."""
+    input's name, and the cells of each variable of a sequence model's windows: each is one
+    variable to the model's author, reported as one row."""
     slots = getattr(model, "slots", None) or ()
-    return {slot.name: slot.columns for slot in slots if slot.width > 1}
+    found = {slot.name: slot.columns for slot in slots if slot.width > 1}
+    cells = getattr(model, "variable_cells", None)
+    return {**found, **(cells() if cells is not None else {})}

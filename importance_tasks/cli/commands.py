@@ -12,16 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from importance_tasks.analysis import Analysis, explain
+from importance_tasks.cli.output_capture import import_tensorflow_quietly
 from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig, Setting, settings
 from importance_tasks.data import read_eval_data, unnamed_columns_warning
 from importance_tasks.errors import InputError, ServiceUnavailableError
 from importance_tasks.keras import for_data, load_keras_file
 from importance_tasks.mlflow_io.client import connect
 from importance_tasks.mlflow_io.webhooks import register_webhook
-from importance_tasks.output_capture import import_tensorflow_quietly
 from importance_tasks.progress import TerminalProgress
 from importance_tasks.ranking.ranks import consensus_cells
 from importance_tasks.stage import load_inputs, run_stage
+from importance_tasks.windows import WINDOW_SUFFIXES, read_windows
 
 __all__ = [
     "config_from_args",
@@ -241,18 +242,20 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
             "feature_names_checked": inputs.source.names_checked,
         }
     else:
-        if not args.data or not args.target:
+        windows = bool(args.data) and Path(args.data).suffix.lower() in WINDOW_SUFFIXES
+        if not args.data or not (args.target or windows):
             raise InputError("--data and --target are needed with a .keras file")
         keras_model = load_keras_file(args.model)  # refused before any data is read
         by_position = getattr(keras_model, "slots", None) is None
-        data = read_eval_data(
-            args.data,
-            target=args.target,
-            feature_names=config.feature_names if by_position else None,
+        names = config.feature_names if by_position else None
+        data = (
+            read_windows(args.data, feature_names=names)
+            if windows
+            else read_eval_data(args.data, target=args.target, feature_names=names)
         )
         model = for_data(keras_model, data)
         checked = not by_position or config.feature_names is not None
-        if not checked:
+        if not checked and not windows:  # a window's variables are in the arrays' order
             print(f"warning: {unnamed_columns_warning(model.n_features)}", file=sys.stderr)
         extra = {"feature_names_checked": checked}
     analysis = explain(

@@ -21,13 +21,13 @@ from pathlib import Path
 
 from importance_tasks.cli.commands import format_ranking, write_json_atomically
 from importance_tasks.cli.demo_models import diabetes_frames, train_mlp
+from importance_tasks.cli.output_capture import import_tensorflow_quietly, output_to
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import connect
 from importance_tasks.mlflow_io.logged_models import versions_by_importance
 from importance_tasks.mlflow_io.training import prepare_local_store, register_keras_model
 from importance_tasks.mlflow_io.version_tags import VersionTags
 from importance_tasks.mlflow_io.webhooks import register_webhook
-from importance_tasks.output_capture import import_tensorflow_quietly, output_to
 from importance_tasks.stage import read_logged_analysis
 
 ROOT = Path(__file__).resolve().parents[1]

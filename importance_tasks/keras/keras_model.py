@@ -23,6 +23,7 @@ from importance_tasks.keras.model_inputs import (
     splitter,
 )
 from importance_tasks.model import DEFAULT_BATCH_ROWS, TENSOR_ALIGNMENT, Model, stack_outputs
+from importance_tasks.windows import cell_names, variable_cells, variables_of
 
 if TYPE_CHECKING:
     from importance_tasks.data import EvalData
@@ -76,14 +77,21 @@ class KerasModel:
         self.slots = input_slots(model)
         self.categories = dict(categories or {})
         self.rank_one_updates = rank_one_updates
+        shape = tuple(model.inputs[0].shape[1:]) if self.slots is None else ()
+        # A sequence model's windows (steps, variables), given as rows of cells.
+        self.window: tuple[int, int] | None = (
+            (int(shape[0]), int(shape[1])) if len(shape) == 2 else None
+        )
         self._first_dense: FirstDense | bool | None = (
-            rank_one_updates is not False and self.slots is None
+            rank_one_updates is not False and self.slots is None and self.window is None
         )
         if self.slots is None:
             _refuse_codes(self.categories)
-            self.feature_names: tuple[str, ...] | None = None
-            self.n_features = int(model.inputs[0].shape[1])
-            prepare: Any = _unchanged
+            self.feature_names: tuple[str, ...] | None = (
+                None if columns is None or self.window is None else tuple(columns)
+            )
+            self.n_features = int(np.prod(shape))
+            prepare: Any = _unchanged if self.window is None else _windows(*self.window)
         else:
             taken = tuple(c for slot in self.slots for c in slot.columns)
             self.feature_names = taken if columns is None else tuple(columns)
@@ -111,7 +119,14 @@ class KerasModel:
         """
         if self.slots is None:
             _refuse_codes(data.categories)
-            return self
+            if self.window is None or data.feature_names == self.feature_names:
+                return self
+            return KerasModel(
+                self.keras_model,
+                batch_rows=self.batch_rows,
+                columns=data.feature_names,
+                rank_one_updates=self.rank_one_updates,
+            )
         column_order(self.slots, data.feature_names)  # names missing and extra columns first
         check_column_types(self.slots, data.feature_names, data.X, data.categories)
         same_codes = data.categories.keys() == self.categories.keys() and all(
@@ -133,6 +148,15 @@ class KerasModel:
             np.asarray(self._forward(as_tensor(X[i : i + self.batch_rows])), dtype=np.float64)
             for i in range(0, X.shape[0], self.batch_rows)
         )
+
+    def variable_cells(self) -> dict[str, tuple[str, ...]]:
+        """For a sequence model, each variable and its cells (``importance_tasks.windows``):
+        the groups its importance is reported by. Empty for other models."""
+        if self.window is None:
+            return {}
+        steps, n_variables = self.window
+        cells = self.feature_names or cell_names([f"x{i}" for i in range(n_variables)], steps)
+        return variable_cells(variables_of(cells, n_variables), steps)
 
     def first_dense(self) -> FirstDense | None:
         """The model split after a first Dense layer that takes the input (after per-column
@@ -222,6 +246,13 @@ def _unchanged(x: Any) -> Any:
     return x
 
 
+def _windows(steps: int, n_variables: int) -> Any:
+    """Rows of cells back to windows of (steps, variables), inside the traced forward."""
+    import tensorflow as tf
+
+    return lambda x: tf.reshape(x, (-1, steps, n_variables))
+
+
 def for_data(model: Model, data: EvalData) -> Model:
     """``model`` taking the rows of ``data`` (see ``KerasModel.bind``), checked to take as
     many inputs as the data has feature columns.
@@ -239,6 +270,15 @@ def for_data(model: Model, data: EvalData) -> Model:
             f"columns {sorted(data.categories)} hold strings or categories, which this model "
             "function cannot take (it is given numbers); load the model as Keras, or encode "
             "those columns the way the model was trained"
+        )
+    window = getattr(model, "window", None)
+    if window is not None and model.n_features != len(data.feature_names):
+        steps, n_variables = window
+        raise DataError(
+            f"the model takes windows of {steps} steps x {n_variables} variables, but the data "
+            f"has {len(data.feature_names)} feature columns; give the windows as a .npz file "
+            f"with X of shape (windows, {steps}, {n_variables}) and y (tables with a time "
+            "column are not read yet)"
         )
     if model.n_features != len(data.feature_names):
         raise DataError(

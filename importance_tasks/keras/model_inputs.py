@@ -45,7 +45,8 @@ class InputSlot:
 
 
 def input_slots(model: Any) -> tuple[InputSlot, ...] | None:
-    """The named inputs of ``model``, or None for one matrix input taken by position.
+    """The named inputs of ``model``, or None for one input taken by position: a matrix
+    (None, k), or windows (None, T, F) of a sequence model (``importance_tasks.windows``).
 
     Raises
     ------
@@ -59,11 +60,11 @@ def input_slots(model: Any) -> tuple[InputSlot, ...] | None:
     only = inputs[0]
     if (
         len(inputs) == 1
-        and len(only.shape) == 2
-        and only.shape[1] is not None
+        and len(only.shape) in (2, 3)
+        and all(size is not None for size in only.shape[1:])
         and str(only.dtype) in _FLOATS | _INTEGERS
     ):
-        return None
+        return None  # one matrix, or one window of (steps, variables): by position
     slots = []
     for tensor in inputs:
         name, shape, dtype = str(tensor.name), tuple(tensor.shape), str(tensor.dtype)

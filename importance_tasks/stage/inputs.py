@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from importance_tasks.data import EvalData
+from importance_tasks.errors import UnsupportedModelError
 from importance_tasks.keras.keras_model import for_data
 from importance_tasks.mlflow_io.client import access
 from importance_tasks.mlflow_io.evaluation_data import ColumnRule, DataSource, fetch_data
@@ -93,6 +94,14 @@ def load_inputs(
     with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):
         ref = model if isinstance(model, ModelRef) else resolve_model(client, model)
         loaded = fetch_model(client, ref, trust_pyfunc=trust_pyfunc)
+    window = getattr(loaded.model, "window", None)
+    if window is not None:
+        raise UnsupportedModelError(
+            f"{ref.uri} is a sequence model (windows of {window[0]} steps x {window[1]} "
+            "variables): the stage does not build windows from a logged table yet; analyse it "
+            "with `importance-tasks explain --model FILE.keras --data windows.npz` (X of shape "
+            "(windows, steps, variables) and y)"
+        )
     slots = getattr(loaded.model, "slots", None)
     given = None if feature_names is None else FeatureNames(tuple(feature_names), "feature_names")
     source = fetch_data(
