@@ -109,7 +109,8 @@ class KerasModel:
 
     def bind(self, data: EvalData) -> KerasModel:
         """This model taking the rows of ``data``: columns by name and coded columns as their
-        values for a model with named inputs, unchanged for a model with one matrix input.
+        values for a model with named inputs, a window's cells named by the data for a
+        sequence model, unchanged for a model with one matrix input.
 
         Raises
         ------
@@ -120,20 +121,15 @@ class KerasModel:
         if self.slots is None:
             _refuse_codes(data.categories)
             if self.window is None or data.feature_names == self.feature_names:
-                return self
-            return KerasModel(
-                self.keras_model,
-                batch_rows=self.batch_rows,
-                columns=data.feature_names,
-                rank_one_updates=self.rank_one_updates,
+                return self  # a matrix takes its columns by position
+        else:
+            column_order(self.slots, data.feature_names)  # names missing and extra first
+            check_column_types(self.slots, data.feature_names, data.X, data.categories)
+            same_codes = data.categories.keys() == self.categories.keys() and all(
+                data.categories[c] is self.categories[c] for c in data.categories
             )
-        column_order(self.slots, data.feature_names)  # names missing and extra columns first
-        check_column_types(self.slots, data.feature_names, data.X, data.categories)
-        same_codes = data.categories.keys() == self.categories.keys() and all(
-            data.categories[c] is self.categories[c] for c in data.categories
-        )
-        if data.feature_names == self.feature_names and same_codes:
-            return self
+            if data.feature_names == self.feature_names and same_codes:
+                return self
         return KerasModel(
             self.keras_model,
             batch_rows=self.batch_rows,
