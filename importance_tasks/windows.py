@@ -9,20 +9,37 @@ treat its window as one player. ``KerasModel`` reshapes the rows back to (T, F) 
 traced forward pass, so no method copies a window per step.
 
 Pre-windowed arrays come as ``.npz`` with ``X`` of shape (N, T, F) and ``y`` (N,) or (N, k);
-the variables are named by ``feature_names``, else ``x0`` ... ``x{F-1}``.
+the variables are named by ``feature_names``, else ``x0`` ... ``x{F-1}``. A long table (one row
+per time step, one column per variable, the target) is cut into windows (``table_windows``): a
+window ends at each row with T-1 rows before it in its series, and takes the target
+``horizon`` rows after its last row. Rows are steps in the order of ``time_column`` (else the
+table's order): a gap in the time column is not filled, the rows on either side of it are
+consecutive steps. ``series_column`` separates several series (units, stores, sensors), which
+windows never cross.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from importance_tasks.data import EvalData
 from importance_tasks.errors import DataError
+from importance_tasks.tables import check_size, load_table
 
-__all__ = ["WINDOW_SUFFIXES", "cell_names", "read_windows", "variable_cells", "variables_of"]
+__all__ = [
+    "WINDOW_SUFFIXES",
+    "Windowing",
+    "cell_names",
+    "read_windows",
+    "table_windows",
+    "variables_of",
+]
 
 WINDOW_SUFFIXES = (".npz",)
 
@@ -33,11 +50,6 @@ def cell_names(variables: Sequence[str], steps: int) -> tuple[str, ...]:
     return tuple(f"{variable}[{t}]" for t in range(steps) for variable in variables)
 
 
-def variable_cells(variables: Sequence[str], steps: int) -> dict[str, tuple[str, ...]]:
-    """Each variable and its T cells, oldest first: the groups the methods rank."""
-    return {variable: tuple(f"{variable}[{t}]" for t in range(steps)) for variable in variables}
-
-
 def variables_of(cells: Sequence[str], n_variables: int) -> tuple[str, ...]:
     """The variables of a window's cells (the names of step 0's cells, ``var[0]``)."""
     first = cells[:n_variables]
@@ -46,7 +58,116 @@ def variables_of(cells: Sequence[str], n_variables: int) -> tuple[str, ...]:
     return tuple(c.removesuffix("[0]") for c in first)
 
 
-def read_windows(path: str | Path, *, feature_names: Sequence[str] | None = None) -> EvalData:
+@dataclass(frozen=True)
+class Windowing:
+    """How a long table becomes windows: the column that orders the rows, the one that
+    separates series, and how many rows after a window's last row its target lies."""
+
+    time_column: str | None = None
+    series_column: str | None = None
+    horizon: int = 0
+
+
+def read_windows(
+    path: str | Path,
+    *,
+    steps: int,
+    target: str | None = None,
+    feature_names: Sequence[str] | None = None,
+    windowing: Windowing | None = None,
+) -> EvalData:
+    """A sequence model's evaluation data: pre-windowed arrays (``.npz``) or windows of
+    ``steps`` rows cut from a table (parquet or CSV, with ``target``)."""
+    path = Path(path)
+    if path.suffix.lower() in WINDOW_SUFFIXES:
+        return _npz_windows(path, feature_names, steps)
+    if not target:
+        raise DataError("--target names the table's target column (an .npz holds y itself)")
+    frame = load_table(path)
+    check_size(len(frame) * steps, frame.shape[1], path)
+    return table_windows(
+        frame, target=target, steps=steps, feature_names=feature_names,
+        windowing=windowing or Windowing(),
+    )  # fmt: skip
+
+
+def table_windows(
+    frame: Any,
+    *,
+    target: str,
+    steps: int,
+    feature_names: Sequence[str] | None = None,
+    windowing: Windowing,
+) -> EvalData:
+    """Windows of ``steps`` rows of ``frame`` (a DataFrame), each with the target
+    ``windowing.horizon`` rows after its last row; windows whose target is missing are
+    dropped. The variables are ``feature_names``, else every column but the target, time and
+    series columns, in the table's order.
+
+    Raises
+    ------
+    DataError
+        For a missing column, a series column without a time column, a time value twice in a
+        series, or no series long enough for one window; the message names them.
+    """
+    time, series, horizon = windowing.time_column, windowing.series_column, windowing.horizon
+    if series and not time:
+        raise DataError(
+            f"series_column {series!r} needs a time_column: rows of several series arrive in "
+            "any order, so the order of each series' rows must be given"
+        )
+    if horizon < 0:
+        raise DataError(f"horizon must be >= 0 rows, got {horizon}")
+    own = [c for c in (target, time, series) if c]
+    missing = [c for c in own if c not in frame.columns]
+    if missing:
+        raise DataError(f"columns {missing} are not in the table; it has {list(frame.columns)}")
+    variables = list(feature_names or [c for c in frame.columns if c not in own])
+    absent = [v for v in variables if v not in frame.columns]
+    if absent:
+        raise DataError(f"variables {absent} are not in the table; it has {list(frame.columns)}")
+    parts = [frame] if not series else [g for _, g in frame.groupby(series, sort=False)]
+    X_parts, y_parts = [], []
+    for part in parts:
+        if time:
+            repeated = part[time][part[time].duplicated()]
+            if len(repeated):
+                where = f" in series {part[series].iloc[0]!r}" if series else ""
+                raise DataError(
+                    f"time column {time!r} repeats {repeated.tolist()[0]!r}{where}: each step of a "
+                    "series needs its own time"
+                )
+            part = part.sort_values(time, kind="stable")
+        values = part[variables].to_numpy(dtype=np.float32)
+        targets = part[target].to_numpy()
+        n_windows = len(part) - steps + 1 - horizon
+        if n_windows <= 0:
+            continue
+        view = np.lib.stride_tricks.sliding_window_view(values, steps, axis=0)[:n_windows]
+        X_parts.append(view.transpose(0, 2, 1).reshape(n_windows, steps * len(variables)))
+        y_parts.append(targets[steps - 1 + horizon : steps - 1 + horizon + n_windows])
+    if not X_parts:
+        unit = "every series has" if series else "the table has"
+        raise DataError(
+            f"{unit} fewer than {steps + horizon} rows: a window needs {steps} steps (the "
+            f"model's input) and its target {horizon} rows after them"
+        )
+    X, y = np.concatenate(X_parts), np.concatenate(y_parts)
+    kept = ~_missing(y)
+    return EvalData(
+        X=np.ascontiguousarray(X[kept]),
+        y=y[kept].astype(np.float64) if y.dtype == object else y[kept],
+        feature_names=cell_names(variables, steps),
+    )
+
+
+def _missing(y: NDArray[Any]) -> NDArray[np.bool_]:
+    import pandas as pd
+
+    return np.asarray(pd.isna(y), dtype=bool)
+
+
+def _npz_windows(path: Path, feature_names: Sequence[str] | None, steps: int) -> EvalData:
     """Pre-windowed evaluation data: ``X`` (N, T, F) and ``y`` from a ``.npz`` file.
 
     Raises
@@ -76,7 +197,9 @@ def read_windows(path: str | Path, *, feature_names: Sequence[str] | None = None
         )
     if len(y) != len(X):
         raise DataError(f"{path} holds {len(X)} windows in X but {len(y)} targets in y")
-    steps, n_variables = int(X.shape[1]), int(X.shape[2])
+    if X.shape[1] != steps:
+        raise DataError(f"the windows in {path} have {X.shape[1]} steps; the model takes {steps}")
+    n_variables = int(X.shape[2])
     if feature_names is None:
         variables = tuple(f"x{i}" for i in range(n_variables))
     else:

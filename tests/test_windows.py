@@ -46,7 +46,7 @@ def _windows(tmp_path, n: int = 1500):
 
 def test_every_model_agnostic_method_ranks_the_two_acting_variables_first(tmp_path):
     path, _, _ = _windows(tmp_path)
-    data = read_windows(path, feature_names=VARIABLES)
+    data = read_windows(path, steps=STEPS, feature_names=VARIABLES)
     assert data.feature_names == cell_names(VARIABLES, STEPS)
     assert data.feature_names[:5] == ("load[0]", "temp[0]", "noise_a[0]", "noise_b[0]", "load[1]")
     analysis = explain(
@@ -69,7 +69,7 @@ def test_a_variable_is_permuted_over_its_whole_window(tmp_path):
     # Known answer: shuffling all of temp's cells together across windows destroys 0.6 x the
     # sum of five independent N(0, 1) cells, so the squared error rises by 2 x 0.36 x 5.
     path, _, _ = _windows(tmp_path, n=4000)
-    data = read_windows(path, feature_names=VARIABLES)
+    data = read_windows(path, steps=STEPS, feature_names=VARIABLES)
     analysis = explain(KerasModel(_forecaster()), data, methods=["permutation"], scoring="mse")
     result = analysis.results["permutation"]
     temp = float(result.mean[result.features.index("temp")])
@@ -84,7 +84,7 @@ def test_an_lstm_forecaster_runs_every_gradient_and_perturbation_method(tmp_path
     inputs = keras.Input(shape=(STEPS, len(VARIABLES)))
     model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.LSTM(4)(inputs)))
     path, _, _ = _windows(tmp_path, n=300)
-    data = read_windows(path)
+    data = read_windows(path, steps=STEPS)
     analysis = explain(
         KerasModel(model), data, methods=["permutation", "integrated_gradients", "probe"]
     )
@@ -116,19 +116,121 @@ def test_bad_windows_are_named(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "no_y.npz", X=rng.normal(size=(5, STEPS, 4)))
     with pytest.raises(DataError, match=r"lacks the array\(s\) \['y'\]"):
-        read_windows(tmp_path / "no_y.npz")
+        read_windows(tmp_path / "no_y.npz", steps=STEPS)
     np.savez(tmp_path / "flat.npz", X=rng.normal(size=(5, 4)), y=np.zeros(5))
     with pytest.raises(DataError, match=r"has shape \(5, 4\); windows need"):
-        read_windows(tmp_path / "flat.npz")
+        read_windows(tmp_path / "flat.npz", steps=STEPS)
     np.savez(tmp_path / "short.npz", X=rng.normal(size=(5, STEPS, 4)), y=np.zeros(4))
     with pytest.raises(DataError, match="5 windows in X but 4 targets"):
-        read_windows(tmp_path / "short.npz")
+        read_windows(tmp_path / "short.npz", steps=STEPS)
     np.savez(tmp_path / "ok.npz", X=rng.normal(size=(5, STEPS, 4)), y=np.zeros(5))
     with pytest.raises(DataError, match="names 2 variables but the windows"):
-        read_windows(tmp_path / "ok.npz", feature_names=["a", "b"])
+        read_windows(tmp_path / "ok.npz", steps=STEPS, feature_names=["a", "b"])
     # A table of one row per step given to a window model: the message says what it takes.
     from importance_tasks.data import EvalData
 
     table = EvalData(X=np.zeros((5, 4), np.float32), y=np.zeros(5), feature_names=VARIABLES)
     with pytest.raises(DataError, match=r"windows of 6 steps x 4 variables.*\.npz"):
         for_data(KerasModel(_forecaster()), table)
+
+
+def _long_table(n_steps: int = 400, n_series: int = 3):
+    """The forecaster's data as a long table: one row per step of each of three stations, the
+    rows shuffled, the target at each row the forecaster's output over the window ending there."""
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    frames = []
+    for station in range(n_series):
+        values = rng.normal(size=(n_steps, len(VARIABLES))).astype(np.float32)
+        y = np.full(n_steps, np.nan)
+        for end in range(STEPS - 1, n_steps):
+            window = values[end - STEPS + 1 : end + 1]
+            y[end] = 2.0 * window[-1, 0] + 0.6 * window[:-1, 1].sum()
+        frame = pd.DataFrame(values, columns=list(VARIABLES))
+        frame["y"], frame["hour"], frame["station"] = y, np.arange(n_steps), f"s{station}"
+        frames.append(frame)
+    return pd.concat(frames).sample(frac=1.0, random_state=0).reset_index(drop=True)
+
+
+def test_windows_cut_from_a_long_table_by_series_and_time():
+    import pandas as pd
+
+    from importance_tasks.windows import Windowing, table_windows
+
+    # Two series of 4 rows, shuffled; windows of 2 steps with the target 1 row after them.
+    frame = pd.DataFrame(
+        {
+            "t": [3, 1, 2, 4, 2, 1, 3, 4],
+            "unit": ["a", "a", "a", "a", "b", "b", "b", "b"],
+            "v": [30.0, 10.0, 20.0, 40.0, 200.0, 100.0, 300.0, 400.0],
+            "y": [3.0, 1.0, 2.0, np.nan, 20.0, 10.0, 30.0, 40.0],
+        }
+    ).sample(frac=1.0, random_state=3)
+    data = table_windows(frame, target="y", steps=2, windowing=Windowing("t", "unit", horizon=1))
+    assert data.feature_names == ("v[0]", "v[1]")
+    rows = {tuple(r): float(y) for r, y in zip(data.X, data.y, strict=True)}
+    # Series a: windows (10, 20) -> y at t=3 (3.0); (20, 30) -> y at t=4, missing: dropped.
+    assert rows == {(10.0, 20.0): 3.0, (100.0, 200.0): 30.0, (200.0, 300.0): 40.0}
+
+
+def test_a_long_table_ranks_as_its_windows_do(tmp_path):
+    from importance_tasks.windows import Windowing, table_windows
+
+    data = table_windows(
+        _long_table(), target="y", steps=STEPS, windowing=Windowing("hour", "station")
+    )
+    assert len(data.X) == 3 * (400 - STEPS + 1)
+    analysis = explain(KerasModel(_forecaster()), data, methods=["permutation", "probe"])
+    for result in analysis.results.values():
+        importance = dict(zip(result.features, result.mean, strict=True))
+        assert set(sorted(importance, key=importance.get)[-2:]) == {"load", "temp"}
+    # The model reproduces the table's targets exactly: the windows line up with them.
+    predicted = KerasModel(_forecaster()).predict(data.X)[:, 0]
+    np.testing.assert_allclose(predicted, data.y, rtol=1e-5, atol=1e-4)
+
+
+def test_bad_long_tables_are_named():
+    import pandas as pd
+
+    from importance_tasks.windows import Windowing, table_windows
+
+    frame = pd.DataFrame({"t": [1, 1, 2], "v": [1.0, 2.0, 3.0], "y": [0.0, 1.0, 2.0]})
+    with pytest.raises(DataError, match="series_column 'unit' needs a time_column"):
+        table_windows(frame, target="y", steps=2, windowing=Windowing(series_column="unit"))
+    with pytest.raises(DataError, match="time column 't' repeats 1"):
+        table_windows(frame, target="y", steps=2, windowing=Windowing("t"))
+    with pytest.raises(DataError, match="fewer than 5 rows"):
+        table_windows(frame.drop(columns="t"), target="y", steps=5, windowing=Windowing())
+    with pytest.raises(DataError, match=r"variables \['w'\] are not in the table"):
+        table_windows(frame, target="y", steps=2, feature_names=["w"], windowing=Windowing())
+
+
+def test_the_command_line_cuts_windows_from_a_table(tmp_path, capsys):
+    from importance_tasks.cli.commands import main
+
+    _long_table().to_parquet(tmp_path / "stations.parquet")
+    _forecaster().save(tmp_path / "forecaster.keras")
+    out = tmp_path / "result.json"
+    code = main(
+        [
+            "explain", "--model", str(tmp_path / "forecaster.keras"),
+            "--data", str(tmp_path / "stations.parquet"), "--target", "y",
+            "--time-column", "hour", "--series-column", "station", "--methods", "permutation",
+            "--json", str(out),
+        ]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert set(json.loads(out.read_text())["features"][:2]) == {"load", "temp"}
+
+
+def test_cells_named_otherwise_are_grouped_by_position():
+    # Rows hold step 0's variables, then step 1's: the groups follow the positions, whatever
+    # the data calls its cells.
+    from importance_tasks.data import EvalData
+    from importance_tasks.model import input_groups
+
+    names = tuple(f"c{i}" for i in range(STEPS * len(VARIABLES)))
+    data = EvalData(X=np.zeros((3, len(names)), np.float32), y=np.zeros(3), feature_names=names)
+    groups = input_groups(for_data(KerasModel(_forecaster()), data))
+    assert groups["x1"] == tuple(f"c{t * 4 + 1}" for t in range(STEPS))

@@ -22,7 +22,7 @@ from importance_tasks.mlflow_io.webhooks import register_webhook
 from importance_tasks.progress import TerminalProgress
 from importance_tasks.ranking.ranks import consensus_cells
 from importance_tasks.stage import load_inputs, run_stage
-from importance_tasks.windows import WINDOW_SUFFIXES, read_windows
+from importance_tasks.windows import WINDOW_SUFFIXES, Windowing, read_windows
 
 __all__ = [
     "config_from_args",
@@ -44,9 +44,19 @@ def _parser() -> argparse.ArgumentParser:
         help="a .keras file, or a registered model: models:/NAME@ALIAS or models:/NAME/VERSION",
     )
     explain.add_argument(
-        "--data", help="evaluation table (parquet or CSV; path or MLflow artifact URI)"
+        "--data",
+        help="evaluation table (parquet or CSV; path or MLflow artifact URI), or windows of a "
+        "sequence model (.npz: X (windows, steps, variables) and y)",
     )
     explain.add_argument("--target", help="target column of the table")
+    sequences = explain.add_argument_group("sequence models (windows of T steps, a .keras file)")
+    sequences.add_argument("--time-column", help="column ordering a table's rows (not a feature)")
+    sequences.add_argument(
+        "--series-column", help="column separating series: windows never cross one"
+    )
+    sequences.add_argument(
+        "--horizon", type=int, default=0, help="target this many rows after a window (default 0)"
+    )
     analysis = explain.add_argument_group("analysis settings")
     for setting in settings():
         _add_setting(analysis, setting)
@@ -242,20 +252,22 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
             "feature_names_checked": inputs.source.names_checked,
         }
     else:
-        windows = bool(args.data) and Path(args.data).suffix.lower() in WINDOW_SUFFIXES
+        keras_model = load_keras_file(args.model)  # refused before any data is read
+        window = keras_model.window
+        windows = window is not None and Path(args.data or "").suffix in WINDOW_SUFFIXES
         if not args.data or not (args.target or windows):
             raise InputError("--data and --target are needed with a .keras file")
-        keras_model = load_keras_file(args.model)  # refused before any data is read
-        by_position = getattr(keras_model, "slots", None) is None
-        names = config.feature_names if by_position else None
+        names = config.feature_names if keras_model.slots is None else None
+        order = Windowing(args.time_column, args.series_column, args.horizon)
         data = (
-            read_windows(args.data, feature_names=names)
-            if windows
+            read_windows(args.data, steps=window[0], target=args.target, feature_names=names,
+                         windowing=order)
+            if window is not None
             else read_eval_data(args.data, target=args.target, feature_names=names)
-        )
+        )  # fmt: skip
         model = for_data(keras_model, data)
-        checked = not by_position or config.feature_names is not None
-        if not checked and not windows:  # a window's variables are in the arrays' order
+        checked = keras_model.slots is not None or config.feature_names is not None
+        if not checked and window is None:  # a window's variables: in the data's order
             print(f"warning: {unnamed_columns_warning(model.n_features)}", file=sys.stderr)
         extra = {"feature_names_checked": checked}
     analysis = explain(

@@ -23,7 +23,7 @@ from importance_tasks.keras.model_inputs import (
     splitter,
 )
 from importance_tasks.model import DEFAULT_BATCH_ROWS, TENSOR_ALIGNMENT, Model, stack_outputs
-from importance_tasks.windows import cell_names, variable_cells, variables_of
+from importance_tasks.windows import cell_names, variables_of
 
 if TYPE_CHECKING:
     from importance_tasks.data import EvalData
@@ -152,7 +152,12 @@ class KerasModel:
             return {}
         steps, n_variables = self.window
         cells = self.feature_names or cell_names([f"x{i}" for i in range(n_variables)], steps)
-        return variable_cells(variables_of(cells, n_variables), steps)
+        variables = variables_of(cells, n_variables)
+        # By position: a row holds step 0's variables, then step 1's, ... (whatever the names).
+        return {
+            variable: tuple(cells[t * n_variables + f] for t in range(steps))
+            for f, variable in enumerate(variables)
+        }
 
     def first_dense(self) -> FirstDense | None:
         """The model split after a first Dense layer that takes the input (after per-column

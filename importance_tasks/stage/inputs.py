@@ -100,7 +100,8 @@ def load_inputs(
             f"{ref.uri} is a sequence model (windows of {window[0]} steps x {window[1]} "
             "variables): the stage does not build windows from a logged table yet; analyse it "
             "with `importance-tasks explain --model FILE.keras --data windows.npz` (X of shape "
-            "(windows, steps, variables) and y)"
+            "(windows, steps, variables) and y), or --data TABLE --target COLUMN --time-column "
+            "COLUMN"
         )
     slots = getattr(loaded.model, "slots", None)
     given = None if feature_names is None else FeatureNames(tuple(feature_names), "feature_names")
