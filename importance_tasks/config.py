@@ -20,23 +20,23 @@ import hashlib
 import inspect
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from importance_tasks.dependence import DEFAULT_THRESHOLD as DEFAULT_CLUSTER_THRESHOLD
 from importance_tasks.errors import InputError
-from importance_tasks.method_options import method_options_schema
+from importance_tasks.method_options import budget_shares, method_options_schema
 from importance_tasks.methods import REGISTRY, make_method
 from importance_tasks.ranking.comparison import DEFAULT_DRIFT_THRESHOLD
 from importance_tasks.ranking.uncertainty import DEFAULT_TOP_K
 from importance_tasks.scoring import SCORERS
-from importance_tasks.setting_schema import checked_value, plain
+from importance_tasks.setting_schema import Setting, checked_value, declare, declared, plain
+from importance_tasks.windows import Windowing
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
     "DEFAULT_METHODS",
     "AnalysisConfig",
-    "Setting",
     "settings",
 ]
 
@@ -59,20 +59,6 @@ GROUPS_SCHEMA = {
     "type": "object",
     "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
 }
-
-
-def _declare(
-    default: Any = dataclasses.MISSING,
-    *,
-    help: str,
-    schema: Mapping[str, Any],
-    option_of: tuple[str, ...] = (),
-    factory: Any = dataclasses.MISSING,
-) -> Any:
-    metadata = {"help": help, "schema": dict(schema), "option_of": option_of}
-    if factory is not dataclasses.MISSING:
-        return field(default_factory=factory, metadata=metadata)
-    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -111,16 +97,19 @@ class AnalysisConfig:
         The model's input columns in its order, where MLflow records none.
     columns_in_model_order : bool, default=False
         With no recorded names, take the table's columns as the inputs in order.
+    time_column, series_column : str, optional; horizon : int, default=0
+        How a sequence model's long table becomes windows (``importance_tasks.windows``).
     tag_version, fail_when_unanalysable : bool, default=False
         What the stage does with the result: tag the version even when this is not the
         configuration of record; fail (not skip) a DAG run on a version it cannot analyse.
-        Neither is part of the analysis's identity, nor are the two column settings.
+        Neither is part of the analysis's identity, nor are the column and window settings
+        (the data's digest, which is, records what they chose).
     n_repeats, max_samples, shard_rows : optional
         Shortcuts for the options of the same name of the methods named in their help; an
         explicit ``method_options`` entry wins.
     """
 
-    methods: tuple[str, ...] = _declare(
+    methods: tuple[str, ...] = declare(
         DEFAULT_METHODS,
         help="importance methods, one parallel task each",
         schema={
@@ -130,79 +119,79 @@ class AnalysisConfig:
             "uniqueItems": True,
         },
     )
-    method_options: Mapping[str, Mapping[str, Any]] = _declare(
+    method_options: Mapping[str, Mapping[str, Any]] = declare(
         help='each method\'s own options, e.g. {"shap": {"max_evals": 60}}',
         schema=method_options_schema(),
         factory=dict,
     )
-    seed: int = _declare(0, help="random seed", schema={"type": "integer", "minimum": 0})
-    scoring: str = _declare(
+    seed: int = declare(0, help="random seed", schema={"type": "integer", "minimum": 0})
+    scoring: str = declare(
         "auto",
         help="loss of the loss-based methods; auto: mse (regression) or log_loss (classes)",
         schema={"type": "string", "enum": list(SCORING_CHOICES)},
     )
-    groups: Mapping[str, tuple[str, ...]] = _declare(
+    groups: Mapping[str, tuple[str, ...]] = declare(
         help='columns reported as one feature: {"NAME": ["COL", ...]}',
         schema=GROUPS_SCHEMA,
         factory=dict,
     )
-    auto_groups: bool = _declare(
+    auto_groups: bool = declare(
         True,
         help="find clusters of dependent features in the data (clusters, when not given) and "
         "rank each cluster as one group beside its features",
         schema={"type": "boolean"},
     )
-    cluster_threshold: float = _declare(
+    cluster_threshold: float = declare(
         DEFAULT_CLUSTER_THRESHOLD,
         help="least average dependence (|Spearman|, Cramér's V, correlation ratio) of the "
         "features of a cluster, in (0, 1]",
         schema={"type": "number", "exclusiveMinimum": 0, "maximum": 1},
         option_of=("conditional_permutation",),
     )
-    clusters: Mapping[str, tuple[str, ...]] = _declare(
+    clusters: Mapping[str, tuple[str, ...]] = declare(
         help='clusters of dependent columns ranked as groups beside their features: {"NAME": '
         '["COL", ...]}; empty with auto_groups: found in the data',
         schema=GROUPS_SCHEMA,
         factory=dict,
     )
-    top_k: int = _declare(
+    top_k: int = declare(
         DEFAULT_TOP_K,
         help="the top k of a ranking: chance of being in it, drift of it (nDCG@k), tags",
         schema={"type": "integer", "minimum": 1},
     )
-    drift_threshold: float = _declare(
+    drift_threshold: float = declare(
         DEFAULT_DRIFT_THRESHOLD,
         help="nDCG@k against the previous version below which the ranking has drifted",
         schema={"type": "number", "minimum": 0, "maximum": 1},
     )
-    sanity_check: bool = _declare(
+    sanity_check: bool = declare(
         False,
         help="also run each method on copies of the model randomised from the top layer down "
         "and, for loss-based methods, on shuffled labels; a method that fails is left out of "
         "the consensus (about doubles the cost)",
         schema={"type": "boolean"},
     )
-    n_repeats: int | None = _declare(
+    n_repeats: int | None = declare(
         None,
         help="permutation repeats (empty: the method's default, 5)",
         schema={"type": ["null", "integer"], "minimum": 1},
         option_of=("permutation",),
     )
-    max_samples: float | None = _declare(
+    max_samples: float | None = declare(
         None,
         help="rows permutation and probe use: a fraction in (0, 1], or a row count above 1 "
         "(empty: all rows)",
         schema={"type": ["null", "number"], "exclusiveMinimum": 0},
         option_of=("permutation", "probe"),
     )
-    shard_rows: int | None = _declare(
+    shard_rows: int | None = declare(
         None,
         help="rows per shard for permutation and probe: larger data is split into shards "
         "computed as parallel tasks (empty: 250,000)",
         schema={"type": ["null", "integer"], "minimum": 2},
         option_of=("permutation", "probe"),
     )
-    consensus_methods: tuple[str, ...] | None = _declare(
+    consensus_methods: tuple[str, ...] | None = declare(
         None,
         help="methods whose ranks make the consensus (empty: every method but weights, which "
         "is a baseline, not an answer); the others stay in the tables",
@@ -212,7 +201,7 @@ class AnalysisConfig:
             "uniqueItems": True,
         },
     )
-    feature_names: tuple[str, ...] | None = _declare(
+    feature_names: tuple[str, ...] | None = declare(
         None,
         help="the model's input columns in its order, where MLflow records none (no named "
         "signature, input example or training dataset schema); checked against the data",
@@ -223,25 +212,42 @@ class AnalysisConfig:
             "uniqueItems": True,
         },
     )
-    columns_in_model_order: bool = _declare(
+    columns_in_model_order: bool = declare(
         False,
         help="when nothing names the model's input columns, take the table's columns as the "
         "model's inputs in their order (the stage refuses such data otherwise)",
         schema={"type": "boolean"},
     )
-    tag_version: bool = _declare(
+    time_column: str | None = declare(
+        None,
+        help="sequence models: the column ordering a long table's rows into steps (not a "
+        "feature; empty: the table's order)",
+        schema={"type": ["null", "string"], "minLength": 1},
+    )
+    series_column: str | None = declare(
+        None,
+        help="sequence models: the column separating series (units, stores, sensors) that "
+        "windows never cross; needs time_column",
+        schema={"type": ["null", "string"], "minLength": 1},
+    )
+    horizon: int = declare(
+        0,
+        help="sequence models: the target this many rows after a window's last row",
+        schema={"type": "integer", "minimum": 0},
+    )
+    tag_version: bool = declare(
         False,
         help="tag the model version with this analysis (importance.*) even when its settings "
         "are not the stage's configuration of record",
         schema={"type": "boolean"},
     )
-    fail_when_unanalysable: bool = _declare(
+    fail_when_unanalysable: bool = declare(
         False,
         help="fail the DAG run when the version cannot be analysed (no data, no target, an "
         "unsupported model) instead of skipping it; the version is tagged either way",
         schema={"type": "boolean"},
     )
-    time_budget_s: float | None = _declare(
+    time_budget_s: float | None = declare(
         None,
         help="seconds for the methods that size their work to a time budget (shap, sage, "
         "lime), shared in proportion to their own defaults (10, 10 and 5 s); 0 = no limit "
@@ -309,7 +315,7 @@ class AnalysisConfig:
             if method in setting.option_of and value is not None:
                 options[setting.name] = value
         budget = self.time_budget_s
-        share = None if budget is None else _budget_shares(self.methods).get(method)
+        share = None if budget is None else budget_shares(self.methods).get(method)
         if budget is not None and share is not None:
             options["time_budget_s"] = budget * share
         options.update(self.method_options.get(method, {}))
@@ -343,6 +349,11 @@ class AnalysisConfig:
             return tuple(m for m in self.methods if m in self.consensus_methods)
         return tuple(m for m in self.methods if m not in BASELINE_METHODS)
 
+    @property
+    def windowing(self) -> Windowing:
+        """How a sequence model's long table becomes windows."""
+        return Windowing(self.time_column, self.series_column, self.horizon)
+
     def digest(self) -> str:
         """A short digest of ``identity()``, tagged on model versions as ``importance.config``."""
         text = json.dumps(self.identity(), sort_keys=True)
@@ -353,46 +364,6 @@ class AnalysisConfig:
         return {s.name: plain(getattr(self, s.name)) for s in settings()}
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One declared setting: its name, default, help and JSON schema, and the methods whose
-    option of the same name it sets (a shortcut), if any."""
-
-    name: str
-    default: Any
-    help: str
-    schema: Mapping[str, Any]
-    option_of: tuple[str, ...]
-
-
 def settings() -> tuple[Setting, ...]:
     """Every setting of ``AnalysisConfig``, in declaration order."""
-    found = []
-    for item in dataclasses.fields(AnalysisConfig):
-        default = (
-            item.default_factory()
-            if item.default_factory is not dataclasses.MISSING
-            else item.default
-        )
-        found.append(
-            Setting(
-                name=item.name,
-                default=list(default) if isinstance(default, tuple) else default,
-                help=item.metadata["help"],
-                schema=item.metadata["schema"],
-                option_of=item.metadata["option_of"],
-            )
-        )
-    return tuple(found)
-
-
-def _budget_shares(methods: Sequence[str]) -> dict[str, float]:
-    """The share of an analysis's time budget each of ``methods`` that takes one gets: in
-    proportion to the methods' own default budgets."""
-    defaults = {}
-    for method in methods:
-        parameter = inspect.signature(REGISTRY[method]).parameters.get("time_budget_s")
-        if parameter is not None:
-            defaults[method] = float(parameter.default)
-    total = sum(defaults.values())
-    return {m: d / total for m, d in defaults.items()} if total else {}
+    return declared(AnalysisConfig)

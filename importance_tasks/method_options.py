@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import types
 import typing
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from importance_tasks.methods import REGISTRY
@@ -14,6 +15,7 @@ from importance_tasks.methods import REGISTRY
 __all__ = [
     "PYTHON_ONLY_OPTIONS",
     "SHARED_OPTIONS",
+    "budget_shares",
     "configurable_options",
     "method_options_schema",
 ]
@@ -77,3 +79,15 @@ def _json_type(annotation: Any) -> dict[str, Any]:
         return schema
     simple = {bool: "boolean", int: "integer", float: "number", str: "string"}
     return {"type": simple[annotation]} if annotation in simple else {}
+
+
+def budget_shares(methods: Sequence[str]) -> dict[str, float]:
+    """The share of an analysis's time budget each of ``methods`` that takes one gets: in
+    proportion to the methods' own default budgets."""
+    defaults = {}
+    for method in methods:
+        parameter = inspect.signature(REGISTRY[method]).parameters.get("time_budget_s")
+        if parameter is not None:
+            defaults[method] = float(parameter.default)
+    total = sum(defaults.values())
+    return {m: d / total for m, d in defaults.items()} if total else {}

@@ -8,14 +8,16 @@ disagree. A refusal names the setting, the offending part and what the schema al
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from importance_tasks.errors import InputError
 
-__all__ = ["checked_value", "plain", "requirement"]
+__all__ = ["Setting", "checked_value", "declare", "declared", "plain", "requirement"]
 
 
 def plain(value: Any) -> Any:
@@ -115,3 +117,52 @@ def _range(schema: Mapping[str, Any]) -> str:
     if above is not None:
         return f" > {above}"
     return "" if low is None else f" >= {low}"
+
+
+def declare(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str,
+    schema: Mapping[str, Any],
+    option_of: tuple[str, ...] = (),
+    factory: Any = dataclasses.MISSING,
+) -> Any:
+    """A dataclass field declaring a setting: its default, help, JSON schema and the methods
+    whose option of the same name it sets (a shortcut)."""
+    metadata = {"help": help, "schema": dict(schema), "option_of": option_of}
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One declared setting: its name, default, help and JSON schema, and the methods whose
+    option of the same name it sets (a shortcut), if any."""
+
+    name: str
+    default: Any
+    help: str
+    schema: Mapping[str, Any]
+    option_of: tuple[str, ...]
+
+
+def declared(cls: Any) -> tuple[Setting, ...]:
+    """Every setting a dataclass declares with ``declare``, in declaration order."""
+    found = []
+    for item in dataclasses.fields(cls):
+        default = (
+            item.default_factory()
+            if item.default_factory is not dataclasses.MISSING
+            else item.default
+        )
+        found.append(
+            Setting(
+                name=item.name,
+                default=list(default) if isinstance(default, tuple) else default,
+                help=item.metadata["help"],
+                schema=item.metadata["schema"],
+                option_of=item.metadata["option_of"],
+            )
+        )
+    return tuple(found)

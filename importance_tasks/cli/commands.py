@@ -13,7 +13,7 @@ from typing import Any
 
 from importance_tasks.analysis import Analysis, explain
 from importance_tasks.cli.output_capture import import_tensorflow_quietly
-from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig, Setting, settings
+from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig, settings
 from importance_tasks.data import read_eval_data, unnamed_columns_warning
 from importance_tasks.errors import InputError, ServiceUnavailableError
 from importance_tasks.keras import for_data, load_keras_file
@@ -21,8 +21,9 @@ from importance_tasks.mlflow_io.client import connect
 from importance_tasks.mlflow_io.webhooks import register_webhook
 from importance_tasks.progress import TerminalProgress
 from importance_tasks.ranking.ranks import consensus_cells
+from importance_tasks.setting_schema import Setting
 from importance_tasks.stage import load_inputs, run_stage
-from importance_tasks.windows import WINDOW_SUFFIXES, Windowing, read_windows
+from importance_tasks.windows import WINDOW_SUFFIXES, read_windows
 
 __all__ = [
     "config_from_args",
@@ -49,14 +50,6 @@ def _parser() -> argparse.ArgumentParser:
         "sequence model (.npz: X (windows, steps, variables) and y)",
     )
     explain.add_argument("--target", help="target column of the table")
-    sequences = explain.add_argument_group("sequence models (windows of T steps, a .keras file)")
-    sequences.add_argument("--time-column", help="column ordering a table's rows (not a feature)")
-    sequences.add_argument(
-        "--series-column", help="column separating series: windows never cross one"
-    )
-    sequences.add_argument(
-        "--horizon", type=int, default=0, help="target this many rows after a window (default 0)"
-    )
     analysis = explain.add_argument_group("analysis settings")
     for setting in settings():
         _add_setting(analysis, setting)
@@ -241,6 +234,7 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
             trust_pyfunc=args.trust_pyfunc,
             feature_names=config.feature_names,
             columns_in_model_order=True,  # nothing is logged: a warning says when unchecked
+            windowing=config.windowing,
         )
         inputs.check_scoring(config.scoring)
         model, data = inputs.model, inputs.data
@@ -258,10 +252,9 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
         if not args.data or not (args.target or windows):
             raise InputError("--data and --target are needed with a .keras file")
         names = config.feature_names if keras_model.slots is None else None
-        order = Windowing(args.time_column, args.series_column, args.horizon)
         data = (
             read_windows(args.data, steps=window[0], target=args.target, feature_names=names,
-                         windowing=order)
+                         windowing=config.windowing)
             if window is not None
             else read_eval_data(args.data, target=args.target, feature_names=names)
         )  # fmt: skip

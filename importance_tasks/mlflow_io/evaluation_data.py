@@ -18,7 +18,7 @@ import contextlib
 import json
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from importance_tasks.data import EvalData, read_eval_data, unnamed_columns_warn
 from importance_tasks.errors import DataError, NeedsDataError
 from importance_tasks.mlflow_io.feature_names import FeatureNames
 from importance_tasks.tables import table_columns
+from importance_tasks.windows import Windowing, read_windows
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -54,14 +55,23 @@ class ColumnRule:
 
     ``model_columns``: the columns a model with named inputs takes (None for one matrix
     input, taken by position). ``names``: the matrix input's column names, when known.
-    ``width``: how many columns the matrix input takes. ``in_order``: with no names, take the
-    table's columns in their order (else refused, ``NeedsDataError``).
+    ``width``: how many columns the matrix input takes (a sequence model's variables, with
+    ``steps`` its window's length: the table is cut into windows by ``windowing``).
+    ``in_order``: with no names, take the table's columns in their order (else refused,
+    ``NeedsDataError``).
     """
 
     width: int
     model_columns: tuple[str, ...] | None = None
     names: FeatureNames | None = None
     in_order: bool = False
+    steps: int | None = None  # a sequence model's window: ``width`` variables x ``steps``
+    windowing: Windowing = field(default_factory=Windowing)
+
+    @property
+    def ordering(self) -> list[str]:
+        """A sequence table's time and series columns: neither a feature nor the target."""
+        return [c for c in (self.windowing.time_column, self.windowing.series_column) if c]
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,13 @@ def fetch_data(
         table = table_columns(path)
         column, target_source = _target(ref, run, target, table, columns)
         expected, names_source = _expected_columns(columns, column, table)
-        data = read_eval_data(path, target=column, feature_names=expected)
+        if columns.steps is None:
+            data = read_eval_data(path, target=column, feature_names=expected)
+        else:
+            data = read_windows(
+                path, steps=columns.steps, target=column, feature_names=expected,
+                windowing=columns.windowing,
+            )  # fmt: skip
     return DataSource(data, uri, column, data_source, target_source, names_source)
 
 
@@ -214,7 +230,7 @@ def _target(
     names = columns.names
     exact = names is not None and (not names.may_hold_target or len(names.names) == columns.width)
     inputs = columns.model_columns or (names.names if names and exact else None)
-    left = [c for c in table if inputs is not None and c not in inputs]
+    left = [c for c in table if inputs is not None and c not in [*inputs, *columns.ordering]]
     if len(left) == 1 and inputs is not None:
         return left[0], "the one column of the table that no model input takes"
     known = "" if inputs is None else f" ({len(left)} columns no model input takes: {left})"
@@ -233,7 +249,7 @@ def _expected_columns(
         return None, "the model's named inputs"
     mismatch = ""
     if columns.names is not None:
-        names = list(columns.names.without([target]))
+        names = list(columns.names.without([target, *columns.ordering]))
         if len(names) == columns.width:
             return names, columns.names.source
         mismatch = (
@@ -249,7 +265,8 @@ def _expected_columns(
             f"nothing names the model's {columns.width} input columns{found} (its signature is "
             "tensor-only, and no input example, 'feature_names' tag or param, or training "
             "dataset schema holds them), so the table's columns "
-            f"{[c for c in table if c != target]} cannot be checked: give feature_names "
+            f"{[c for c in table if c not in [target, *columns.ordering]]} cannot be checked: "
+            "give feature_names "
             "(--feature-names a,b,...), or columns_in_model_order=true "
             "(--columns-in-model-order) to take them in the table's order"
         )

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from importance_tasks.data import EvalData
-from importance_tasks.errors import UnsupportedModelError
 from importance_tasks.keras.keras_model import for_data
 from importance_tasks.mlflow_io.client import access
 from importance_tasks.mlflow_io.evaluation_data import ColumnRule, DataSource, fetch_data
@@ -20,6 +19,7 @@ from importance_tasks.mlflow_io.model_ref import ModelRef, ModelSpec
 from importance_tasks.mlflow_io.registry import LoadedModel, fetch_model, resolve_model
 from importance_tasks.model import Model
 from importance_tasks.scoring import get_scorer
+from importance_tasks.windows import Windowing
 
 __all__ = ["Inputs", "data_digest", "load_inputs"]
 
@@ -81,6 +81,7 @@ def load_inputs(
     trust_pyfunc: bool = False,
     feature_names: Sequence[str] | None = None,
     columns_in_model_order: bool = False,
+    windowing: Windowing | None = None,
 ) -> Inputs:
     """Pin ``model`` (unless already pinned), load it safely, load its data, check both.
 
@@ -88,21 +89,14 @@ def load_inputs(
     data); a model with one matrix input takes them by the names ``feature_names`` gives, else
     those MLflow recorded (``mlflow_io.feature_names``), in any order. With no names at all,
     the table's order is taken only with ``columns_in_model_order`` (``NeedsDataError``
-    otherwise).
+    otherwise). A sequence model's table is cut into windows by ``windowing``; its variables
+    are matched like a matrix input's columns.
     """
 
     with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):
         ref = model if isinstance(model, ModelRef) else resolve_model(client, model)
         loaded = fetch_model(client, ref, trust_pyfunc=trust_pyfunc)
     window = getattr(loaded.model, "window", None)
-    if window is not None:
-        raise UnsupportedModelError(
-            f"{ref.uri} is a sequence model (windows of {window[0]} steps x {window[1]} "
-            "variables): the stage does not build windows from a logged table yet; analyse it "
-            "with `importance-tasks explain --model FILE.keras --data windows.npz` (X of shape "
-            "(windows, steps, variables) and y), or --data TABLE --target COLUMN --time-column "
-            "COLUMN"
-        )
     slots = getattr(loaded.model, "slots", None)
     given = None if feature_names is None else FeatureNames(tuple(feature_names), "feature_names")
     source = fetch_data(
@@ -111,10 +105,12 @@ def load_inputs(
         data_uri=data_uri,
         target=target,
         columns=ColumnRule(
-            width=loaded.model.n_features,
+            width=loaded.model.n_features if window is None else window[1],
             model_columns=None if slots is None else tuple(c for s in slots for c in s.columns),
             names=given or loaded.feature_names,
             in_order=columns_in_model_order,
+            steps=None if window is None else window[0],
+            windowing=windowing or Windowing(),
         ),
     )
     data = source.data

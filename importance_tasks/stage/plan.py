@@ -182,6 +182,7 @@ def plan(
             trust_pyfunc=trust_pyfunc,
             feature_names=config.feature_names,
             columns_in_model_order=config.columns_in_model_order,
+            windowing=config.windowing,
         )
     except InputError as exc:
         status = unanalysable_status(exc)
@@ -317,6 +318,7 @@ def checked_inputs(plan: Plan) -> Inputs:
         trust_pyfunc=plan.trust_pyfunc,
         feature_names=plan.config.feature_names,
         columns_in_model_order=plan.config.columns_in_model_order,
+        windowing=plan.config.windowing,
     )
     if data_digest(inputs.data) != plan.data_digest:
         raise DataError(

@@ -366,3 +366,38 @@ def test_a_version_without_data_is_tagged_and_its_run_skipped_not_failed(
         s["task_id"]: s["state"] for s in _last_run_states(airflow_home, "feature_importance")
     }
     assert states["analysis.resolve"] == "failed"
+
+
+def test_a_sequence_model_runs_through_the_dag_from_its_long_table(
+    airflow_home, mlflow_server, tmp_path
+):
+    """A forecaster over windows of 6 hours x 4 variables, logged with plain MLflow with its
+    table of three stations: `airflow dags test` with the window settings as Params ranks its
+    two acting variables first and tags the version."""
+    import pandas as pd
+
+    from tests.test_windows import VARIABLES, _forecaster, _long_table
+
+    name = f"forecaster-{uuid.uuid4().hex[:6]}"
+    table = tmp_path / "stations.parquet"
+    _long_table().to_parquet(table)
+    mlflow.set_tracking_uri(mlflow_server)
+    mlflow.set_registry_uri(mlflow_server)
+    mlflow.set_experiment(name)
+    with mlflow.start_run():
+        mlflow.log_param("target", "y")
+        dataset = mlflow.data.from_pandas(pd.read_parquet(table), source=str(table))
+        mlflow.log_input(dataset, context="evaluation")
+        mlflow.tensorflow.log_model(
+            _forecaster(), name="model", registered_model_name=name, pip_requirements=["tensorflow"]
+        )
+    conf = {
+        "model_name": name, "model_version": "1", "methods": ["permutation", "probe"],
+        "time_column": "hour", "series_column": "station", "feature_names": list(VARIABLES),
+        "tag_version": True,
+    }  # fmt: skip
+    result = _dags_test(airflow_home, "feature_importance", conf)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    tags = mlflow.MlflowClient(mlflow_server).get_model_version(name, "1").tags
+    assert tags["importance.status"] == "complete"
+    assert set(tags["importance.top_features"].split(",")[:2]) == {"load", "temp"}

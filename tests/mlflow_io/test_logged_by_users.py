@@ -14,7 +14,7 @@ import pytest
 
 from importance_tasks.cli.commands import main
 from importance_tasks.config import AnalysisConfig
-from importance_tasks.errors import DataError, NeedsDataError, UnsupportedModelError
+from importance_tasks.errors import DataError, NeedsDataError
 from importance_tasks.mlflow_io.registry import model_id_of
 from importance_tasks.mlflow_io.version_tags import VersionTags
 from importance_tasks.stage import aggregate, load_inputs, plan, publish, run_stage
@@ -371,25 +371,35 @@ def test_a_dataset_schema_of_another_width_names_nothing(friedman, mlflow_server
         plan(f"{name}@champion", FAST, tracking_uri=mlflow_server, data_uri=path)
 
 
-def test_a_sequence_model_is_tagged_unsupported_in_the_stage_naming_the_way_that_works(
-    mlflow_server, tmp_path
-):
-    """The stage does not build windows from a logged table yet: the version says so, and
-    the command line on the model file with .npz windows is named as the way."""
-    import keras
+def test_a_sequence_model_runs_in_the_stage_from_its_logged_long_table(mlflow_server, tmp_path):
+    """A forecaster logged with plain MLflow and its evaluation table (one row per station and
+    hour): the stage cuts the windows by the settings, ranks the variables, tags the version.
+    Without names for the variables (a tensor signature) it asks for them, as for a matrix."""
+    from tests.test_windows import VARIABLES, _forecaster, _long_table
 
-    inputs = keras.Input(shape=(6, 3))
-    forecaster = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs)))
     name = _name("forecaster")
+    table = tmp_path / "stations.parquet"
+    _long_table().to_parquet(table)
 
     def log() -> None:
+        mlflow.log_param("target", "y")
+        dataset = mlflow.data.from_pandas(pd.read_parquet(table), source=str(table))
+        mlflow.log_input(dataset, context="evaluation")
         mlflow.tensorflow.log_model(
-            forecaster, name="model", registered_model_name=name, pip_requirements=PIP
+            _forecaster(), name="model", registered_model_name=name, pip_requirements=PIP
         )
 
     version = _register(mlflow_server, name, log)
-    with pytest.raises(UnsupportedModelError, match=r"sequence model \(windows of 6 steps x 3"):
-        plan(f"{name}@champion", FAST, tracking_uri=mlflow_server, data_uri="unused.parquet")
+    windows = {"time_column": "hour", "series_column": "station"}
+    with pytest.raises(NeedsDataError, match=r"nothing names the model's 4 input columns"):
+        plan(f"{name}@champion", FAST, tracking_uri=mlflow_server)
+    config = AnalysisConfig(
+        methods=("permutation", "probe"), feature_names=VARIABLES, tag_version=True, **windows
+    )
+    planned, analysis = run_stage(f"{name}@champion", config, tracking_uri=mlflow_server)
+    assert planned.n_rows == 3 * (400 - 6 + 1)  # windows, not rows
+    order = np.argsort(analysis.consensus.rank)
+    assert {analysis.consensus.features[i] for i in order[:2]} == {"load", "temp"}
     tags = mlflow.MlflowClient(mlflow_server).get_model_version(name, version).tags
-    assert tags["importance.status"] == "unsupported"
-    assert "--data windows.npz" in tags["importance.reason"]
+    assert tags["importance.status"] == "complete"
+    assert set(tags["importance.top_features"].split(",")[:2]) == {"load", "temp"}
