@@ -54,7 +54,8 @@ class Analysis:
                 name: {
                     **result.as_dict(),
                     **_intervals_dict(self.consensus, name),
-                    **_sanity_dict(result),
+                    **_diagnostic(result, "sanity"),
+                    **_diagnostic(result, "by_step"),
                 }
                 for name, result in self.results.items()
             },
@@ -171,9 +172,9 @@ def _intervals_dict(consensus: Consensus, method: str) -> dict[str, Any]:
     return {"rank_interval": record["interval"], f"p_top_{found.k}": record["p_top"]}
 
 
-def _sanity_dict(result: Importance) -> dict[str, Any]:
-    sanity = result.diagnostics.get("sanity")
-    return {"sanity": dict(sanity)} if sanity else {}
+def _diagnostic(result: Importance, key: str) -> dict[str, Any]:
+    found = result.diagnostics.get(key)
+    return {key: dict(found)} if found else {}
 
 
 def _bind(fn: Callable[[str, int, int], None], name: str) -> Callable[[int, int], None]:

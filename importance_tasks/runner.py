@@ -8,6 +8,7 @@ randomised model's result is combined from its own shards in the same way.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -21,7 +22,12 @@ from importance_tasks.model import Model
 from importance_tasks.result import Importance
 from importance_tasks.sanity import SanityRuns, judge, sanity_runs, verdict, with_verdict
 
-__all__ = ["MethodOutcome", "finish", "run_method"]
+__all__ = ["STEP_METHODS", "MethodOutcome", "finish", "run_method", "step_profile"]
+
+# The methods that also give a sequence model's importance per step (``by_step``), and what
+# that profile samples: it has T times as many features as the variables.
+STEP_METHODS = ("permutation", "probe", "integrated_gradients")
+STEP_ROWS, STEP_REPEATS = 1000, 2
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,23 @@ def finish(
     return mark_not_evaluable(result, constant)
 
 
+def step_profile(
+    name: str, config: AnalysisConfig, model: Model, data: EvalData
+) -> dict[str, list[float]]:
+    """A sequence model's importance per variable and step (oldest step first): method
+    ``name`` on the window's cells alone, on at most ``STEP_ROWS`` windows (and
+    ``STEP_REPEATS`` permutations): T times the variables' work, kept to a sample."""
+    options = config.options_for(name)
+    options.update({key: {} for key in ("groups", "cluster_groups") if key in options})
+    options["max_samples"] = min(data.n_rows, STEP_ROWS)
+    if "n_repeats" in options:
+        options["n_repeats"] = min(options["n_repeats"], STEP_REPEATS)
+    cells = make_method(name, **options).compute(model, data, scoring=config.scoring)
+    at = dict(zip(cells.features, map(float, cells.mean), strict=True))
+    found = model.variable_cells()  # type: ignore[attr-defined]
+    return {variable: [at[c] for c in members] for variable, members in found.items()}
+
+
 def run_method(
     name: str,
     config: AnalysisConfig,
@@ -69,6 +92,9 @@ def run_method(
         result = method.compute(model, data, scoring=scoring, progress=progress)
     except UnsupportedModelError as exc:
         return MethodOutcome(method.name, skipped=str(exc))
+    if getattr(model, "window", None) is not None and name in STEP_METHODS:
+        profile = step_profile(name, config, model, data)
+        result = dataclasses.replace(result, diagnostics={**result.diagnostics, "by_step": profile})
     randomized: SanityRuns | str | None = None
     if config.sanity_check:
         try:

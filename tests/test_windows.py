@@ -10,6 +10,7 @@ import pytest
 from importance_tasks.analysis import explain
 from importance_tasks.errors import DataError
 from importance_tasks.keras import KerasModel, for_data
+from importance_tasks.runner import STEP_METHODS
 from importance_tasks.windows import cell_names, read_windows
 
 STEPS, VARIABLES = 6, ("load", "temp", "noise_a", "noise_b")
@@ -57,6 +58,7 @@ def test_every_model_agnostic_method_ranks_the_two_acting_variables_first(tmp_pa
     )
     for name, result in analysis.results.items():
         assert set(result.features) == set(VARIABLES), name  # one row per variable
+        assert ("by_step" in result.diagnostics) == (name in STEP_METHODS), name
         importance = dict(zip(result.features, result.mean, strict=True))
         top = sorted(importance, key=importance.get, reverse=True)[:2]
         assert set(top) == {"load", "temp"}, (name, importance)
@@ -234,3 +236,33 @@ def test_cells_named_otherwise_are_grouped_by_position():
     data = EvalData(X=np.zeros((3, len(names)), np.float32), y=np.zeros(3), feature_names=names)
     groups = input_groups(for_data(KerasModel(_forecaster()), data))
     assert groups["x1"] == tuple(f"c{t * 4 + 1}" for t in range(STEPS))
+
+
+def test_each_variable_s_importance_per_step_lies_where_it_acts(tmp_path):
+    # load acts at the last step only, temp at the five before it: permutation's profile is
+    # the closed form per cell (2 x 4 for load's last cell, 2 x 0.36 for each of temp's), the
+    # others' profiles put their importance at the same steps.
+    from importance_tasks.report.document import method_csv
+
+    path, _, _ = _windows(tmp_path, n=4000)
+    data = read_windows(path, steps=STEPS, feature_names=VARIABLES)
+    methods = ["permutation", "probe", "integrated_gradients"]
+    analysis = explain(KerasModel(_forecaster()), data, methods=methods, scoring="mse")
+    permutation = analysis.results["permutation"].diagnostics["by_step"]
+    assert permutation["load"][-1] == pytest.approx(8.0, rel=0.15)
+    assert max(abs(v) for v in permutation["load"][:-1]) < 0.05
+    assert permutation["temp"][:-1] == pytest.approx([0.72] * (STEPS - 1), rel=0.2)
+    assert abs(permutation["temp"][-1]) < 0.05
+    for name in methods:
+        profile = analysis.results[name].diagnostics["by_step"]
+        assert list(profile) == list(VARIABLES) and all(len(v) == STEPS for v in profile.values())
+        assert int(np.argmax(profile["load"])) == STEPS - 1, name
+        assert min(profile["temp"][:-1]) > 10 * abs(profile["temp"][-1]), name
+        assert max(map(abs, profile["noise_a"])) < 0.05 * profile["load"][-1], name
+    payload = analysis.as_dict()
+    assert (
+        payload["methods"]["probe"]["by_step"]["temp"]
+        == analysis.results["probe"].diagnostics["by_step"]["temp"]
+    )
+    table = method_csv(analysis.results["permutation"]).splitlines()
+    assert table[0].endswith(",".join(f"step_{t}" for t in range(STEPS)))

@@ -32,6 +32,7 @@ __all__ = [
     "rank_heatmap_png",
     "rankings_csv",
     "report_html",
+    "step_heatmap_png",
 ]
 
 
@@ -45,12 +46,26 @@ def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def method_csv(result: Importance, *, k: int = DEFAULT_TOP_K) -> str:
     """One method's table: a row per feature or group, most important first, with its 95%
-    rank interval and chance of being in the top ``k``."""
+    rank interval and chance of being in the top ``k``; for a sequence model, each variable's
+    importance at each step of the window (``step_0`` the oldest), where the method gives it."""
     order = sorted(range(len(result.features)), key=lambda i: (result.rank[i], i))
     found = rank_intervals(result, k=k)
+    by_step = result.diagnostics.get("by_step") or {}
+    steps = max((len(v) for v in by_step.values()), default=0)
     return _csv(
-        ["feature", "importance", "std", "ci_low", "ci_high", "rank", "rank_low", "rank_high",
-         f"p_top_{k}", "columns"],
+        [
+            "feature",
+            "importance",
+            "std",
+            "ci_low",
+            "ci_high",
+            "rank",
+            "rank_low",
+            "rank_high",
+            f"p_top_{k}",
+            "columns",
+            *(f"step_{t}" for t in range(steps)),
+        ],
         [
             [
                 result.features[i],
@@ -63,10 +78,11 @@ def method_csv(result: Importance, *, k: int = DEFAULT_TOP_K) -> str:
                 int(found.high[i]),
                 repr(float(found.p_top[i])),
                 " ".join(result.groups[result.features[i]]),
+                *(repr(float(v)) for v in by_step.get(result.features[i], [])),
             ]
             for i in order
         ],
-    )  # fmt: skip
+    )
 
 
 def rankings_csv(results: Sequence[Importance], consensus: Consensus) -> str:
@@ -158,6 +174,25 @@ def rank_heatmap_png(results: Sequence[Importance], consensus: Consensus) -> byt
             ax.text(j, i, str(value), ha="center", va="center", fontsize=7, color=colour)
         fig.colorbar(image, ax=ax, label="rank (1 = most important)")
         ax.set_title("rank by method")
+    return png.getvalue()
+
+
+def step_heatmap_png(result: Importance) -> bytes:
+    """A sequence model's variables x steps (oldest first), coloured by the importance of
+    each variable at each step of the window (``diagnostics["by_step"]``)."""
+    import numpy as np
+
+    by_step = result.diagnostics["by_step"]
+    values = np.array(list(by_step.values()), dtype=float)
+    steps = values.shape[1]
+    size = (1.6 + 0.35 * steps, 0.8 + 0.3 * len(by_step))
+    with png_figure(size) as (fig, ax, png):
+        image = ax.imshow(values, cmap="magma_r", aspect="auto")
+        ax.set_xticks(range(steps), [str(t - steps + 1) for t in range(steps)])
+        ax.set_xlabel("step (0 = the window's last)")
+        ax.set_yticks(range(len(by_step)), list(by_step))
+        fig.colorbar(image, ax=ax, label="importance")
+        ax.set_title(f"{result.method} by step")
     return png.getvalue()
 
 

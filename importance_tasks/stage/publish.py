@@ -15,8 +15,14 @@ from importance_tasks.mlflow_io import contract
 from importance_tasks.mlflow_io.analysis_run import Aggregated, AnalysisRun
 from importance_tasks.mlflow_io.client import access, connect
 from importance_tasks.ranking.ranks import Agreement, Consensus, top_features
-from importance_tasks.report.document import bar_chart_png, rank_heatmap_png, report_html
+from importance_tasks.report.document import (
+    bar_chart_png,
+    rank_heatmap_png,
+    report_html,
+    step_heatmap_png,
+)
 from importance_tasks.report.trust import dependence_map_png
+from importance_tasks.result import Importance
 from importance_tasks.stage.messages import PublishSummary
 from importance_tasks.stage.plan import Plan
 
@@ -112,6 +118,7 @@ def _report(
     plots = {
         "rank_heatmap": rank_heatmap_png(results, combined),
         **{r.method: bar_chart_png(r) for r in results},
+        **{f"{r.method}_by_step": step_heatmap_png(r) for r in results if _stepped(r)},
     }
     html = report_html(
         title=f"Feature importance: {plan.label}",
@@ -134,9 +141,15 @@ def _report(
         charts={
             "ranks by method": plots["rank_heatmap"],
             **{r.method: plots[r.method] for r in results},
+            **{f"{r.method} by step": plots[f"{r.method}_by_step"] for r in results if _stepped(r)},
         },
     )
     return html, plots
+
+
+def _stepped(result: Importance) -> bool:
+    """Whether a method gave a sequence model's importance per step."""
+    return bool(result.diagnostics.get("by_step"))
 
 
 def read_logged_analysis(tracking_uri: str | None, run_id: str) -> Analysis:

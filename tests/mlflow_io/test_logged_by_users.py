@@ -403,3 +403,10 @@ def test_a_sequence_model_runs_in_the_stage_from_its_logged_long_table(mlflow_se
     tags = mlflow.MlflowClient(mlflow_server).get_model_version(name, version).tags
     assert tags["importance.status"] == "complete"
     assert set(tags["importance.top_features"].split(",")[:2]) == {"load", "temp"}
+    # Each variable per step: in the result, its table and the report's heat map.
+    profile = analysis.results["permutation"].diagnostics["by_step"]
+    assert int(np.argmax(profile["load"])) == 5 and len(profile["temp"]) == 6
+    artifacts = mlflow.MlflowClient(mlflow_server).list_artifacts(
+        planned.run_id, "importance/plots"
+    )
+    assert "importance/plots/permutation_by_step.png" in {a.path for a in artifacts}
