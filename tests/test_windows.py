@@ -266,3 +266,43 @@ def test_each_variable_s_importance_per_step_lies_where_it_acts(tmp_path):
     )
     table = method_csv(analysis.results["permutation"]).splitlines()
     assert table[0].endswith(",".join(f"step_{t}" for t in range(STEPS)))
+
+
+def test_per_step_permutation_equals_sklearn_on_the_flattened_windows(tmp_path):
+    # Each cell a column: scikit-learn's permutation_importance around the model on the
+    # flattened windows, for the same permutations, gives each cell's (a step's) importance.
+    from sklearn.inspection import permutation_importance
+
+    from importance_tasks.methods import Permutation
+    from tests.methods.test_permutation import _sklearn_permutations, _wrap
+    from tests.precision import assert_within, importance_atol
+
+    path, _, _ = _windows(tmp_path, n=600)
+    data = read_windows(path, steps=STEPS, feature_names=VARIABLES)
+    model = for_data(KerasModel(_forecaster()), data)
+    sk = permutation_importance(
+        _wrap(model), data.X, data.y, scoring="neg_mean_squared_error", n_repeats=2,
+        random_state=5,
+    )  # fmt: skip
+    cells = Permutation(n_repeats=2, permutations=_sklearn_permutations(5, data.n_rows, 2))
+    ours = cells.compute(model, data, scoring="mse")
+    assert ours.features == data.feature_names  # no groups: one row per cell
+    atol = importance_atol(model, data.X, data.y, sk.importances, scoring="mse")
+    assert_within(ours.repeats, sk.importances, atol)
+    # And the per-variable permutation is a direct numpy loop over whole-variable shuffles.
+    from importance_tasks.model import input_groups
+
+    orders = _sklearn_permutations(9, data.n_rows, 2)
+    by_variable = Permutation(n_repeats=2, permutations=orders, groups=input_groups(model))
+    grouped = by_variable.compute(model, data, scoring="mse")
+    X = data.X.reshape(len(data.X), STEPS, len(VARIABLES))
+    base = np.mean((model.predict(data.X)[:, 0] - data.y) ** 2)
+    for f, variable in enumerate(VARIABLES):
+        losses = []
+        for order in orders:
+            shuffled = X.copy()
+            shuffled[:, :, f] = X[order, :, f]
+            predicted = model.predict(shuffled.reshape(len(X), -1))[:, 0]
+            losses.append(np.mean((predicted - data.y) ** 2) - base)
+        row = grouped.features.index(variable)
+        assert grouped.mean[row] == pytest.approx(np.mean(losses), rel=1e-4, abs=1e-5)
