@@ -9,14 +9,16 @@ randomised model's result is combined from its own shards in the same way.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.data import EvalData
 from importance_tasks.errors import UnsupportedModelError
 from importance_tasks.evaluable import mark_not_evaluable
-from importance_tasks.methods import make_method
+from importance_tasks.methods import REGISTRY, make_method
 from importance_tasks.methods._common import ProgressFn
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
@@ -60,19 +62,22 @@ def finish(
 
 def step_profile(
     name: str, config: AnalysisConfig, model: Model, data: EvalData
-) -> dict[str, list[float]]:
-    """A sequence model's importance per variable and step (oldest step first): method
-    ``name`` on the window's cells alone, on at most ``STEP_ROWS`` windows (and
-    ``STEP_REPEATS`` permutations): T times the variables' work, kept to a sample."""
+) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """A sequence model's importance per variable and step (oldest step first), and the
+    settings it was computed with: method ``name`` on the window's cells alone, on at most
+    ``STEP_ROWS`` windows (and ``STEP_REPEATS`` permutations): T times the variables' work,
+    kept to a sample."""
     options = config.options_for(name)
     options.update({key: {} for key in ("groups", "cluster_groups") if key in options})
     options["max_samples"] = min(data.n_rows, STEP_ROWS)
-    if "n_repeats" in options:
-        options["n_repeats"] = min(options["n_repeats"], STEP_REPEATS)
+    repeats = inspect.signature(REGISTRY[name]).parameters.get("n_repeats")
+    if repeats is not None:
+        options["n_repeats"] = min(options.get("n_repeats", repeats.default), STEP_REPEATS)
     cells = make_method(name, **options).compute(model, data, scoring=config.scoring)
     at = dict(zip(cells.features, map(float, cells.mean), strict=True))
     found = model.variable_cells()  # type: ignore[attr-defined]
-    return {variable: [at[c] for c in members] for variable, members in found.items()}
+    profile = {variable: [at[c] for c in members] for variable, members in found.items()}
+    return profile, {k: cells.settings[k] for k in ("n_rows", "n_repeats") if k in cells.settings}
 
 
 def run_method(
@@ -93,8 +98,9 @@ def run_method(
     except UnsupportedModelError as exc:
         return MethodOutcome(method.name, skipped=str(exc))
     if getattr(model, "window", None) is not None and name in STEP_METHODS:
-        profile = step_profile(name, config, model, data)
-        result = dataclasses.replace(result, diagnostics={**result.diagnostics, "by_step": profile})
+        profile, used = step_profile(name, config, model, data)
+        steps = {"by_step": profile, "by_step_settings": used}
+        result = dataclasses.replace(result, diagnostics={**result.diagnostics, **steps})
     randomized: SanityRuns | str | None = None
     if config.sanity_check:
         try:

@@ -249,6 +249,9 @@ def test_each_variable_s_importance_per_step_lies_where_it_acts(tmp_path):
     methods = ["permutation", "probe", "integrated_gradients"]
     analysis = explain(KerasModel(_forecaster()), data, methods=methods, scoring="mse")
     permutation = analysis.results["permutation"].diagnostics["by_step"]
+    assert analysis.results["permutation"].settings["n_repeats"] == 5  # the variables': default
+    used = analysis.results["permutation"].diagnostics["by_step_settings"]
+    assert used == {"n_rows": 1000, "n_repeats": 2}  # the profile's sample of the 4,000
     assert permutation["load"][-1] == pytest.approx(8.0, rel=0.15)
     assert max(abs(v) for v in permutation["load"][:-1]) < 0.05
     assert permutation["temp"][:-1] == pytest.approx([0.72] * (STEPS - 1), rel=0.2)
