@@ -126,6 +126,12 @@ def table_windows(
     absent = [v for v in variables if v not in frame.columns]
     if absent:
         raise DataError(f"variables {absent} are not in the table; it has {list(frame.columns)}")
+    words = [v for v in variables if not _numeric(frame[v])]
+    if words:
+        raise DataError(
+            f"variables {words} are not numbers; a window takes numeric variables (encode them "
+            "the way the model was trained, or leave them out with feature_names)"
+        )
     parts = [frame] if not series else [g for _, g in frame.groupby(series, sort=False)]
     X_parts, y_parts = [], []
     for part in parts:
@@ -159,6 +165,12 @@ def table_windows(
         y=y[kept].astype(np.float64) if y.dtype == object else y[kept],
         feature_names=cell_names(variables, steps),
     )
+
+
+def _numeric(column: Any) -> bool:
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    return bool(is_numeric_dtype(column) or is_bool_dtype(column))
 
 
 def _missing(y: NDArray[Any]) -> NDArray[np.bool_]:

@@ -204,6 +204,8 @@ def test_bad_long_tables_are_named():
         table_windows(frame, target="y", steps=2, windowing=Windowing("t"))
     with pytest.raises(DataError, match="fewer than 5 rows"):
         table_windows(frame.drop(columns="t"), target="y", steps=5, windowing=Windowing())
+    with pytest.raises(DataError, match=r"variables \['kind'\] are not numbers"):
+        table_windows(frame.assign(kind="x"), target="y", steps=2, windowing=Windowing("t"))
     with pytest.raises(DataError, match=r"variables \['w'\] are not in the table"):
         table_windows(frame, target="y", steps=2, feature_names=["w"], windowing=Windowing())
 
