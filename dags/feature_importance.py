@@ -48,7 +48,13 @@ from importance_tasks.airflow.params import analysis_params
             description="Evaluation table (parquet/CSV path or MLflow artifact URI); "
             "empty: the data the model's run logged",
         ),
-        "target": Param(None, type=["null", "string"], description="Target column"),
+        "target": Param(
+            None,
+            type=["null", "string", "array"],
+            items={"type": "string"},
+            description="Target column; for a model with several outputs, one per output "
+            "analysed (a list, or names separated by commas)",
+        ),
         "compute_slots": Param(
             None,
             type=["null", "integer"],

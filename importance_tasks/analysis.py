@@ -6,7 +6,7 @@ MLflow run per model version, data and configuration) is the stage, ``importance
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,13 +16,14 @@ from importance_tasks.data import EvalData
 from importance_tasks.dependence import Dependence, data_dependence
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.evaluable import constant_features
+from importance_tasks.keras.heads import Head
 from importance_tasks.keras.keras_model import for_data
 from importance_tasks.model import Model, input_groups
 from importance_tasks.ranking.ranks import Consensus, consensus
 from importance_tasks.result import Importance
 from importance_tasks.runner import run_method
 
-__all__ = ["Analysis", "Prepared", "explain", "prepare"]
+__all__ = ["Analysis", "Prepared", "by_output", "explain", "explain_outputs", "prepare"]
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,45 @@ def explain(
         column_types=data.described_types(),
         dependence=found,
     )
+
+
+def explain_outputs(
+    heads: Sequence[tuple[Head, Model, EvalData]],
+    config: AnalysisConfig,
+    *,
+    on_progress: Callable[[str, int, int], None] | None = None,
+    skip_unsupported: bool = False,
+) -> dict[str, Analysis]:
+    """``explain`` for each output of ``heads`` (``keras.keras_model.heads_of``): each
+    with its own model, target and scoring (``AnalysisConfig.scoring_for``); keyed by the
+    heads' keys."""
+    config.check_outputs([head.key for head, _, _ in heads])
+    return {
+        head.key: explain(
+            model,
+            data,
+            config.for_output(head.key),
+            on_progress=None if on_progress is None else _prefixed(on_progress, head.key, heads),
+            skip_unsupported=skip_unsupported,
+        )
+        for head, model, data in heads
+    }
+
+
+def by_output(analyses: Mapping[str, Analysis]) -> dict[str, Any]:
+    """The CLI's JSON of an analysis of several outputs: ``{"outputs": {key: shape of
+    Analysis.as_dict}}``; of one output, that output's shape as it is."""
+    if len(analyses) == 1:
+        return next(iter(analyses.values())).as_dict()
+    return {"outputs": {key: found.as_dict() for key, found in analyses.items()}}
+
+
+def _prefixed(
+    fn: Callable[[str, int, int], None], key: str, heads: Sequence[Any]
+) -> Callable[[str, int, int], None]:
+    if len(heads) == 1:
+        return fn
+    return lambda method, done, total: fn(f"{key}: {method}", done, total)
 
 
 def _intervals_dict(consensus: Consensus, method: str) -> dict[str, Any]:

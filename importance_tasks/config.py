@@ -73,8 +73,9 @@ class AnalysisConfig:
         Each method's own options (see ``method_options_schema``).
     seed : int, default=0
         Seed of every method that draws random numbers.
-    scoring : str, default="auto"
+    scoring : str or mapping of output to str, default="auto"
         Loss of the loss-based methods; "auto" picks mse or log_loss from the model's output.
+        A mapping gives each output of a model with several its own (``scoring_for``).
     groups : mapping of str to sequence of str
         Columns reported as one feature (a one-hot block, a correlated set).
     auto_groups : bool, default=True
@@ -125,10 +126,21 @@ class AnalysisConfig:
         factory=dict,
     )
     seed: int = declare(0, help="random seed", schema={"type": "integer", "minimum": 0})
-    scoring: str = declare(
+    scoring: str | Mapping[str, str] = declare(
         "auto",
-        help="loss of the loss-based methods; auto: mse (regression) or log_loss (classes)",
-        schema={"type": "string", "enum": list(SCORING_CHOICES)},
+        help="loss of the loss-based methods; auto: mse (regression) or log_loss (classes); "
+        'for several outputs one for all or each output\'s: {"price": "mse", "churn": "auto"}',
+        schema={
+            "type": ["string", "object"],
+            "anyOf": [
+                {"type": "string", "enum": list(SCORING_CHOICES)},
+                {
+                    "type": "object",
+                    "additionalProperties": {"type": "string", "enum": list(SCORING_CHOICES)},
+                    "minProperties": 1,
+                },
+            ],
+        },
     )
     groups: Mapping[str, tuple[str, ...]] = declare(
         help='columns reported as one feature: {"NAME": ["COL", ...]}',
@@ -348,6 +360,25 @@ class AnalysisConfig:
         if self.consensus_methods is not None:
             return tuple(m for m in self.methods if m in self.consensus_methods)
         return tuple(m for m in self.methods if m not in BASELINE_METHODS)
+
+    def scoring_for(self, output: str | None) -> str:
+        """The scoring of one output (its key, or the target of a one-output analysis)."""
+        if isinstance(self.scoring, str):
+            return self.scoring
+        return self.scoring.get(output or "", "auto")
+
+    def check_outputs(self, outputs: Sequence[str]) -> None:
+        """Refuse a scoring mapping that names outputs not among ``outputs`` (analysed)."""
+        named = [] if isinstance(self.scoring, str) else list(self.scoring)
+        if any(k not in outputs for k in named):
+            raise InputError(
+                f"scoring names outputs {[k for k in named if k not in outputs]} that are not "
+                f"analysed; the outputs analysed are {list(outputs)}"
+            )
+
+    def for_output(self, output: str | None) -> AnalysisConfig:
+        """This configuration with the scoring of ``output`` (what its methods run with)."""
+        return dataclasses.replace(self, scoring=self.scoring_for(output))
 
     @property
     def windowing(self) -> Windowing:

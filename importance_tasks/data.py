@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +139,13 @@ class EvalData:
     def n_rows(self) -> int:
         return int(self.X.shape[0])
 
+    def for_target(self, index: int) -> EvalData:
+        """These rows with target column ``index`` of ``y`` alone (one output of several),
+        in the column's own type."""
+        column = np.asarray(self.y)[:, index]
+        y = np.asarray(column.tolist()) if column.dtype == object else column
+        return dataclasses.replace(self, y=y)
+
     @classmethod
     def from_frame(
         cls,
@@ -146,6 +154,7 @@ class EvalData:
         target: str | Sequence[str],
         feature_names: Sequence[str] | None = None,
         sample_weight: str | None = None,
+        ignore: Sequence[str] = (),
     ) -> EvalData:
         """Split a table into features and target, checking columns against the model.
 
@@ -160,6 +169,8 @@ class EvalData:
             order. A missing or unexpected column is an error.
         sample_weight : str, optional
             Column holding per-row weights.
+        ignore : sequence of str
+            Columns that are neither features nor targets (another output's target).
         """
         targets = [target] if isinstance(target, str) else list(target)
         missing = [t for t in targets if t not in frame.columns]
@@ -168,7 +179,7 @@ class EvalData:
                 f"target column(s) {missing} not in the data; its columns are {list(frame.columns)}"
             )
         drop = targets + ([sample_weight] if sample_weight else [])
-        features = frame.drop(columns=drop)
+        features = frame.drop(columns=[*drop, *(c for c in ignore if c in frame.columns)])
         actual = [str(c) for c in features.columns]
         if feature_names is not None:
             actual = _check_columns(actual, list(feature_names))
@@ -248,6 +259,7 @@ def read_eval_data(
     target: str | Sequence[str],
     feature_names: Sequence[str] | None = None,
     sample_weight: str | None = None,
+    ignore: Sequence[str] = (),
 ) -> EvalData:
     """Load and check an evaluation table from a parquet or CSV file.
 
@@ -257,15 +269,16 @@ def read_eval_data(
     Parquet is read one row group and a few columns (``READ_BYTES``) at a time straight into
     one float32 array, so a table takes about rows x features x 4 bytes (1,000,000 x 100:
     400 MB) instead of the several float64 copies a DataFrame round trip makes (measured by
-    ``benchmarks/memory.py``). Checks as in ``EvalData.from_frame``.
+    ``benchmarks/memory.py``). Checks and ``ignore`` as in ``EvalData.from_frame``.
     """
     path = Path(path)
     if path.suffix.lower() not in PARQUET_SUFFIXES:
         frame = load_table(path)
         check_size(len(frame), frame.shape[1], path)
         return EvalData.from_frame(
-            frame, target=target, feature_names=feature_names, sample_weight=sample_weight
-        )
+            frame, target=target, feature_names=feature_names, sample_weight=sample_weight,
+            ignore=ignore,
+        )  # fmt: skip
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -286,7 +299,7 @@ def read_eval_data(
     index = [
         c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)
     ]
-    features = [c for c in columns if c not in drop and c not in index]
+    features = [c for c in columns if c not in [*drop, *index, *ignore]]
     if feature_names is not None:
         features = _check_columns(features, list(feature_names))
     _check_rows(file.metadata.num_rows)

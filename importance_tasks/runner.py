@@ -73,7 +73,7 @@ def step_profile(
     repeats = inspect.signature(REGISTRY[name]).parameters.get("n_repeats")
     if repeats is not None:
         options["n_repeats"] = min(options.get("n_repeats", repeats.default), STEP_REPEATS)
-    cells = make_method(name, **options).compute(model, data, scoring=config.scoring)
+    cells = make_method(name, **options).compute(model, data, scoring=config.scoring_for(None))
     at = dict(zip(cells.features, map(float, cells.mean), strict=True))
     found = model.variable_cells()  # type: ignore[attr-defined]
     profile = {variable: [at[c] for c in members] for variable, members in found.items()}
@@ -92,7 +92,7 @@ def run_method(
     """Compute method ``name`` as ``config`` sets it up, check it when ``config`` asks, mark
     what the data cannot evaluate (``constant``: the data's constant columns)."""
     method = make_method(name, **config.options_for(name))
-    scoring, seed = config.scoring, config.seed
+    scoring, seed = config.scoring_for(None), config.seed
     try:
         result = method.compute(model, data, scoring=scoring, progress=progress)
     except UnsupportedModelError as exc:

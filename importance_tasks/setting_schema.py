@@ -69,9 +69,9 @@ def _shaped(value: Any, schema: Mapping[str, Any]) -> Any:
     kinds = _kinds(schema)
     if value is None:
         return None
-    if "array" in kinds:
+    if "array" in kinds and not isinstance(value, str):
         return tuple(_shaped(v, schema.get("items", {})) for v in value)
-    if "object" in kinds:
+    if "object" in kinds and isinstance(value, Mapping):
         members = schema.get("additionalProperties")
         if isinstance(members, Mapping):
             return {str(k): _shaped(v, members) for k, v in value.items()}
@@ -104,6 +104,7 @@ def requirement(schema: Mapping[str, Any]) -> str:
         members = schema.get("additionalProperties")
         listed = isinstance(members, Mapping) and "array" in _kinds(members)
         text = "an object mapping each name to a list of columns" if listed else "an object"
+        text = ("a non-empty " + text.removeprefix("an ")) if schema.get("minProperties") else text
     else:
         text = f"of type {kind}"
     return text + (" (or empty)" if "null" in kinds else "")

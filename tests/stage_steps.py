@@ -16,9 +16,12 @@ def _split(kwargs: dict[str, Any]) -> tuple[AnalysisConfig, dict[str, Any]]:
 
 
 def analyze(model: str, **kwargs: Any):
-    """``run_stage`` with the configuration's settings and the inputs as keywords."""
+    """``run_stage`` with the configuration's settings and the inputs as keywords, for a
+    model with one output: the plan and the analysis."""
     config, inputs = _split(dict(kwargs))
-    return run_stage(model, config, **inputs)
+    pinned, analyses = run_stage(model, config, **inputs)
+    [analysis] = analyses.values()
+    return pinned, analysis
 
 
 def plan_analysis(model: str, **kwargs: Any) -> Plan:

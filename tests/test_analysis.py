@@ -84,6 +84,7 @@ def test_sequence_inputs_are_refused_and_multi_output_regression_works(friedman)
 
     from importance_tasks.errors import UnsupportedModelError
     from importance_tasks.keras import KerasModel
+    from importance_tasks.keras.keras_model import heads_of
 
     a, b = keras.Input(shape=(2,), name="a"), keras.Input(shape=(1, 3), name="b")
     flat = keras.layers.Flatten()(b)
@@ -102,3 +103,6 @@ def test_sequence_inputs_are_refused_and_multi_output_regression_works(friedman)
     for name, result in analysis.results.items():
         assert result.mean[2] == pytest.approx(0.0, abs=1e-9), name  # x2 is unused
         assert min(result.mean[:2]) > 0, name
+    # One output of width 2 is one head whose targets are its columns, not two heads.
+    [(head, bound, same)] = heads_of(model, data, ["y0", "y1"])
+    assert head.key == "y0,y1" and same is data and bound.n_features == 3

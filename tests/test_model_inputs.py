@@ -157,35 +157,3 @@ def test_cli_on_a_saved_named_input_model(tmp_path, capsys):
     args[-1] = str(tmp_path / "missing.parquet")
     assert main([*args, "--target", "y", "--methods", "permutation"]) == 2
     assert "lacks ['noise']" in capsys.readouterr().err
-
-
-def test_a_model_with_two_heads_is_refused_naming_its_outputs_not_a_column(tmp_path, capsys):
-    # Both targets in the data used to meet "the model takes 8 inputs but the data has 9
-    # feature columns: [..., 'churn']": a hunt for a wrong column, when churn is an output.
-    import keras
-
-    from importance_tasks.cli.commands import main
-
-    inputs = keras.Input(shape=(3,), name="x")
-    hidden = keras.layers.Dense(4)(inputs)
-    price = keras.layers.Dense(1, name="price")(hidden)
-    churn = keras.layers.Dense(1, activation="sigmoid", name="churn")(hidden)
-    model = keras.Model(inputs, [price, churn])
-    with pytest.raises(UnsupportedModelError, match=r"2 outputs \['price', 'churn'\]"):
-        KerasModel(model)
-    model.save(tmp_path / "heads.keras")
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(rng.normal(size=(50, 3)), columns=["a", "b", "c"])
-    frame["price"], frame["churn"] = rng.normal(size=50), rng.integers(0, 2, 50)
-    frame.to_parquet(tmp_path / "eval.parquet")
-    args = ["explain", "--model", str(tmp_path / "heads.keras")]
-    assert main([*args, "--data", str(tmp_path / "eval.parquet"), "--target", "price"]) == 2
-    err = capsys.readouterr().err
-    assert "several outputs" in err and "get_layer('price')" in err
-    assert "feature columns" not in err
-    # The way out the message gives works: one head as a model of its own.
-    head = keras.Model(model.inputs, model.get_layer("price").output)
-    head.save(tmp_path / "price.keras")
-    frame.drop(columns="churn").to_parquet(tmp_path / "price.parquet")
-    args = ["explain", "--model", str(tmp_path / "price.keras"), "--data"]
-    assert main([*args, str(tmp_path / "price.parquet"), "--target", "price"]) == 0

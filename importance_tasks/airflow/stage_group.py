@@ -145,7 +145,7 @@ def resolve(
                 config,
                 tracking_uri=tracking_uri,
                 data_uri=values.get("data_uri") or None,
-                target=values.get("target") or None,
+                target=_targets(values.get("target")),
                 experiment=values.get("experiment") or DEFAULT_EXPERIMENT,
                 tag_version=is_of_record(config, record),
             )
@@ -160,6 +160,15 @@ def resolve(
     if not plans and unanalysable:
         raise AirflowSkipException("; ".join(unanalysable))
     return _packed(plans, slots or params.get("compute_slots"))
+
+
+def _targets(value: Any) -> str | list[str] | None:
+    """The target Param or argument: a column, names separated by commas, or a list."""
+    if not value:
+        return None
+    names = value.split(",") if isinstance(value, str) else list(value)
+    found = [str(n).strip() for n in names if str(n).strip()]
+    return found[0] if len(found) == 1 else found or None
 
 
 def stage_settings(
@@ -277,7 +286,7 @@ def importance_stage(
     requests: Any = None,
     model: str | None = None,
     data_uri: str | None = None,
-    target: str | None = None,
+    target: str | list[str] | None = None,
     experiment: str | None = None,
     group_id: str = "importance",
     compute_slots: int | None = None,
@@ -295,7 +304,8 @@ def importance_stage(
     model : str, optional
         Shorthand for one request: ``NAME@ALIAS`` or ``NAME/VERSION``.
     data_uri, target, experiment : str, optional
-        Inputs; None means the DAG's Param of that name, else the stage's default.
+        Inputs; None means the DAG's Param of that name, else the stage's default. ``target``
+        may name several columns (a list, or separated by commas): one per output analysed.
     group_id : str, default="importance"
     compute_slots : int, optional
         The most compute tasks one analysis is split into (``stage.packing``): the tasks

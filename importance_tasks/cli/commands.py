@@ -11,19 +11,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from importance_tasks.analysis import Analysis, explain
+from importance_tasks.analysis import Analysis, by_output, explain_outputs
+from importance_tasks.cli.keras_file import keras_file_heads
 from importance_tasks.cli.output_capture import import_tensorflow_quietly
 from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig, settings
-from importance_tasks.data import read_eval_data, unnamed_columns_warning
 from importance_tasks.errors import InputError, ServiceUnavailableError
-from importance_tasks.keras import for_data, load_keras_file
+from importance_tasks.keras.heads import Head
 from importance_tasks.mlflow_io.client import connect
 from importance_tasks.mlflow_io.webhooks import register_webhook
 from importance_tasks.progress import TerminalProgress
 from importance_tasks.ranking.ranks import consensus_cells
 from importance_tasks.setting_schema import Setting
 from importance_tasks.stage import load_inputs, run_stage
-from importance_tasks.windows import WINDOW_SUFFIXES, read_windows
 
 __all__ = [
     "config_from_args",
@@ -49,7 +48,14 @@ def _parser() -> argparse.ArgumentParser:
         help="evaluation table (parquet or CSV; path or MLflow artifact URI), or windows of a "
         "sequence model (.npz: X (windows, steps, variables) and y)",
     )
-    explain.add_argument("--target", help="target column of the table")
+    explain.add_argument(
+        "--target",
+        action="append",
+        type=_names,
+        metavar="COLUMN",
+        help="target column of the table; for a model with several outputs one per output "
+        "analysed (repeated, or A,B), matched by the outputs' names, else in their order",
+    )
     analysis = explain.add_argument_group("analysis settings")
     for setting in settings():
         _add_setting(analysis, setting)
@@ -142,6 +148,8 @@ def _add_setting(parser: Any, setting: Setting) -> None:
         shown += f" (default: {_shown(setting.default)})"
     if "array" in kinds:
         parser.add_argument(flag, dest=dest, type=_names, metavar="A,B,...", help=shown)
+    elif "object" in kinds:  # one value, or one per name: NAME=VALUE,NAME=VALUE
+        parser.add_argument(flag, dest=dest, type=_value_or_mapping, help=shown)
     elif "integer" in kinds:
         parser.add_argument(flag, dest=dest, type=int, help=shown)
     elif "number" in kinds:
@@ -155,6 +163,13 @@ def _shown(default: Any) -> str:
     return ",".join(map(str, default)) if isinstance(default, list) else str(default)
 
 
+def _value_or_mapping(text: str) -> str | dict[str, str]:
+    if "=" not in text:
+        return text
+    pairs = [part.partition("=") for part in _names(text)]
+    return {name.strip(): value.strip() for name, _, value in pairs}
+
+
 def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
@@ -166,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "register-webhook":
         return _register_webhook(args)
     try:
-        analysis, extra = _explain(args)
+        analyses, extra = _explain(args)
     except KeyboardInterrupt:
         print("interrupted: nothing more was logged; run again to continue", file=sys.stderr)
         return 130
@@ -176,11 +191,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ServiceUnavailableError as exc:
         print(f"error (try again later): {exc}", file=sys.stderr)
         return 3
-    print(format_ranking(analysis, top=None if args.all else args.top))
+    top = None if args.all else args.top
+    for key, analysis in analyses.items():
+        if len(analyses) > 1:
+            print(f"\noutput {key}:")
+        print(format_ranking(analysis, top=top))
     for key, value in extra.items():
         print(f"{key}: {value}")
     if args.json:
-        write_json_atomically(args.json, {**analysis.as_dict(), **extra})
+        write_json_atomically(args.json, {**by_output(analyses), **extra})
         print(f"wrote {args.json}")
     return 0
 
@@ -194,21 +213,23 @@ def config_from_args(args: argparse.Namespace) -> AnalysisConfig:
     return AnalysisConfig.from_settings(values)
 
 
-def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
-
+def _explain(args: argparse.Namespace) -> tuple[dict[str, Analysis], dict[str, Any]]:
+    """Each output's analysis (one for a model with one output) and what to print beside."""
     config = config_from_args(args)
+    targets = [name for names in args.target or [] for name in names]
+    target = targets[0] if len(targets) == 1 else targets or None
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import_tensorflow_quietly()
     registered = args.model.startswith("models:/")
     if args.log and not registered:
         raise InputError("--log needs a registered model: --model models:/NAME@ALIAS")
     if registered and args.log:
-        plan, analysis = run_stage(
+        plan, analyses = run_stage(
             args.model,
             config,
             tracking_uri=args.tracking_uri,
             data_uri=args.data,
-            target=args.target,
+            target=target,
             experiment=args.experiment,
             trust_pyfunc=args.trust_pyfunc,
         )
@@ -218,7 +239,7 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
             else "left as they were: these settings are not the stage's configuration of "
             "record (--tag-version sets them)"
         )
-        return analysis, {
+        return analyses, {
             "run_id": plan.run_id,
             "model_version": plan.model.version,
             **plan.provenance(),
@@ -230,14 +251,17 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
             connect(args.tracking_uri),
             args.model,
             data_uri=args.data,
-            target=args.target,
+            target=target,
             trust_pyfunc=args.trust_pyfunc,
             feature_names=config.feature_names,
             columns_in_model_order=True,  # nothing is logged: a warning says when unchecked
             windowing=config.windowing,
         )
-        inputs.check_scoring(config.scoring)
-        model, data = inputs.model, inputs.data
+        inputs.check_scoring(config)
+        heads = [
+            (Head(key, 0, t), *inputs.for_output(key if inputs.heads else None))
+            for key, t in (inputs.outputs or {inputs.target: inputs.target}).items()
+        ]
         for line in inputs.source.warnings():
             print(f"warning: {line}", file=sys.stderr)
         extra = {
@@ -246,31 +270,14 @@ def _explain(args: argparse.Namespace) -> tuple[Analysis, dict[str, Any]]:
             "feature_names_checked": inputs.source.names_checked,
         }
     else:
-        keras_model = load_keras_file(args.model)  # refused before any data is read
-        window = keras_model.window
-        windows = window is not None and Path(args.data or "").suffix in WINDOW_SUFFIXES
-        if not args.data or not (args.target or windows):
-            raise InputError("--data and --target are needed with a .keras file")
-        names = config.feature_names if keras_model.slots is None else None
-        data = (
-            read_windows(args.data, steps=window[0], target=args.target, feature_names=names,
-                         windowing=config.windowing)
-            if window is not None
-            else read_eval_data(args.data, target=args.target, feature_names=names)
-        )  # fmt: skip
-        model = for_data(keras_model, data)
-        checked = keras_model.slots is not None or config.feature_names is not None
-        if not checked and window is None:  # a window's variables: in the data's order
-            print(f"warning: {unnamed_columns_warning(model.n_features)}", file=sys.stderr)
-        extra = {"feature_names_checked": checked}
-    analysis = explain(
-        model,
-        data,
+        heads, extra = keras_file_heads(args.model, args.data, config, targets)
+    analyses = explain_outputs(
+        heads,
         config,
         on_progress=TerminalProgress(sys.stderr),
         skip_unsupported=len(config.methods) > 1,
     )
-    return analysis, extra
+    return analyses, extra
 
 
 def _parse_groups(specs: Sequence[str]) -> dict[str, list[str]]:

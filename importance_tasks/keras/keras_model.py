@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from importance_tasks.errors import DataError, InputError, UnsupportedModelError
 from importance_tasks.keras.first_layer import FirstDense, first_dense
 from importance_tasks.keras.gradient_space import GradientSpace, gradient_space
+from importance_tasks.keras.heads import Head, head_model, match_heads, output_names
 from importance_tasks.keras.model_inputs import (
     check_column_types,
     column_order,
@@ -28,7 +29,7 @@ from importance_tasks.windows import cell_names, variables_of
 if TYPE_CHECKING:
     from importance_tasks.data import EvalData
 
-__all__ = ["KerasModel", "as_tensor", "first_dense_of", "for_data"]
+__all__ = ["KerasModel", "as_tensor", "first_dense_of", "for_data", "heads_of"]
 
 # The first Dense layer's least share of the Dense layers' work for low-rank updates by default.
 MIN_FIRST_LAYER_SHARE = 0.5
@@ -71,8 +72,9 @@ class KerasModel:
 
         if batch_rows < 1:
             raise InputError(f"batch_rows must be >= 1, got {batch_rows}")
-        _refuse_several_outputs(model)
         self.keras_model = model
+        # Several outputs are analysed one head at a time (``head``, ``heads_of``).
+        self.output_names = output_names(model)
         self.batch_rows = batch_rows
         self.slots = input_slots(model)
         self.categories = dict(categories or {})
@@ -118,6 +120,7 @@ class KerasModel:
             When a column is missing or extra, or does not fit its input's type; the message
             names the column.
         """
+        _refuse_several_outputs(self.output_names)
         if self.slots is None:
             _refuse_codes(data.categories)
             if self.window is None or data.feature_names == self.feature_names:
@@ -135,6 +138,16 @@ class KerasModel:
             batch_rows=self.batch_rows,
             columns=data.feature_names,
             categories=data.categories,
+            rank_one_updates=self.rank_one_updates,
+        )
+
+    def head(self, index: int) -> KerasModel:
+        """The model to its output ``index`` alone (``keras.heads.head_model``)."""
+        return KerasModel(
+            head_model(self.keras_model, index),
+            batch_rows=self.batch_rows,
+            columns=self.feature_names,
+            categories=self.categories,
             rank_one_updates=self.rank_one_updates,
         )
 
@@ -225,22 +238,15 @@ def _refuse_codes(categories: Mapping[str, Any]) -> None:
         )
 
 
-def _refuse_several_outputs(model: Any) -> None:
-    """One analysis explains one output: name a model's several outputs, and how to analyse
-    one of them, before any data is read (a data column named like another output would
-    otherwise be taken for an extra feature)."""
-    outputs = list(getattr(model, "outputs", None) or [])
-    if len(outputs) < 2:
-        return
-    names = [str(n) for n in getattr(model, "output_names", None) or []]
-    if len(names) != len(outputs):
-        names = [str(o.name) for o in outputs]
-    raise UnsupportedModelError(
-        f"the model has {len(outputs)} outputs {names}: models with several outputs are not "
-        "supported yet (one analysis explains one output); analyse one head at a time as a "
-        f"model of its own, e.g. keras.Model(model.inputs, model.get_layer({names[0]!r}).output), "
-        "with that output's column as the target and the others left out of the data"
-    )
+def _refuse_several_outputs(names: Sequence[str]) -> None:
+    """A model with several outputs is analysed one head at a time: say so, naming them,
+    before a data column named like another output is taken for an extra feature."""
+    if len(names) > 1:
+        raise UnsupportedModelError(
+            f"the model has {len(names)} outputs {list(names)}: each is analysed against its "
+            "own target column; give the targets (--target repeated or A,B; target: [A, B]) "
+            "named like the outputs, or one per output in their order"
+        )
 
 
 def _unchanged(x: Any) -> Any:
@@ -287,6 +293,28 @@ def for_data(model: Model, data: EvalData) -> Model:
             f"{len(data.feature_names)} feature columns: {list(data.feature_names)}"
         )
     return model
+
+
+def heads_of(
+    model: Model, data: EvalData, targets: Sequence[str]
+) -> list[tuple[Head, Model, EvalData]]:
+    """The outputs ``targets`` ask for, each as a model of its own bound to the data with its
+    target column (``data.y`` holds one column per target, in order). A model with one output
+    is one head, its data unchanged: several targets of one output are its columns.
+
+    Raises
+    ------
+    DataError
+        When the targets match no outputs (``keras.heads.match_heads``).
+    """
+    names = getattr(model, "output_names", ())
+    if not isinstance(model, KerasModel) or len(names) < 2:
+        return [(Head(",".join(targets), 0, ",".join(targets)), for_data(model, data), data)]
+    found = []
+    for i, head in enumerate(match_heads(names, targets)):
+        one = data.for_target(i) if len(targets) > 1 else data
+        found.append((head, for_data(model.head(head.index), one), one))
+    return found
 
 
 def first_dense_of(model: Model) -> FirstDense | None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from importance_tasks.dependence import Dependence
 from importance_tasks.mlflow_io import contract, runs
 from importance_tasks.mlflow_io.contract import ARTIFACT_DIR, RunTag, VersionTag
-from importance_tasks.mlflow_io.version_tags import VersionTags, set_version_tag
+from importance_tasks.mlflow_io.version_tags import VersionTags, set_version_tag, stale_tags
 from importance_tasks.ranking.comparison import Comparison
 from importance_tasks.ranking.ranks import Agreement, Consensus
 from importance_tasks.result import Importance
@@ -40,15 +40,37 @@ class Aggregated:
     dependence: Dependence | None
 
 
-_AGGREGATED = (contract.CONSENSUS, contract.AGREEMENT, contract.COMPARISON, contract.DEPENDENCE)
+_AGGREGATED = (contract.CONSENSUS, contract.AGREEMENT, contract.COMPARISON)
 
 
 class AnalysisRun:
-    """The MLflow run of one analysis (model version, data digest, configuration)."""
+    """The MLflow run of one analysis (model version, data digest, configuration).
 
-    def __init__(self, client: MlflowClient, run_id: str) -> None:
+    With ``output``, one output's part of an analysis of several outputs: its results,
+    consensus, tables and charts under ``importance/<output>/``, its metrics named
+    ``<kind>/<output>/...`` (``contract.scoped_path``, ``contract.scoped_metrics``); the
+    dependence, report and manifest are the run's.
+    """
+
+    def __init__(self, client: MlflowClient, run_id: str, output: str | None = None) -> None:
         self.client = client
         self.run_id = run_id
+        self.output = output
+
+    def of_output(self, output: str | None) -> AnalysisRun:
+        """The same run, scoped to ``output``."""
+        scoped = AnalysisRun(self.client, self.run_id, output)
+        if "_info" in self.__dict__:
+            scoped.__dict__["_info"] = self._info
+        return scoped
+
+    def _p(self, path: str) -> str:
+        return contract.scoped_path(path, self.output)
+
+    def _log_metrics(self, metrics: Mapping[str, float], **linked: Any) -> None:
+        runs.log_metrics(
+            self.client, self.run_id, contract.scoped_metrics(metrics, self.output), **linked
+        )
 
     @classmethod
     def open(
@@ -95,18 +117,18 @@ class AnalysisRun:
         )
 
     def result(self, method: str) -> Importance | None:
-        record = self._read(contract.result_path(method))
+        record = self._read(self._p(contract.result_path(method)))
         return None if record is None else Importance.from_record(record)
 
     def results(self, methods: Iterable[str]) -> list[Importance]:
         """The logged results of ``methods``, in that order (methods without one left out),
         downloaded side by side."""
-        paths = [contract.result_path(m) for m in methods]
+        paths = [self._p(contract.result_path(m)) for m in methods]
         records = runs.read_json_artifacts(self.client, self.run_id, paths)
         return [Importance.from_record(r) for r in (records[p] for p in paths) if r is not None]
 
     def has_result(self, method: str) -> bool:
-        return runs.has_artifact(self.client, self.run_id, contract.result_path(method))
+        return runs.has_artifact(self.client, self.run_id, self._p(contract.result_path(method)))
 
     def log_result(
         self,
@@ -128,40 +150,39 @@ class AnalysisRun:
         method = result.method
         if self.has_result(method):
             return False
-        runs.log_metrics(self.client, self.run_id, contract.sanity_metrics(result))
-        runs.log_metrics(
-            self.client,
-            self.run_id,
+        self._log_metrics(contract.sanity_metrics(result))
+        self._log_metrics(
             contract.importance_metrics(result),
             model_id=model_id,
             dataset_digest=dataset_digest,
         )
         self._write(
             {
-                contract.table_path(method): table,
-                contract.result_path(method): json.dumps(result.to_record()),
+                self._p(contract.table_path(method)): table,
+                self._p(contract.result_path(method)): json.dumps(result.to_record()),
             }
         )
         return True
 
     def part(self, method: str, shard: int, *, randomized: bool = False) -> Any | None:
         """A shard part's record (``ShardPart.to_record``), or None when not logged."""
-        return self._read(contract.part_path(method, shard, randomized=randomized))
+        return self._read(self._p(contract.part_path(method, shard, randomized=randomized)))
 
     def has_part(self, method: str, shard: int, *, randomized: bool = False) -> bool:
-        path = contract.part_path(method, shard, randomized=randomized)
+        path = self._p(contract.part_path(method, shard, randomized=randomized))
         return runs.has_artifact(self.client, self.run_id, path)
 
     def log_part(self, record: Mapping[str, Any], *, randomized: bool = False) -> None:
-        path = contract.part_path(record["method"], int(record["shard"]), randomized=randomized)
+        shard = int(record["shard"])
+        path = self._p(contract.part_path(record["method"], shard, randomized=randomized))
         self._write({path: json.dumps(dict(record))})
 
     def log_skipped(self, method: str, reason: str, *, randomized: bool = False) -> None:
-        path = contract.skipped_path(method, randomized=randomized)
+        path = self._p(contract.skipped_path(method, randomized=randomized))
         self._write({path: json.dumps({"reason": reason})})
 
     def skipped(self, method: str, *, randomized: bool = False) -> str | None:
-        record = self._read(contract.skipped_path(method, randomized=randomized))
+        record = self._read(self._p(contract.skipped_path(method, randomized=randomized)))
         return None if record is None else str(record["reason"])
 
     # -- the data's dependence structure, logged by plan -------------------------------------
@@ -195,36 +216,31 @@ class AnalysisRun:
         ``tables`` (contract path -> CSV), then their metrics."""
         files: dict[str, str | bytes] = {
             **tables,
-            contract.AGREEMENT: json.dumps(agreement.to_record(consensus.features)),
-            contract.CONSENSUS: json.dumps(consensus.to_record()),
+            self._p(contract.AGREEMENT): json.dumps(agreement.to_record(consensus.features)),
+            self._p(contract.CONSENSUS): json.dumps(consensus.to_record()),
         }
         if comparison is not None:
             version, compared = comparison
-            files[contract.COMPARISON] = json.dumps(
+            files[self._p(contract.COMPARISON)] = json.dumps(
                 {"previous_version": version, **compared.to_record()}
             )
         self._write(files)
-        runs.log_metrics(
-            self.client,
-            self.run_id,
+        self._log_metrics(
             contract.aggregate_metrics(consensus, agreement, comparison),
             model_id=model_id,
             dataset_digest=dataset_digest,
         )
 
     def consensus(self) -> Consensus | None:
-        record = self._read(contract.CONSENSUS)
+        record = self._read(self._p(contract.CONSENSUS))
         return None if record is None else Consensus.from_record(record)
 
     def aggregated(self, methods: Sequence[str]) -> Aggregated:
         """What ``aggregate`` logged and ``publish`` reads, downloaded side by side."""
-        results = [contract.result_path(m) for m in methods]
-        found = runs.read_json_artifacts(
-            self.client,
-            self.run_id,
-            [*results, *_AGGREGATED],
-        )
-        consensus, agreement, comparison, dependence = (found[p] for p in _AGGREGATED)
+        results = [self._p(contract.result_path(m)) for m in methods]
+        aggregated = [*map(self._p, _AGGREGATED), contract.DEPENDENCE]
+        found = runs.read_json_artifacts(self.client, self.run_id, [*results, *aggregated])
+        consensus, agreement, comparison, dependence = (found[p] for p in aggregated)
         return Aggregated(
             results=[Importance.from_record(r) for r in (found[p] for p in results) if r],
             consensus=None if consensus is None else Consensus.from_record(consensus),
@@ -235,14 +251,24 @@ class AnalysisRun:
 
     def comparison(self) -> tuple[str, Comparison] | None:
         """(previous version, comparison) as aggregate logged it, or None."""
-        return _comparison(self._read(contract.COMPARISON))
+        return _comparison(self._read(self._p(contract.COMPARISON)))
 
     # -- publish: report, manifest last, version tags ---------------------------------------
 
     def log_report(self, html: str, plots: Mapping[str, bytes]) -> None:
-        """The report and its charts (``contract.plot_path`` name -> PNG), each drawn once."""
-        charts = {contract.plot_path(n): png for n, png in plots.items()}
+        """The run's report and charts (``contract.plot_path`` name -> PNG, of this output
+        when scoped), each drawn once."""
+        charts = {self._p(contract.plot_path(n)): png for n, png in plots.items()}
         self._write({contract.REPORT: html, **charts})
+
+    def log_charts(self, plots: Mapping[str, bytes]) -> None:
+        """Charts of this output (``contract.plot_path`` name -> PNG)."""
+        self._write({self._p(contract.plot_path(n)): png for n, png in plots.items()})
+
+    def outputs(self) -> dict[str, Any]:
+        """The outputs of a complete analysis of several (the manifest's ``outputs``: key ->
+        target, methods, skip reasons); empty for an analysis of one output."""
+        return dict((self.manifest() or {}).get("outputs") or {})
 
     def report_uri(self) -> str:
         """Where the report lies (a local path for a file artifact store)."""
@@ -261,11 +287,14 @@ class AnalysisRun:
 
     def tag_version(self, name: str, version: str, tags: Mapping[str, str]) -> None:
         """Set ``tags`` (``contract.version_tags``: the status last, so that a reader who
-        sees it complete sees the others) and clear a reason left by an earlier refusal."""
+        sees it complete sees the others) and clear a reason left by an earlier refusal, and
+        top features or drift an earlier analysis left that this one does not set."""
         for key, value in tags.items():
             set_version_tag(self.client, name, version, key, value)
-        if VersionTag.REASON in self.client.get_model_version(name, version).tags:
-            self.client.delete_model_version_tag(name, version, VersionTag.REASON)
+        found = self.client.get_model_version(name, version).tags
+        for key in [*stale_tags(found, dict(tags)), VersionTag.REASON]:
+            if key in found:
+                self.client.delete_model_version_tag(name, version, key)
 
     def tag_logged_model(self, model_id: str, tags: Mapping[str, str]) -> None:
         """The ``importance.*`` tags on the version's LoggedModel too, so that
@@ -276,12 +305,19 @@ class AnalysisRun:
 
     @classmethod
     def previous_consensus(
-        cls, client: MlflowClient, name: str, version: str, *, experiment: str
+        cls,
+        client: MlflowClient,
+        name: str,
+        version: str,
+        *,
+        experiment: str,
+        output: str | None = None,
     ) -> tuple[str, dict[str, int]] | None:
-        """The closest earlier version of ``name`` with a consensus ranking: (version,
-        feature -> rank). A version's complete run (its tags) comes first; failing that, a run
-        in ``experiment`` that aggregated that version but is not published yet (an earlier
-        version analysed in the same batch, such as a registry audit)."""
+        """The closest earlier version of ``name`` with a consensus ranking (of ``output``,
+        when one of several): (version, feature -> rank). A version's complete run (its tags)
+        comes first; failing that, a run in ``experiment`` that aggregated that version but is
+        not published yet (an earlier version analysed in the same batch, such as a registry
+        audit)."""
         older = sorted(
             (
                 str(v.version)
@@ -294,7 +330,7 @@ class AnalysisRun:
         exp = client.get_experiment_by_name(experiment)
         for candidate in older:
             for run_id in cls._ranked_runs(client, name, candidate, exp):
-                found = cls(client, run_id).consensus()
+                found = cls(client, run_id, output).consensus()
                 if found is not None:
                     return candidate, found.ranks()
         return None

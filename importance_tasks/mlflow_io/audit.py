@@ -12,6 +12,7 @@ from importance_tasks.errors import InputError
 from importance_tasks.mlflow_io import contract, runs
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.version_tags import VersionTags
+from importance_tasks.ranking.comparison import Comparison
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -96,24 +97,36 @@ def audit_rows(
             status = "failed" if (name, version) in analysed_now else "missing"
         else:
             status = "analysed" if (name, version) in analysed_now else "up to date"
-        found = AnalysisRun(client, run_id).comparison() if current and run_id else None
-        previous, compared = found if found else ("", None)
-        movers = ", ".join(f"{f} {m:+d}" for f, m in compared.movers()) if compared else ""
+        found = _comparisons(AnalysisRun(client, run_id)) if current and run_id else {}
+        compared = list(found.values())
+        movers = ", ".join(
+            f"{f if o is None else f'{o}/{f}'} {m:+d}" for o, (_, c) in found.items()
+            for f, m in c.movers()
+        )  # fmt: skip
         rows.append(
             AuditRow(
                 model=name,
                 version=version,
                 status=status,
                 top_features=tags.top_features if current else "",
-                previous_version=previous,
-                spearman=compared.spearman if compared else None,
-                ndcg=compared.ndcg if compared else None,
-                drifted=("yes" if compared.drifted else "no") if compared else "",
+                previous_version=compared[0][0] if compared else "",
+                spearman=min(c.spearman for _, c in compared) if compared else None,
+                ndcg=min(c.ndcg for _, c in compared) if compared else None,
+                drifted=("yes" if any(c.drifted for _, c in compared) else "no")
+                if compared
+                else "",
                 movers=movers,
                 run_id=run_id if current else "",
             )
         )
     return rows
+
+
+def _comparisons(run: AnalysisRun) -> dict[str | None, tuple[str, Comparison]]:
+    """Each output's comparison with the previous version (one output: under None); an
+    analysis of several outputs has drifted when any output has."""
+    found = {o: run.of_output(o).comparison() for o in run.outputs() or [None]}
+    return {o: c for o, c in found.items() if c is not None}
 
 
 def log_audit(

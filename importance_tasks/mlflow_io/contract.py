@@ -8,6 +8,7 @@ values of the version tags, the params and the manifest, are built here and nowh
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -36,11 +37,14 @@ __all__ = [
     "importance_metrics",
     "manifest",
     "metric_key",
+    "output_tag",
     "part_path",
     "plot_path",
     "result_path",
     "run_params",
     "sanity_metrics",
+    "scoped_metrics",
+    "scoped_path",
     "skipped_path",
     "table_path",
     "top_ranks_value",
@@ -112,6 +116,37 @@ def plot_path(name: str) -> str:
     return f"{ARTIFACT_DIR}/plots/{name}.png"
 
 
+def scoped_path(path: str, output: str | None) -> str:
+    """An artifact of one output of several: ``importance/<output>/...`` (None: as it is)."""
+    if output is None:
+        return path
+    return f"{ARTIFACT_DIR}/{_part(output)}/{path.removeprefix(ARTIFACT_DIR + '/')}"
+
+
+def scoped_metrics(metrics: Mapping[str, float], output: str | None) -> dict[str, float]:
+    """Metrics of one output of several: the output after the first part of each name
+    (``importance/<output>/<method>/<feature>``, ``agreement/<output>/kendall_w``)."""
+    if output is None:
+        return dict(metrics)
+    scoped = {}
+    for key, value in metrics.items():
+        kind, _, rest = key.partition("/")
+        scoped[f"{kind}/{_part(output)}/{rest}"] = value
+    return scoped
+
+
+def output_tag(tag: str, output: str | None) -> str:
+    """A version tag of one output of several: ``importance.<output>.top_features``."""
+    if output is None:
+        return tag
+    prefix, _, name = tag.rpartition(".")
+    return f"{prefix}.{_part(output)}.{name}"
+
+
+def _part(name: str) -> str:
+    return _UNSAFE.sub("_", name).replace("/", "_")
+
+
 def metric_key(*parts: str) -> str:
     """A metric name from parts; characters MLflow refuses, and ``/`` in a part, become ``_``."""
     return "/".join(_UNSAFE.sub("_", part) for part in parts)
@@ -122,7 +157,7 @@ def run_params(
     model: Mapping[str, str],
     data: Mapping[str, Any],
     identity: Mapping[str, Any],
-    scoring: str,
+    scoring: str | Mapping[str, str],
     package_versions: Mapping[str, str],
 ) -> dict[str, Any]:
     """The params of an analysis run: the model (``name``, ``version``, ``uri``, ``flavor``),
@@ -141,7 +176,7 @@ def run_params(
         "target_source": data["target_source"],
         "methods": ",".join(identity["methods"]),
         "seed": identity["seed"],
-        "scoring": scoring,
+        "scoring": scoring if isinstance(scoring, str) else json.dumps(dict(scoring)),
         "feature_names_checked": data["names_checked"],
         "feature_names_source": data["names_source"] or "the table's order",
         **{f"settings.{m}": o for m, o in identity["options"].items()},
@@ -217,21 +252,21 @@ def drift_value(comparison: Comparison) -> str:
 def version_tags(
     *,
     run_id: str,
-    top_features: Sequence[str],
-    consensus: Consensus,
+    outputs: Mapping[str | None, tuple[Sequence[str], Consensus, Comparison | None]],
     config_digest: str,
-    comparison: Comparison | None,
 ) -> dict[str, str]:
-    """The ``importance.*`` tags of an analysed version, in the order they are set: the
-    status last, so that a reader who sees it complete sees the others."""
-    tags = {
-        VersionTag.RUN_ID: run_id,
-        VersionTag.TOP_FEATURES: ",".join(top_features),
-        VersionTag.TOP_RANKS: top_ranks_value(consensus),
-        VersionTag.CONFIG: config_digest,
-    }
-    if comparison is not None:
-        tags[VersionTag.DRIFT] = drift_value(comparison)
+    """The ``importance.*`` tags of an analysed version, in the order they are set: for each
+    output (None: the one output of the analysis), its top features, top ranks and drift,
+    named ``importance.<output>.top_features`` when there are several; the run, the
+    configuration, and the status last, so that a reader who sees it complete sees the
+    others."""
+    tags = {VersionTag.RUN_ID: run_id}
+    for output, (top_features, consensus, comparison) in outputs.items():
+        tags[output_tag(VersionTag.TOP_FEATURES, output)] = ",".join(top_features)
+        tags[output_tag(VersionTag.TOP_RANKS, output)] = top_ranks_value(consensus)
+        if comparison is not None:
+            tags[output_tag(VersionTag.DRIFT, output)] = drift_value(comparison)
+    tags[VersionTag.CONFIG] = config_digest
     tags[VersionTag.STATUS] = VersionTag.COMPLETE
     return tags
 
@@ -246,10 +281,15 @@ def manifest(
     skip_reasons: Mapping[str, str],
     identity: Mapping[str, Any],
     artifacts: Sequence[str],
+    outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """``manifest.json``, written last: what the run holds. ``model``: name, version,
-    model_id; ``data``: uri, digest, rows, target, column_types."""
+    model_id; ``data``: uri, digest, rows, target, column_types. With several outputs,
+    ``outputs``: each output's target, methods and skip reasons (``methods`` and ``skipped``
+    then list what any output has)."""
+    found = {} if outputs is None else {"outputs": {k: dict(v) for k, v in outputs.items()}}
     return {
+        **found,
         "complete": True,
         "key": key,
         "run_id": run_id,

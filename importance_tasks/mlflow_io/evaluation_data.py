@@ -67,6 +67,7 @@ class ColumnRule:
     in_order: bool = False
     steps: int | None = None  # a sequence model's window: ``width`` variables x ``steps``
     windowing: Windowing = field(default_factory=Windowing)
+    outputs: tuple[str, ...] = ()  # a model's several outputs: their columns are no features
 
     @property
     def ordering(self) -> list[str]:
@@ -80,19 +81,30 @@ class DataSource:
 
     data: EvalData
     uri: str
-    target: str
+    targets: tuple[str, ...]
     data_source: str
     target_source: str
     names_source: str | None  # None: the columns were taken in the table's order, unchecked
+    ignored: tuple[str, ...] = ()  # columns of outputs not analysed, left out of the features
+
+    @property
+    def target(self) -> str:
+        """The target column (several: comma-separated, as shown)."""
+        return ",".join(self.targets)
 
     @property
     def names_checked(self) -> bool:
         return self.names_source is not None
 
     def warnings(self) -> list[str]:
-        if self.names_checked:
-            return []
-        return [unnamed_columns_warning(len(self.data.feature_names))]
+        found = [
+            f"column {c!r} is the model's output {c!r}, not analysed here: it was left out of "
+            "the features (add it to the targets to analyse that output too)"
+            for c in self.ignored
+        ]
+        if not self.names_checked:
+            found.append(unnamed_columns_warning(len(self.data.feature_names)))
+        return found
 
 
 def fetch_data(
@@ -100,7 +112,7 @@ def fetch_data(
     ref: ModelRef,
     *,
     data_uri: str | None,
-    target: str | None,
+    target: str | Sequence[str] | None,
     columns: ColumnRule,
 ) -> DataSource:
     """Find, read and check the evaluation table (see the module's docstring).
@@ -120,16 +132,23 @@ def fetch_data(
         uri, data_source = _logged_data(client, ref, run)
     with _local_copy(client, uri) as path:
         table = table_columns(path)
-        column, target_source = _target(ref, run, target, table, columns)
-        expected, names_source = _expected_columns(columns, column, table)
+        targets, target_source = _targets(ref, run, target, table, columns)
+        inputs = columns.model_columns or ()
+        ignored = tuple(c for c in columns.outputs if c in table and c not in [*targets, *inputs])
+        expected, names_source = _expected_columns(columns, [*targets, *ignored], table)
         if columns.steps is None:
-            data = read_eval_data(path, target=column, feature_names=expected)
+            data = read_eval_data(path, target=targets, feature_names=expected, ignore=ignored)
+        elif len(targets) > 1:
+            raise DataError(
+                f"targets {targets}: a sequence model's windows are analysed for one target "
+                "column at a time"
+            )
         else:
             data = read_windows(
-                path, steps=columns.steps, target=column, feature_names=expected,
+                path, steps=columns.steps, target=targets[0], feature_names=expected,
                 windowing=columns.windowing,
             )  # fmt: skip
-    return DataSource(data, uri, column, data_source, target_source, names_source)
+    return DataSource(data, uri, tuple(targets), data_source, target_source, names_source, ignored)
 
 
 def _local_path(uri: str) -> Path | None:
@@ -217,22 +236,32 @@ def _unreadable_local(uri: str) -> bool:
     return path is not None and not path.is_file()
 
 
-def _target(
-    ref: ModelRef, run: Any, given: str | None, table: Sequence[str], columns: ColumnRule
-) -> tuple[str, str]:
-    """The target column and where it came from."""
+def _targets(
+    ref: ModelRef,
+    run: Any,
+    given: str | Sequence[str] | None,
+    table: Sequence[str],
+    columns: ColumnRule,
+) -> tuple[list[str], str]:
+    """The target column(s) and where they came from: given; else the run's ``target`` param
+    or tag (comma-separated for several outputs); else the columns named like the model's
+    several outputs; else the one column no model input takes."""
     if given:
-        return given, "given (target)"
+        return ([given] if isinstance(given, str) else list(given)), "given (target)"
     for kind, values in (("param", run.data.params), ("tag", run.data.tags)) if run else ():
         for key in TARGET_KEYS:
             if values.get(key):
-                return str(values[key]), f"the {key!r} {kind} of run {run.info.run_id}"
+                text = str(values[key])
+                found = [t.strip() for t in text.split(",")] if columns.outputs else [text]
+                return found, f"the {key!r} {kind} of run {run.info.run_id}"
+    if columns.outputs and all(o in table for o in columns.outputs):
+        return list(columns.outputs), "the columns named like the model's outputs"
     names = columns.names
     exact = names is not None and (not names.may_hold_target or len(names.names) == columns.width)
     inputs = columns.model_columns or (names.names if names and exact else None)
     left = [c for c in table if inputs is not None and c not in [*inputs, *columns.ordering]]
     if len(left) == 1 and inputs is not None:
-        return left[0], "the one column of the table that no model input takes"
+        return left, "the one column of the table that no model input takes"
     known = "" if inputs is None else f" ({len(left)} columns no model input takes: {left})"
     raise NeedsDataError(
         f"no target column for {ref.uri}{known}: pass target (--target), or log a 'target' "
@@ -241,7 +270,7 @@ def _target(
 
 
 def _expected_columns(
-    columns: ColumnRule, target: str, table: Sequence[str]
+    columns: ColumnRule, left_out: Sequence[str], table: Sequence[str]
 ) -> tuple[list[str] | None, str | None]:
     """The feature columns the table must hold, in the model's order (None: the table's own
     order, or by name for named inputs), and where their names came from."""
@@ -249,7 +278,7 @@ def _expected_columns(
         return None, "the model's named inputs"
     mismatch = ""
     if columns.names is not None:
-        names = list(columns.names.without([target, *columns.ordering]))
+        names = list(columns.names.without([*left_out, *columns.ordering]))
         if len(names) == columns.width:
             return names, columns.names.source
         mismatch = (
@@ -265,7 +294,7 @@ def _expected_columns(
             f"nothing names the model's {columns.width} input columns{found} (its signature is "
             "tensor-only, and no input example, 'feature_names' tag or param, or training "
             "dataset schema holds them), so the table's columns "
-            f"{[c for c in table if c not in [target, *columns.ordering]]} cannot be checked: "
+            f"{[c for c in table if c not in [*left_out, *columns.ordering]]} cannot be checked: "
             "give feature_names "
             "(--feature-names a,b,...), or columns_in_model_order=true "
             "(--columns-in-model-order) to take them in the table's order"

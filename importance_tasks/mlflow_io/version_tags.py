@@ -12,7 +12,7 @@ from importance_tasks.mlflow_io.contract import VersionTag
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["VersionTags", "mark_unanalysable", "set_version_tag"]
+__all__ = ["VersionTags", "mark_unanalysable", "set_version_tag", "stale_tags"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class VersionTags:
             run_id=tags.get(VersionTag.RUN_ID),
             status=tags.get(VersionTag.STATUS),
             config=tags.get(VersionTag.CONFIG),
-            top_features=tags.get(VersionTag.TOP_FEATURES, ""),
+            top_features=tags.get(VersionTag.TOP_FEATURES) or _per_output(tags),
             top_ranks=tags.get(VersionTag.TOP_RANKS, ""),
             drift=tags.get(VersionTag.DRIFT),
         )
@@ -57,6 +57,28 @@ class VersionTags:
             and self.config == config_digest
             and bool(self.run_id)
         )
+
+
+def _per_output(tags: dict[str, str]) -> str:
+    """The top features of an analysis of several outputs, ``price: a,b; churn: c,d``."""
+    prefix, suffix = "importance.", "." + VersionTag.TOP_FEATURES.rpartition(".")[2]
+    return "; ".join(
+        f"{key[len(prefix) : -len(suffix)]}: {value}"
+        for key, value in tags.items()
+        if key.startswith(prefix) and key.endswith(suffix) and key != VersionTag.TOP_FEATURES
+    )
+
+
+def stale_tags(tags: dict[str, str], new: dict[str, str]) -> list[str]:
+    """The top features, top ranks and drift tags (of any output) that a new analysis's tags
+    ``new`` do not set again: left from an earlier analysis, they would mislead."""
+    kinds = {t.rpartition(".")[2] for t in (VersionTag.TOP_FEATURES, VersionTag.TOP_RANKS)}
+    kinds.add(VersionTag.DRIFT.rpartition(".")[2])
+    return [
+        key
+        for key in tags
+        if key.startswith("importance.") and key.rpartition(".")[2] in kinds and key not in new
+    ]
 
 
 def mark_unanalysable(

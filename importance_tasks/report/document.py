@@ -6,6 +6,7 @@ import base64
 import csv
 import html
 import io
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "bar_chart_png",
     "comparison_csv",
     "method_csv",
+    "outputs_report_html",
     "rank_heatmap_png",
     "rankings_csv",
     "report_html",
@@ -312,6 +314,27 @@ rank.</p>
 <h2>Where this comes from</h2><table>{ctx}</table>
 </body></html>
 """
+
+
+def outputs_report_html(title: str, sections: Mapping[str, str]) -> str:
+    """One page from the reports of several outputs (``report_html`` each): a section per
+    output, its headings one level down."""
+    esc = html.escape
+    parts = []
+    for output, page in sections.items():
+        body = page[page.index("<body>") + len("<body>") : page.rindex("</body>")]
+        for level in (3, 2, 1):
+            body = body.replace(f"<h{level}>", f"<h{level + 1}>")
+            body = body.replace(f"</h{level}>", f"</h{level + 1}>")
+        parts.append(f'<section id="output-{esc(output)}">{body}</section>')
+    head = re.sub(
+        r"<title>.*?</title>", f"<title>{esc(title)}</title>", page[: page.index("<body>")]
+    )
+    links = "".join(f'<li><a href="#output-{esc(o)}">{esc(o)}</a></li>' for o in sections)
+    return (
+        f"{head}<body><h1>{esc(title)}</h1><p>The model's outputs, each analysed against its "
+        f"own target:</p><ul>{links}</ul>{''.join(parts)}</body></html>\n"
+    )
 
 
 def audit_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -17,7 +17,7 @@ from importance_tasks.stage.aggregate import aggregate
 from importance_tasks.stage.compute import compute, compute_jobs
 from importance_tasks.stage.inputs import data_digest, load_inputs
 from importance_tasks.stage.plan import DEFAULT_EXPERIMENT, Job, Plan, jobs, plan
-from importance_tasks.stage.publish import publish, read_logged_analysis
+from importance_tasks.stage.publish import publish, read_logged_analysis, read_logged_outputs
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
@@ -33,6 +33,7 @@ __all__ = [
     "plan",
     "publish",
     "read_logged_analysis",
+    "read_logged_outputs",
     "run_stage",
 ]
 
@@ -43,13 +44,14 @@ def run_stage(
     *,
     record: AnalysisConfig | None = None,
     **inputs: Any,
-) -> tuple[Plan, Analysis]:
+) -> tuple[Plan, dict[str, Analysis]]:
     """The whole stage in one process: plan, every job, aggregate, publish.
 
     Takes ``plan``'s arguments. The version's ``importance.*`` tags are set when ``config`` is
     the configuration of record (``record``, default: the defaults) or asks for it
     (``tag_version``); any other analysis is logged as its own run and leaves the tags alone.
-    Returns the plan and the analysis read back from the run, so a repeated call on a complete
+    Returns the plan and each output's analysis read back from the run (keyed by its target
+    for an analysis of one output; ``read_logged_outputs``), so a repeated call on a complete
     run returns the logged result without computing.
     """
     pinned = plan(model, config, tag_version=is_of_record(config, record), **inputs)
@@ -57,7 +59,7 @@ def run_stage(
         compute_jobs(pinned, jobs(pinned))  # the model and data loaded once
         aggregate(pinned)
     publish(pinned)
-    return pinned, read_logged_analysis(pinned.tracking_uri, pinned.run_id)
+    return pinned, read_logged_outputs(pinned.tracking_uri, pinned.run_id)
 
 
 def is_of_record(config: AnalysisConfig, record: AnalysisConfig | None = None) -> bool:

@@ -22,23 +22,36 @@ __all__ = ["aggregate"]
 
 
 def aggregate(plan: Plan) -> dict[str, Any]:
-    """Combine, rank, compare and log; returns a small summary (``AggregateSummary``, as
-    XCom carries it)."""
-
+    """Combine, rank, compare and log, for each output analysed; returns a small summary
+    (``AggregateSummary``, as XCom carries it; with several outputs ``{"outputs": {output:
+    summary}}``)."""
     client = connect(plan.tracking_uri)
-    run = AnalysisRun(client, plan.run_id)
+    if not plan.outputs:
+        return _aggregate(plan, AnalysisRun(client, plan.run_id))
+    return {
+        "outputs": {o: _aggregate(plan, AnalysisRun(client, plan.run_id, o)) for o in plan.outputs}
+    }
+
+
+def _aggregate(plan: Plan, run: AnalysisRun) -> dict[str, Any]:
+    client = run.client
     for method in plan.config.methods:
         _combine_shards(plan, run, method)
     results = run.results(plan.config.methods)
     if not results:
+        which = "" if run.output is None else f" for output {run.output!r}"
         raise InputError(
-            f"no method produced a result in run {plan.run_id} (all failed or were skipped)"
+            f"no method produced a result{which} in run {plan.run_id} (all failed or were skipped)"
         )
     config = plan.config
     combined = consensus(results, k=config.top_k, seed=config.seed, counted=config.counted_methods)
     agreed = agreement(results)
     previous = AnalysisRun.previous_consensus(
-        client, plan.model.name, plan.model.version, experiment=plan.experiment
+        client,
+        plan.model.name,
+        plan.model.version,
+        experiment=plan.experiment,
+        output=run.output,
     )
     comparison = None
     if previous is not None:

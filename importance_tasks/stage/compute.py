@@ -58,21 +58,23 @@ def compute(plan: Plan, job: Job, *, inputs: Callable[[], Inputs] | None = None)
     """
 
     load = inputs or _LoadOnce(plan)
-    config = plan.config
+    config = plan.config.for_output(job.output or plan.target)
     if job.method not in config.methods:
         raise InputError(f"method {job.method!r} is not in this analysis: {list(config.methods)}")
-    run = AnalysisRun(connect(plan.tracking_uri), plan.run_id)
+    if job.output is not None and job.output not in plan.outputs:
+        raise InputError(f"output {job.output!r} is not in this analysis: {list(plan.outputs)}")
+    run = AnalysisRun(connect(plan.tracking_uri), plan.run_id, job.output)
     summary: dict[str, Any] = {**job.to_dict(), "run_id": plan.run_id}
     if plan.complete or run.has_result(job.method):
         return {**summary, "status": "reused"}
     if job.shard is not None:
         return {**summary, **_compute_shard(plan, job, run, load)}
-    loaded = load()
+    model, data = load().for_output(job.output)
     outcome = run_method(
         job.method,
         config,
-        loaded.model,
-        loaded.data,
+        model,
+        data,
         constant=plan.constant_features,
         progress=LogProgress(log.info, job.method),
     )
@@ -105,8 +107,7 @@ def _compute_shard(
         raise InputError(f"method {job.method!r} does not work in row shards")
     if run.has_part(job.method, job.shard, randomized=job.randomized):
         return {"status": "reused"}
-    inputs = load()
-    model = inputs.model
+    model, data = load().for_output(job.output)
     if job.randomized:
         try:
             model = randomized_copy(model, seed=plan.config.seed)
@@ -115,9 +116,9 @@ def _compute_shard(
             return {"status": "skipped", "reason": str(exc)}
     part = method.compute_shard(
         model,
-        inputs.data,
+        data,
         shard=job.shard,
-        scoring=plan.config.scoring,
+        scoring=plan.config.scoring_for(job.output or plan.target),
         progress=LogProgress(log.info, f"{job.method} shard {job.shard}"),
     )
     run.log_part(part.to_record(), randomized=job.randomized)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from importance_tasks.config import AnalysisConfig
 from importance_tasks.data import EvalData
-from importance_tasks.keras.keras_model import for_data
+from importance_tasks.errors import InputError
+from importance_tasks.keras.keras_model import heads_of
 from importance_tasks.mlflow_io.client import access
 from importance_tasks.mlflow_io.evaluation_data import ColumnRule, DataSource, fetch_data
 from importance_tasks.mlflow_io.feature_names import FeatureNames
@@ -29,16 +31,24 @@ SCORING_CHECK_ROWS = 10_000
 
 @dataclass(frozen=True)
 class Inputs:
-    """A pinned model version, loaded, with its evaluation data and where that came from."""
+    """A pinned model version, loaded, with its evaluation data and where that came from.
+
+    ``heads``: each output analysed (its key -> the model to that output alone and the data
+    with its target), when several are; empty for an analysis of one output, whose model and
+    data are ``model`` and ``data``.
+    """
 
     ref: ModelRef
     loaded: LoadedModel
     model: Model  # the loaded model taking the data's columns (by name for named inputs)
     source: DataSource
+    one_target: EvalData
+    heads: Mapping[str, tuple[Model, EvalData]] = field(default_factory=dict)
 
     @property
     def data(self) -> EvalData:
-        return self.source.data
+        """The rows with the target of ``model`` (the first output's, when several)."""
+        return self.one_target
 
     @property
     def data_uri(self) -> str:
@@ -48,12 +58,32 @@ class Inputs:
     def target(self) -> str:
         return self.source.target
 
-    def check_scoring(self, scoring: str) -> None:
-        """Refuse a scoring that does not fit the model's output (``InputError``), before
-        anything is computed or logged."""
-        rows = self.data.X[:SCORING_CHECK_ROWS]
-        output = self.model.predict(np.asarray(rows, dtype=np.float32))
-        get_scorer(scoring, output=output, y=self.data.y[:SCORING_CHECK_ROWS])
+    @property
+    def outputs(self) -> dict[str, str]:
+        """Each output analysed -> its target column (empty for one output)."""
+        return dict(zip(self.heads, self.source.targets, strict=True)) if self.heads else {}
+
+    def for_output(self, output: str | None) -> tuple[Model, EvalData]:
+        """The model and data of one output (None: the analysis of one output)."""
+        if output is None:
+            return self.model, self.data
+        if output not in self.heads:
+            raise InputError(f"output {output!r} is not analysed here: {list(self.heads)}")
+        return self.heads[output]
+
+    def check_scoring(self, config: AnalysisConfig) -> None:
+        """Refuse a scoring that does not fit an output (``InputError``), before anything is
+        computed or logged."""
+        config.check_outputs(list(self.heads) or [self.target])
+        for output in self.heads or [None]:
+            model, data = self.for_output(output)
+            rows = data.X[:SCORING_CHECK_ROWS]
+            found = model.predict(np.asarray(rows, dtype=np.float32))
+            scoring = config.scoring_for(output or self.target)
+            try:
+                get_scorer(scoring, output=found, y=data.y[:SCORING_CHECK_ROWS])
+            except InputError as exc:
+                raise type(exc)(f"output {output!r}: {exc}" if output else str(exc)) from None
 
 
 def data_digest(data: EvalData) -> str:
@@ -77,7 +107,7 @@ def load_inputs(
     model: ModelSpec | ModelRef | str,
     *,
     data_uri: str | None = None,
-    target: str | None = None,
+    target: str | Sequence[str] | None = None,
     trust_pyfunc: bool = False,
     feature_names: Sequence[str] | None = None,
     columns_in_model_order: bool = False,
@@ -90,7 +120,9 @@ def load_inputs(
     those MLflow recorded (``mlflow_io.feature_names``), in any order. With no names at all,
     the table's order is taken only with ``columns_in_model_order`` (``NeedsDataError``
     otherwise). A sequence model's table is cut into windows by ``windowing``; its variables
-    are matched like a matrix input's columns.
+    are matched like a matrix input's columns. A model with several outputs is analysed for
+    the outputs the targets name (``keras.heads.match_heads``); a column named like another
+    output is no feature.
     """
 
     with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):
@@ -111,7 +143,10 @@ def load_inputs(
             in_order=columns_in_model_order,
             steps=None if window is None else window[0],
             windowing=windowing or Windowing(),
+            outputs=names if len(names := getattr(loaded.model, "output_names", ())) > 1 else (),
         ),
     )
-    data = source.data
-    return Inputs(ref, loaded, for_data(loaded.model, data), source)
+    found = heads_of(loaded.model, source.data, source.targets)
+    _, bound, data = found[0]
+    heads = {head.key: (m, d) for head, m, d in found} if len(found) > 1 else {}
+    return Inputs(ref, loaded, bound, source, data, heads)

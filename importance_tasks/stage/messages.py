@@ -43,6 +43,16 @@ class Request:
         return cls(ModelSpec(**data["model"]), settings)
 
 
+def _least(values: Any) -> float | None:
+    found = [v for v in values if v is not None]
+    return min(found) if found else None
+
+
+def _output_fields(summary: PublishSummary) -> dict[str, Any]:
+    keep = ("top_features", "previous_version", "ndcg", "drift", "drifted", "sanity", "excluded")
+    return {key: getattr(summary, key) for key in keep}
+
+
 def _number(value: float) -> float | None:
     return None if np.isnan(value) else round(float(value), 4)
 
@@ -100,7 +110,7 @@ class PublishSummary:
     # What an analysis event carries: small, ids, names and verdicts.
     EVENT_FIELDS = (
         "model_name", "model_version", "run_id", "status", "top_features", "previous_version",
-        "ndcg", "drift", "drifted", "sanity", "excluded", "tagged",
+        "ndcg", "drift", "drifted", "sanity", "excluded", "tagged", "outputs",
     )  # fmt: skip
 
     run_id: str
@@ -117,6 +127,35 @@ class PublishSummary:
     drift: str | None = None
     drifted: bool | None = None
     movers: list[Any] = field(default_factory=list)
+    # An analysis of several outputs: each output's summary (its top features, drift,
+    # sanity, ...); the fields above then hold every output's, prefixed ``<output>/``.
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of_outputs(cls, found: Mapping[str, PublishSummary], *, tagged: bool) -> PublishSummary:
+        """The summary of an analysis of several outputs: drifted when any output drifted,
+        the least nDCG and Spearman, every output's sanity verdicts, exclusions and top
+        features under ``<output>/``; each output's own summary in ``outputs``."""
+        first = next(iter(found.values()))
+        drifted = [s.drifted for s in found.values() if s.drifted is not None]
+        return cls(
+            run_id=first.run_id,
+            model_name=first.model_name,
+            model_version=first.model_version,
+            tagged=tagged,
+            top_features=[f"{k}/{f}" for k, s in found.items() for f in s.top_features],
+            excluded={f"{k}/{m}": why for k, s in found.items() for m, why in s.excluded.items()},
+            sanity={f"{k}/{m}": ok for k, s in found.items() for m, ok in s.sanity.items()},
+            previous_version=next(
+                (s.previous_version for s in found.values() if s.previous_version), None
+            ),
+            spearman=_least(s.spearman for s in found.values()),
+            ndcg=_least(s.ndcg for s in found.values()),
+            drift="; ".join(f"{k}: {s.drift}" for k, s in found.items() if s.drift) or None,
+            drifted=any(drifted) if drifted else None,
+            movers=[[f"{k}/{f}", m] for k, s in found.items() for f, m in s.movers],
+            outputs={k: _output_fields(s) for k, s in found.items()},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +77,10 @@ class Plan:
     feature_names_checked: bool = False
     # Whether publish sets the version's importance.* tags: this is its analysis of record.
     tag_version: bool = True
+    # The target columns, and with several outputs analysed each output's key (in the same
+    # order; ``keras.heads.Head``); no outputs: an analysis of one output.
+    targets: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
 
     def provenance(self) -> dict[str, Any]:
         """Where the data, target and column names came from (the CLI prints these)."""
@@ -102,6 +106,8 @@ class Plan:
             "settings": dict(self.settings),
             "constant_features": list(self.constant_features),
             "column_types": dict(self.column_types),
+            "targets": list(self.targets),
+            "outputs": list(self.outputs),
         }
 
     @classmethod
@@ -111,6 +117,8 @@ class Plan:
                 **data,
                 "model": ModelRef.from_dict(data["model"]),
                 "constant_features": tuple(data.get("constant_features", ())),
+                "targets": tuple(data.get("targets", ())),
+                "outputs": tuple(data.get("outputs", ())),
             }
         )
 
@@ -118,23 +126,36 @@ class Plan:
 @dataclass(frozen=True)
 class Job:
     """One compute task: a method, in one piece (``shard`` None) or one row shard of it, on
-    the model or (for a sharded method's sanity check) on its randomised copy."""
+    the model or (for a sharded method's sanity check) on its randomised copy; of one output
+    when the analysis has several."""
 
     method: str
     shard: int | None = None
     randomized: bool = False
+    output: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "shard": self.shard, "randomized": self.randomized}
+        return {
+            "method": self.method,
+            "shard": self.shard,
+            "randomized": self.randomized,
+            "output": self.output,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Job:
-        return cls(data["method"], data.get("shard"), bool(data.get("randomized", False)))
+        return cls(
+            data["method"],
+            data.get("shard"),
+            bool(data.get("randomized", False)),
+            data.get("output"),
+        )
 
     @property
     def label(self) -> str:
         shard = "" if self.shard is None else f" shard {self.shard}"
-        return self.method + shard + (" (randomised model)" if self.randomized else "")
+        output = "" if self.output is None else f"{self.output}: "
+        return output + self.method + shard + (" (randomised model)" if self.randomized else "")
 
 
 def plan(
@@ -143,7 +164,7 @@ def plan(
     *,
     tracking_uri: str | None = None,
     data_uri: str | None = None,
-    target: str | None = None,
+    target: str | Sequence[str] | None = None,
     experiment: str = DEFAULT_EXPERIMENT,
     trust_pyfunc: bool = False,
     tag_version: bool = True,
@@ -160,8 +181,11 @@ def plan(
         What to compute; part of the run's identity with the model version and data digest.
     tracking_uri : str, optional
         Default: ``MLFLOW_TRACKING_URI``.
-    data_uri, target : str, optional
-        The evaluation table and its target column; default: what the model's run logged.
+    data_uri : str, optional
+        The evaluation table; default: what the model's run logged.
+    target : str or sequence of str, optional
+        Its target column, or one per output analysed of a model with several (matched by
+        the outputs' names, else by order); default: what the model's run logged.
     experiment : str, default="importance"
     trust_pyfunc : bool, default=False
         Allow non-Keras (pickled) pyfunc models.
@@ -197,7 +221,7 @@ def plan(
                 reason=str(exc),
             )
         raise
-    inputs.check_scoring(config.scoring)
+    inputs.check_scoring(config)
     requested_digest = config.digest()
     prepared = prepare(inputs.model, inputs.data, config)
     config, found = prepared.config, prepared.dependence
@@ -262,6 +286,8 @@ def plan(
         target_source=inputs.source.target_source,
         feature_names_checked=inputs.source.names_checked,
         tag_version=tag_version,
+        targets=inputs.source.targets,
+        outputs=tuple(inputs.outputs),
     )
 
 
@@ -295,14 +321,15 @@ def jobs(plan: Plan) -> list[Job]:
     sanity check, one per shard on the randomised model) for a method that splits its rows."""
     out: list[Job] = []
     sanity = plan.config.sanity_check
-    for method in plan.config.methods:
-        count = n_shards(plan, method)
-        if count == 1:
-            out.append(Job(method))
-            continue
-        out.extend(Job(method, k) for k in range(count))
-        if sanity:
-            out.extend(Job(method, k, randomized=True) for k in range(count))
+    for output in plan.outputs or (None,):
+        for method in plan.config.methods:
+            count = n_shards(plan, method)
+            if count == 1:
+                out.append(Job(method, output=output))
+                continue
+            out.extend(Job(method, k, output=output) for k in range(count))
+            if sanity:
+                out.extend(Job(method, k, randomized=True, output=output) for k in range(count))
     return out
 
 
@@ -314,7 +341,7 @@ def checked_inputs(plan: Plan) -> Inputs:
         connect(plan.tracking_uri),
         plan.model,
         data_uri=plan.data_uri,
-        target=plan.target,
+        target=list(plan.targets) or plan.target,
         trust_pyfunc=plan.trust_pyfunc,
         feature_names=plan.config.feature_names,
         columns_in_model_order=plan.config.columns_in_model_order,

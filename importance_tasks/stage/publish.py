@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,9 +15,11 @@ from importance_tasks.errors import InputError
 from importance_tasks.mlflow_io import contract
 from importance_tasks.mlflow_io.analysis_run import Aggregated, AnalysisRun
 from importance_tasks.mlflow_io.client import access, connect
-from importance_tasks.ranking.ranks import Agreement, Consensus, top_features
+from importance_tasks.ranking.comparison import Comparison
+from importance_tasks.ranking.ranks import top_features
 from importance_tasks.report.document import (
     bar_chart_png,
+    outputs_report_html,
     rank_heatmap_png,
     report_html,
     step_heatmap_png,
@@ -26,68 +29,71 @@ from importance_tasks.result import Importance
 from importance_tasks.stage.messages import PublishSummary
 from importance_tasks.stage.plan import Plan
 
-__all__ = ["publish", "read_logged_analysis"]
+__all__ = ["publish", "read_logged_analysis", "read_logged_outputs"]
 
 
 def publish(plan: Plan) -> dict[str, Any]:
     """Report, manifest and version tags; the run is then complete. Returns the summary
-    (``PublishSummary.to_dict``)."""
-    run = AnalysisRun(connect(plan.tracking_uri), plan.run_id)
+    (``PublishSummary.to_dict``). An analysis of several outputs has one report with a section
+    per output, one manifest, and tags per output (``contract.version_tags``)."""
+    base = AnalysisRun(connect(plan.tracking_uri), plan.run_id)
     config = plan.config
-    logged = run.aggregated(config.methods)
-    results, combined, agreed = logged.results, logged.consensus, logged.agreement
-    if not results or combined is None or agreed is None:
-        raise InputError(f"run {plan.run_id} has not been aggregated: run aggregate first")
-    compared = logged.comparison
+    parts: dict[str | None, Aggregated] = {}
+    for output in plan.outputs or (None,):
+        logged = base.of_output(output).aggregated(config.methods)
+        if not logged.results or logged.consensus is None or logged.agreement is None:
+            raise InputError(f"run {plan.run_id} has not been aggregated: run aggregate first")
+        parts[output] = logged
     if not plan.complete:
         with ThreadPoolExecutor(max_workers=1) as pool:
             # Listing what compute and aggregate wrote takes a few requests: meanwhile, draw.
-            listed = pool.submit(run.artifact_paths)
-            html, plots = _report(plan, logged, combined, agreed)
-            run.log_report(html, plots)
-            written = {*listed.result(), contract.REPORT, *map(contract.plot_path, plots)}
-        done = {r.method for r in results}
-        run.finish(
-            contract.manifest(
-                key=plan.key,
-                run_id=plan.run_id,
-                model={
-                    "name": plan.model.name,
-                    "version": plan.model.version,
-                    "model_id": plan.model.model_id,
-                },
-                data={
-                    "uri": plan.data_uri,
-                    "digest": plan.data_digest,
-                    "rows": plan.n_rows,
-                    "target": plan.target,
-                    "column_types": dict(plan.column_types),
-                },
-                methods=[r.method for r in results],
-                skip_reasons={
-                    m: run.skipped(m) or "not computed" for m in config.methods if m not in done
-                },
-                identity=config.identity(),
-                artifacts=sorted(written),
-            )
-        )
-    top = top_features(combined.features, combined.rank, config.top_k)
-    comparison = None if compared is None else compared[1]
+            listed = pool.submit(base.artifact_paths)
+            written = {*_log_report(plan, base, parts), contract.REPORT}
+            written |= set(listed.result())
+        base.finish(_manifest(plan, base, parts, sorted(written)))
+    top = {
+        output: top_features(logged.consensus.features, logged.consensus.rank, config.top_k)
+        for output, logged in parts.items()
+        if logged.consensus is not None
+    }
     tags = contract.version_tags(
         run_id=plan.run_id,
-        top_features=top,
-        consensus=combined,
+        outputs={
+            output: (top[output], logged.consensus, _compared(logged))
+            for output, logged in parts.items()
+            if logged.consensus is not None
+        },
         config_digest=plan.requested_digest or config.digest(),
-        comparison=comparison,
     )
     if plan.tag_version:
         with access(
             f"tag version {plan.model.version} of {plan.model.name!r}",
             "EDIT (on the registered model)",
         ):
-            run.tag_version(plan.model.name, plan.model.version, tags)
+            base.tag_version(plan.model.name, plan.model.version, tags)
             if plan.model.model_id:
-                run.tag_logged_model(plan.model.model_id, tags)
+                base.tag_logged_model(plan.model.model_id, tags)
+    summaries = {
+        output: _summary(plan, logged, top[output], tags, output)
+        for output, logged in parts.items()
+    }
+    if None in summaries:
+        return summaries[None].to_dict()
+    return PublishSummary.of_outputs(
+        {str(k): v for k, v in summaries.items()}, tagged=plan.tag_version
+    ).to_dict()
+
+
+def _compared(logged: Aggregated) -> Comparison | None:
+    return None if logged.comparison is None else logged.comparison[1]
+
+
+def _summary(
+    plan: Plan, logged: Aggregated, top: list[str], tags: dict[str, str], output: str | None
+) -> PublishSummary:
+    """One output's summary (the whole summary of an analysis of one output)."""
+    compared, comparison = logged.comparison, _compared(logged)
+    assert logged.consensus is not None
     return PublishSummary(
         tagged=plan.tag_version,
         run_id=plan.run_id,
@@ -97,23 +103,87 @@ def publish(plan: Plan) -> dict[str, Any]:
         previous_version=None if compared is None else compared[0],
         spearman=None if comparison is None else comparison.spearman,
         ndcg=None if comparison is None or np.isnan(comparison.ndcg) else comparison.ndcg,
-        drift=tags.get(contract.VersionTag.DRIFT),
+        drift=tags.get(contract.output_tag(contract.VersionTag.DRIFT, output)),
         drifted=None if comparison is None else comparison.drifted,
         sanity={
             r.method: bool(r.diagnostics["sanity"]["passed"])
-            for r in results
+            for r in logged.results
             if "passed" in (r.diagnostics.get("sanity") or {})
         },
-        excluded=dict(combined.excluded),
+        excluded=dict(logged.consensus.excluded),
         movers=[] if comparison is None else comparison.movers(),
-    ).to_dict()
+    )
 
 
-def _report(
-    plan: Plan, logged: Aggregated, combined: Consensus, agreed: Agreement
-) -> tuple[str, dict[str, bytes]]:
-    """The HTML report and its charts (name -> PNG), each drawn once."""
+def _log_report(plan: Plan, base: AnalysisRun, parts: Mapping[str | None, Aggregated]) -> list[str]:
+    """Draw and log the report (a section per output when several) and the charts; returns
+    the charts' artifact paths."""
+    written: list[str] = []
+    sections: dict[str, str] = {}
+    for output, logged in parts.items():
+        html, plots = _report(plan, logged, output)
+        written += [contract.scoped_path(contract.plot_path(n), output) for n in plots]
+        if output is None:
+            base.log_report(html, plots)
+        else:
+            base.of_output(output).log_charts(plots)
+            sections[output] = html
+    if sections:
+        base.log_report(outputs_report_html(f"Feature importance: {plan.label}", sections), {})
+    return written
+
+
+def _manifest(
+    plan: Plan, base: AnalysisRun, parts: Mapping[str | None, Aggregated], artifacts: list[str]
+) -> dict[str, Any]:
+    config = plan.config
+    done: dict[str | None, list[str]] = {o: [r.method for r in p.results] for o, p in parts.items()}
+    reasons = {
+        output: {
+            m: base.of_output(output).skipped(m) or "not computed"
+            for m in config.methods
+            if m not in done[output]
+        }
+        for output in parts
+    }
+    every = [m for m in config.methods if any(m in d for d in done.values())]
+    outputs = None
+    if None not in parts:
+        outputs = {
+            str(o): {"target": t, "methods": done[o], "skip_reasons": reasons[o]}
+            for o, t in zip(plan.outputs, plan.targets, strict=True)
+        }
+    return contract.manifest(
+        key=plan.key,
+        run_id=plan.run_id,
+        model={
+            "name": plan.model.name,
+            "version": plan.model.version,
+            "model_id": plan.model.model_id,
+        },
+        data={
+            "uri": plan.data_uri,
+            "digest": plan.data_digest,
+            "rows": plan.n_rows,
+            "target": plan.target,
+            "column_types": dict(plan.column_types),
+        },
+        methods=every,
+        skip_reasons=reasons[None]
+        if None in parts
+        else {m: "not computed for any output" for m in config.methods if m not in every},
+        identity=config.identity(),
+        artifacts=artifacts,
+        outputs=outputs,
+    )
+
+
+def _report(plan: Plan, logged: Aggregated, output: str | None) -> tuple[str, dict[str, bytes]]:
+    """The HTML report of one output and its charts (name -> PNG), each drawn once."""
     results, found = logged.results, logged.dependence
+    combined, agreed = logged.consensus, logged.agreement
+    assert combined is not None and agreed is not None
+    target = plan.target if output is None else plan.targets[plan.outputs.index(output)]
     alias = f" (alias {plan.model.alias})" if plan.model.alias else ""
     plots = {
         "rank_heatmap": rank_heatmap_png(results, combined),
@@ -121,13 +191,14 @@ def _report(
         **{f"{r.method}_by_step": step_heatmap_png(r) for r in results if _stepped(r)},
     }
     html = report_html(
-        title=f"Feature importance: {plan.label}",
+        title=f"Feature importance: {plan.label}" + ("" if output is None else f", {output}"),
         context={
             "model": f"{plan.model.name} version {plan.model.version}{alias}",
             "data": plan.data_uri,
             "data digest": plan.data_digest,
             "rows": plan.n_rows,
-            "target": plan.target,
+            **({} if output is None else {"output": output}),
+            "target": target,
             "settings": json.dumps(plan.config.identity(), sort_keys=True),
             "run": plan.run_id,
         },
@@ -152,21 +223,43 @@ def _stepped(result: Importance) -> bool:
     return bool(result.diagnostics.get("by_step"))
 
 
-def read_logged_analysis(tracking_uri: str | None, run_id: str) -> Analysis:
-    """The analysis of a complete run, read back from its manifest, results and consensus."""
+def read_logged_analysis(
+    tracking_uri: str | None, run_id: str, *, output: str | None = None
+) -> Analysis:
+    """The analysis of a complete run (of ``output``, for a run of several outputs), read back
+    from its manifest, results and consensus."""
 
-    run = AnalysisRun(connect(tracking_uri), run_id)
-    manifest = run.manifest()
-    combined = run.consensus()
-    if manifest is None or combined is None:
+    base = AnalysisRun(connect(tracking_uri), run_id)
+    manifest = base.manifest()
+    if manifest is None:
         raise InputError(f"run {run_id} has no manifest: the analysis is not complete")
-    results = run.results(manifest["methods"])
-    reasons = manifest.get("skip_reasons", {})  # manifests before 0.2 list no reasons
-    skipped = {m: reasons.get(m, "unsupported for this model") for m in manifest["skipped"]}
+    outputs = manifest.get("outputs") or {}
+    if (output is None) != (not outputs) or (output is not None and output not in outputs):
+        raise InputError(f"run {run_id} analysed the outputs {list(outputs) or 'one output'}")
+    part = outputs.get(output, manifest)
+    run = base.of_output(output)
+    combined = run.consensus()
+    if combined is None:
+        raise InputError(f"run {run_id} has no consensus: the analysis is not complete")
+    results = run.results(part["methods"])
+    reasons = part.get("skip_reasons", {})  # manifests before 0.2 list no reasons
+    listed = part.get("skipped", reasons)
+    skipped = {m: reasons.get(m, "unsupported for this model") for m in listed}
     return Analysis(
         results={r.method: r for r in results},
         consensus=combined,
         skipped=skipped,
         column_types=manifest["data"].get("column_types", {}),  # absent before 0.3
-        dependence=run.dependence(),
+        dependence=base.dependence(),
     )
+
+
+def read_logged_outputs(tracking_uri: str | None, run_id: str) -> dict[str, Analysis]:
+    """Each output's analysis of a complete run, keyed by output (by its target for a run of
+    one output)."""
+    manifest = AnalysisRun(connect(tracking_uri), run_id).manifest() or {}
+    outputs = list(manifest.get("outputs") or {})
+    if not outputs:
+        target = str((manifest.get("data") or {}).get("target", ""))
+        return {target: read_logged_analysis(tracking_uri, run_id)}
+    return {o: read_logged_analysis(tracking_uri, run_id, output=o) for o in outputs}

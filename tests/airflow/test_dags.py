@@ -374,23 +374,12 @@ def test_a_sequence_model_runs_through_the_dag_from_its_long_table(
     """A forecaster over windows of 6 hours x 4 variables, logged with plain MLflow with its
     table of three stations: `airflow dags test` with the window settings as Params ranks its
     two acting variables first and tags the version."""
-    import pandas as pd
-
     from tests.test_windows import VARIABLES, _forecaster, _long_table
 
     name = f"forecaster-{uuid.uuid4().hex[:6]}"
     table = tmp_path / "stations.parquet"
     _long_table().to_parquet(table)
-    mlflow.set_tracking_uri(mlflow_server)
-    mlflow.set_registry_uri(mlflow_server)
-    mlflow.set_experiment(name)
-    with mlflow.start_run():
-        mlflow.log_param("target", "y")
-        dataset = mlflow.data.from_pandas(pd.read_parquet(table), source=str(table))
-        mlflow.log_input(dataset, context="evaluation")
-        mlflow.tensorflow.log_model(
-            _forecaster(), name="model", registered_model_name=name, pip_requirements=["tensorflow"]
-        )
+    _log_with_table(mlflow_server, name, _forecaster(), table, target="y")
     conf = {
         "model_name": name, "model_version": "1", "methods": ["permutation", "probe"],
         "time_column": "hour", "series_column": "station", "feature_names": list(VARIABLES),
@@ -401,3 +390,43 @@ def test_a_sequence_model_runs_through_the_dag_from_its_long_table(
     tags = mlflow.MlflowClient(mlflow_server).get_model_version(name, "1").tags
     assert tags["importance.status"] == "complete"
     assert set(tags["importance.top_features"].split(",")[:2]) == {"load", "temp"}
+
+
+def test_a_two_output_model_runs_through_the_dag_per_output(airflow_home, mlflow_server, tmp_path):
+    """A model with two heads, logged with plain MLflow beside its table: `airflow dags test`
+    with both targets as a list Param computes each method per output (one compute job each)
+    and tags the version per output."""
+    from tests.test_outputs import FEATURES, _frame, two_heads
+
+    name = f"two-heads-{uuid.uuid4().hex[:6]}"
+    table = tmp_path / "evaluation.parquet"
+    _frame().to_parquet(table)
+    _log_with_table(mlflow_server, name, two_heads(), table)
+    conf = {
+        "model_name": name, "model_version": "1", "methods": ["permutation", "probe"],
+        "target": ["churn", "price"], "feature_names": list(FEATURES), "tag_version": True,
+    }  # fmt: skip
+    result = _dags_test(airflow_home, "feature_importance", conf)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    tags = mlflow.MlflowClient(mlflow_server).get_model_version(name, "1").tags
+    assert tags["importance.status"] == "complete"
+    assert set(tags["importance.churn.top_features"].split(",")[:2]) == {"c", "d"}
+    assert set(tags["importance.price.top_features"].split(",")[:2]) == {"a", "b"}
+
+
+def _log_with_table(server: str, name: str, model, table, target: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """``model`` registered as ``name`` version 1 with plain MLflow, its run holding ``table``
+    as the evaluation dataset (and a ``target`` param when given)."""
+    import pandas as pd
+
+    mlflow.set_tracking_uri(server)
+    mlflow.set_registry_uri(server)
+    mlflow.set_experiment(name)
+    with mlflow.start_run():
+        if target:
+            mlflow.log_param("target", target)
+        dataset = mlflow.data.from_pandas(pd.read_parquet(table), source=str(table))
+        mlflow.log_input(dataset, context="evaluation")
+        mlflow.tensorflow.log_model(
+            model, name="model", registered_model_name=name, pip_requirements=["tensorflow"]
+        )

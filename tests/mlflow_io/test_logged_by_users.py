@@ -6,6 +6,7 @@ cannot be checked is refused with one line and the version tagged."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -86,7 +87,8 @@ def test_tensorflow_flavor_numpy_example_and_a_file_dataset(friedman, mlflow_ser
         _log_model(mlflow.tensorflow, friedman, name, input_example=X[:5])
 
     _register(mlflow_server, name, log)
-    pinned, analysis = run_stage(f"{name}@champion", FAST, tracking_uri=mlflow_server)
+    pinned, analyses = run_stage(f"{name}@champion", FAST, tracking_uri=mlflow_server)
+    [analysis] = analyses.values()
     assert _top5(analysis) == set(FRIEDMAN_FEATURES[:5])
     assert pinned.feature_names_checked and pinned.data_uri == path
     assert "dataset 'dataset' (context evaluation" in pinned.data_source
@@ -124,9 +126,10 @@ def test_dataframe_example_with_a_tensor_signature_names_the_columns(
     reversed_path = tmp_path / "reversed.parquet"
     frame = pd.read_parquet(path)
     frame[list(reversed(frame.columns))].to_parquet(reversed_path)
-    pinned, analysis = run_stage(
+    pinned, analyses = run_stage(
         f"{name}@champion", FAST, tracking_uri=mlflow_server, data_uri=str(reversed_path)
     )
+    [analysis] = analyses.values()
     assert pinned.target == "y" and pinned.target_source.startswith("the one column")
     assert pinned.feature_names_checked
     assert _top5(analysis) == set(FRIEDMAN_FEATURES[:5])
@@ -208,12 +211,13 @@ def test_autologged_model_needs_names_then_runs_with_them(friedman, mlflow_serve
         methods=("permutation",), n_repeats=2, feature_names=list(reversed(FRIEDMAN_FEATURES))
     )
     frame[["y", *reversed(FRIEDMAN_FEATURES)]].to_parquet(tmp_path / "named.parquet")
-    pinned, analysis = run_stage(
+    pinned, analyses = run_stage(
         f"{name}/{version}",
         named,
         tracking_uri=mlflow_server,
         data_uri=str(tmp_path / "named.parquet"),
     )
+    [analysis] = analyses.values()
     assert pinned.feature_names_checked and analysis.consensus.features[0] == "x9"
     in_order = AnalysisConfig(methods=("permutation",), n_repeats=2, columns_in_model_order=True)
     pinned = plan(f"{name}/{version}", in_order, tracking_uri=mlflow_server, data_uri=path)
@@ -396,7 +400,8 @@ def test_a_sequence_model_runs_in_the_stage_from_its_logged_long_table(mlflow_se
     config = AnalysisConfig(
         methods=("permutation", "probe"), feature_names=VARIABLES, tag_version=True, **windows
     )
-    planned, analysis = run_stage(f"{name}@champion", config, tracking_uri=mlflow_server)
+    planned, analyses = run_stage(f"{name}@champion", config, tracking_uri=mlflow_server)
+    [analysis] = analyses.values()
     assert planned.n_rows == 3 * (400 - 6 + 1)  # windows, not rows
     order = np.argsort(analysis.consensus.rank)
     assert {analysis.consensus.features[i] for i in order[:2]} == {"load", "temp"}
@@ -410,3 +415,72 @@ def test_a_sequence_model_runs_in_the_stage_from_its_logged_long_table(mlflow_se
         planned.run_id, "importance/plots"
     )
     assert "importance/plots/permutation_by_step.png" in {a.path for a in artifacts}
+
+
+def test_a_two_output_model_is_analysed_per_output_into_one_run(mlflow_server, tmp_path):
+    """A model with two heads logged with mlflow.tensorflow and a table holding both targets:
+    each output ranked by its own features, logged under its own name in one run (metrics
+    importance/<output>/..., artifacts importance/<output>/, tags importance.<output>.*),
+    read back per output, compared per output with the previous version, and audited."""
+    from importance_tasks.mlflow_io.audit import audit_rows
+    from importance_tasks.promotion import decide
+    from importance_tasks.stage.messages import PublishSummary
+    from tests.test_outputs import FEATURES, _frame, two_heads
+
+    name = _name("two-heads")
+    table = tmp_path / "evaluation.parquet"
+    frame = _frame()
+    frame.to_parquet(table)
+
+    def log() -> None:
+        mlflow.log_input(mlflow.data.from_pandas(frame, source=str(table)), context="evaluation")
+        mlflow.tensorflow.log_model(
+            two_heads(),
+            name="model",
+            registered_model_name=name,
+            pip_requirements=PIP,
+            input_example=frame[list(FEATURES)].head(3),
+        )
+
+    _register(mlflow_server, name, log)
+    client = mlflow.MlflowClient(mlflow_server)
+    config = AnalysisConfig(
+        methods=("permutation", "probe"), n_repeats=2, feature_names=FEATURES, tag_version=True
+    )
+    # No target given or logged: the columns named like the model's two outputs.
+    pinned, analyses = run_stage(f"{name}@champion", config, tracking_uri=mlflow_server)
+    assert pinned.outputs == ("price", "churn") and list(analyses) == ["price", "churn"]
+    assert pinned.target_source == "the columns named like the model's outputs"
+    for output, own in (("price", {"a", "b"}), ("churn", {"c", "d"})):
+        assert _top2(analyses[output]) == own, output
+    metrics = client.get_run(pinned.run_id).data.metrics
+    churn = {f: metrics[f"importance/churn/permutation/{f}"] for f in FEATURES}
+    assert min(churn["c"], churn["d"]) > 10 * max(churn["a"], churn["b"], churn["e"])
+    assert "rank/price/consensus/a" in metrics and "agreement/churn/kendall_w" in metrics
+    assert not any(k.startswith("importance/permutation/") for k in metrics)
+    listed = {a.path for a in client.list_artifacts(pinned.run_id, "importance/price")}
+    assert {"importance/price/permutation.json", "importance/price/consensus.json"} <= listed
+    report = client.download_artifacts(pinned.run_id, "importance/report.html", str(tmp_path))
+    html = Path(report).read_text()
+    assert 'id="output-price"' in html and 'id="output-churn"' in html
+    tags = client.get_model_version(name, "1").tags
+    assert tags["importance.status"] == "complete" and "importance.top_features" not in tags
+    assert set(tags["importance.churn.top_features"].split(",")[:2]) == {"c", "d"}
+    assert tags["importance.price.top_ranks"].split(",")[0].split()[1] in {"a", "b"}
+    # A second version: each output compared with its own ranking of version 1.
+    _register(mlflow_server, name, log)
+    second, _ = run_stage(f"{name}/2", config, tracking_uri=mlflow_server)
+    summary = PublishSummary.from_dict(publish(second))
+    assert set(summary.outputs) == {"price", "churn"} and summary.drifted is False
+    assert summary.top_features[0].split("/")[0] == "price"
+    tags = client.get_model_version(name, "2").tags
+    assert tags["importance.price.drift"].endswith("ok") and "importance.churn.drift" in tags
+    [row] = audit_rows(client, [(name, "2")], set(), config.digest())
+    assert row.drifted == "no" and row.status == "up to date" and "churn: " in row.top_features
+    decision = decide(summary.event())
+    assert decision.action == "ask" and decision.reasons == ("no sanity check was run",)
+
+
+def _top2(analysis) -> set[str]:  # type: ignore[no-untyped-def]
+    order = np.argsort(analysis.consensus.rank)[:2]
+    return {analysis.consensus.features[i] for i in order}
