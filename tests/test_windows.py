@@ -11,6 +11,7 @@ from importance_tasks.analysis import explain
 from importance_tasks.errors import DataError
 from importance_tasks.keras import KerasModel, for_data
 from importance_tasks.runner import STEP_METHODS
+from importance_tasks.stage.inputs import data_digest
 from importance_tasks.windows import cell_names, read_windows
 
 STEPS, VARIABLES = 6, ("load", "temp", "noise_a", "noise_b")
@@ -190,6 +191,27 @@ def test_a_long_table_ranks_as_its_windows_do(tmp_path):
     # The model reproduces the table's targets exactly: the windows line up with them.
     predicted = KerasModel(_forecaster()).predict(data.X)[:, 0]
     np.testing.assert_allclose(predicted, data.y, rtol=1e-5, atol=1e-4)
+
+
+def test_one_series_is_windowed_without_a_copy_and_every_method_gives_the_copy_s_results():
+    """A table of one series becomes a read-only strided view of its rows (T times smaller
+    than the windows' copy); every method reads it as it reads the copied windows."""
+    import dataclasses
+
+    from importance_tasks.windows import Windowing, table_windows
+
+    table = _long_table(n_series=1).drop(columns="station")
+    data = table_windows(table, target="y", steps=STEPS, windowing=Windowing("hour"))
+    assert not data.X.flags.writeable and not data.X.flags.c_contiguous
+    assert np.shares_memory(data.X[0], data.X[1])  # window 1 starts one row into window 0
+    copied = dataclasses.replace(data, X=np.array(data.X))
+    model = KerasModel(_forecaster())
+    on_view = explain(model, data, methods=list(AGNOSTIC), seed=3)
+    on_copy = explain(model, copied, methods=list(AGNOSTIC), seed=3)
+    for name, result in on_view.results.items():
+        np.testing.assert_allclose(result.mean, on_copy.results[name].mean, rtol=1e-5, err_msg=name)
+        assert list(result.rank) == list(on_copy.results[name].rank), name
+    assert data_digest(data) == data_digest(copied)
 
 
 def test_bad_long_tables_are_named():
