@@ -134,7 +134,8 @@ def speed(emit: Callable[[str], None]) -> None:
         forward = _timed(model.predict, data.X) / n_windows  # seconds per window
         evaluations = n_windows * (VARIABLES * REPEATS + 1)
         asked = AnalysisConfig(methods=("permutation",), n_repeats=REPEATS)
-        config = prepare(model, data, asked).config  # each variable's cells as a group
+        prepared = prepare(model, data, asked)  # each variable's cells as a group
+        model, config = prepared.model, prepared.config
         per_variable = make_method("permutation", **config.options_for("permutation"))
         ours = _timed(per_variable.compute, model, data, scoring="mse")
         default = _timed(run_method, "permutation", config, model, data, constant=())
