@@ -98,7 +98,8 @@ class AnalysisConfig:
         The model's input columns in its order, where MLflow records none.
     columns_in_model_order : bool, default=False
         With no recorded names, take the table's columns as the inputs in order.
-    time_column, series_column : str, optional; horizon : int, default=0
+    time_column, series_column : str, optional; horizon : int, default=0; sequence_length : int
+        or None
         How a sequence model's long table becomes windows (``importance_tasks.windows``).
     tag_version, fail_when_unanalysable : bool, default=False
         What the stage does with the result: tag the version even when this is not the
@@ -247,6 +248,12 @@ class AnalysisConfig:
         help="sequence models: the target this many rows after a window's last row",
         schema={"type": "integer", "minimum": 0},
     )
+    sequence_length: int | None = declare(
+        None,
+        help="sequence models whose input takes windows of any length (None, None, F): the "
+        "steps of a window (empty: the model's own)",
+        schema={"type": ["null", "integer"], "minimum": 1},
+    )
     tag_version: bool = declare(
         False,
         help="tag the model version with this analysis (importance.*) even when its settings "
@@ -383,7 +390,7 @@ class AnalysisConfig:
     @property
     def windowing(self) -> Windowing:
         """How a sequence model's long table becomes windows."""
-        return Windowing(self.time_column, self.series_column, self.horizon)
+        return Windowing(self.time_column, self.series_column, self.horizon, self.sequence_length)
 
     def digest(self) -> str:
         """A short digest of ``identity()``, tagged on model versions as ``importance.config``."""

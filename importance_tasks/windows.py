@@ -65,11 +65,13 @@ def variables_of(cells: Sequence[str], n_variables: int) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Windowing:
     """How a long table becomes windows: the column that orders the rows, the one that
-    separates series, and how many rows after a window's last row its target lies."""
+    separates series, how many rows after a window's last row its target lies, and the
+    window's steps for a model that takes any length."""
 
     time_column: str | None = None
     series_column: str | None = None
     horizon: int = 0
+    steps: int | None = None
 
 
 def read_windows(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from importance_tasks.analysis import explain
-from importance_tasks.errors import DataError
+from importance_tasks.errors import DataError, InputError
 from importance_tasks.keras import KerasModel, for_data
 from importance_tasks.runner import STEP_METHODS
 from importance_tasks.stage.inputs import data_digest
@@ -248,6 +248,42 @@ def test_the_command_line_cuts_windows_from_a_table(tmp_path, capsys):
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
     assert set(json.loads(out.read_text())["features"][:2]) == {"load", "temp"}
+
+
+def test_a_model_of_any_length_takes_sequence_length(tmp_path, capsys):
+    """An input (None, None, F) takes windows of any length: refused without
+    sequence_length, naming it; with it, each variable ranked by its weight (the mean over
+    the window's steps of 1.0 x load + 0.5 x temp; the noise variables weigh nothing)."""
+    import keras
+
+    from importance_tasks.cli.commands import main
+
+    inputs = keras.Input(shape=(None, len(VARIABLES)))
+    per_step = keras.layers.Dense(1, use_bias=False)
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling1D()(per_step(inputs)))
+    per_step.set_weights([np.array([[1.0], [0.5], [0.0], [0.0]], np.float32)])
+    model.save(tmp_path / "any.keras")
+    _long_table().to_parquet(tmp_path / "stations.parquet")
+    args = [
+        "explain", "--model", str(tmp_path / "any.keras"), "--data",
+        str(tmp_path / "stations.parquet"), "--target", "y", "--time-column", "hour",
+        "--series-column", "station", "--methods", "permutation,integrated_gradients",
+    ]  # fmt: skip
+    assert main(args) == 2
+    assert "any length (input shape (None, None, 4))" in capsys.readouterr().err
+    out = tmp_path / "any.json"
+    assert main([*args, "--sequence-length", "3", "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["features"] == list(VARIABLES)
+    for name, method in payload["methods"].items():
+        importance = method["importance"]
+        assert importance["load"] > importance["temp"] > 0, name
+        assert importance["noise_a"] == pytest.approx(0.0, abs=1e-9), name
+        assert len(method["by_step"]["load"]) == 3, name
+    fixed = KerasModel(_forecaster())
+    with pytest.raises(InputError, match="sequence_length=4, but the model takes windows of 6"):
+        fixed.with_steps(4)
+    assert fixed.with_steps(STEPS).window == (STEPS, len(VARIABLES))
 
 
 def test_cells_named_otherwise_are_grouped_by_position():

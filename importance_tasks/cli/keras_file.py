@@ -27,7 +27,7 @@ def keras_file_heads(
     several, the columns named like them when no target is given), each with its data from
     ``data_path``; and what to print beside. A column named like an output not analysed is
     left out of the features, with a warning."""
-    keras_model = load_keras_file(path)  # refused before any data is read
+    keras_model = load_keras_file(path).with_steps(config.sequence_length)  # before the data
     window = keras_model.window
     several = keras_model.output_names if len(keras_model.output_names) > 1 else ()
     present = table_columns(Path(data_path)) if several and data_path else []

@@ -57,6 +57,9 @@ class KerasModel:
         where the model's structure allows it: None where that layer holds at least half of
         the Dense layers' multiply-adds (``MIN_FIRST_LAYER_SHARE``), True wherever the
         structure allows, False never (always the full forward pass).
+    steps : int, optional
+        A sequence model's window length when its input takes any length (None, None, F):
+        the ``sequence_length`` setting (``with_steps``).
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class KerasModel:
         columns: Sequence[str] | None = None,
         categories: Mapping[str, Any] | None = None,
         rank_one_updates: bool | None = None,
+        steps: int | None = None,
     ) -> None:
         import tensorflow as tf
 
@@ -80,6 +84,16 @@ class KerasModel:
         self.categories = dict(categories or {})
         self.rank_one_updates = rank_one_updates
         shape = tuple(model.inputs[0].shape[1:]) if self.slots is None else ()
+        if len(shape) == 2 and steps is not None and shape[0] not in (None, steps):
+            raise InputError(
+                f"sequence_length={steps}, but the model takes windows of {shape[0]} steps; "
+                "leave sequence_length empty"
+            )
+        # A model whose input takes windows of any length, until ``with_steps`` fixes them.
+        self.any_length = len(shape) == 2 and shape[0] is None and steps is None
+        if len(shape) == 2:
+            shape = (steps or shape[0] or 1, shape[1])
+        self.steps_asked = steps
         # A sequence model's windows (steps, variables), given as rows of cells.
         self.window: tuple[int, int] | None = (
             (int(shape[0]), int(shape[1])) if len(shape) == 2 else None
@@ -121,6 +135,8 @@ class KerasModel:
             names the column.
         """
         _refuse_several_outputs(self.output_names)
+        if self.any_length:
+            self.with_steps(None)  # names what is missing
         if self.slots is None:
             _refuse_codes(data.categories)
             if self.window is None or data.feature_names == self.feature_names:
@@ -139,6 +155,34 @@ class KerasModel:
             columns=data.feature_names,
             categories=data.categories,
             rank_one_updates=self.rank_one_updates,
+            steps=self.steps_asked,
+        )
+
+    def with_steps(self, steps: int | None) -> KerasModel:
+        """This model taking windows of ``steps`` (``sequence_length``): needed when its
+        input takes any length, checked against the model's own length otherwise.
+
+        Raises
+        ------
+        InputError
+            When the model takes any length and ``steps`` is None, or another length than
+            ``steps``.
+        """
+        if steps is None and self.any_length:
+            raise InputError(
+                "the model takes windows of any length (input shape (None, None, "
+                f"{self.window[1] if self.window else 'F'})): give the window's steps as "
+                "sequence_length (--sequence-length T, or the Param/setting sequence_length)"
+            )
+        if steps is None or steps == self.steps_asked:
+            return self
+        return KerasModel(
+            self.keras_model,
+            batch_rows=self.batch_rows,
+            columns=self.feature_names,
+            categories=self.categories,
+            rank_one_updates=self.rank_one_updates,
+            steps=steps,
         )
 
     def head(self, index: int) -> KerasModel:
@@ -149,6 +193,7 @@ class KerasModel:
             columns=self.feature_names,
             categories=self.categories,
             rank_one_updates=self.rank_one_updates,
+            steps=self.steps_asked,
         )
 
     def predict(self, X: NDArray[np.float32]) -> NDArray[np.float64]:

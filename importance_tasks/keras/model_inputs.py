@@ -61,7 +61,7 @@ def input_slots(model: Any) -> tuple[InputSlot, ...] | None:
     if (
         len(inputs) == 1
         and len(only.shape) in (2, 3)
-        and all(size is not None for size in only.shape[1:])
+        and only.shape[-1] is not None  # a window's steps may be any (sequence_length)
         and str(only.dtype) in _FLOATS | _INTEGERS
     ):
         return None  # one matrix, or one window of (steps, variables): by position

@@ -53,7 +53,9 @@ def randomized_copy(model: Model, *, seed: int, top: int | None = None) -> Keras
         values = np.asarray(weight.numpy())
         scale = float(values.std()) or 0.05
         weight.assign(rng.normal(0.0, scale, size=values.shape).astype(values.dtype))
-    return KerasModel(clone, columns=model.feature_names, categories=model.categories)
+    return KerasModel(
+        clone, columns=model.feature_names, categories=model.categories, steps=model.steps_asked
+    )
 
 
 def _copy(keras_model: Any) -> Any:

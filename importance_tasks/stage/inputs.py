@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -13,7 +14,7 @@ import numpy as np
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.data import EvalData
 from importance_tasks.errors import InputError
-from importance_tasks.keras.keras_model import heads_of
+from importance_tasks.keras.keras_model import KerasModel, heads_of
 from importance_tasks.mlflow_io.client import access
 from importance_tasks.mlflow_io.evaluation_data import ColumnRule, DataSource, fetch_data
 from importance_tasks.mlflow_io.feature_names import FeatureNames
@@ -131,6 +132,9 @@ def load_inputs(
     with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):
         ref = model if isinstance(model, ModelRef) else resolve_model(client, model)
         loaded = fetch_model(client, ref, trust_pyfunc=trust_pyfunc)
+    windowing = windowing or Windowing()
+    if isinstance(loaded.model, KerasModel):  # a model of any length takes sequence_length
+        loaded = dataclasses.replace(loaded, model=loaded.model.with_steps(windowing.steps))
     window = getattr(loaded.model, "window", None)
     slots = getattr(loaded.model, "slots", None)
     given = None if feature_names is None else FeatureNames(tuple(feature_names), "feature_names")
@@ -145,7 +149,7 @@ def load_inputs(
             names=given or loaded.feature_names,
             in_order=columns_in_model_order,
             steps=None if window is None else window[0],
-            windowing=windowing or Windowing(),
+            windowing=windowing,
             outputs=names if len(names := getattr(loaded.model, "output_names", ())) > 1 else (),
         ),
     )
