@@ -149,14 +149,7 @@ class KerasModel:
             )
             if data.feature_names == self.feature_names and same_codes:
                 return self
-        return KerasModel(
-            self.keras_model,
-            batch_rows=self.batch_rows,
-            columns=data.feature_names,
-            categories=data.categories,
-            rank_one_updates=self.rank_one_updates,
-            steps=self.steps_asked,
-        )
+        return self._with(columns=data.feature_names, categories=data.categories)
 
     def with_steps(self, steps: int | None) -> KerasModel:
         """This model taking windows of ``steps`` (``sequence_length``): needed when its
@@ -176,24 +169,24 @@ class KerasModel:
             )
         if steps is None or steps == self.steps_asked:
             return self
-        return KerasModel(
-            self.keras_model,
-            batch_rows=self.batch_rows,
-            columns=self.feature_names,
-            categories=self.categories,
-            rank_one_updates=self.rank_one_updates,
-            steps=steps,
-        )
+        return self._with(steps=steps)
 
     def head(self, index: int) -> KerasModel:
         """The model to its output ``index`` alone (``keras.heads.head_model``)."""
+        return self._with(keras_model=head_model(self.keras_model, index))
+
+    def _with(self, **changes: Any) -> KerasModel:
+        """This model's settings with ``changes`` (a model, columns, categories, steps)."""
+        settings = {
+            "keras_model": self.keras_model,
+            "columns": self.feature_names,
+            "categories": self.categories,
+            "steps": self.steps_asked,
+            **changes,
+        }
+        model = settings.pop("keras_model")
         return KerasModel(
-            head_model(self.keras_model, index),
-            batch_rows=self.batch_rows,
-            columns=self.feature_names,
-            categories=self.categories,
-            rank_one_updates=self.rank_one_updates,
-            steps=self.steps_asked,
+            model, batch_rows=self.batch_rows, rank_one_updates=self.rank_one_updates, **settings
         )
 
     def predict(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
