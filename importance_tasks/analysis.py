@@ -17,7 +17,7 @@ from importance_tasks.dependence import Dependence, data_dependence
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.evaluable import constant_features
 from importance_tasks.keras.heads import Head
-from importance_tasks.keras.keras_model import for_data
+from importance_tasks.keras.keras_model import KerasModel, for_data
 from importance_tasks.model import Model, input_groups
 from importance_tasks.ranking.ranks import Consensus, consensus
 from importance_tasks.result import Importance
@@ -93,13 +93,24 @@ class Prepared:
 def prepare(model: Model, data: EvalData, config: AnalysisConfig) -> Prepared:
     """The setup every analysis shares (``explain``, ``stage.plan``): the model bound to the
     data's columns (named inputs by name, strings as such; ``for_data``), the model's
-    multi-column inputs as groups, and the data's clusters of dependent features."""
+    multi-column inputs as groups, and the data's clusters of dependent features (of a
+    sequence model: of its variables, each at the window's last step, each cluster ranked by
+    its variables' cells)."""
     model = for_data(model, data)
     config = config.with_input_groups(input_groups(model))
-    found = data_dependence(data, threshold=config.cluster_threshold, seed=config.seed)
-    if getattr(model, "window", None) is not None:
-        return Prepared(model, config, found)  # clusters of cells across steps: not variables
-    return Prepared(model, config.with_clusters(found.clusters), found)
+    cells = model.variable_cells() if isinstance(model, KerasModel) else {}
+    measured = _at_last_step(data, cells) if cells else data
+    found = data_dependence(measured, threshold=config.cluster_threshold, seed=config.seed)
+    return Prepared(model, config.with_clusters(found.clusters, columns=cells), found)
+
+
+def _at_last_step(data: EvalData, cells: Mapping[str, tuple[str, ...]]) -> EvalData:
+    """A sequence model's variables at each window's last step: what the dependence between
+    variables is measured on (a variable's cells across steps are one variable, not a
+    cluster)."""
+    position = {name: j for j, name in enumerate(data.feature_names)}
+    last = [position[members[-1]] for members in cells.values()]
+    return EvalData(X=data.X[:, last], y=data.y, feature_names=tuple(cells))
 
 
 def explain(

@@ -311,13 +311,23 @@ class AnalysisConfig:
             return self
         return dataclasses.replace(self, groups={**added, **self.groups})
 
-    def with_clusters(self, clusters: Sequence[Sequence[str]]) -> AnalysisConfig:
+    def with_clusters(
+        self,
+        clusters: Sequence[Sequence[str]],
+        *,
+        columns: Mapping[str, Sequence[str]] | None = None,
+    ) -> AnalysisConfig:
         """This configuration with ``clusters`` (found in the data) to rank as groups, named
-        by their columns (``s1+s2``); unchanged when clusters were given, ``auto_groups`` is
-        off or none were found."""
+        by their members (``s1+s2``); a member's ``columns`` stand for it (a sequence
+        variable's cells). Unchanged when clusters were given, ``auto_groups`` is off or none
+        were found."""
         if self.clusters or not self.auto_groups or not clusters:
             return self
-        named = {"+".join(members): tuple(members) for members in clusters}
+        of = columns or {}
+        named = {
+            "+".join(members): tuple(c for m in members for c in of.get(m, (m,)))
+            for members in clusters
+        }
         return dataclasses.replace(self, clusters=named)
 
     def options_for(self, method: str) -> dict[str, Any]:

@@ -214,6 +214,36 @@ def test_one_series_is_windowed_without_a_copy_and_every_method_gives_the_copy_s
     assert data_digest(data) == data_digest(copied)
 
 
+def test_clusters_and_conditional_permutation_work_on_variables():
+    """temp2 is temp plus a little noise; the model reads temp only. The analysis finds the
+    cluster of the two variables (not of a variable's own steps), ranks it by both variables'
+    cells, and conditional permutation shuffles temp within strata of temp2: what is left is
+    what temp carries beyond its twin, far below its marginal importance."""
+    import keras
+
+    from importance_tasks.windows import Windowing, table_windows
+
+    table = _long_table()
+    table["temp2"] = table["temp"] + np.random.default_rng(0).normal(scale=0.05, size=len(table))
+    data = table_windows(table, target="y", steps=STEPS, windowing=Windowing("hour", "station"))
+    inputs = keras.Input(shape=(STEPS, len(VARIABLES) + 1))
+    dense = keras.layers.Dense(1, use_bias=False)
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
+    kernel = np.zeros((STEPS, len(VARIABLES) + 1), dtype=np.float32)
+    kernel[STEPS - 1, 0], kernel[: STEPS - 1, 1] = 2.0, 0.6
+    dense.set_weights([kernel.reshape(-1, 1)])
+    analysis = explain(KerasModel(model), data, methods=["permutation", "conditional_permutation"])
+    assert [list(c) for c in analysis.dependence.clusters] == [["temp", "temp2"]]
+    assert analysis.as_dict()["clusters"] == [["temp", "temp2"]]
+    marginal, conditional = (analysis.results[m] for m in analysis.results)
+    clustered = marginal.diagnostics["cluster_importance"]["temp+temp2"]
+    assert set(clustered["columns"]) == {f"{v}[{t}]" for v in ("temp", "temp2") for t in range(6)}
+    at = dict(zip(marginal.features, marginal.mean, strict=True))
+    within = dict(zip(conditional.features, conditional.mean, strict=True))
+    assert within["temp"] < 0.5 * at["temp"] and within["load"] == pytest.approx(at["load"])
+    assert conditional.diagnostics["partners"]["temp"] == [f"temp2[{t}]" for t in range(6)]
+
+
 def test_bad_long_tables_are_named():
     import pandas as pd
 
