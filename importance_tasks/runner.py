@@ -24,7 +24,7 @@ from importance_tasks.model import Model
 from importance_tasks.result import Importance
 from importance_tasks.sanity import SanityRuns, judge, sanity_runs, verdict, with_verdict
 
-__all__ = ["STEP_METHODS", "MethodOutcome", "finish", "run_method", "step_profile"]
+__all__ = ["STEP_METHODS", "MethodOutcome", "finish", "run_method", "step_profile", "stepped"]
 
 # The methods that also give a sequence model's importance per step (``by_step``), and what
 # that profile samples: it has T times as many features as the variables.
@@ -80,6 +80,11 @@ def step_profile(
     return profile, {k: cells.settings[k] for k in ("n_rows", "n_repeats") if k in cells.settings}
 
 
+def stepped(name: str, model: Model) -> bool:
+    """Whether method ``name`` also gives ``model``'s importance per step (a sequence model)."""
+    return getattr(model, "window", None) is not None and name in STEP_METHODS
+
+
 def run_method(
     name: str,
     config: AnalysisConfig,
@@ -97,7 +102,7 @@ def run_method(
         result = method.compute(model, data, scoring=scoring, progress=progress)
     except UnsupportedModelError as exc:
         return MethodOutcome(method.name, skipped=str(exc))
-    if getattr(model, "window", None) is not None and name in STEP_METHODS:
+    if stepped(name, model):
         profile, used = step_profile(name, config, model, data)
         steps = {"by_step": profile, "by_step_settings": used}
         result = dataclasses.replace(result, diagnostics={**result.diagnostics, **steps})

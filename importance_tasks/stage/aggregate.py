@@ -3,6 +3,7 @@ comparison with the previous analysed version; all logged, for ``publish`` to re
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from importance_tasks.errors import InputError
@@ -88,6 +89,10 @@ def _combine_shards(plan: Plan, run: AnalysisRun, method: str) -> None:
     if instance is None or count == 1 or run.has_result(method):
         return
     result = _combined(run, instance, method, count, randomized=False)
+    first = run.part(method, 0) or {}
+    steps = {k: v for k, v in first.get("meta", {}).items() if k.startswith("by_step")}
+    if steps:  # a sequence model's profile per step, from the first shard
+        result = dataclasses.replace(result, diagnostics={**result.diagnostics, **steps})
     randomized: Importance | str | None = None
     if plan.config.sanity_check:
         randomized = run.skipped(method, randomized=True) or _combined(

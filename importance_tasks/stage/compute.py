@@ -10,6 +10,7 @@ randomised model) into the method's result.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,7 +23,7 @@ from importance_tasks.progress import LogProgress
 from importance_tasks.ranking.ranks import top_features
 from importance_tasks.ranking.uncertainty import DEFAULT_TOP_K
 from importance_tasks.report.document import method_csv
-from importance_tasks.runner import run_method
+from importance_tasks.runner import run_method, step_profile, stepped
 from importance_tasks.stage.inputs import Inputs
 from importance_tasks.stage.plan import Job, Plan, checked_inputs, shardable
 
@@ -114,12 +115,20 @@ def _compute_shard(
         except UnsupportedModelError as exc:
             run.log_skipped(job.method, str(exc), randomized=True)
             return {"status": "skipped", "reason": str(exc)}
+    config = plan.config.for_output(job.output or plan.target)
     part = method.compute_shard(
         model,
         data,
         shard=job.shard,
-        scoring=plan.config.scoring_for(job.output or plan.target),
+        scoring=config.scoring_for(None),
         progress=LogProgress(log.info, f"{job.method} shard {job.shard}"),
     )
+    if job.shard == 0 and not job.randomized and stepped(job.method, model):
+        # A sequence model's profile per step: computed once, by the first shard, on a
+        # sample of every window; ``aggregate`` hands it to the combined result.
+        profile, used = step_profile(job.method, config, model, data)
+        part = dataclasses.replace(
+            part, meta={**part.meta, "by_step": profile, "by_step_settings": used}
+        )
     run.log_part(part.to_record(), randomized=job.randomized)
     return {"status": "done", "seconds": round(float(part.meta["seconds"]), 3)}

@@ -23,6 +23,7 @@ from typing import Any
 
 from importance_tasks.methods import make_method
 from importance_tasks.methods._common import sample_size
+from importance_tasks.runner import STEP_METHODS, STEP_REPEATS, STEP_ROWS
 from importance_tasks.stage.plan import Job, Plan
 
 __all__ = ["METHOD_OVERHEAD_S", "STARTUP_S", "ComputeTask", "estimated_seconds", "pack"]
@@ -56,8 +57,14 @@ class ComputeTask:
 
 def estimated_seconds(plan: Plan, job: Job) -> float:
     """Rough seconds ``job`` computes for (its sanity check on a randomised copy included)."""
-    method = make_method(job.method, **plan.config.options_for(job.method))
-    n_rows, n_features = plan.n_rows, max(1, len(plan.column_types))
+    config = plan.config
+    method = make_method(job.method, **config.options_for(job.method))
+    n_rows, n_columns = plan.n_rows, max(1, len(plan.column_types))
+    # The rows a result reports: a group (a sequence variable's cells, a named input's
+    # columns) is one, as copies are made per row.
+    n_features = max(
+        1, n_columns - sum(len(g) for g in config.groups.values()) + len(config.groups)
+    )
     rate = max(plan.forward_rows_per_s, 1.0)
 
     def rows(default: float | int = 1.0) -> int:
@@ -95,9 +102,23 @@ def estimated_seconds(plan: Plan, job: Job) -> float:
     if job.shard is not None:
         n_shards = method.n_shards(n_rows)  # type: ignore[attr-defined]
         seconds /= n_shards
-    elif plan.config.sanity_check:
+    elif config.sanity_check:
         seconds *= 2  # the method again on the randomised copy
+    if plan.window_steps and job.method in STEP_METHODS and job.shard in (None, 0):
+        seconds += _step_profile_evaluations(job.method, method, n_rows, n_columns) / rate
     return METHOD_OVERHEAD_S + seconds
+
+
+def _step_profile_evaluations(name: str, method: Any, n_rows: int, n_cells: int) -> float:
+    """A sequence model's profile per step (``runner.step_profile``): the method on a sample
+    of windows with each cell a feature; computed by the job in one piece or the first
+    shard."""
+    rows = min(n_rows, STEP_ROWS)
+    if name == "permutation":
+        return rows * (n_cells * min(method.n_repeats, STEP_REPEATS) + 1)
+    if name == "probe":
+        return rows * (n_cells + 1)
+    return float(rows * method.n_steps * GRADIENT_COST)  # integrated gradients
 
 
 def pack(

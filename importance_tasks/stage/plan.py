@@ -81,6 +81,9 @@ class Plan:
     # order; ``keras.heads.Head``); no outputs: an analysis of one output.
     targets: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
+    # A sequence model's window length (0 for other models): what packing estimates its
+    # profile per step by.
+    window_steps: int = 0
 
     def provenance(self) -> dict[str, Any]:
         """Where the data, target and column names came from (the CLI prints these)."""
@@ -288,6 +291,7 @@ def plan(
         tag_version=tag_version,
         targets=inputs.source.targets,
         outputs=tuple(inputs.outputs),
+        window_steps=(getattr(inputs.model, "window", None) or (0, 0))[0],
     )
 
 

@@ -18,7 +18,7 @@ from importance_tasks.config import AnalysisConfig
 from importance_tasks.errors import DataError, NeedsDataError
 from importance_tasks.mlflow_io.registry import model_id_of
 from importance_tasks.mlflow_io.version_tags import VersionTags
-from importance_tasks.stage import aggregate, load_inputs, plan, publish, run_stage
+from importance_tasks.stage import aggregate, jobs, load_inputs, plan, publish, run_stage
 from tests.conftest import FRIEDMAN_FEATURES, friedman_frame
 
 pytestmark = pytest.mark.integration
@@ -397,9 +397,10 @@ def test_a_sequence_model_runs_in_the_stage_from_its_logged_long_table(mlflow_se
     windows = {"time_column": "hour", "series_column": "station"}
     with pytest.raises(NeedsDataError, match=r"nothing names the model's 4 input columns"):
         plan(f"{name}@champion", FAST, tracking_uri=mlflow_server)
-    config = AnalysisConfig(
-        methods=("permutation", "probe"), feature_names=VARIABLES, tag_version=True, **windows
-    )
+    config = AnalysisConfig(  # in row shards of 500 windows: 3 compute jobs per method
+        methods=("permutation", "probe"), feature_names=VARIABLES, tag_version=True,
+        shard_rows=500, **windows,
+    )  # fmt: skip
     planned, analyses = run_stage(f"{name}@champion", config, tracking_uri=mlflow_server)
     [analysis] = analyses.values()
     assert planned.n_rows == 3 * (400 - 6 + 1)  # windows, not rows
@@ -409,8 +410,10 @@ def test_a_sequence_model_runs_in_the_stage_from_its_logged_long_table(mlflow_se
     assert tags["importance.status"] == "complete"
     assert set(tags["importance.top_features"].split(",")[:2]) == {"load", "temp"}
     # Each variable per step: in the result, its table and the report's heat map.
-    profile = analysis.results["permutation"].diagnostics["by_step"]
-    assert int(np.argmax(profile["load"])) == 5 and len(profile["temp"]) == 6
+    assert len(jobs(planned)) == 6  # the profile comes from each method's first shard
+    for method in ("permutation", "probe"):
+        profile = analysis.results[method].diagnostics["by_step"]
+        assert int(np.argmax(profile["load"])) == 5 and len(profile["temp"]) == 6, method
     artifacts = mlflow.MlflowClient(mlflow_server).list_artifacts(
         planned.run_id, "importance/plots"
     )

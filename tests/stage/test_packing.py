@@ -93,6 +93,31 @@ def test_the_estimates_of_permutation_and_probe_by_hand():
     assert estimated_seconds(plan, probe) == pytest.approx(METHOD_OVERHEAD_S + 0.505, abs=1e-9)
 
 
+def test_a_sequence_model_is_estimated_per_variable_plus_its_profile_per_step():
+    """10,000 windows of 6 steps x 4 variables at 2,000,000 rows/s: permutation copies per
+    variable, 10,000 x (4 x 5 + 1) = 210,000 rows, and its profile per step takes 1,000
+    windows x (24 cells x 2 repeats + 1) = 49,000 rows: 0.1295 s; the profile is the first
+    shard's, so the second shard has half the variables' work alone."""
+    import dataclasses
+
+    cells = {f"v{f}": tuple(f"v{f}[{t}]" for t in range(6)) for f in range(4)}
+    config = AnalysisConfig(methods=("permutation",), groups=cells)
+    plan = dataclasses.replace(
+        _plan(config, n_features=24),
+        column_types={c: "float32" for g in cells.values() for c in g},
+        window_steps=6,
+    )
+    assert estimated_seconds(plan, Job("permutation")) == pytest.approx(
+        METHOD_OVERHEAD_S + 0.1295, abs=1e-9
+    )
+    sharded = dataclasses.replace(
+        plan, settings=dataclasses.replace(config, shard_rows=5_000).to_settings()
+    )
+    first, second = (estimated_seconds(sharded, Job("permutation", k)) for k in (0, 1))
+    assert second == pytest.approx(METHOD_OVERHEAD_S + 0.105 / 2, abs=1e-9)
+    assert first == pytest.approx(second + 0.0245, abs=1e-9)
+
+
 def test_sage_until_convergence_is_estimated_at_its_budget():
     # Counting evaluations missed the sage package's own overhead by a factor of six; a
     # method that stops when its estimates converge is bounded by its budget, not its count.
