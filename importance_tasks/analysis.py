@@ -105,12 +105,20 @@ def prepare(model: Model, data: EvalData, config: AnalysisConfig) -> Prepared:
 
 
 def _at_last_step(data: EvalData, cells: Mapping[str, tuple[str, ...]]) -> EvalData:
-    """A sequence model's variables at each window's last step: what the dependence between
-    variables is measured on (a variable's cells across steps are one variable, not a
-    cluster)."""
+    """A sequence model's variables at each window's last step, beside the columns of its
+    other inputs: what the dependence between them is measured on (a variable's cells across
+    steps are one variable, not a cluster)."""
     position = {name: j for j, name in enumerate(data.feature_names)}
-    last = [position[members[-1]] for members in cells.values()]
-    return EvalData(X=data.X[:, last], y=data.y, feature_names=tuple(cells))
+    windowed = {c for members in cells.values() for c in members}
+    others = [c for c in data.feature_names if c not in windowed]
+    columns = [position[c] for c in others] + [position[m[-1]] for m in cells.values()]
+    return EvalData(
+        X=data.X[:, columns],
+        y=data.y,
+        feature_names=(*others, *cells),
+        categories={c: data.categories[c] for c in others if c in data.categories},
+        column_types={c: data.column_type(c) for c in others},
+    )
 
 
 def explain(

@@ -29,7 +29,7 @@ from importance_tasks.method_options import budget_shares, method_options_schema
 from importance_tasks.methods import REGISTRY, make_method
 from importance_tasks.ranking.comparison import DEFAULT_DRIFT_THRESHOLD
 from importance_tasks.ranking.uncertainty import DEFAULT_TOP_K
-from importance_tasks.scoring import SCORERS
+from importance_tasks.scoring import SCORING_SCHEMA, per_output_scoring
 from importance_tasks.setting_schema import Setting, checked_value, declare, declared, plain
 from importance_tasks.windows import Windowing
 
@@ -54,7 +54,6 @@ DEFAULT_METHODS = (
 DEFAULT_EXPERIMENT = "importance"
 # Methods kept in the tables but out of the consensus unless consensus_methods names them.
 BASELINE_METHODS = ("weights",)
-SCORING_CHOICES = ("auto", *SCORERS)
 GROUPS_SCHEMA = {
     "type": "object",
     "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
@@ -131,17 +130,7 @@ class AnalysisConfig:
         "auto",
         help="loss of the loss-based methods; auto: mse (regression) or log_loss (classes); "
         'for several outputs one for all or each output\'s: {"price": "mse", "churn": "auto"}',
-        schema={
-            "type": ["string", "object"],
-            "anyOf": [
-                {"type": "string", "enum": list(SCORING_CHOICES)},
-                {
-                    "type": "object",
-                    "additionalProperties": {"type": "string", "enum": list(SCORING_CHOICES)},
-                    "minProperties": 1,
-                },
-            ],
-        },
+        schema=SCORING_SCHEMA,
     )
     groups: Mapping[str, tuple[str, ...]] = declare(
         help='columns reported as one feature: {"NAME": ["COL", ...]}',
@@ -380,18 +369,11 @@ class AnalysisConfig:
 
     def scoring_for(self, output: str | None) -> str:
         """The scoring of one output (its key, or the target of a one-output analysis)."""
-        if isinstance(self.scoring, str):
-            return self.scoring
-        return self.scoring.get(output or "", "auto")
+        return per_output_scoring(self.scoring, output)
 
     def check_outputs(self, outputs: Sequence[str]) -> None:
         """Refuse a scoring mapping that names outputs not among ``outputs`` (analysed)."""
-        named = [] if isinstance(self.scoring, str) else list(self.scoring)
-        if any(k not in outputs for k in named):
-            raise InputError(
-                f"scoring names outputs {[k for k in named if k not in outputs]} that are not "
-                f"analysed; the outputs analysed are {list(outputs)}"
-            )
+        per_output_scoring(self.scoring, None, outputs=outputs)
 
     def for_output(self, output: str | None) -> AnalysisConfig:
         """This configuration with the scoring of ``output`` (what its methods run with)."""

@@ -22,6 +22,7 @@ __all__ = [
     "BATCH_ROWS",
     "DataError",
     "EvalData",
+    "frame_columns",
     "load_table",
     "missing_and_extra",
     "read_eval_data",
@@ -186,7 +187,7 @@ class EvalData:
             features = features.set_axis(features.columns.map(str), axis=1)[actual]
         _check_rows(len(frame))
         y_frame = frame[targets[0]] if len(targets) == 1 else frame[targets]
-        X, categories, types = _frame_columns(features)
+        X, categories, types = frame_columns(features)
         return cls(
             X=X,
             y=y_frame.to_numpy(),
@@ -197,7 +198,7 @@ class EvalData:
         )
 
 
-def _frame_columns(
+def frame_columns(
     features: pd.DataFrame,
 ) -> tuple[NDArray[np.float32], dict[str, NDArray[Any]], dict[str, str]]:
     """The feature table as one float32 matrix, the coded columns' vocabularies, and each

@@ -94,6 +94,6 @@ def input_groups(model: Model) -> dict[str, tuple[str, ...]]:
     input's name, and the cells of each variable of a sequence model's windows: each is one
     variable to the model's author, reported as one row."""
     slots = getattr(model, "slots", None) or ()
-    found = {slot.name: slot.columns for slot in slots if slot.width > 1}
+    found = {slot.name: slot.columns for slot in slots if slot.width > 1 and not slot.steps}
     cells = getattr(model, "variable_cells", None)
     return {**found, **(cells() if cells is not None else {})}

@@ -24,7 +24,16 @@ from importance_tasks.model import Model
 from importance_tasks.result import Importance
 from importance_tasks.sanity import SanityRuns, judge, sanity_runs, verdict, with_verdict
 
-__all__ = ["STEP_METHODS", "MethodOutcome", "finish", "run_method", "step_profile", "stepped"]
+__all__ = [
+    "STEP_METHODS",
+    "STEP_REPEATS",
+    "STEP_ROWS",
+    "MethodOutcome",
+    "finish",
+    "run_method",
+    "step_profile",
+    "stepped",
+]
 
 # The methods that also give a sequence model's importance per step (``by_step``), and what
 # that profile samples: it has T times as many features as the variables.
@@ -82,7 +91,7 @@ def step_profile(
 
 def stepped(name: str, model: Model) -> bool:
     """Whether method ``name`` also gives ``model``'s importance per step (a sequence model)."""
-    return getattr(model, "window", None) is not None and name in STEP_METHODS
+    return name in STEP_METHODS and bool(getattr(model, "window_steps", 0))
 
 
 def run_method(

@@ -7,7 +7,7 @@ which gives exactly the numbers of ``sklearn.inspection.permutation_importance``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from importance_tasks.errors import InputError
 
-__all__ = ["SCORERS", "Scorer", "get_scorer", "infer_task"]
+__all__ = ["SCORERS", "SCORING_SCHEMA", "Scorer", "get_scorer", "infer_task", "per_output_scoring"]
 
 Task = Literal["regression", "classification"]
 Array = NDArray[Any]
@@ -230,3 +230,37 @@ def get_scorer(scoring: str, *, output: Array, y: Array) -> Scorer:
     scorer = SCORERS[scoring]
     scorer.check(output, y)
     return scorer
+
+
+SCORING_CHOICES = ("auto", *SCORERS)
+# The scoring setting: one loss for every output, or one per output by its name.
+SCORING_SCHEMA = {
+    "type": ["string", "object"],
+    "anyOf": [
+        {"type": "string", "enum": list(SCORING_CHOICES)},
+        {
+            "type": "object",
+            "additionalProperties": {"type": "string", "enum": list(SCORING_CHOICES)},
+            "minProperties": 1,
+        },
+    ],
+}
+
+
+def per_output_scoring(
+    scoring: str | Mapping[str, str],
+    output: str | None,
+    *,
+    outputs: Sequence[str] | None = None,
+) -> str:
+    """The scoring of ``output`` (``auto`` where a mapping names it not); with ``outputs``
+    (those analysed), a mapping naming others is refused (``InputError``)."""
+    if isinstance(scoring, str):
+        return scoring
+    unknown = [k for k in scoring if outputs is not None and k not in outputs]
+    if unknown:
+        raise InputError(
+            f"scoring names outputs {unknown} that are not analysed; the outputs analysed are "
+            f"{list(outputs or [])}"
+        )
+    return scoring.get(output or "", "auto")

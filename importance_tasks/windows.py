@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.data import EvalData
+from importance_tasks.data import EvalData, frame_columns
 from importance_tasks.errors import DataError
 from importance_tasks.tables import check_size, load_table
 
@@ -81,11 +81,18 @@ def read_windows(
     target: str | None = None,
     feature_names: Sequence[str] | None = None,
     windowing: Windowing | None = None,
+    static: Sequence[str] = (),
 ) -> EvalData:
     """A sequence model's evaluation data: pre-windowed arrays (``.npz``) or windows of
-    ``steps`` rows cut from a table (parquet or CSV, with ``target``)."""
+    ``steps`` rows cut from a table (parquet or CSV, with ``target``; ``static`` columns
+    beside the windows, see ``table_windows``)."""
     path = Path(path)
     if path.suffix.lower() in WINDOW_SUFFIXES:
+        if static:
+            raise DataError(
+                f"the model takes columns {list(static)} beside its window: give a long table "
+                "(parquet or CSV) holding them, not windows in .npz"
+            )
         return _npz_windows(path, feature_names, steps)
     if not target:
         raise DataError("--target names the table's target column (an .npz holds y itself)")
@@ -93,7 +100,7 @@ def read_windows(
     check_size(len(frame) * steps, frame.shape[1], path)
     return table_windows(
         frame, target=target, steps=steps, feature_names=feature_names,
-        windowing=windowing or Windowing(),
+        windowing=windowing or Windowing(), static=static,
     )  # fmt: skip
 
 
@@ -104,11 +111,14 @@ def table_windows(
     steps: int,
     feature_names: Sequence[str] | None = None,
     windowing: Windowing,
+    static: Sequence[str] = (),
 ) -> EvalData:
     """Windows of ``steps`` rows of ``frame`` (a DataFrame), each with the target
     ``windowing.horizon`` rows after its last row; windows whose target is missing are
-    dropped. The variables are ``feature_names``, else every column but the target, time and
-    series columns, in the table's order.
+    dropped. The variables are ``feature_names``, else every column but the target, time,
+    series and ``static`` columns, in the table's order. ``static`` columns (the per-column
+    inputs beside a window input) come first in each row, as at the window's last row, in
+    their own types (strings coded, as ``EvalData.from_frame``).
 
     Raises
     ------
@@ -124,7 +134,7 @@ def table_windows(
         )
     if horizon < 0:
         raise DataError(f"horizon must be >= 0 rows, got {horizon}")
-    own = [c for c in (target, time, series) if c]
+    own = [c for c in (target, time, series, *static) if c]
     missing = [c for c in own if c not in frame.columns]
     if missing:
         raise DataError(f"columns {missing} are not in the table; it has {list(frame.columns)}")
@@ -140,6 +150,7 @@ def table_windows(
         )
     parts = [frame] if not series else [g for _, g in frame.groupby(series, sort=False)]
     found: list[tuple[NDArray[np.float32], NDArray[Any]]] = []
+    lasts: list[Any] = []  # each part's static columns at its windows' last rows
     for part in parts:
         if time:
             repeated = part[time][part[time].duplicated()]
@@ -156,6 +167,7 @@ def table_windows(
         values = part[variables].to_numpy(dtype=np.float32)
         targets = part[target].to_numpy()[steps - 1 + horizon : steps - 1 + horizon + n_windows]
         found.append((window_rows(values, steps, n_windows), targets))
+        lasts.append(part[list(static)].iloc[steps - 1 : steps - 1 + n_windows])
     if not found:
         unit = "every series has" if series else "the table has"
         raise DataError(
@@ -172,10 +184,21 @@ def table_windows(
             np.compress(keep, view, axis=0, out=X[start : start + int(keep.sum())])
             start += int(keep.sum())
     y = np.concatenate([y[keep] for (_, y), keep in zip(found, kept, strict=True)])
+    names = cell_names(variables, steps)
+    categories: dict[str, NDArray[Any]] = {}
+    types: dict[str, str] = {}
+    if static:
+        import pandas as pd
+
+        rows = pd.concat([last[keep] for last, keep in zip(lasts, kept, strict=True)])
+        values, categories, types = frame_columns(rows)
+        X, names = np.hstack([values, X]), (*static, *names)
     return EvalData(
         X=X,
         y=y.astype(np.float64) if y.dtype == object else y,
-        feature_names=cell_names(variables, steps),
+        feature_names=names,
+        categories=categories,
+        column_types=types,
     )
 
 

@@ -86,10 +86,10 @@ def test_sequence_inputs_are_refused_and_multi_output_regression_works(friedman)
     from importance_tasks.keras import KerasModel
     from importance_tasks.keras.keras_model import heads_of
 
-    a, b = keras.Input(shape=(2,), name="a"), keras.Input(shape=(1, 3), name="b")
+    a, b = keras.Input(shape=(2,), name="a"), keras.Input(shape=(1, 3, 1), name="b")
     flat = keras.layers.Flatten()(b)
     two_inputs = keras.Model([a, b], keras.layers.Dense(1)(keras.layers.Concatenate()([a, flat])))
-    with pytest.raises(UnsupportedModelError, match=r"input 'b' has shape \(None, 1, 3\)"):
+    with pytest.raises(UnsupportedModelError, match=r"input 'b' has shape \(None, 1, 3, 1\)"):
         KerasModel(two_inputs)  # named inputs are columns (tests/test_model_inputs.py); not b
 
     # Two regression outputs: y0 depends on x0 only, y1 on x1 only (exact weights).

@@ -122,15 +122,16 @@ def test_missing_and_extra_columns_are_named():
 
 
 def test_image_inputs_are_refused_by_name():
+    # (None, H, W, C) is an image; (None, T, k) beside columns is a window (test_windows.py).
     import keras
 
-    image = keras.Input(shape=(4, 4), name="picture")
+    image = keras.Input(shape=(4, 4, 1), name="picture")
     other = keras.Input(shape=(1,), name="x")
     flat = keras.layers.Flatten()(image)
     model = keras.Model(
         [image, other], keras.layers.Dense(1)(keras.layers.Concatenate()([flat, other]))
     )
-    with pytest.raises(UnsupportedModelError, match=r"input 'picture' has shape \(None, 4, 4\)"):
+    with pytest.raises(UnsupportedModelError, match=r"input 'picture' has shape \(None, 4, 4, 1\)"):
         KerasModel(model)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from importance_tasks.analysis import explain
@@ -242,6 +243,88 @@ def test_clusters_and_conditional_permutation_work_on_variables():
     within = dict(zip(conditional.features, conditional.mean, strict=True))
     assert within["temp"] < 0.5 * at["temp"] and within["load"] == pytest.approx(at["load"])
     assert conditional.diagnostics["partners"]["temp"] == [f"temp2[{t}]" for t in range(6)]
+
+
+def _history_and_columns():
+    """A dict model: a window ``history`` of 6 steps x (load, temp, noise) beside a number
+    ``size`` and a string ``region``; y = 2 load[5] + 0.6 (temp[0] + ... + temp[4]) +
+    3 size + 1.5 [region == north], noise unused."""
+    import keras
+
+    history = keras.Input(shape=(STEPS, 3), name="history")
+    size = keras.Input(shape=(1,), name="size")
+    region = keras.Input(shape=(1,), dtype="string", name="region")
+    past = keras.layers.Dense(1, use_bias=False, name="past")
+    scale = keras.layers.Dense(1, use_bias=False, name="scale")
+    place = keras.layers.Dense(1, use_bias=False, name="place")
+    coded = keras.layers.StringLookup(vocabulary=["north", "south"], output_mode="one_hot")
+    output = keras.layers.Add()(
+        [past(keras.layers.Flatten()(history)), scale(size), place(coded(region))]
+    )
+    model = keras.Model({"history": history, "size": size, "region": region}, output)
+    kernel = np.zeros((STEPS, 3), dtype=np.float32)
+    kernel[STEPS - 1, 0], kernel[: STEPS - 1, 1] = 2.0, 0.6
+    past.set_weights([kernel.reshape(-1, 1)])
+    scale.set_weights([np.array([[3.0]], np.float32)])
+    place.set_weights([np.array([[0.0], [1.5], [0.0]], np.float32)])
+    return model
+
+
+def _stations_with_columns():
+    rng = np.random.default_rng(1)
+    frames = []
+    for station, (size, region) in enumerate([(1.0, "north"), (2.5, "south"), (0.5, "north")]):
+        n = 300
+        load, temp, noise = rng.normal(size=(3, n))
+        y = np.full(n, np.nan)
+        for end in range(STEPS - 1, n):
+            y[end] = 2 * load[end] + 0.6 * temp[end - STEPS + 1 : end].sum()
+        y += 3 * size + 1.5 * (region == "north")
+        frames.append(
+            pd.DataFrame({
+                "hour": np.arange(n), "station": station, "load": load, "temp": temp,
+                "noise": noise, "size": size, "region": region, "y": y,
+            })
+        )  # fmt: skip
+    return pd.concat(frames).sample(frac=1.0, random_state=2)
+
+
+def test_a_window_input_beside_named_columns(tmp_path, capsys):
+    """The window's variables are the table's columns no other input takes; the other
+    inputs' columns are taken at each window's last row (a string stays a string), and the
+    model reproduces the table's target from those rows exactly."""
+    from importance_tasks.cli.commands import main
+    from importance_tasks.windows import Windowing, table_windows
+
+    model = _history_and_columns()
+    table = _stations_with_columns()
+    data = table_windows(
+        table, target="y", steps=STEPS, static=["size", "region"],
+        feature_names=["load", "temp", "noise"], windowing=Windowing("hour", "station"),
+    )  # fmt: skip
+    assert data.feature_names[:3] == ("size", "region", "load[0]")
+    bound = for_data(KerasModel(model), data)
+    np.testing.assert_allclose(bound.predict(data.X)[:, 0], data.y, rtol=1e-5, atol=1e-4)
+    analysis = explain(bound, data, methods=["permutation", "probe", "integrated_gradients"])
+    assert set(analysis.consensus.features) == {"load", "temp", "noise", "size", "region"}
+    for name, result in analysis.results.items():
+        importance = dict(zip(result.features, result.mean, strict=True))
+        assert importance["noise"] == pytest.approx(0.0, abs=1e-9), name
+        assert min(importance["load"], importance["temp"], importance["size"]) > 0.05, name
+    # From the command line: the same, the variables named by the columns left over.
+    model.save(tmp_path / "mixed.keras")
+    table.to_parquet(tmp_path / "stations.parquet")
+    out = tmp_path / "mixed.json"
+    code = main([
+        "explain", "--model", str(tmp_path / "mixed.keras"), "--data",
+        str(tmp_path / "stations.parquet"), "--target", "y", "--time-column", "hour",
+        "--series-column", "station", "--methods", "permutation", "--json", str(out),
+    ])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    payload = json.loads(out.read_text())
+    assert set(payload["features"]) == {"load", "temp", "noise", "size", "region"}
+    assert payload["column_types"]["region"].startswith("string")
+    assert len(payload["methods"]["permutation"]["by_step"]["load"]) == STEPS
 
 
 def test_bad_long_tables_are_named():

@@ -29,6 +29,11 @@ def keras_file_heads(
     left out of the features, with a warning."""
     keras_model = load_keras_file(path).with_steps(config.sequence_length)  # before the data
     window = keras_model.window
+    slots = keras_model.slots or ()
+    beside = next((s for s in slots if s.steps), None)  # a window input beside columns
+    static = [c for s in slots if not s.steps for c in s.columns] if beside else []
+    if beside is not None:
+        window = (beside.steps, beside.width // beside.steps)
     several = keras_model.output_names if len(keras_model.output_names) > 1 else ()
     present = table_columns(Path(data_path)) if several and data_path else []
     if not targets and several and all(c in present for c in several):
@@ -36,14 +41,14 @@ def keras_file_heads(
     windows = window is not None and Path(data_path or "").suffix in WINDOW_SUFFIXES
     if not data_path or not (targets or windows):
         raise InputError("--data and --target are needed with a .keras file")
-    names = config.feature_names if keras_model.slots is None else None
+    names = config.feature_names if keras_model.slots is None or beside else None
     ignored = [c for c in several if c not in targets and c in present]
     if window is not None:
         if len(targets) > 1:
             raise InputError("a sequence model's windows are analysed for one target at a time")
         data = read_windows(
             data_path, steps=window[0], target=targets[0] if targets else None,
-            feature_names=names, windowing=config.windowing,
+            feature_names=names, windowing=config.windowing, static=static,
         )  # fmt: skip
     else:
         data = read_eval_data(data_path, target=targets, feature_names=names, ignore=ignored)

@@ -21,6 +21,7 @@ from importance_tasks.keras.model_inputs import (
     check_column_types,
     column_order,
     input_slots,
+    named_windows,
     splitter,
 )
 from importance_tasks.model import DEFAULT_BATCH_ROWS, TENSOR_ALIGNMENT, Model, stack_outputs
@@ -109,6 +110,8 @@ class KerasModel:
             self.n_features = int(np.prod(shape))
             prepare: Any = _unchanged if self.window is None else _windows(*self.window)
         else:
+            if columns is not None:  # a window input's variables, named by the data
+                self.slots = named_windows(self.slots, columns)
             taken = tuple(c for slot in self.slots for c in slot.columns)
             self.feature_names = taken if columns is None else tuple(columns)
             self.n_features = len(taken)
@@ -142,8 +145,9 @@ class KerasModel:
             if self.window is None or data.feature_names == self.feature_names:
                 return self  # a matrix takes its columns by position
         else:
-            column_order(self.slots, data.feature_names)  # names missing and extra first
-            check_column_types(self.slots, data.feature_names, data.X, data.categories)
+            slots = named_windows(self.slots, data.feature_names)
+            column_order(slots, data.feature_names)  # names missing and extra first
+            check_column_types(slots, data.feature_names, data.X, data.categories)
             same_codes = data.categories.keys() == self.categories.keys() and all(
                 data.categories[c] is self.categories[c] for c in data.categories
             )
@@ -196,9 +200,22 @@ class KerasModel:
             for i in range(0, X.shape[0], self.batch_rows)
         )
 
+    @property
+    def window_steps(self) -> int:
+        """The steps of the model's window (its one input, or a window input beside
+        per-column inputs); 0 for a model without one."""
+        beside = [s.steps for s in self.slots or () if s.steps]
+        return beside[0] if beside else (self.window[0] if self.window else 0)
+
     def variable_cells(self) -> dict[str, tuple[str, ...]]:
         """For a sequence model, each variable and its cells (``importance_tasks.windows``):
         the groups its importance is reported by. Empty for other models."""
+        named = [s for s in self.slots or () if s.steps]
+        if named:  # a window input beside per-column inputs: its variables by name
+            (slot,) = named
+            width = slot.width // slot.steps
+            cells = slot.columns
+            return {v: cells[f::width] for f, v in enumerate(variables_of(cells, width))}
         if self.window is None:
             return {}
         steps, n_variables = self.window

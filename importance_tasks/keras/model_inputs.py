@@ -4,7 +4,9 @@ A model with one input of shape (None, k) takes the data's k feature columns by 
 it was trained. A model with several named inputs (Keras' structured-data style: one
 ``keras.Input`` per column, often with preprocessing layers inside) takes each input from the
 data column of the same name: an input of shape (None,) or (None, 1) is one column, one of
-shape (None, k) is k columns named ``name[0]`` ... ``name[k-1]``. The methods still see one
+shape (None, k) is k columns named ``name[0]`` ... ``name[k-1]``, and one of shape (None, T, k)
+beside them a window of k variables over T steps (cells ``var[t]``, the variables named by the
+data: ``named_windows``). The methods still see one
 float32 matrix; the traced forward pass slices it into the model's inputs (turning a coded
 column's codes back into its strings, see ``importance_tasks.columns``), so perturbed copies
 stay batched and gradients flow back to the numeric columns.
@@ -12,6 +14,7 @@ stay batched and gradients flow back to the numeric columns.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +24,16 @@ from numpy.typing import NDArray
 
 from importance_tasks.data import missing_and_extra
 from importance_tasks.errors import DataError, UnsupportedModelError
+from importance_tasks.windows import cell_names, variables_of
 
-__all__ = ["InputSlot", "check_column_types", "column_order", "input_slots", "splitter"]
+__all__ = [
+    "InputSlot",
+    "check_column_types",
+    "column_order",
+    "input_slots",
+    "named_windows",
+    "splitter",
+]
 
 _FLOATS = {"float16", "float32", "float64", "bfloat16"}
 _INTEGERS = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool"}
@@ -30,18 +41,57 @@ _INTEGERS = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "ui
 
 @dataclass(frozen=True)
 class InputSlot:
-    """One named model input and the data columns it takes."""
+    """One named model input and the data columns it takes. A window input (None, T, k)
+    takes T x k cells ``var[t]`` of its k variables (``steps`` T; ``variables`` named by
+    the data, ``named_windows``)."""
 
     name: str
     width: int
     flat: bool  # shape (None,): one column given as a vector
     dtype: str
+    steps: int = 0  # a window input's steps (0: not a window)
+    variables: tuple[str, ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
+        if self.steps:
+            k = self.width // self.steps
+            return cell_names(self.variables or [f"{self.name}_{i}" for i in range(k)], self.steps)
         if self.width == 1:
             return (self.name,)
         return tuple(f"{self.name}[{i}]" for i in range(self.width))
+
+
+def named_windows(slots: Sequence[InputSlot], columns: Sequence[str]) -> tuple[InputSlot, ...]:
+    """``slots`` with a window input's variables named by the data's ``columns``: the cells
+    no other input takes, time-major (``importance_tasks.windows.cell_names``).
+
+    Raises
+    ------
+    DataError
+        When those cells are not one window's: another count, or not named ``var[t]``.
+    """
+    windows = [s for s in slots if s.steps]
+    if not windows:
+        return tuple(slots)
+    if len(windows) > 1:
+        raise UnsupportedModelError(
+            f"inputs {[s.name for s in windows]} are both windows; one window input beside "
+            "per-column inputs is supported"
+        )
+    (window,) = windows
+    taken = {c for s in slots if not s.steps for c in s.columns}
+    cells = [c for c in columns if c not in taken]
+    k = window.width // window.steps
+    variables = variables_of(cells, k) if len(cells) == window.width else ()
+    if not variables or tuple(cells) != cell_names(variables, window.steps):
+        raise DataError(
+            f"input {window.name!r} takes windows of {window.steps} steps x {k} variables, but "
+            f"the data's columns no other input takes are {cells[:8]}"
+            f"{'...' if len(cells) > 8 else ''} ({len(cells)}); give a long table with a "
+            "time_column (the variables: the columns no other input takes, or feature_names)"
+        )
+    return tuple(dataclasses.replace(s, variables=variables) if s is window else s for s in slots)
 
 
 def input_slots(model: Any) -> tuple[InputSlot, ...] | None:
@@ -51,8 +101,8 @@ def input_slots(model: Any) -> tuple[InputSlot, ...] | None:
     Raises
     ------
     UnsupportedModelError
-        For an image or sequence input, an input of another type than numbers, booleans or
-        strings, or an input of unknown width; the message names the input.
+        For an image input, an input of another type than numbers, booleans or strings, or
+        an input of unknown width; the message names the input.
     """
     inputs = list(getattr(model, "inputs", None) or [])
     if not inputs:
@@ -68,20 +118,24 @@ def input_slots(model: Any) -> tuple[InputSlot, ...] | None:
     slots = []
     for tensor in inputs:
         name, shape, dtype = str(tensor.name), tuple(tensor.shape), str(tensor.dtype)
+        steps = 0
         if len(shape) == 1:
             width, flat = 1, True
         elif len(shape) == 2 and shape[1] is not None:
             width, flat = int(shape[1]), False
+        elif len(shape) == 3 and None not in shape[1:] and dtype in _FLOATS | _INTEGERS:
+            steps, width, flat = int(shape[1]), int(shape[1]) * int(shape[2]), False
         else:
             raise UnsupportedModelError(
-                f"input {name!r} has shape {shape}: image and sequence inputs are not supported; "
-                "each input must be one column (None,) or (None, 1), or k columns (None, k)"
+                f"input {name!r} has shape {shape}: image inputs, and windows of any length "
+                "beside other inputs, are not supported; each input must be one column (None,) "
+                "or (None, 1), k columns (None, k), or one window of numbers (None, T, k)"
             )
         if dtype not in _FLOATS | _INTEGERS | {"string"}:
             raise UnsupportedModelError(
                 f"input {name!r} takes {dtype} values; inputs take numbers, booleans or strings"
             )
-        slots.append(InputSlot(name, width, flat, dtype))
+        slots.append(InputSlot(name, width, flat, dtype, steps))
     return tuple(slots)
 
 
@@ -168,7 +222,11 @@ def splitter(
         parts, start = {}, 0
         for slot in slots:
             span = range(start, start + slot.width)
-            if all(lookups[j] is None for j in span):
+            if slot.steps:  # rows of cells back to windows (steps, variables)
+                shape = (-1, slot.steps, slot.width // slot.steps)
+                part = tf.reshape(x[:, start : start + slot.width], shape)
+                parts[slot.name] = tf.cast(part, slot.dtype)
+            elif all(lookups[j] is None for j in span):
                 part = x[:, start] if slot.flat else x[:, start : start + slot.width]
                 parts[slot.name] = tf.cast(part, slot.dtype)
             else:

@@ -58,7 +58,8 @@ class ColumnRule:
     ``width``: how many columns the matrix input takes (a sequence model's variables, with
     ``steps`` its window's length: the table is cut into windows by ``windowing``).
     ``in_order``: with no names, take the table's columns in their order (else refused,
-    ``NeedsDataError``).
+    ``NeedsDataError``). A window input beside named inputs: ``model_columns`` are the
+    others' (static, at each window's last row), ``names`` names the window's variables.
     """
 
     width: int
@@ -144,9 +145,10 @@ def fetch_data(
                 "column at a time"
             )
         else:
+            named = columns.names.names if columns.model_columns and columns.names else expected
             data = read_windows(
-                path, steps=columns.steps, target=targets[0], feature_names=expected,
-                windowing=columns.windowing,
+                path, steps=columns.steps, target=targets[0], feature_names=named,
+                windowing=columns.windowing, static=columns.model_columns or (),
             )  # fmt: skip
     return DataSource(data, uri, tuple(targets), data_source, target_source, names_source, ignored)
 

@@ -136,8 +136,13 @@ def load_inputs(
     if isinstance(loaded.model, KerasModel):  # a model of any length takes sequence_length
         loaded = dataclasses.replace(loaded, model=loaded.model.with_steps(windowing.steps))
     window = getattr(loaded.model, "window", None)
-    slots = getattr(loaded.model, "slots", None)
+    slots = getattr(loaded.model, "slots", None) or ()
+    # A window input beside per-column inputs: those columns are static, the rest variables.
+    beside = next((s for s in slots if s.steps), None)
+    if beside is not None:
+        window = (beside.steps, beside.width // beside.steps)
     given = None if feature_names is None else FeatureNames(tuple(feature_names), "feature_names")
+    outputs = getattr(loaded.model, "output_names", ())
     source = fetch_data(
         client,
         ref,
@@ -145,12 +150,12 @@ def load_inputs(
         target=target,
         columns=ColumnRule(
             width=loaded.model.n_features if window is None else window[1],
-            model_columns=None if slots is None else tuple(c for s in slots for c in s.columns),
-            names=given or loaded.feature_names,
+            model_columns=tuple(c for s in slots if not s.steps for c in s.columns) or None,
+            names=given if beside is not None else given or loaded.feature_names,
             in_order=columns_in_model_order,
             steps=None if window is None else window[0],
             windowing=windowing,
-            outputs=names if len(names := getattr(loaded.model, "output_names", ())) > 1 else (),
+            outputs=outputs if len(outputs) > 1 else (),
         ),
     )
     found = heads_of(loaded.model, source.data, source.targets)

@@ -291,7 +291,7 @@ def plan(
         tag_version=tag_version,
         targets=inputs.source.targets,
         outputs=tuple(inputs.outputs),
-        window_steps=(getattr(inputs.model, "window", None) or (0, 0))[0],
+        window_steps=getattr(inputs.model, "window_steps", 0),
     )
 
 

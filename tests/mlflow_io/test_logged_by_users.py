@@ -62,6 +62,23 @@ def _log_model(flavor, friedman, name: str, **extra) -> None:  # type: ignore[no
     )
 
 
+def _register_with_table(server: str, name: str, model, table, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """``model`` logged with mlflow.tensorflow and registered as ``name``, its run holding
+    ``table`` (a long table of steps, target ``y``) as its evaluation dataset."""
+    path = tmp_path / f"{name}.parquet"
+    table.to_parquet(path)
+
+    def log() -> None:
+        mlflow.log_param("target", "y")
+        dataset = mlflow.data.from_pandas(pd.read_parquet(path), source=str(path))
+        mlflow.log_input(dataset, context="evaluation")
+        mlflow.tensorflow.log_model(
+            model, name="model", registered_model_name=name, pip_requirements=PIP
+        )
+
+    return _register(server, name, log)
+
+
 def _eval_file(tmp_path, friedman, name="evaluation.parquet") -> str:
     path = tmp_path / name
     friedman_frame(friedman.data).to_parquet(path)
@@ -382,18 +399,7 @@ def test_a_sequence_model_runs_in_the_stage_from_its_logged_long_table(mlflow_se
     from tests.test_windows import VARIABLES, _forecaster, _long_table
 
     name = _name("forecaster")
-    table = tmp_path / "stations.parquet"
-    _long_table().to_parquet(table)
-
-    def log() -> None:
-        mlflow.log_param("target", "y")
-        dataset = mlflow.data.from_pandas(pd.read_parquet(table), source=str(table))
-        mlflow.log_input(dataset, context="evaluation")
-        mlflow.tensorflow.log_model(
-            _forecaster(), name="model", registered_model_name=name, pip_requirements=PIP
-        )
-
-    version = _register(mlflow_server, name, log)
+    version = _register_with_table(mlflow_server, name, _forecaster(), _long_table(), tmp_path)
     windows = {"time_column": "hour", "series_column": "station"}
     with pytest.raises(NeedsDataError, match=r"nothing names the model's 4 input columns"):
         plan(f"{name}@champion", FAST, tracking_uri=mlflow_server)
@@ -487,3 +493,25 @@ def test_a_two_output_model_is_analysed_per_output_into_one_run(mlflow_server, t
 def _top2(analysis) -> set[str]:  # type: ignore[no-untyped-def]
     order = np.argsort(analysis.consensus.rank)[:2]
     return {analysis.consensus.features[i] for i in order}
+
+
+def test_a_window_input_beside_named_columns_runs_in_the_stage(mlflow_server, tmp_path):
+    """A dict model mixing a history window with a number and a string column, logged with
+    plain MLflow beside its long table: its variables are the table's columns no other input
+    takes, the others are read at each window's last row."""
+    from tests.test_windows import STEPS, _history_and_columns, _stations_with_columns
+
+    name = _name("history")
+    model, table = _history_and_columns(), _stations_with_columns()
+    _register_with_table(mlflow_server, name, model, table, tmp_path)
+    config = AnalysisConfig(
+        methods=("permutation", "probe"), time_column="hour", series_column="station"
+    )
+    planned, analyses = run_stage(f"{name}@champion", config, tracking_uri=mlflow_server)
+    [analysis] = analyses.values()
+    assert planned.n_rows == 3 * (300 - STEPS + 1) and planned.window_steps == STEPS
+    assert set(analysis.consensus.features) == {"load", "temp", "noise", "size", "region"}
+    for method, result in analysis.results.items():
+        importance = dict(zip(result.features, result.mean, strict=True))
+        assert importance["noise"] == pytest.approx(0.0, abs=1e-9), method
+        assert len(result.diagnostics["by_step"]["temp"]) == STEPS, method
