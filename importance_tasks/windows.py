@@ -78,7 +78,7 @@ def read_windows(
     path: str | Path,
     *,
     steps: int,
-    target: str | None = None,
+    target: str | Sequence[str] | None = None,
     feature_names: Sequence[str] | None = None,
     windowing: Windowing | None = None,
     static: Sequence[str] = (),
@@ -107,7 +107,7 @@ def read_windows(
 def table_windows(
     frame: Any,
     *,
-    target: str,
+    target: str | Sequence[str],
     steps: int,
     feature_names: Sequence[str] | None = None,
     windowing: Windowing,
@@ -115,7 +115,8 @@ def table_windows(
 ) -> EvalData:
     """Windows of ``steps`` rows of ``frame`` (a DataFrame), each with the target
     ``windowing.horizon`` rows after its last row; windows whose target is missing are
-    dropped. The variables are ``feature_names``, else every column but the target, time,
+    dropped (several targets, one per output of a model with several: a window missing any).
+    The variables are ``feature_names``, else every column but the targets, time,
     series and ``static`` columns, in the table's order. ``static`` columns (the per-column
     inputs beside a window input) come first in each row, as at the window's last row, in
     their own types (strings coded, as ``EvalData.from_frame``).
@@ -134,7 +135,8 @@ def table_windows(
         )
     if horizon < 0:
         raise DataError(f"horizon must be >= 0 rows, got {horizon}")
-    own = [c for c in (target, time, series, *static) if c]
+    targets = [target] if isinstance(target, str) else list(target)
+    own = [c for c in (*targets, time, series, *static) if c]
     missing = [c for c in own if c not in frame.columns]
     if missing:
         raise DataError(f"columns {missing} are not in the table; it has {list(frame.columns)}")
@@ -165,8 +167,10 @@ def table_windows(
         if n_windows <= 0:
             continue
         values = part[variables].to_numpy(dtype=np.float32)
-        targets = part[target].to_numpy()[steps - 1 + horizon : steps - 1 + horizon + n_windows]
-        found.append((window_rows(values, steps, n_windows), targets))
+        ahead = part[targets[0] if len(targets) == 1 else targets].to_numpy()
+        found.append(
+            (window_rows(values, steps, n_windows), ahead[steps - 1 + horizon :][:n_windows])
+        )
         lasts.append(part[list(static)].iloc[steps - 1 : steps - 1 + n_windows])
     if not found:
         unit = "every series has" if series else "the table has"
@@ -195,7 +199,7 @@ def table_windows(
         X, names = np.hstack([values, X]), (*static, *names)
     return EvalData(
         X=X,
-        y=y.astype(np.float64) if y.dtype == object else y,
+        y=y.astype(np.float64) if y.dtype == object and y.ndim == 1 else y,
         feature_names=names,
         categories=categories,
         column_types=types,
@@ -226,7 +230,8 @@ def _numeric(column: Any) -> bool:
 def _missing(y: NDArray[Any]) -> NDArray[np.bool_]:
     import pandas as pd
 
-    return np.asarray(pd.isna(y), dtype=bool)
+    missing = np.asarray(pd.isna(y), dtype=bool)
+    return missing if missing.ndim == 1 else np.asarray(missing.any(axis=1), dtype=bool)
 
 
 def _npz_windows(path: Path, feature_names: Sequence[str] | None, steps: int) -> EvalData:

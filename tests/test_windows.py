@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from importance_tasks.analysis import explain
+from importance_tasks.config import AnalysisConfig
 from importance_tasks.errors import DataError, InputError
 from importance_tasks.keras import KerasModel, for_data
 from importance_tasks.runner import STEP_METHODS
@@ -325,6 +326,44 @@ def test_a_window_input_beside_named_columns(tmp_path, capsys):
     assert set(payload["features"]) == {"load", "temp", "noise", "size", "region"}
     assert payload["column_types"]["region"].startswith("string")
     assert len(payload["methods"]["permutation"]["by_step"]["load"]) == STEPS
+
+
+def test_a_forecaster_with_two_heads_is_ranked_per_output_and_per_step(tmp_path):
+    """Two heads over one window: ``now`` = 2 load[5], ``soon`` = 0.6 (temp[0] + ... +
+    temp[4]); each output ranked by its own variable, its profile where that variable acts; a
+    window missing either target is dropped."""
+    import keras
+
+    from importance_tasks.analysis import explain_outputs
+    from importance_tasks.keras.keras_model import heads_of
+    from importance_tasks.windows import Windowing, table_windows
+
+    inputs = keras.Input(shape=(STEPS, len(VARIABLES)))
+    flat = keras.layers.Flatten()(inputs)
+    now = keras.layers.Dense(1, use_bias=False, name="now")
+    soon = keras.layers.Dense(1, use_bias=False, name="soon")
+    model = keras.Model(inputs, [now(flat), soon(flat)])
+    for layer, (step, variable, weight) in ((now, (-1, 0, 2.0)), (soon, (slice(0, -1), 1, 0.6))):
+        kernel = np.zeros((STEPS, len(VARIABLES)), dtype=np.float32)
+        kernel[step, variable] = weight
+        layer.set_weights([kernel.reshape(-1, 1)])
+    table = _long_table()
+    table["now"] = table["y"]  # any values: the ranking is of the model's own outputs
+    table["soon"] = table["y"]
+    table.loc[table["hour"] == 100, "soon"] = np.nan  # a window's end in each station
+    data = table_windows(
+        table.drop(columns="y"), target=["now", "soon"], steps=STEPS,
+        windowing=Windowing("hour", "station"),
+    )  # fmt: skip
+    assert data.y.shape == (3 * (400 - STEPS + 1) - 3, 2) and not np.isnan(data.y).any()
+    heads = heads_of(KerasModel(model), data, ["now", "soon"])
+    analyses = explain_outputs(heads, AnalysisConfig(methods=("permutation",)))
+    for output, variable, where in (("now", "load", [STEPS - 1]), ("soon", "temp", range(5))):
+        result = analyses[output].results["permutation"]
+        importance = dict(zip(result.features, result.mean, strict=True))
+        assert max(importance, key=importance.get) == variable, output
+        profile = np.asarray(result.diagnostics["by_step"][variable])
+        assert set(np.flatnonzero(profile > 0.05 * profile.max())) == set(where), output
 
 
 def test_bad_long_tables_are_named():

@@ -44,10 +44,8 @@ def keras_file_heads(
     names = config.feature_names if keras_model.slots is None or beside else None
     ignored = [c for c in several if c not in targets and c in present]
     if window is not None:
-        if len(targets) > 1:
-            raise InputError("a sequence model's windows are analysed for one target at a time")
         data = read_windows(
-            data_path, steps=window[0], target=targets[0] if targets else None,
+            data_path, steps=window[0], target=targets or None,
             feature_names=names, windowing=config.windowing, static=static,
         )  # fmt: skip
     else:

@@ -139,15 +139,10 @@ def fetch_data(
         expected, names_source = _expected_columns(columns, [*targets, *ignored], table)
         if columns.steps is None:
             data = read_eval_data(path, target=targets, feature_names=expected, ignore=ignored)
-        elif len(targets) > 1:
-            raise DataError(
-                f"targets {targets}: a sequence model's windows are analysed for one target "
-                "column at a time"
-            )
         else:
             named = columns.names.names if columns.model_columns and columns.names else expected
             data = read_windows(
-                path, steps=columns.steps, target=targets[0], feature_names=named,
+                path, steps=columns.steps, target=targets, feature_names=named,
                 windowing=columns.windowing, static=columns.model_columns or (),
             )  # fmt: skip
     return DataSource(data, uri, tuple(targets), data_source, target_source, names_source, ignored)
