@@ -97,7 +97,7 @@ def read_windows(
     if not target:
         raise DataError("--target names the table's target column (an .npz holds y itself)")
     frame = load_table(path)
-    check_size(len(frame) * steps, frame.shape[1], path)
+    check_size(len(frame), frame.shape[1], path)  # windows are a view of it, or checked again
     return table_windows(
         frame, target=target, steps=steps, feature_names=feature_names,
         windowing=windowing or Windowing(), static=static,
@@ -182,7 +182,10 @@ def table_windows(
     if len(found) == 1 and kept[0].all():
         X = found[0][0]  # the table's rows themselves, no copy
     else:  # the windows kept, copied once into one matrix
-        X = np.empty((sum(int(k.sum()) for k in kept), steps * len(variables)), np.float32)
+        n_kept = sum(int(k.sum()) for k in kept)
+        copied = Path(f"the copy of {n_kept:,} windows (several series, or windows dropped)")
+        check_size(n_kept * steps, len(variables), copied)
+        X = np.empty((n_kept, steps * len(variables)), np.float32)
         start = 0
         for (view, _), keep in zip(found, kept, strict=True):
             np.compress(keep, view, axis=0, out=X[start : start + int(keep.sum())])

@@ -366,6 +366,20 @@ def test_a_forecaster_with_two_heads_is_ranked_per_output_and_per_step(tmp_path)
         assert set(np.flatnonzero(profile > 0.05 * profile.max())) == set(where), output
 
 
+def test_the_memory_budget_counts_the_windows_copied_not_the_view(monkeypatch):
+    """Windows of one series are a view: a budget below their copy's size still takes them;
+    windows of several series are copied, and that copy is checked against the budget."""
+    from importance_tasks.windows import Windowing, table_windows
+
+    table = _long_table()  # 3 stations x 400 steps x 4 variables: 1,185 windows of 6 steps
+    copy_bytes = 3 * (400 - STEPS + 1) * STEPS * len(VARIABLES) * 4
+    monkeypatch.setenv("IMPORTANCE_TASKS_MAX_DATA_BYTES", str(copy_bytes // 2))
+    one = table[table["station"] == "s0"].drop(columns="station")
+    assert table_windows(one, target="y", steps=STEPS, windowing=Windowing("hour")).n_rows == 395
+    with pytest.raises(DataError, match=r"the copy of 1,185 windows .* above the"):
+        table_windows(table, target="y", steps=STEPS, windowing=Windowing("hour", "station"))
+
+
 def test_bad_long_tables_are_named():
     import pandas as pd
 
