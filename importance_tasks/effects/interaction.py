@@ -1,0 +1,176 @@
+"""Which features act together: Friedman and Popescu's H-statistic for pairs of features.
+
+For features j and k, partial dependence ``PD_j``, ``PD_k`` and ``PD_jk`` (the model's mean
+output with those columns set to a row's values, over the rows of a sample), centred, are
+compared at the sample's own points (Friedman & Popescu 2008, eq. 44):
+
+    H²_jk = Σ_i (PD_jk(x_i) - PD_j(x_i) - PD_k(x_i))² / Σ_i PD_jk(x_i)²
+
+H² is a share: for two features with almost no effect it is noise over noise. So pairs are
+ranked by ``strength``, Friedman's unnormalised H on the output's scale, the root mean square
+of the interaction part ``PD_jk - PD_j - PD_k``, which cannot be large where the features
+barely matter; H² is given beside it only where the pair's joint effect is material (its root
+mean square at least ``MATERIAL`` of the output's spread), else None, and a pair whose joint
+effect is not material gets strength 0. Each feature's total H² (eq. 46: the share of its
+effect that is not additive with all the others) says how much of it lies in interactions.
+
+Each feature (or group of columns) costs one batch of n x n rows and each pair one more, where
+n is the sample's size; the bootstrap intervals reuse those outputs (rows drawn again, as
+background and as points), so they cost no model evaluation.
+
+References
+----------
+J. H. Friedman and B. E. Popescu, "Predictive learning via rule ensembles", Annals of Applied
+Statistics 2(3), 2008, section 8.1. doi:10.1214/07-AOAS148
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from importance_tasks.model import Model
+
+__all__ = ["MATERIAL", "Interactions", "Pair", "interactions"]
+
+# The least share of the output's spread (root mean square) a pair's joint effect has for H²
+# to be reported and the pair ranked.
+MATERIAL = 0.05
+BOOTSTRAP = 200
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One pair: ``strength`` (unnormalised H, the ranking statistic), ``h2`` (None where the
+    joint effect is not material) and its bootstrap 95% interval."""
+
+    features: tuple[str, str]
+    strength: float
+    h2: float | None
+    interval: tuple[float, float] | None
+    strength_interval: tuple[float, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "strength": self.strength,
+            "h2": self.h2,
+            "interval": None if self.interval is None else list(self.interval),
+            "strength_interval": list(self.strength_interval),
+        }
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """The pairs of the features analysed, strongest first, each feature's total H², and what
+    it cost in model evaluations."""
+
+    pairs: tuple[Pair, ...]
+    total: dict[str, float]
+    evaluations: int
+    rows: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pairs": [p.as_dict() for p in self.pairs],
+            "total_h2": dict(self.total),
+            "evaluations": self.evaluations,
+            "rows": self.rows,
+        }
+
+
+def interactions(
+    model: Model,
+    X: NDArray[np.float32],
+    features: Sequence[tuple[str, Sequence[int]]],
+    *,
+    n_rows: int = 100,
+    seed: int = 0,
+    n_bootstrap: int = BOOTSTRAP,
+) -> Interactions:
+    """H² and strength for every pair of ``features`` (name, column indices; in the order
+    given, which names each pair's first feature), on ``n_rows`` rows of ``X`` drawn with
+    ``seed``."""
+    rng = np.random.default_rng(seed)
+    n = min(n_rows, len(X))
+    sample = np.ascontiguousarray(X[rng.choice(len(X), size=n, replace=False)], np.float32)
+    single = {name: _grid_outputs(model, sample, cols) for name, cols in features}
+    spread = _rms(_centred(np.einsum("iio->io", next(iter(single.values())))))
+    draws = [np.bincount(rng.integers(0, n, n), minlength=n) / n for _ in range(n_bootstrap)]
+    weights = np.full(n, 1.0 / n)
+    pairs = []
+    for (a, cols_a), (b, cols_b) in itertools.combinations(features, 2):
+        joint = _grid_outputs(model, sample, [*cols_a, *cols_b])
+        h2, strength, joint_rms = _pair(joint, single[a], single[b], weights)
+        booted = np.array([_pair(joint, single[a], single[b], w)[:2] for w in draws])
+        material = joint_rms >= MATERIAL * spread
+        pairs.append(
+            Pair(
+                features=(a, b),
+                strength=strength if material else 0.0,
+                h2=h2 if material else None,
+                interval=_interval(booted[:, 0]) if material else None,
+                strength_interval=_interval(booted[:, 1]) if material else (0.0, 0.0),
+            )
+        )
+    total = {name: _total(grid, weights) for name, grid in single.items()}
+    evaluations = n * n * (len(features) + len(pairs))
+    ranked = sorted(pairs, key=lambda p: -p.strength)
+    return Interactions(tuple(ranked), total, evaluations, n)
+
+
+def _grid_outputs(model: Model, sample: NDArray[np.float32], columns: Sequence[int]) -> Any:
+    """F[i, l] = the output for row l with ``columns`` set to row i's values: (n, n, out)."""
+    n = len(sample)
+    cols = np.asarray(columns, dtype=np.intp)
+    batch = np.tile(sample, (n, 1))
+    batch[:, cols] = np.repeat(sample[:, cols], n, axis=0)
+    return model.predict(batch).reshape(n, n, -1)
+
+
+def _centred(values: NDArray[np.float64], w: NDArray[np.float64] | None = None) -> Any:
+    w = np.full(len(values), 1.0 / len(values)) if w is None else w
+    return values - np.tensordot(w, values, axes=1)
+
+
+def _rms(values: NDArray[np.float64], w: NDArray[np.float64] | None = None) -> float:
+    w = np.full(len(values), 1.0 / len(values)) if w is None else w
+    return float(np.sqrt(np.tensordot(w, (values**2).sum(axis=-1), axes=1)))
+
+
+def _pd(grid: NDArray[np.float64], w: NDArray[np.float64]) -> Any:
+    """Centred partial dependence at each point i: the mean over background rows l
+    (weights ``w``) of F[i, l], centred over the points (weights ``w``)."""
+    return _centred(np.einsum("ilo,l->io", grid, w), w)
+
+
+def _pair(
+    joint: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64], w: Any
+) -> tuple[float, float, float]:
+    """(H², strength, the joint effect's root mean square) with rows weighted by ``w``."""
+    pd_ab = _pd(joint, w)
+    rest = pd_ab - _pd(a, w) - _pd(b, w)
+    total = float(np.tensordot(w, (pd_ab**2).sum(axis=-1), axes=1))
+    part = float(np.tensordot(w, (rest**2).sum(axis=-1), axes=1))
+    return (part / total if total > 0 else 0.0), float(np.sqrt(part)), float(np.sqrt(total))
+
+
+def _total(grid: NDArray[np.float64], w: NDArray[np.float64]) -> float:
+    """A feature's total H² (eq. 46): the share of the centred output f that is not
+    PD_j(x_j) + PD_\\j(x_\\j), from F[i, l] (row l with the feature at row i's value)."""
+    f = _centred(np.einsum("iio->io", grid), w)
+    own = _pd(grid, w)  # PD_j at each row's own value
+    others = _centred(np.einsum("ilo,i->lo", grid, w), w)  # PD_\j: the feature averaged out
+    total = float(np.tensordot(w, (f**2).sum(axis=-1), axes=1))
+    part = float(np.tensordot(w, ((f - own - others) ** 2).sum(axis=-1), axes=1))
+    return part / total if total > 0 else 0.0
+
+
+def _interval(values: NDArray[np.float64]) -> tuple[float, float]:
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
