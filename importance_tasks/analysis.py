@@ -6,14 +6,17 @@ MLflow run per model version, data and configuration) is the stage, ``importance
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from importance_tasks.columns import row_type
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.data import EvalData
 from importance_tasks.dependence import Dependence, data_dependence
+from importance_tasks.effects.steps import Found, effects_and_interactions
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.evaluable import constant_features
 from importance_tasks.keras.heads import Head
@@ -38,6 +41,8 @@ class Analysis:
     column_types : mapping of column name to its type for people (``string (4 values)``)
     dependence : Dependence or None
         Dependence between the features on the data, and their clusters.
+    found : Found
+        The analysis steps on the top features: interactions and effects.
     """
 
     results: Mapping[str, Importance]
@@ -45,6 +50,7 @@ class Analysis:
     skipped: Mapping[str, str] = field(default_factory=dict)
     column_types: Mapping[str, str] = field(default_factory=dict)
     dependence: Dependence | None = None
+    found: Found = field(default_factory=Found)
 
     def as_dict(self) -> dict[str, Any]:
         """The CLI's ``--json`` shape (the contract other pipelines read)."""
@@ -65,6 +71,7 @@ class Analysis:
             if self.dependence is None
             else [list(c) for c in self.dependence.clusters],
             "cluster_importance": self.cluster_importance(),
+            **self.found.as_dict(),
         }
 
     def cluster_importance(self) -> dict[str, dict[str, Any]]:
@@ -170,17 +177,38 @@ def explain(
             skipped[name] = outcome.skipped or ""
     if not results:
         raise InputError(f"no method could run on this model: {skipped}")
+    combined = consensus(
+        list(results.values()), k=config.top_k, seed=config.seed, counted=config.counted_methods
+    )
     return Analysis(
         results=results,
-        consensus=consensus(
-            list(results.values()),
-            k=config.top_k,
-            seed=config.seed,
-            counted=config.counted_methods,
-        ),
+        consensus=combined,
         skipped=skipped,
         column_types=data.described_types(),
         dependence=found,
+        found=steps_on(model, data, config, combined, results.values()),
+    )
+
+
+def steps_on(
+    model: Model,
+    data: EvalData,
+    config: AnalysisConfig,
+    combined: Consensus,
+    results: Iterable[Importance],
+) -> Found:
+    """The interactions and effects of the top features of ``combined`` (as ``config``
+    asks), each feature's columns as the results grouped them."""
+    groups = {k: v for r in results for k, v in r.groups.items()}
+    ranked = [combined.features[i] for i in np.argsort(combined.rank, kind="stable")]
+    return effects_and_interactions(
+        model,
+        data,
+        ranked,
+        groups,
+        interaction_top=config.interaction_top if config.interactions else None,
+        effect_top=config.effect_top if config.effects else None,
+        seed=config.seed,
     )
 
 

@@ -54,6 +54,8 @@ DEFAULT_METHODS = (
 DEFAULT_EXPERIMENT = "importance"
 # Methods kept in the tables but out of the consensus unless consensus_methods names them.
 BASELINE_METHODS = ("weights",)
+# The analysis steps beside the methods: part of the identity where not at their defaults.
+_STEPS = ("interactions", "interaction_top", "effects", "effect_top")
 GROUPS_SCHEMA = {
     "type": "object",
     "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
@@ -64,50 +66,15 @@ GROUPS_SCHEMA = {
 class AnalysisConfig:
     """What one analysis computes, validated on construction (``InputError`` if not valid).
 
-    Parameters
-    ----------
-    methods : sequence of str
-        Registry names, computed in this order (one parallel task each in the DAG).
-    method_options : mapping of method name to {option: value}
-        Each method's own options (see ``method_options_schema``).
-    seed : int, default=0
-        Seed of every method that draws random numbers.
-    scoring : str or mapping of output to str, default="auto"
-        Loss of the loss-based methods; "auto" picks mse or log_loss from the model's output.
-        A mapping gives each output of a model with several its own (``scoring_for``).
-    groups : mapping of str to sequence of str
-        Columns reported as one feature (a one-hot block, a correlated set).
-    auto_groups : bool, default=True
-        Find clusters of dependent features in the data and rank each as one group beside its
-        features (``clusters``, when none are given).
-    cluster_threshold : float, default=0.7
-        Least average dependence within a cluster (also conditional permutation's partners).
-    clusters : mapping of str to sequence of str
-        Clusters ranked as groups beside their features (found in the data when empty).
-    top_k : int, default=5
-        The top of a ranking: chance of being in it, its drift (nDCG@k), the version tags.
-    drift_threshold : float, default=0.9
-        nDCG@k against the previous version below which the ranking has drifted.
-    sanity_check : bool, default=False
-        Also run each method on randomised copies of the model (and, for loss-based methods,
-        on shuffled labels); a method that fails is left out of the consensus.
-    consensus_methods : sequence of str, optional
-        Methods the consensus ranks by; default every method but ``weights``.
-    feature_names : sequence of str, optional
-        The model's input columns in its order, where MLflow records none.
-    columns_in_model_order : bool, default=False
-        With no recorded names, take the table's columns as the inputs in order.
-    time_column, series_column : str, optional; horizon : int, default=0; sequence_length : int
-        or None
-        How a sequence model's long table becomes windows (``importance_tasks.windows``).
-    tag_version, fail_when_unanalysable : bool, default=False
-        What the stage does with the result: tag the version even when this is not the
-        configuration of record; fail (not skip) a DAG run on a version it cannot analyse.
-        Neither is part of the analysis's identity, nor are the column and window settings
-        (the data's digest, which is, records what they chose).
-    n_repeats, max_samples, shard_rows : optional
-        Shortcuts for the options of the same name of the methods named in their help; an
-        explicit ``method_options`` entry wins.
+    Each field is a setting declared with its default, help and JSON schema (``settings()``;
+    the help is what the command line and the DAG's trigger form show). Beyond them: the
+    settings of how the data is read (``feature_names``, ``columns_in_model_order``, the
+    window settings) and what the stage does with the result (``tag_version``,
+    ``fail_when_unanalysable``) are not part of the analysis's identity (the data's digest
+    records what the former chose); ``n_repeats``, ``max_samples`` and ``shard_rows`` are
+    shortcuts for the options of the same name of the methods named in their help, which an
+    explicit ``method_options`` entry overrides; a ``scoring`` mapping gives each output of a
+    model with several its own (``scoring_for``).
     """
 
     methods: tuple[str, ...] = declare(
@@ -243,6 +210,24 @@ class AnalysisConfig:
         "steps of a window (empty: the model's own)",
         schema={"type": ["null", "integer"], "minimum": 1},
     )
+    interactions: bool = declare(
+        True,
+        help="an analysis step: Friedman's H-statistic for the pairs among the top "
+        "interaction_top features of the consensus (which act together)",
+        schema={"type": "boolean"},
+    )
+    interaction_top: int = declare(
+        8, help="features whose pairs are measured", schema={"type": "integer", "minimum": 2}
+    )
+    effects: bool = declare(
+        True,
+        help="an analysis step: accumulated local effects (which way each pushes) of the top "
+        "effect_top one-column features, with partial dependence beside them",
+        schema={"type": "boolean"},
+    )
+    effect_top: int = declare(
+        6, help="features whose effect is drawn", schema={"type": "integer", "minimum": 1}
+    )
     tag_version: bool = declare(
         False,
         help="tag the model version with this analysis (importance.*) even when its settings "
@@ -354,6 +339,7 @@ class AnalysisConfig:
         for name, default in (
             ("top_k", DEFAULT_TOP_K),
             ("drift_threshold", DEFAULT_DRIFT_THRESHOLD),
+            *((f.name, f.default) for f in dataclasses.fields(self) if f.name in _STEPS),
         ):
             if getattr(self, name) != default:
                 identity[name] = getattr(self, name)

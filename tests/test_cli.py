@@ -55,8 +55,18 @@ def test_explain_prints_ranking_and_writes_the_json_contract(files, tmp_path, ca
         "consensus",
         "clusters",
         "cluster_importance",
+        "interactions",
+        "interaction_total_h2",
+        "effects",
         "feature_names_checked",
     }
+    # Friedman #1: 10 sin(pi x0 x1) + 20 (x2 - 0.5)^2 + 10 x3 + 5 x4: the one interacting pair
+    # comes first; x3 and x4 rise, x2 is a U.
+    assert set(payload["interactions"][0]["features"]) == {"x0", "x1"}
+    effects = payload["effects"]
+    assert effects["x3"]["direction"] == effects["x4"]["direction"] == "rises"
+    assert effects["x2"]["direction"] == "U-shaped"
+    assert "acting together" in printed.out and "which way: " in printed.out
     # a local .keras file whose columns nothing names: taken in order, said twice
     assert payload["feature_names_checked"] is False
     assert "warning: nothing names the model's 10 input columns" in printed.err

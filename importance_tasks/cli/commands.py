@@ -345,6 +345,18 @@ def format_ranking(analysis: Analysis, *, top: int | None = DEFAULT_TOP) -> str:
         text.append(f"({name} skipped: {reason})")
     for name, reason in consensus.excluded.items():
         text.append(f"({name} left out of the consensus: {reason})")
+    found = analysis.found
+    if found.interactions is not None:
+        pairs = [p for p in found.interactions.pairs if p.h2 is not None][:3]
+        together = [f"{' x '.join(p.features)} {p.strength:.2g}, {p.h2:.2f}" for p in pairs]
+        text.append(
+            "acting together (strength on the output's scale, H²): "
+            + ("; ".join(together) or "no pair: additive among the top features")
+        )
+    if found.effects:
+        text.append(
+            "which way: " + ", ".join(f"{n} {e.direction}" for n, e in found.effects.items())
+        )
     if analysis.dependence is not None and analysis.dependence.clusters:
         text.append(
             "clusters of dependent features: "

@@ -11,8 +11,9 @@ outputs, no more model evaluations).
 
 Partial dependence and a few individual curves (ICE) are given beside it on the same grid for
 numeric columns; a coded column (strings, categories) gets its partial dependence per category,
-centred. The direction of a curve (rises, falls, U-shaped, inverted U, mixed, flat) is read from
-its steps larger than 2% of its range.
+centred. The direction of a curve (rises, falls, U-shaped, inverted U, mixed) is read from its
+steps larger than 2% of its range; it is flat where its band holds 0 at every point of the
+grid, or its range is below 5% of the output's spread.
 
 References
 ----------
@@ -37,6 +38,8 @@ BOOTSTRAP = 200
 ICE_LINES = 5
 # A step of a curve counts towards its direction when it is above this share of its range.
 STEP_SHARE = 0.02
+# A curve whose range is below this share of the output's spread over the rows is flat.
+FLAT_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -101,12 +104,14 @@ def accumulated_effect(
         ]
     )
     curves = out[2 * n :].reshape(len(edges), n)  # curves[g, i]: row i with the column at edge g
+    band = np.percentile(draws, [2.5, 97.5], axis=0).T
+    within = bool(np.all((band[:, 0] <= 0) & (band[:, 1] >= 0)))  # no effect it can tell
     return Effect(
         kind="ale",
         grid=edges.tolist(),
         values=values.tolist(),
-        band=np.percentile(draws, [2.5, 97.5], axis=0).T.tolist(),
-        direction=direction(values),
+        band=band.tolist(),
+        direction="flat" if within else direction(values, scale=float(out[:n].std())),
         evaluations=len(out),
         pd=(curves.mean(axis=1) - curves.mean()).tolist(),
         ice=[(curves[:, i] - curves[:, i].mean()).tolist() for i in range(min(ICE_LINES, n))],
@@ -163,12 +168,13 @@ def category_effect(
     )
 
 
-def direction(values: Sequence[float] | NDArray[np.float64]) -> str:
+def direction(values: Sequence[float] | NDArray[np.float64], *, scale: float = 0.0) -> str:
     """rises, falls, U-shaped, inverted U, mixed or flat, from the curve's steps larger than
-    ``STEP_SHARE`` of its range."""
+    ``STEP_SHARE`` of its range; flat where the range is below ``FLAT_SHARE`` of ``scale``
+    (the output's spread over the rows)."""
     curve = np.asarray(values, dtype=np.float64)
     span = float(curve.max() - curve.min()) if len(curve) else 0.0
-    if span <= 1e-12:
+    if span <= max(1e-12, FLAT_SHARE * scale):
         return "flat"
     steps = np.diff(curve)
     signs = np.sign(steps[np.abs(steps) > STEP_SHARE * span])
