@@ -26,7 +26,15 @@ from importance_tasks.ranking.ranks import Consensus, consensus
 from importance_tasks.result import Importance
 from importance_tasks.runner import run_method
 
-__all__ = ["Analysis", "Prepared", "by_output", "explain", "explain_outputs", "prepare"]
+__all__ = [
+    "Analysis",
+    "Prepared",
+    "by_output",
+    "explain",
+    "explain_outputs",
+    "prepare",
+    "steps_on",
+]
 
 
 @dataclass(frozen=True)

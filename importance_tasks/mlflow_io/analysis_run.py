@@ -185,6 +185,20 @@ class AnalysisRun:
         record = self._read(self._p(contract.skipped_path(method, randomized=randomized)))
         return None if record is None else str(record["reason"])
 
+    # -- the analysis steps on the top features: interactions and effects --------------------
+
+    def has_steps(self) -> bool:
+        return runs.has_artifact(self.client, self.run_id, self._p(contract.STEPS))
+
+    def log_steps(self, record: Mapping[str, Any], *, tables: Mapping[str, str]) -> None:
+        """The steps' metrics, their ``tables`` (contract path -> CSV), and their record last."""
+        self._log_metrics(contract.step_metrics(record))
+        files = {self._p(path): table for path, table in tables.items()}
+        self._write({**files, self._p(contract.STEPS): json.dumps(dict(record))})
+
+    def steps(self) -> Any | None:
+        return self._read(self._p(contract.STEPS))
+
     # -- the data's dependence structure, logged by plan -------------------------------------
 
     def log_dataset(self, *, digest: str, uri: str) -> None:

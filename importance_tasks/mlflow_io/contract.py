@@ -26,13 +26,17 @@ __all__ = [
     "COMPARISON_TABLE",
     "CONSENSUS",
     "DEPENDENCE",
+    "EFFECTS_TABLE",
     "EVALUATION_DATASET",
+    "INTERACTIONS_TABLE",
     "MANIFEST",
     "RANKINGS_TABLE",
     "REPORT",
+    "STEPS",
     "RunTag",
     "VersionTag",
     "aggregate_metrics",
+    "directions_value",
     "drift_value",
     "importance_metrics",
     "manifest",
@@ -46,6 +50,7 @@ __all__ = [
     "scoped_metrics",
     "scoped_path",
     "skipped_path",
+    "step_metrics",
     "table_path",
     "top_ranks_value",
     "version_tags",
@@ -60,6 +65,10 @@ COMPARISON_TABLE = f"{ARTIFACT_DIR}/comparison.csv"
 DEPENDENCE = f"{ARTIFACT_DIR}/dependence.json"
 RANKINGS_TABLE = f"{ARTIFACT_DIR}/rankings.csv"
 REPORT = f"{ARTIFACT_DIR}/report.html"
+# The analysis steps on the top features: the record (interactions and effects) and tables.
+STEPS = f"{ARTIFACT_DIR}/interactions_effects.json"
+INTERACTIONS_TABLE = f"{ARTIFACT_DIR}/interactions.csv"
+EFFECTS_TABLE = f"{ARTIFACT_DIR}/effects.csv"
 # The name of the evaluation data as a dataset input of the run and on linked metrics.
 EVALUATION_DATASET = "evaluation"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :]")
@@ -82,6 +91,7 @@ class VersionTag:
     TOP_FEATURES = "importance.top_features"
     TOP_RANKS = "importance.top_ranks"
     DRIFT = "importance.drift"
+    DIRECTIONS = "importance.directions"
     CONFIG = "importance.config"
     STATUS = "importance.status"  # complete, needs_data or unsupported
     REASON = "importance.reason"
@@ -194,6 +204,28 @@ def importance_metrics(result: Importance) -> dict[str, float]:
     return metrics
 
 
+def step_metrics(record: Mapping[str, Any]) -> dict[str, float]:
+    """The analysis steps' metrics: each pair's strength (``interaction/<a>/<b>``) and, where
+    its joint effect is material, its H² (``interaction_h2/<a>/<b>``); each feature's total
+    H² (``interaction_total_h2/<feature>``)."""
+    metrics: dict[str, float] = {}
+    for pair in record.get("interactions") or []:
+        a, b = pair["features"]
+        metrics[metric_key("interaction", a, b)] = float(pair["strength"])
+        if pair["h2"] is not None:
+            metrics[metric_key("interaction_h2", a, b)] = float(pair["h2"])
+    for feature, h2 in (record.get("interaction_total_h2") or {}).items():
+        metrics[metric_key("interaction_total_h2", feature)] = float(h2)
+    return metrics
+
+
+def directions_value(record: Mapping[str, Any]) -> str:
+    """The ``importance.directions`` tag: which way each top feature pushes the output
+    (``x3 rises,x2 U-shaped``)."""
+    effects = record.get("effects") or {}
+    return ",".join(f"{name} {effect['direction']}" for name, effect in effects.items())
+
+
 def sanity_metrics(result: Importance) -> dict[str, float]:
     """A method's sanity verdict, when it was checked."""
     sanity = result.diagnostics.get("sanity") or {}
@@ -254,6 +286,7 @@ def version_tags(
     run_id: str,
     outputs: Mapping[str | None, tuple[Sequence[str], Consensus, Comparison | None]],
     config_digest: str,
+    directions: Mapping[str | None, str] | None = None,
 ) -> dict[str, str]:
     """The ``importance.*`` tags of an analysed version, in the order they are set: for each
     output (None: the one output of the analysis), its top features, top ranks and drift,
@@ -266,6 +299,8 @@ def version_tags(
         tags[output_tag(VersionTag.TOP_RANKS, output)] = top_ranks_value(consensus)
         if comparison is not None:
             tags[output_tag(VersionTag.DRIFT, output)] = drift_value(comparison)
+        if (directions or {}).get(output):
+            tags[output_tag(VersionTag.DIRECTIONS, output)] = (directions or {})[output]
     tags[VersionTag.CONFIG] = config_digest
     tags[VersionTag.STATUS] = VersionTag.COMPLETE
     return tags

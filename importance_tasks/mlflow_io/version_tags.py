@@ -70,10 +70,11 @@ def _per_output(tags: dict[str, str]) -> str:
 
 
 def stale_tags(tags: dict[str, str], new: dict[str, str]) -> list[str]:
-    """The top features, top ranks and drift tags (of any output) that a new analysis's tags
+    """The top features, top ranks, drift and directions tags (of any output) that a new
+    analysis's tags
     ``new`` do not set again: left from an earlier analysis, they would mislead."""
     kinds = {t.rpartition(".")[2] for t in (VersionTag.TOP_FEATURES, VersionTag.TOP_RANKS)}
-    kinds.add(VersionTag.DRIFT.rpartition(".")[2])
+    kinds |= {t.rpartition(".")[2] for t in (VersionTag.DRIFT, VersionTag.DIRECTIONS)}
     return [
         key
         for key in tags

@@ -29,6 +29,7 @@ __all__ = [
     "audit_html",
     "bar_chart_png",
     "comparison_csv",
+    "csv_text",
     "method_csv",
     "outputs_report_html",
     "rank_heatmap_png",
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 
-def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -54,7 +55,7 @@ def method_csv(result: Importance, *, k: int = DEFAULT_TOP_K) -> str:
     found = rank_intervals(result, k=k)
     by_step = result.diagnostics.get("by_step") or {}
     steps = max((len(v) for v in by_step.values()), default=0)
-    return _csv(
+    return csv_text(
         [
             "feature",
             "importance",
@@ -98,7 +99,7 @@ def rankings_csv(results: Sequence[Importance], consensus: Consensus) -> str:
         found = consensus.method_intervals.get(method)
         return "" if found is None else interval_text(int(found.low[i]), int(found.high[i]))
 
-    return _csv(
+    return csv_text(
         [
             "feature", "consensus_rank", "rank_low", "rank_high", f"p_top_{intervals.k}",
             "shown_rank", "tied", "mean_rank",
@@ -135,7 +136,7 @@ def comparison_csv(comparison: Comparison) -> str:
     ]
     rows += [[f, "", "", "added"] for f in comparison.added]
     rows += [[f, "", "", "removed"] for f in comparison.removed]
-    return _csv(["feature", "previous_rank", "current_rank", "moved_up_by"], rows)
+    return csv_text(["feature", "previous_rank", "current_rank", "moved_up_by"], rows)
 
 
 def bar_chart_png(result: Importance, *, top: int = 30) -> bytes:
@@ -217,8 +218,10 @@ def report_html(
     column_types: Mapping[str, str] | None = None,
     dependence: Dependence | None = None,
     dependence_map: bytes | None = None,
+    section: str = "",
 ) -> str:
-    """A self-contained HTML page (no scripts, fonts or images from the network).
+    """A self-contained HTML page (no scripts, fonts or images from the network); ``section``
+    (HTML) goes after the consensus ranking.
     ``column_types`` gives each column's type (a group's row shows its size); ``dependence``
     and its clustered map (``report_trust.dependence_map_png``) the clusters section."""
     types = dict(column_types or {})
@@ -306,6 +309,7 @@ rank.</p>
 <table><tr><th>rank</th><th>95% rank interval</th><th>in top {k}</th><th>feature</th>
 <th>type</th><th>cluster</th>{head}</tr>
 {body}</table>
+{section}
 <h2>Correlated features</h2>{clusters_section(dependence, results, dependence_map)}
 <h2>Agreement between methods</h2>{agreement_section(agreement, consensus, results, dependence)}
 <h2>Sanity checks</h2>{sanity_section(results, consensus)}
@@ -339,7 +343,7 @@ def outputs_report_html(title: str, sections: Mapping[str, str]) -> str:
 
 def audit_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """The registry audit table as CSV."""
-    return _csv(header, rows)
+    return csv_text(header, rows)
 
 
 def audit_html(

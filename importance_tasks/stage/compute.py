@@ -15,17 +15,21 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from importance_tasks.analysis import steps_on
+from importance_tasks.config import AnalysisConfig
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.keras.randomized import randomized_copy
+from importance_tasks.mlflow_io import contract
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import connect
 from importance_tasks.progress import LogProgress
-from importance_tasks.ranking.ranks import top_features
+from importance_tasks.ranking.ranks import consensus, top_features
 from importance_tasks.ranking.uncertainty import DEFAULT_TOP_K
 from importance_tasks.report.document import method_csv
+from importance_tasks.report.steps_section import effects_csv, interactions_csv
 from importance_tasks.runner import run_method, step_profile, stepped
 from importance_tasks.stage.inputs import Inputs
-from importance_tasks.stage.plan import Job, Plan, checked_inputs, shardable
+from importance_tasks.stage.plan import STEPS_JOB, Job, Plan, checked_inputs, shardable
 
 __all__ = ["compute", "compute_jobs"]
 
@@ -60,12 +64,14 @@ def compute(plan: Plan, job: Job, *, inputs: Callable[[], Inputs] | None = None)
 
     load = inputs or _LoadOnce(plan)
     config = plan.config.for_output(job.output or plan.target)
-    if job.method not in config.methods:
+    if job.method not in (*config.methods, STEPS_JOB):
         raise InputError(f"method {job.method!r} is not in this analysis: {list(config.methods)}")
     if job.output is not None and job.output not in plan.outputs:
         raise InputError(f"output {job.output!r} is not in this analysis: {list(plan.outputs)}")
     run = AnalysisRun(connect(plan.tracking_uri), plan.run_id, job.output)
     summary: dict[str, Any] = {**job.to_dict(), "run_id": plan.run_id}
+    if job.method == STEPS_JOB:
+        return {**summary, **_compute_steps(plan, config, run, load)}
     if plan.complete or run.has_result(job.method):
         return {**summary, "status": "reused"}
     if job.shard is not None:
@@ -97,6 +103,32 @@ def compute(plan: Plan, job: Job, *, inputs: Callable[[], Inputs] | None = None)
         "seconds": round(result.seconds, 3),
         "top_features": top_features(result.features, result.rank, DEFAULT_TOP_K),
     }
+
+
+def _compute_steps(
+    plan: Plan, config: AnalysisConfig, run: AnalysisRun, load: Callable[[], Inputs]
+) -> dict[str, Any]:
+    """Interactions and effects of the top features of the ranking this task can see: the
+    consensus of the methods logged so far (``pack`` puts this job after the first counted
+    method, in its task, so that at least that one is)."""
+    if plan.complete or run.has_steps():
+        return {"status": "reused"}
+    results = run.results(config.counted_methods) or run.results(config.methods)
+    if not results:
+        run.log_skipped(STEPS_JOB, "no method's ranking was logged before this job")
+        return {"status": "skipped", "reason": "no ranking yet"}
+    combined = consensus(results, k=config.top_k, seed=config.seed)
+    model, data = load().for_output(run.output)
+    found = steps_on(model, data, config, combined, results).as_dict()
+    found["ranked_by"] = [r.method for r in results]
+    run.log_steps(
+        found,
+        tables={
+            contract.INTERACTIONS_TABLE: interactions_csv(found),
+            contract.EFFECTS_TABLE: effects_csv(found),
+        },
+    )
+    return {"status": "done", "ranked_by": found["ranked_by"]}
 
 
 def _compute_shard(

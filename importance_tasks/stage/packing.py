@@ -21,10 +21,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from importance_tasks.effects.steps import EFFECT_ROWS, INTERACTION_ROWS
 from importance_tasks.methods import make_method
 from importance_tasks.methods._common import sample_size
 from importance_tasks.runner import STEP_METHODS, STEP_REPEATS, STEP_ROWS
-from importance_tasks.stage.plan import Job, Plan
+from importance_tasks.stage.plan import STEPS_JOB, Job, Plan
 
 __all__ = ["METHOD_OVERHEAD_S", "STARTUP_S", "ComputeTask", "estimated_seconds", "pack"]
 
@@ -58,6 +59,8 @@ class ComputeTask:
 def estimated_seconds(plan: Plan, job: Job) -> float:
     """Rough seconds ``job`` computes for (its sanity check on a randomised copy included)."""
     config = plan.config
+    if job.method == STEPS_JOB:
+        return METHOD_OVERHEAD_S + _steps_evaluations(plan) / max(plan.forward_rows_per_s, 1.0)
     method = make_method(job.method, **config.options_for(job.method))
     n_rows, n_columns = plan.n_rows, max(1, len(plan.column_types))
     # The rows a result reports: a group (a sequence variable's cells, a named input's
@@ -109,6 +112,16 @@ def estimated_seconds(plan: Plan, job: Job) -> float:
     return METHOD_OVERHEAD_S + seconds
 
 
+def _steps_evaluations(plan: Plan) -> float:
+    """The interactions (n x n rows per feature and per pair) and effects (the grid and both
+    edges of each row's bin, per feature) of the top features."""
+    config, n = plan.config, min(plan.n_rows, INTERACTION_ROWS)
+    top = config.interaction_top if config.interactions else 0
+    rows = min(plan.n_rows, EFFECT_ROWS)
+    curves = config.effect_top * rows * (2 + 11) + rows if config.effects else 0
+    return n * n * (top + top * (top - 1) / 2) + curves
+
+
 def _step_profile_evaluations(name: str, method: Any, n_rows: int, n_cells: int) -> float:
     """A sequence model's profile per step (``runner.step_profile``): the method on a sample
     of windows with each cell a feature; computed by the job in one piece or the first
@@ -127,11 +140,15 @@ def pack(
     """The jobs in at most ``slots`` tasks, as many as give the earliest estimated finish (the
     most of them on a tie: one task per job when there are slots for all).
 
-    Within a task, jobs keep the order of ``jobs``; tasks come longest first.
+    Within a task, jobs keep the order of ``jobs``; tasks come longest first. The
+    interactions-and-effects job (``STEPS_JOB``) goes last into the task of its output's first
+    counted method, whose ranking it reads there.
     """
     if not jobs:
         return []
-    costs = {job: estimated_seconds(plan, job) for job in jobs}
+    steps = [job for job in jobs if job.method == STEPS_JOB]
+    jobs = [job for job in jobs if job.method != STEPS_JOB]
+    costs = {job: estimated_seconds(plan, job) for job in [*jobs, *steps]}
     longest_first = sorted(jobs, key=lambda j: -costs[j])
     best: list[list[Job]] = []
     best_finish = float("inf")
@@ -146,8 +163,13 @@ def pack(
         if finish <= best_finish + 1e-9:  # on a tie, more tasks: the slots are there
             best, best_finish = bins, finish
     order = {job: i for i, job in enumerate(jobs)}
-    tasks = [
-        ComputeTask(tuple(sorted(b, key=order.__getitem__)), startup_s + sum(costs[j] for j in b))
-        for b in best
-    ]
+    best = [sorted(b, key=order.__getitem__) for b in best] or [[]]
+    for job in steps:  # after its output's first counted method, in that method's task
+        first = next((m for m in plan.config.counted_methods), None)
+        home = next(
+            (b for b in best if any(j.method == first and j.output == job.output for j in b)),
+            min(best, key=lambda b: sum(costs[j] for j in b)),
+        )
+        home.append(job)
+    tasks = [ComputeTask(tuple(b), startup_s + sum(costs[j] for j in b)) for b in best]
     return sorted(tasks, key=lambda t: -t.estimated_s)

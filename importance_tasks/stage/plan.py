@@ -36,6 +36,7 @@ from importance_tasks.stage.inputs import Inputs, data_digest, load_inputs
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
+    "STEPS_JOB",
     "Job",
     "Plan",
     "checked_inputs",
@@ -45,6 +46,10 @@ __all__ = [
     "plan",
     "shardable",
 ]
+
+
+# The job of the analysis steps on the top features (interactions, effects): not a method.
+STEPS_JOB = "interactions_effects"
 
 
 @dataclass(frozen=True)
@@ -322,7 +327,8 @@ def n_shards(plan: Plan, method: str) -> int:
 
 def jobs(plan: Plan) -> list[Job]:
     """The compute jobs of an analysis: one per method, or one per row shard (and with the
-    sanity check, one per shard on the randomised model) for a method that splits its rows."""
+    sanity check, one per shard on the randomised model) for a method that splits its rows;
+    and the interactions and effects (``STEPS_JOB``), from the ranking its task has."""
     out: list[Job] = []
     sanity = plan.config.sanity_check
     for output in plan.outputs or (None,):
@@ -334,6 +340,8 @@ def jobs(plan: Plan) -> list[Job]:
             out.extend(Job(method, k, output=output) for k in range(count))
             if sanity:
                 out.extend(Job(method, k, randomized=True, output=output) for k in range(count))
+        if plan.config.interactions or plan.config.effects:
+            out.append(Job(STEPS_JOB, output=output))
     return out
 
 

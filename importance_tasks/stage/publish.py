@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from importance_tasks.analysis import Analysis
+from importance_tasks.effects.steps import Found
 from importance_tasks.errors import InputError
 from importance_tasks.mlflow_io import contract
 from importance_tasks.mlflow_io.analysis_run import Aggregated, AnalysisRun
@@ -24,6 +25,7 @@ from importance_tasks.report.document import (
     report_html,
     step_heatmap_png,
 )
+from importance_tasks.report.steps_section import effect_png, interactions_png, steps_html
 from importance_tasks.report.trust import dependence_map_png
 from importance_tasks.result import Importance
 from importance_tasks.stage.messages import PublishSummary
@@ -39,16 +41,18 @@ def publish(plan: Plan) -> dict[str, Any]:
     base = AnalysisRun(connect(plan.tracking_uri), plan.run_id)
     config = plan.config
     parts: dict[str | None, Aggregated] = {}
+    steps: dict[str | None, dict[str, Any] | None] = {}
     for output in plan.outputs or (None,):
         logged = base.of_output(output).aggregated(config.methods)
         if not logged.results or logged.consensus is None or logged.agreement is None:
             raise InputError(f"run {plan.run_id} has not been aggregated: run aggregate first")
         parts[output] = logged
+        steps[output] = base.of_output(output).steps()
     if not plan.complete:
         with ThreadPoolExecutor(max_workers=1) as pool:
             # Listing what compute and aggregate wrote takes a few requests: meanwhile, draw.
             listed = pool.submit(base.artifact_paths)
-            written = {*_log_report(plan, base, parts), contract.REPORT}
+            written = {*_log_report(plan, base, parts, steps), contract.REPORT}
             written |= set(listed.result())
         base.finish(_manifest(plan, base, parts, sorted(written)))
     top = {
@@ -64,6 +68,7 @@ def publish(plan: Plan) -> dict[str, Any]:
             if logged.consensus is not None
         },
         config_digest=plan.requested_digest or config.digest(),
+        directions={o: contract.directions_value(steps[o] or {}) for o in parts},
     )
     if plan.tag_version:
         with access(
@@ -115,13 +120,18 @@ def _summary(
     )
 
 
-def _log_report(plan: Plan, base: AnalysisRun, parts: Mapping[str | None, Aggregated]) -> list[str]:
+def _log_report(
+    plan: Plan,
+    base: AnalysisRun,
+    parts: Mapping[str | None, Aggregated],
+    steps: Mapping[str | None, Mapping[str, Any] | None],
+) -> list[str]:
     """Draw and log the report (a section per output when several) and the charts; returns
     the charts' artifact paths."""
     written: list[str] = []
     sections: dict[str, str] = {}
     for output, logged in parts.items():
-        html, plots = _report(plan, logged, output)
+        html, plots = _report(plan, logged, output, steps.get(output))
         written += [contract.scoped_path(contract.plot_path(n), output) for n in plots]
         if output is None:
             base.log_report(html, plots)
@@ -178,8 +188,11 @@ def _manifest(
     )
 
 
-def _report(plan: Plan, logged: Aggregated, output: str | None) -> tuple[str, dict[str, bytes]]:
-    """The HTML report of one output and its charts (name -> PNG), each drawn once."""
+def _report(
+    plan: Plan, logged: Aggregated, output: str | None, steps: Mapping[str, Any] | None
+) -> tuple[str, dict[str, bytes]]:
+    """The HTML report of one output and its charts (name -> PNG), each drawn once; with the
+    interactions and effects (``steps``), their section and charts."""
     results, found = logged.results, logged.dependence
     combined, agreed = logged.consensus, logged.agreement
     assert combined is not None and agreed is not None
@@ -190,6 +203,12 @@ def _report(plan: Plan, logged: Aggregated, output: str | None) -> tuple[str, di
         **{r.method: bar_chart_png(r) for r in results},
         **{f"{r.method}_by_step": step_heatmap_png(r) for r in results if _stepped(r)},
     }
+    drawn = {}
+    if steps:
+        drawn = {f"effect_{n}": effect_png(n, e) for n, e in (steps.get("effects") or {}).items()}
+        if steps.get("interactions"):
+            drawn["interactions"] = interactions_png(steps)
+        plots.update(drawn)
     html = report_html(
         title=f"Feature importance: {plan.label}" + ("" if output is None else f", {output}"),
         context={
@@ -214,6 +233,7 @@ def _report(plan: Plan, logged: Aggregated, output: str | None) -> tuple[str, di
             **{r.method: plots[r.method] for r in results},
             **{f"{r.method} by step": plots[f"{r.method}_by_step"] for r in results if _stepped(r)},
         },
+        section=steps_html(steps, drawn) if steps else "",
     )
     return html, plots
 
@@ -251,6 +271,7 @@ def read_logged_analysis(
         skipped=skipped,
         column_types=manifest["data"].get("column_types", {}),  # absent before 0.3
         dependence=base.dependence(),
+        found=Found.from_dict(run.steps() or {}),
     )
 
 

@@ -49,7 +49,7 @@ def test_steps_log_the_whole_contract(store, friedman):
     pinned = plan(f"{name}@champion", config, tracking_uri=store, experiment="steps")
     assert (pinned.model.name, pinned.model.version, pinned.model.alias) == (name, "1", "champion")
     summaries, aggregated, published = _steps(pinned)
-    assert [s["status"] for s in summaries] == ["done"] * 3
+    assert [s["status"] for s in summaries] == ["done"] * 4  # 3 methods, interactions+effects
     client = mlflow.MlflowClient(store)
     paths = {
         p.removeprefix("importance/") for p in AnalysisRun(client, pinned.run_id).artifact_paths()
@@ -71,6 +71,17 @@ def test_steps_log_the_whole_contract(store, friedman):
     tags = VersionTags.read(client, name, "1")
     assert tags.is_current(config.digest()) and tags.run_id == pinned.run_id
     assert aggregated["top_features"] == top
+    # The interactions and effects of the top features, from the consensus of the methods:
+    # Friedman #1's one interacting pair first; x3 (10 x3) and x4 (5 x4) rise.
+    assert {"interactions_effects.json", "interactions.csv", "effects.csv"} <= paths
+    assert {"plots/interactions.png", "plots/effect_x3.png"} <= paths
+    steps = _json(store, pinned.run_id, "importance/interactions_effects.json")
+    assert set(steps["interactions"][0]["features"]) == {"x0", "x1"}
+    assert steps["ranked_by"] == ["permutation", "probe"]
+    a, b = steps["interactions"][0]["features"]
+    assert metrics[f"interaction/{a}/{b}"] == pytest.approx(steps["interactions"][0]["strength"])
+    directions = client.get_model_version(name, "1").tags["importance.directions"]
+    assert "x3 rises" in directions and "x4 rises" in directions
 
 
 def test_plan_refuses_what_does_not_fit_before_opening_a_run(store, friedman):
@@ -108,7 +119,7 @@ def test_a_method_that_cannot_run_is_recorded_with_its_reason(store, friedman):
     config = AnalysisConfig(methods=("probe", "weights"))
     pinned = plan(f"{name}/1", config, tracking_uri=store, experiment="steps")
     summaries, _, _ = _steps(pinned)
-    assert [s["status"] for s in summaries] == ["done", "skipped"]
+    assert [s["status"] for s in summaries] == ["done", "skipped", "done"]
     skipped = _json(store, pinned.run_id, "importance/weights.skipped.json")
     assert "BatchNormalization" in skipped["reason"]
     manifest = _json(store, pinned.run_id, "importance/manifest.json")
@@ -123,7 +134,8 @@ def test_sharded_sanity_check_gives_the_in_memory_verdict(store, friedman):
     register_friedman(friedman, store, name)
     config = AnalysisConfig(methods=("probe",), shard_rows=300, sanity_check=True, seed=2)
     pinned = plan(f"{name}/1", config, tracking_uri=store, experiment="steps")
-    assert len(jobs(pinned)) == 8  # 4 shards on the model, 4 on its randomised copy
+    # 4 shards on the model, 4 on its randomised copy, then the interactions and effects
+    assert len(jobs(pinned)) == 9
     _steps(pinned)
     logged = AnalysisRun(mlflow.MlflowClient(store), pinned.run_id).result("probe")
     in_memory = explain(friedman.model, friedman.data, config).results["probe"]
@@ -167,7 +179,8 @@ def test_a_registered_model_with_named_inputs(store):
     config = AnalysisConfig(methods=("permutation", "probe", "weights"), n_repeats=2)
     pinned = plan(f"{name}/1", config, tracking_uri=store, experiment="steps")
     summaries, _, published = _steps(pinned)
-    assert [s["status"] for s in summaries] == ["done", "done", "skipped"]  # weights: not a chain
+    statuses = [s["status"] for s in summaries]
+    assert statuses == ["done", "done", "skipped", "done"]  # weights: not a chain
     run = AnalysisRun(mlflow.MlflowClient(store), pinned.run_id)
     for method in ("permutation", "probe"):
         result = run.result(method)

@@ -1,0 +1,96 @@
+"""The interactions and effects of an analysis as file contents: their CSV tables, a chart of
+the pairs' strength, a small chart per feature's effect, and the report's section on them. The
+record is ``effects.steps.Found.as_dict()``."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping
+from typing import Any
+
+from importance_tasks.report.document import csv_text
+from importance_tasks.report.png_figure import png_figure
+
+__all__ = ["effect_png", "effects_csv", "interactions_csv", "interactions_png", "steps_html"]
+
+
+def interactions_csv(record: Mapping[str, Any]) -> str:
+    """A row per pair, strongest first: strength, H² and its 95% interval (empty where the
+    pair's joint effect is not material)."""
+    rows = []
+    for pair in record.get("interactions") or []:
+        low, high = pair["interval"] or ("", "")
+        h2 = "" if pair["h2"] is None else pair["h2"]
+        rows.append([*pair["features"], pair["strength"], h2, low, high])
+    return csv_text(["feature_a", "feature_b", "strength", "h2", "h2_low", "h2_high"], rows)
+
+
+def effects_csv(record: Mapping[str, Any]) -> str:
+    """A row per feature and grid point: the effect, its band and (ALE) partial dependence."""
+    rows = []
+    for name, effect in (record.get("effects") or {}).items():
+        pd_values = effect.get("pd") or [""] * len(effect["grid"])
+        for x, value, (low, high), pd_value in zip(
+            effect["grid"], effect["values"], effect["band"], pd_values, strict=True
+        ):
+            rows.append([name, effect["kind"], effect["direction"], x, value, low, high, pd_value])
+    header = ["feature", "kind", "direction", "at", "effect", "low", "high", "partial_dependence"]
+    return csv_text(header, rows)
+
+
+def interactions_png(record: Mapping[str, Any], *, top: int = 10) -> bytes:
+    """The strongest pairs as bars of strength, with H² written beside each."""
+    pairs = [p for p in record.get("interactions") or [] if p["h2"] is not None][:top][::-1]
+    with png_figure((6, 0.8 + 0.3 * max(len(pairs), 1))) as (_, ax, png):
+        ax.barh([" x ".join(p["features"]) for p in pairs], [p["strength"] for p in pairs])
+        for i, pair in enumerate(pairs):
+            ax.text(pair["strength"], i, f" H² {pair['h2']:.2f}", va="center", fontsize=8)
+        ax.set_xlabel("interaction strength (on the output's scale)")
+    return png.getvalue()
+
+
+def effect_png(name: str, effect: Mapping[str, Any]) -> bytes:
+    """One feature's effect: ALE with its band, partial dependence and ICE lines beside it;
+    or its effect per category."""
+    with png_figure((3.2, 2.4)) as (_, ax, png):
+        low, high = zip(*effect["band"], strict=True) if effect["band"] else ((), ())
+        if effect["kind"] == "categories":
+            ax.bar(effect["grid"], effect["values"], color="#4477aa")
+        else:
+            for line in effect.get("ice") or []:
+                ax.plot(effect["grid"], line, color="#cccccc", linewidth=0.7)
+            ax.fill_between(effect["grid"], low, high, color="#4477aa", alpha=0.25)
+            ax.plot(effect["grid"], effect["values"], color="#4477aa", label="ALE")
+            if effect.get("pd") is not None:
+                ax.plot(effect["grid"], effect["pd"], color="#cc6677", linestyle="--", label="PD")
+            ax.legend(fontsize=7)
+        ax.set_title(f"{name}: {effect['direction']}", fontsize=9)
+        ax.tick_params(labelsize=7)
+    return png.getvalue()
+
+
+def steps_html(record: Mapping[str, Any], charts: Mapping[str, bytes]) -> str:
+    """The report's section: the pairs that act together and which way each top feature
+    pushes, in sentences, then the charts."""
+    esc = html.escape
+    pairs = [p for p in record.get("interactions") or [] if p["h2"] is not None]
+    together = "".join(
+        f"<li>{esc(' and '.join(p['features']))}: strength {p['strength']:.3g}, "
+        f"H² {p['h2']:.2f}</li>"
+        for p in pairs[:5]
+        if p["strength"] > 0
+    )
+    ways = ", ".join(
+        f"{esc(name)} {esc(e['direction'])}" for name, e in (record.get("effects") or {}).items()
+    )
+    images = "".join(
+        f'<img alt="{esc(name)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        for name, png in charts.items()
+    )
+    return (
+        "<h2>Acting together, and which way</h2>"
+        + (f"<ul>{together}</ul>" if together else "<p>No pair acts together among the top.</p>")
+        + (f"<p>Which way: {ways}.</p>" if ways else "")
+        + f"<div>{images}</div>"
+    )
