@@ -182,7 +182,8 @@ def memory_child(n_series: int) -> None:
     frame = pd.DataFrame(columns)
     frame["y"] = rng.normal(size=MEMORY_STEPS)
     frame["t"] = np.tile(np.arange(per_series), n_series)
-    frame["unit"] = np.repeat(np.arange(n_series), per_series)
+    if n_series > 1:
+        frame["unit"] = np.repeat(np.arange(n_series), per_series)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "steps.parquet"
         frame.to_parquet(path)

@@ -339,8 +339,9 @@ def for_data(model: Model, data: EvalData) -> Model:
         raise DataError(
             f"the model takes windows of {steps} steps x {n_variables} variables, but the data "
             f"has {len(data.feature_names)} feature columns; give the windows as a .npz file "
-            f"with X of shape (windows, {steps}, {n_variables}) and y (tables with a time "
-            "column are not read yet)"
+            f"with X of shape (windows, {steps}, {n_variables}) and y, or a long table with "
+            f"{n_variables} variables (name them with feature_names; time_column and "
+            "series_column are not variables)"
         )
     if model.n_features != len(data.feature_names):
         raise DataError(
