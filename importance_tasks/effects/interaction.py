@@ -101,27 +101,32 @@ def interactions(
     sample = np.ascontiguousarray(X[rng.choice(len(X), size=n, replace=False)], np.float32)
     single = {name: _grid_outputs(model, sample, cols) for name, cols in features}
     spread = _rms(_centred(np.einsum("iio->io", next(iter(single.values())))))
+    # Row 0 weighs every row once (the estimate); the others are bootstrap draws of the rows.
     draws = [np.bincount(rng.integers(0, n, n), minlength=n) / n for _ in range(n_bootstrap)]
-    weights = np.full(n, 1.0 / n)
+    weights = np.vstack([np.full(n, 1.0 / n), *draws])
+    own = {name: _pd(grid, weights) for name, grid in single.items()}
     pairs = []
     for (a, cols_a), (b, cols_b) in itertools.combinations(features, 2):
-        joint = _grid_outputs(model, sample, [*cols_a, *cols_b])
-        h2, strength, joint_rms = _pair(joint, single[a], single[b], weights)
-        booted = np.array([_pair(joint, single[a], single[b], w)[:2] for w in draws])
-        material = joint_rms >= MATERIAL * spread
+        joint = _pd(_grid_outputs(model, sample, [*cols_a, *cols_b]), weights)
+        rest = joint - own[a] - own[b]
+        total = np.einsum("bi,bio->b", weights, joint**2)
+        part = np.einsum("bi,bio->b", weights, rest**2)
+        h2 = np.divide(part, total, out=np.zeros_like(part), where=total > 0)
+        strength = np.sqrt(part)
+        material = np.sqrt(total[0]) >= MATERIAL * spread
         pairs.append(
             Pair(
                 features=(a, b),
-                strength=strength if material else 0.0,
-                h2=h2 if material else None,
-                interval=_interval(booted[:, 0]) if material else None,
-                strength_interval=_interval(booted[:, 1]) if material else (0.0, 0.0),
+                strength=float(strength[0]) if material else 0.0,
+                h2=float(h2[0]) if material else None,
+                interval=_interval(h2[1:]) if material else None,
+                strength_interval=_interval(strength[1:]) if material else (0.0, 0.0),
             )
         )
-    total = {name: _total(grid, weights) for name, grid in single.items()}
+    total_h2 = {name: _total(grid) for name, grid in single.items()}
     evaluations = n * n * (len(features) + len(pairs))
     ranked = sorted(pairs, key=lambda p: -p.strength)
-    return Interactions(tuple(ranked), total, evaluations, n)
+    return Interactions(tuple(ranked), total_h2, evaluations, n)
 
 
 def _grid_outputs(model: Model, sample: NDArray[np.float32], columns: Sequence[int]) -> Any:
@@ -133,41 +138,31 @@ def _grid_outputs(model: Model, sample: NDArray[np.float32], columns: Sequence[i
     return model.predict(batch).reshape(n, n, -1)
 
 
-def _centred(values: NDArray[np.float64], w: NDArray[np.float64] | None = None) -> Any:
-    w = np.full(len(values), 1.0 / len(values)) if w is None else w
-    return values - np.tensordot(w, values, axes=1)
+def _centred(values: NDArray[np.float64]) -> Any:
+    return values - values.mean(axis=0)
 
 
-def _rms(values: NDArray[np.float64], w: NDArray[np.float64] | None = None) -> float:
-    w = np.full(len(values), 1.0 / len(values)) if w is None else w
-    return float(np.sqrt(np.tensordot(w, (values**2).sum(axis=-1), axes=1)))
+def _rms(values: NDArray[np.float64]) -> float:
+    return float(np.sqrt((values**2).sum(axis=-1).mean()))
 
 
-def _pd(grid: NDArray[np.float64], w: NDArray[np.float64]) -> Any:
-    """Centred partial dependence at each point i: the mean over background rows l
-    (weights ``w``) of F[i, l], centred over the points (weights ``w``)."""
-    return _centred(np.einsum("ilo,l->io", grid, w), w)
+def _pd(grid: NDArray[np.float64], weights: NDArray[np.float64]) -> Any:
+    """Centred partial dependence at each point i, for each row of ``weights`` (b, n): the
+    weighted mean over background rows l of F[i, l], centred over the points with the same
+    weights. Shape (b, n, out); one matrix product for every draw."""
+    n, _, out = grid.shape
+    raw = (weights @ grid.transpose(1, 0, 2).reshape(n, n * out)).reshape(len(weights), n, out)
+    return raw - np.einsum("bi,bio->bo", weights, raw)[:, None, :]
 
 
-def _pair(
-    joint: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64], w: Any
-) -> tuple[float, float, float]:
-    """(H², strength, the joint effect's root mean square) with rows weighted by ``w``."""
-    pd_ab = _pd(joint, w)
-    rest = pd_ab - _pd(a, w) - _pd(b, w)
-    total = float(np.tensordot(w, (pd_ab**2).sum(axis=-1), axes=1))
-    part = float(np.tensordot(w, (rest**2).sum(axis=-1), axes=1))
-    return (part / total if total > 0 else 0.0), float(np.sqrt(part)), float(np.sqrt(total))
-
-
-def _total(grid: NDArray[np.float64], w: NDArray[np.float64]) -> float:
+def _total(grid: NDArray[np.float64]) -> float:
     """A feature's total H² (eq. 46): the share of the centred output f that is not
     PD_j(x_j) + PD_\\j(x_\\j), from F[i, l] (row l with the feature at row i's value)."""
-    f = _centred(np.einsum("iio->io", grid), w)
-    own = _pd(grid, w)  # PD_j at each row's own value
-    others = _centred(np.einsum("ilo,i->lo", grid, w), w)  # PD_\j: the feature averaged out
-    total = float(np.tensordot(w, (f**2).sum(axis=-1), axes=1))
-    part = float(np.tensordot(w, ((f - own - others) ** 2).sum(axis=-1), axes=1))
+    f = _centred(np.einsum("iio->io", grid))
+    own = _centred(grid.mean(axis=1))  # PD_j at each row's own value
+    others = _centred(grid.mean(axis=0))  # PD_\\j: the feature averaged out
+    total = float((f**2).sum())
+    part = float(((f - own - others) ** 2).sum())
     return part / total if total > 0 else 0.0
 
 
