@@ -1,4 +1,5 @@
-"""Every method at its defaults, as `explain` and the DAG run them, at 10, 100 and 500 features.
+"""Every method at its defaults, as `explain` and the DAG run them, at 10, 100 and 500 features,
+with the two analysis steps (interactions, effects) timed again on their own.
 
     .venv/bin/python benchmarks/defaults.py     (also a section of make bench)
 
@@ -56,7 +57,8 @@ def informative(n_features: int) -> int:
 def run(emit: Callable[[str], None]) -> None:
     import keras
 
-    from importance_tasks.analysis import explain
+    from importance_tasks.analysis import explain, steps_on
+    from importance_tasks.config import AnalysisConfig
     from importance_tasks.data import EvalData
     from importance_tasks.keras import KerasModel
 
@@ -93,6 +95,14 @@ def run(emit: Callable[[str], None]) -> None:
                 f"| {width} | {name} | {result.seconds:.2f} | {settings.get('stopped_by') or ''} "
                 f"| {work} | {found}/{k} |"
             )
+        steps_start = time.perf_counter()
+        found = steps_on(model, data, AnalysisConfig(), analysis.consensus, analysis.results.values())
+        steps_s = time.perf_counter() - steps_start
+        evaluations = found.interactions.evaluations if found.interactions else 0
+        emit(
+            f"| {width} | interactions + effects (in the wall time) | {steps_s:.2f} | | "
+            f"interactions {evaluations:,} evaluations, {len(found.effects)} effects | |"
+        )
         target = TARGETS.get(width)
         verdict = (
             ""

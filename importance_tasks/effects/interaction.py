@@ -160,7 +160,7 @@ def _total(grid: NDArray[np.float64]) -> float:
     PD_j(x_j) + PD_\\j(x_\\j), from F[i, l] (row l with the feature at row i's value)."""
     f = _centred(np.einsum("iio->io", grid))
     own = _centred(grid.mean(axis=1))  # PD_j at each row's own value
-    others = _centred(grid.mean(axis=0))  # PD_\\j: the feature averaged out
+    others = _centred(grid.mean(axis=0))  # PD_\j: the feature averaged out
     total = float((f**2).sum())
     part = float(((f - own - others) ** 2).sum())
     return part / total if total > 0 else 0.0
