@@ -96,7 +96,8 @@ def run(emit: Callable[[str], None]) -> None:
                 f"| {work} | {found}/{k} |"
             )
         steps_start = time.perf_counter()
-        found = steps_on(model, data, AnalysisConfig(), analysis.consensus, analysis.results.values())
+        results = analysis.results.values()
+        found = steps_on(model, data, AnalysisConfig(), analysis.consensus, results)
         steps_s = time.perf_counter() - steps_start
         evaluations = found.interactions.evaluations if found.interactions else 0
         emit(
