@@ -12,6 +12,9 @@ from typing import Any
 from importance_tasks.report.document import csv_text
 from importance_tasks.report.png_figure import png_figure
 
+# A pair whose joint effect is at least this much interaction explains its methods' disagreement.
+STRONG_H2 = 0.5
+
 __all__ = ["effect_png", "effects_csv", "interactions_csv", "interactions_png", "steps_html"]
 
 
@@ -81,6 +84,14 @@ def steps_html(record: Mapping[str, Any], charts: Mapping[str, bytes]) -> str:
         for p in pairs[:5]
         if p["strength"] > 0
     )
+    why = "".join(
+        f"<p>{esc(a)} and {esc(b)} matter through their interaction (H² {p['h2']:.2f}): "
+        "permutation and occlusion count the joint effect for each of them, SHAP, LIME and "
+        "SAGE split it between them, so the methods disagree on them for that reason.</p>"
+        for p in pairs[:3]
+        if p["h2"] >= STRONG_H2
+        for a, b in [p["features"]]
+    )
     ways = ", ".join(
         f"{esc(name)} {esc(e['direction'])}" for name, e in (record.get("effects") or {}).items()
     )
@@ -91,6 +102,7 @@ def steps_html(record: Mapping[str, Any], charts: Mapping[str, bytes]) -> str:
     return (
         "<h2>Acting together, and which way</h2>"
         + (f"<ul>{together}</ul>" if together else "<p>No pair acts together among the top.</p>")
+        + why
         + (f"<p>Which way: {ways}.</p>" if ways else "")
         + f"<div>{images}</div>"
     )
