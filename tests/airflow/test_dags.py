@@ -102,7 +102,10 @@ def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
         "importance/manifest.json",
         "importance/report.html",
         "importance/rankings.csv",
+        "importance/interactions_effects.json",  # in a compute task, after permutation
     } <= paths
+    assert any(k.startswith("interaction/") for k in run.data.metrics)
+    assert "importance.directions" in tags
     # The method_options Param reached the methods (and beat the n_repeats shortcut).
     logged = {m: _logged(run.info.run_id, m).settings for m in ("permutation", "probe")}
     assert logged["permutation"]["n_repeats"] == 4
