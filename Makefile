@@ -26,11 +26,12 @@ demo: $(STAMP)
 ui: $(STAMP)
 	$(VENV)/bin/python -m importance_tasks.cli.demo ui
 
-# Speed and memory against the peers; rewrites benchmarks/RESULTS.md and SEQUENCE.md (about
+# Speed and memory against the peers; rewrites benchmarks/RESULTS.md, SEQUENCE.md and EFFECTS.md (about
 # 55 minutes).
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run.py
 	$(VENV)/bin/python benchmarks/sequence.py
+	$(VENV)/bin/python benchmarks/effects.py
 
 # Peak memory per task on 1,000,000 rows x 100 features; rewrites benchmarks/MEMORY.md.
 bench-memory: $(STAMP)
