@@ -219,9 +219,11 @@ def report_html(
     dependence: Dependence | None = None,
     dependence_map: bytes | None = None,
     section: str = "",
+    summary: Sequence[str] = (),
 ) -> str:
     """A self-contained HTML page (no scripts, fonts or images from the network); ``section``
-    (HTML) goes after the consensus ranking.
+    (HTML) goes after the consensus ranking; ``summary`` (sentences) and the first chart open
+    the page, the wide tables scroll inside their box.
     ``column_types`` gives each column's type (a group's row shows its size); ``dependence``
     and its clustered map (``report_trust.dependence_map_png``) the clusters section."""
     types = dict(column_types or {})
@@ -295,8 +297,10 @@ def report_html(
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}img{{max-width:100%}}</style>
+td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}img{{max-width:100%}}
+.wide{{overflow-x:auto;max-width:100%}}</style>
 </head><body><h1>{esc(title)}</h1>
+{_first_screen(summary, charts)}
 <p>Rank 1 is the most important. <b>=3</b> marks features too close to call: their 95% rank
 intervals overlap that of the first feature of their group, and they share its rank. "in top
 {k}" is the chance of being among the {k} most important when each method's ranking is redrawn
@@ -306,9 +310,9 @@ rank.</p>
 <h2>Consensus ranking</h2>
 <p>Mean rank over {len(consensus.methods)} methods: {esc(", ".join(consensus.methods))}.</p>
 {f"<p>Left out of the consensus:</p><ul>{excluded}</ul>" if excluded else ""}
-<table><tr><th>rank</th><th>95% rank interval</th><th>in top {k}</th><th>feature</th>
-<th>type</th><th>cluster</th>{head}</tr>
-{body}</table>
+<div class="wide"><table><tr><th>rank</th><th>95% rank interval</th><th>in top {k}</th>
+<th>feature</th><th>type</th><th>cluster</th>{head}</tr>
+{body}</table></div>
 {section}
 <h2>Correlated features</h2>{clusters_section(dependence, results, dependence_map)}
 <h2>Agreement between methods</h2>{agreement_section(agreement, consensus, results, dependence)}
@@ -339,6 +343,21 @@ def outputs_report_html(title: str, sections: Mapping[str, str]) -> str:
         f"{head}<body><h1>{esc(title)}</h1><p>The model's outputs, each analysed against its "
         f"own target:</p><ul>{links}</ul>{''.join(parts)}</body></html>\n"
     )
+
+
+def _first_screen(summary: Sequence[str], charts: Mapping[str, bytes]) -> str:
+    """The opening: the summary's sentences and the first chart (the ranks by method)."""
+    if not summary:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in summary)
+    name, png = next(iter(charts.items()), ("", b""))
+    chart = (
+        f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,'
+        f'{base64.b64encode(png).decode()}"></figure>'
+        if png
+        else ""
+    )
+    return f'<section id="summary"><h2>In short</h2><ul>{items}</ul>{chart}</section>'
 
 
 def audit_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

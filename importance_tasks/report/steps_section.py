@@ -1,12 +1,13 @@
-"""The interactions and effects of an analysis as file contents: their CSV tables, a chart of
-the pairs' strength, a small chart per feature's effect, and the report's section on them. The
-record is ``effects.steps.Found.as_dict()``."""
+"""The report's first screen (``first_screen``: what a reader came for, in sentences) and the
+interactions and effects as file contents: their CSV tables, a chart of the pairs' strength, a
+small chart per feature's effect, and the report's section on them. The record is
+``effects.steps.Found.as_dict()``."""
 
 from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from importance_tasks.report.document import csv_text
@@ -15,7 +16,14 @@ from importance_tasks.report.png_figure import png_figure
 # A pair whose joint effect is at least this much interaction explains its methods' disagreement.
 STRONG_H2 = 0.5
 
-__all__ = ["effect_png", "effects_csv", "interactions_csv", "interactions_png", "steps_html"]
+__all__ = [
+    "effect_png",
+    "effects_csv",
+    "first_screen",
+    "interactions_csv",
+    "interactions_png",
+    "steps_html",
+]
 
 
 def interactions_csv(record: Mapping[str, Any]) -> str:
@@ -106,3 +114,61 @@ def steps_html(record: Mapping[str, Any], charts: Mapping[str, bytes]) -> str:
         + (f"<p>Which way: {ways}.</p>" if ways else "")
         + f"<div>{images}</div>"
     )
+
+
+def first_screen(
+    consensus: Any,
+    results: Sequence[Any],
+    steps: Mapping[str, Any] | None,
+    clusters: Sequence[Sequence[str]],
+    *,
+    top: int = 5,
+) -> list[str]:
+    """What a reader came for, in sentences: which features matter (ties named), which act
+    together, which way the top ones push, what the clusters mean, and whether every method
+    passed its checks."""
+    import numpy as np
+
+    order = [int(i) for i in np.argsort(consensus.rank, kind="stable")[:top]]
+    groups: dict[int, list[str]] = {}
+    for i in order:
+        groups.setdefault(int(consensus.shown_rank[i]), []).append(consensus.features[i])
+    matter = "; ".join(
+        " and ".join(names) + (" (too close to call)" if len(names) > 1 else "")
+        for names in groups.values()
+    )
+    sentences = [f"Most important, in order: {matter}."]
+    pairs = [p for p in (steps or {}).get("interactions") or [] if p["h2"] is not None]
+    if pairs and pairs[0]["strength"] > 0:
+        a, b = pairs[0]["features"]
+        sentences.append(
+            f"Acting together most: {a} and {b} (H² {pairs[0]['h2']:.2f}: that share of their "
+            "joint effect is not the sum of their own)."
+        )
+    elif steps and "interactions" in steps:
+        sentences.append("No pair among the top features acts together: their effects add up.")
+    effects = (steps or {}).get("effects") or {}
+    if effects:
+        ways = ", ".join(f"{n} {e['direction']}" for n, e in list(effects.items())[:top])
+        sentences.append(f"Which way (as each feature grows, the output): {ways}.")
+    if clusters:
+        named = "; ".join(" + ".join(c) for c in clusters)
+        sentences.append(
+            f"Clusters of features that carry the same information: {named}; their importance is "
+            "shared, so also read each cluster's importance as a group."
+        )
+    checked = {
+        r.method: r.diagnostics["sanity"]["passed"]
+        for r in results
+        if "passed" in (r.diagnostics.get("sanity") or {})
+    }
+    if checked:
+        failed = [m for m, ok in checked.items() if not ok]
+        sentences.append(
+            "Every method passed its sanity check."
+            if not failed
+            else f"Failed their sanity check (left out of the consensus): {', '.join(failed)}."
+        )
+    else:
+        sentences.append("No sanity check was run (sanity_check: true runs it).")
+    return sentences

@@ -25,7 +25,12 @@ from importance_tasks.report.document import (
     report_html,
     step_heatmap_png,
 )
-from importance_tasks.report.steps_section import effect_png, interactions_png, steps_html
+from importance_tasks.report.steps_section import (
+    effect_png,
+    first_screen,
+    interactions_png,
+    steps_html,
+)
 from importance_tasks.report.trust import dependence_map_png
 from importance_tasks.result import Importance
 from importance_tasks.stage.messages import PublishSummary
@@ -234,6 +239,7 @@ def _report(
             **{f"{r.method} by step": plots[f"{r.method}_by_step"] for r in results if _stepped(r)},
         },
         section=steps_html(steps, drawn) if steps else "",
+        summary=first_screen(combined, results, steps, [] if found is None else found.clusters),
     )
     return html, plots
 

@@ -47,7 +47,7 @@ def _open(path: Path, screenshot: Path) -> dict:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=_chromium(), args=FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on(
                 "console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None
             )
@@ -58,6 +58,9 @@ def _open(path: Path, screenshot: Path) -> dict:
                 "img", "els => els.map(e => [e.alt, e.complete && e.naturalWidth > 0])"
             )
             seen["title"] = page.title()
+            seen["page_scrolls"] = page.evaluate(
+                "document.documentElement.scrollWidth > document.documentElement.clientWidth"
+            )
             seen["text"] = page.inner_text("body")
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
@@ -66,6 +69,8 @@ def _open(path: Path, screenshot: Path) -> dict:
 
 
 def _report(friedman) -> str:
+    from importance_tasks.report.steps_section import effect_png, first_screen, steps_html
+
     analysis = explain(
         friedman.model,
         friedman.data,
@@ -81,7 +86,11 @@ def _report(friedman) -> str:
     current = {
         f: int(r) for f, r in zip(analysis.consensus.features, analysis.consensus.rank, strict=True)
     }
+    steps = analysis.found.as_dict()
+    drawn = {f"effect_{n}": effect_png(n, e) for n, e in steps["effects"].items()}
     return report_html(
+        section=steps_html(steps, drawn),
+        summary=first_screen(analysis.consensus, results, steps, analysis.dependence.clusters),
         title="Feature importance: friedman v2",
         context={"model": "friedman version 2", "data digest": "abc123", "rows": 1000},
         results=results,
@@ -103,9 +112,14 @@ def test_report_renders_offline_without_errors(friedman, tmp_path):
     assert seen["errors"] == []
     assert all(url.startswith(("file:", "data:")) for url in seen["requests"]), seen["requests"]
     assert seen["title"] == "Feature importance: friedman v2"
-    assert len(seen["images"]) == 4 and all(ok for _, ok in seen["images"]), seen["images"]
+    # the first screen's chart, the ranks, 3 methods, an effect per top feature
+    assert len(seen["images"]) == 5 + 6 and all(ok for _, ok in seen["images"]), seen["images"]
+    assert seen["page_scrolls"] is False  # 1280 px: the wide tables scroll in their boxes
+    assert seen["text"].index("In short") < seen["text"].index("Consensus ranking")
+    assert "Most important, in order:" in seen["text"] and "Which way" in seen["text"]
     for heading in (
         "Consensus ranking",
+        "Acting together, and which way",
         "Agreement between methods",
         "Sanity checks",
         "Compared with the previous version",

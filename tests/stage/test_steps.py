@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -82,6 +83,15 @@ def test_steps_log_the_whole_contract(store, friedman):
     assert metrics[f"interaction/{a}/{b}"] == pytest.approx(steps["interactions"][0]["strength"])
     directions = client.get_model_version(name, "1").tags["importance.directions"]
     assert "x3 rises" in directions and "x4 rises" in directions
+    # The report opens on what a reader came for, in sentences, before the wide tables.
+    local = mlflow.artifacts.download_artifacts(
+        run_id=pinned.run_id, artifact_path="importance/report.html", tracking_uri=store
+    )
+    page = Path(local).read_text()
+    first = page[: page.index("Consensus ranking")]
+    assert "In short" in first and "Most important, in order:" in first
+    assert "Acting together most:" in first and "x3 rises" in first
+    assert '<div class="wide"><table>' in page
 
 
 def test_plan_refuses_what_does_not_fit_before_opening_a_run(store, friedman):
