@@ -42,3 +42,21 @@ def test_the_ui_stack_starts_again_on_the_same_state(tmp_path, monkeypatch):
         assert register_webhook(connect(uri), url=receiver, secret="s3cret") == first
     finally:
         stop_process_group(process)
+
+
+def test_make_demo_runs_the_stage_and_prints_the_ranking(tmp_path):
+    """The README's first command on a fresh state: the repository's DAG through dag.test(),
+    and the ranking with its notes printed (the demo once looked for dags/ inside the package)."""
+    import os
+    import subprocess
+    import sys
+
+    assert (demo.ROOT / "dags" / "feature_importance.py").is_file()
+    env = {**os.environ, "IMPORTANCE_DEMO_DIR": str(tmp_path / "demo")}
+    found = subprocess.run(
+        [sys.executable, "-m", "importance_tasks.cli.demo"],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert found.returncode == 0, (found.stdout + found.stderr)[-3000:]
+    assert "rank  interval  feature" in found.stdout and "which way: " in found.stdout
+    assert (tmp_path / "demo" / "importance.json").is_file()

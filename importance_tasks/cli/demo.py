@@ -30,7 +30,7 @@ from importance_tasks.mlflow_io.version_tags import VersionTags
 from importance_tasks.mlflow_io.webhooks import register_webhook
 from importance_tasks.stage import read_logged_analysis
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository: dags/, plugins/, .demo/
 DEMO_DIR = Path(os.environ.get("IMPORTANCE_DEMO_DIR", ROOT / ".demo")).resolve()
 MODEL_NAME = "diabetes_mlp"
 ALIAS = "champion"
