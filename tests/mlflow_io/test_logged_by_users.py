@@ -416,7 +416,9 @@ def test_a_sequence_model_runs_in_the_stage_from_its_logged_long_table(mlflow_se
     assert tags["importance.status"] == "complete"
     assert set(tags["importance.top_features"].split(",")[:2]) == {"load", "temp"}
     # Each variable per step: in the result, its table and the report's heat map.
-    assert len(jobs(planned)) == 6  # the profile comes from each method's first shard
+    # 3 row shards per method (the profile from each method's first shard), then the
+    # interactions and effects
+    assert len(jobs(planned)) == 7
     for method in ("permutation", "probe"):
         profile = analysis.results[method].diagnostics["by_step"]
         assert int(np.argmax(profile["load"])) == 5 and len(profile["temp"]) == 6, method
