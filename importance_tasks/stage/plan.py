@@ -233,7 +233,7 @@ def plan(
     requested_digest = config.digest()
     prepared = prepare(inputs.model, inputs.data, config)
     config, found = prepared.config, prepared.dependence
-    ref, digest = inputs.ref, data_digest(inputs.data)
+    ref, digest = inputs.ref, data_digest(inputs.source.data)  # every target column
     identity = config.identity()
     key_text = json.dumps([ref.name, ref.version, digest, identity], sort_keys=True)
     key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
@@ -359,7 +359,7 @@ def checked_inputs(plan: Plan) -> Inputs:
         columns_in_model_order=plan.config.columns_in_model_order,
         windowing=plan.config.windowing,
     )
-    if data_digest(inputs.data) != plan.data_digest:
+    if data_digest(inputs.source.data) != plan.data_digest:
         raise DataError(
             f"the data at {plan.data_uri} changed since the analysis was planned "
             f"(digest {plan.data_digest}); start a new analysis"

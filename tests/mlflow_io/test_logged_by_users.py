@@ -478,6 +478,14 @@ def test_a_two_output_model_is_analysed_per_output_into_one_run(mlflow_server, t
     assert tags["importance.status"] == "complete" and "importance.top_features" not in tags
     assert set(tags["importance.churn.top_features"].split(",")[:2]) == {"c", "d"}
     assert tags["importance.price.top_ranks"].split(",")[0].split()[1] in {"a", "b"}
+    # The data's digest covers every target: another churn column is another analysis.
+    changed = frame.assign(churn=1 - frame["churn"])
+    changed.to_parquet(tmp_path / "changed.parquet")
+    other = plan(
+        f"{name}@champion", config, tracking_uri=mlflow_server,
+        data_uri=str(tmp_path / "changed.parquet"),
+    )  # fmt: skip
+    assert other.data_digest != pinned.data_digest and other.run_id != pinned.run_id
     # A second version: each output compared with its own ranking of version 1.
     _register(mlflow_server, name, log)
     second, _ = run_stage(f"{name}/2", config, tracking_uri=mlflow_server)
