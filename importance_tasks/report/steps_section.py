@@ -17,8 +17,8 @@ from importance_tasks.report.png_figure import png_figure
 STRONG_H2 = 0.5
 
 __all__ = [
-    "effect_png",
     "effects_csv",
+    "effects_png",
     "first_screen",
     "interactions_csv",
     "interactions_png",
@@ -61,24 +61,46 @@ def interactions_png(record: Mapping[str, Any], *, top: int = 10) -> bytes:
     return png.getvalue()
 
 
-def effect_png(name: str, effect: Mapping[str, Any]) -> bytes:
-    """One feature's effect: ALE with its band, partial dependence and ICE lines beside it;
-    or its effect per category."""
-    with png_figure((3.2, 2.4)) as (_, ax, png):
-        low, high = zip(*effect["band"], strict=True) if effect["band"] else ((), ())
-        if effect["kind"] == "categories":
-            ax.bar(effect["grid"], effect["values"], color="#4477aa")
-        else:
-            for line in effect.get("ice") or []:
-                ax.plot(effect["grid"], line, color="#cccccc", linewidth=0.7)
-            ax.fill_between(effect["grid"], low, high, color="#4477aa", alpha=0.25)
-            ax.plot(effect["grid"], effect["values"], color="#4477aa", label="ALE")
-            if effect.get("pd") is not None:
-                ax.plot(effect["grid"], effect["pd"], color="#cc6677", linestyle="--", label="PD")
-            ax.legend(fontsize=7)
-        ax.set_title(f"{name}: {effect['direction']}", fontsize=9)
-        ax.tick_params(labelsize=7)
-    return png.getvalue()
+def effects_png(effects: Mapping[str, Mapping[str, Any]], *, columns: int = 3) -> bytes:
+    """Each feature's effect in one figure of small charts (one figure draws in a fraction
+    of the time of one per feature): ALE with its band, partial dependence and ICE lines
+    beside it; or its effect per category."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = max(1, -(-len(effects) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), dpi=100)
+    try:
+        for ax in axes.flat[len(effects) :]:
+            ax.set_visible(False)
+        for ax, (name, effect) in zip(axes.flat, effects.items(), strict=False):
+            _effect_axes(ax, name, effect)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def _effect_axes(ax: Any, name: str, effect: Mapping[str, Any]) -> None:
+    low, high = zip(*effect["band"], strict=True) if effect["band"] else ((), ())
+    if effect["kind"] == "categories":
+        ax.bar(effect["grid"], effect["values"], color="#4477aa")
+    else:
+        for line in effect.get("ice") or []:
+            ax.plot(effect["grid"], line, color="#cccccc", linewidth=0.7)
+        ax.fill_between(effect["grid"], low, high, color="#4477aa", alpha=0.25)
+        ax.plot(effect["grid"], effect["values"], color="#4477aa", label="ALE")
+        if effect.get("pd") is not None:
+            ax.plot(effect["grid"], effect["pd"], color="#cc6677", linestyle="--", label="PD")
+        ax.legend(fontsize=7)
+    ax.set_title(f"{name}: {effect['direction']}", fontsize=9)
+    ax.tick_params(labelsize=7)
 
 
 def steps_html(record: Mapping[str, Any], charts: Mapping[str, bytes]) -> str:

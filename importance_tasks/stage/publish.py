@@ -26,7 +26,7 @@ from importance_tasks.report.document import (
     step_heatmap_png,
 )
 from importance_tasks.report.steps_section import (
-    effect_png,
+    effects_png,
     first_screen,
     interactions_png,
     steps_html,
@@ -210,7 +210,7 @@ def _report(
     }
     drawn = {}
     if steps:
-        drawn = {f"effect_{n}": effect_png(n, e) for n, e in (steps.get("effects") or {}).items()}
+        drawn = {"effects": effects_png(steps["effects"])} if steps.get("effects") else {}
         if steps.get("interactions"):
             drawn["interactions"] = interactions_png(steps)
         plots.update(drawn)

@@ -69,7 +69,7 @@ def _open(path: Path, screenshot: Path) -> dict:
 
 
 def _report(friedman) -> str:
-    from importance_tasks.report.steps_section import effect_png, first_screen, steps_html
+    from importance_tasks.report.steps_section import effects_png, first_screen, steps_html
 
     analysis = explain(
         friedman.model,
@@ -87,7 +87,7 @@ def _report(friedman) -> str:
         f: int(r) for f, r in zip(analysis.consensus.features, analysis.consensus.rank, strict=True)
     }
     steps = analysis.found.as_dict()
-    drawn = {f"effect_{n}": effect_png(n, e) for n, e in steps["effects"].items()}
+    drawn = {"effects": effects_png(steps["effects"])}
     return report_html(
         section=steps_html(steps, drawn),
         summary=first_screen(analysis.consensus, results, steps, analysis.dependence.clusters),
@@ -112,8 +112,8 @@ def test_report_renders_offline_without_errors(friedman, tmp_path):
     assert seen["errors"] == []
     assert all(url.startswith(("file:", "data:")) for url in seen["requests"]), seen["requests"]
     assert seen["title"] == "Feature importance: friedman v2"
-    # the first screen's chart, the ranks, 3 methods, an effect per top feature
-    assert len(seen["images"]) == 5 + 6 and all(ok for _, ok in seen["images"]), seen["images"]
+    # the first screen's chart, the ranks, 3 methods, the effects of the top features
+    assert len(seen["images"]) == 5 + 1 and all(ok for _, ok in seen["images"]), seen["images"]
     assert seen["page_scrolls"] is False  # 1280 px: the wide tables scroll in their boxes
     assert seen["text"].index("In short") < seen["text"].index("Consensus ranking")
     assert "Most important, in order:" in seen["text"] and "Which way" in seen["text"]

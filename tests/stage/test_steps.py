@@ -75,7 +75,7 @@ def test_steps_log_the_whole_contract(store, friedman):
     # The interactions and effects of the top features, from the consensus of the methods:
     # Friedman #1's one interacting pair first; x3 (10 x3) and x4 (5 x4) rise.
     assert {"interactions_effects.json", "interactions.csv", "effects.csv"} <= paths
-    assert {"plots/interactions.png", "plots/effect_x3.png"} <= paths
+    assert {"plots/interactions.png", "plots/effects.png"} <= paths
     steps = _json(store, pinned.run_id, "importance/interactions_effects.json")
     assert set(steps["interactions"][0]["features"]) == {"x0", "x1"}
     assert steps["ranked_by"] == ["permutation", "probe"]
