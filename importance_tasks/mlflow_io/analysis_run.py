@@ -30,17 +30,18 @@ __all__ = ["Aggregated", "AnalysisRun"]
 @dataclass(frozen=True)
 class Aggregated:
     """What ``aggregate`` logged: each method's result, the consensus, the agreement, the
-    comparison with the previous version, and the dependence ``plan`` logged (None where not
-    logged)."""
+    comparison with the previous version, the dependence ``plan`` logged, and the record of
+    the interactions and effects (None where not logged)."""
 
     results: list[Importance]
     consensus: Consensus | None
     agreement: Agreement | None
     comparison: tuple[str, Comparison] | None
     dependence: Dependence | None
+    steps: Any | None = None
 
 
-_AGGREGATED = (contract.CONSENSUS, contract.AGREEMENT, contract.COMPARISON)
+_AGGREGATED = (contract.CONSENSUS, contract.AGREEMENT, contract.COMPARISON, contract.STEPS)
 
 
 class AnalysisRun:
@@ -254,13 +255,14 @@ class AnalysisRun:
         results = [self._p(contract.result_path(m)) for m in methods]
         aggregated = [*map(self._p, _AGGREGATED), contract.DEPENDENCE]
         found = runs.read_json_artifacts(self.client, self.run_id, [*results, *aggregated])
-        consensus, agreement, comparison, dependence = (found[p] for p in aggregated)
+        consensus, agreement, comparison, steps, dependence = (found[p] for p in aggregated)
         return Aggregated(
             results=[Importance.from_record(r) for r in (found[p] for p in results) if r],
             consensus=None if consensus is None else Consensus.from_record(consensus),
             agreement=None if agreement is None else Agreement.from_record(agreement),
             comparison=_comparison(comparison),
             dependence=None if dependence is None else Dependence.from_dict(dependence),
+            steps=steps,
         )
 
     def comparison(self) -> tuple[str, Comparison] | None:

@@ -46,18 +46,16 @@ def publish(plan: Plan) -> dict[str, Any]:
     base = AnalysisRun(connect(plan.tracking_uri), plan.run_id)
     config = plan.config
     parts: dict[str | None, Aggregated] = {}
-    steps: dict[str | None, dict[str, Any] | None] = {}
     for output in plan.outputs or (None,):
         logged = base.of_output(output).aggregated(config.methods)
         if not logged.results or logged.consensus is None or logged.agreement is None:
             raise InputError(f"run {plan.run_id} has not been aggregated: run aggregate first")
         parts[output] = logged
-        steps[output] = base.of_output(output).steps()
     if not plan.complete:
         with ThreadPoolExecutor(max_workers=1) as pool:
             # Listing what compute and aggregate wrote takes a few requests: meanwhile, draw.
             listed = pool.submit(base.artifact_paths)
-            written = {*_log_report(plan, base, parts, steps), contract.REPORT}
+            written = {*_log_report(plan, base, parts), contract.REPORT}
             written |= set(listed.result())
         base.finish(_manifest(plan, base, parts, sorted(written)))
     top = {
@@ -73,7 +71,7 @@ def publish(plan: Plan) -> dict[str, Any]:
             if logged.consensus is not None
         },
         config_digest=plan.requested_digest or config.digest(),
-        directions={o: contract.directions_value(steps[o] or {}) for o in parts},
+        directions={o: contract.directions_value(p.steps or {}) for o, p in parts.items()},
     )
     if plan.tag_version:
         with access(
@@ -129,14 +127,13 @@ def _log_report(
     plan: Plan,
     base: AnalysisRun,
     parts: Mapping[str | None, Aggregated],
-    steps: Mapping[str | None, Mapping[str, Any] | None],
 ) -> list[str]:
     """Draw and log the report (a section per output when several) and the charts; returns
     the charts' artifact paths."""
     written: list[str] = []
     sections: dict[str, str] = {}
     for output, logged in parts.items():
-        html, plots = _report(plan, logged, output, steps.get(output))
+        html, plots = _report(plan, logged, output)
         written += [contract.scoped_path(contract.plot_path(n), output) for n in plots]
         if output is None:
             base.log_report(html, plots)
@@ -193,11 +190,10 @@ def _manifest(
     )
 
 
-def _report(
-    plan: Plan, logged: Aggregated, output: str | None, steps: Mapping[str, Any] | None
-) -> tuple[str, dict[str, bytes]]:
+def _report(plan: Plan, logged: Aggregated, output: str | None) -> tuple[str, dict[str, bytes]]:
     """The HTML report of one output and its charts (name -> PNG), each drawn once; with the
-    interactions and effects (``steps``), their section and charts."""
+    interactions and effects (``logged.steps``), their section and charts."""
+    steps = logged.steps
     results, found = logged.results, logged.dependence
     combined, agreed = logged.consensus, logged.agreement
     assert combined is not None and agreed is not None
