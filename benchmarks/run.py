@@ -277,6 +277,7 @@ def _run_once(contender: str, model, data, rows: int | None = None) -> dict:
             data.X,
             mode="classification" if classify else "regression",
             discretize_continuous=False,
+            sample_around_instance=True,  # as ours
             random_state=0,
         )
         fn = predict if classify else (lambda X: predict(X)[:, 0])

@@ -132,6 +132,7 @@ def test_lime_equals_lime_with_categorical_features(mixed):
         mode="regression",
         categorical_features=np.flatnonzero(data.coded).tolist(),
         discretize_continuous=False,
+        sample_around_instance=True,
         random_state=ours.settings["seed"],
     )
     sample = draw_sample(data, groups={}, seed=ours.settings["seed"], max_samples=rows)

@@ -159,6 +159,12 @@ def check_positive_int(name: str, value: int, *, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_bool(name: str, value: bool) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be true or false, got {value!r}")
+    return bool(value)
+
+
 def check_budget(seconds: float) -> float:
     """A time budget in seconds (0 = no limit)."""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:

@@ -16,6 +16,7 @@ from importance_tasks.methods._common import (
     ProgressFn,
     RandomState,
     attribution_result,
+    check_bool,
     check_budget,
     check_max_samples,
     check_positive_int,
@@ -40,9 +41,10 @@ DEFAULT_BUDGET_S = 5.0
 class Lime:
     """Mean |LIME weight| per feature over a seeded sample of rows.
 
-    LIME (lime's ``LimeTabularExplainer`` with ``discretize_continuous=False``) fits a weighted
-    linear surrogate around each explained row: ``num_samples`` copies drawn from a normal
-    around the data's mean with the data's standard deviations (the row itself first), weighted
+    LIME (lime's ``LimeTabularExplainer`` with ``discretize_continuous=False`` and
+    ``sample_around_instance=True``) fits a weighted linear surrogate around each explained row:
+    ``num_samples`` copies drawn from a normal around the row with the data's standard
+    deviations (the row itself first), weighted
     by an exponential kernel of their standardised distance to the row (width
     0.75 * sqrt(n_features)), fitted by Ridge (alpha 1, with intercept) on standardised
     features, so a weight is the local effect of one standard deviation.
@@ -54,6 +56,12 @@ class Lime:
     weights equal lime's own (default settings, every feature explained); benchmarks/run.py
     times both. For a classifier, each row's true class is explained.
 
+    Copies are drawn around the row, not around the data's mean (lime's own default): around
+    the mean, every row's surrogate is one fit over the same global cloud, weighted towards the
+    row, and misses an effect whose slope changes sign; around the row it is the row's local
+    slope. On 100-feature classifiers with 10 informative features (``make_classification``,
+    four seeds) the mean's surrogates put 7-9 of the 10 in their top 10, the row's 10.
+
     Parameters
     ----------
     num_samples : int, default=1000
@@ -64,6 +72,8 @@ class Lime:
         Seconds the explaining may take (0 = no limit): rows are explained in blocks, in the
         seeded sample's order; when the next block would pass the budget, fewer rows are
         explained and ``settings["stopped_by"]`` is ``"time_budget"``. At least one block runs.
+    sample_around_instance : bool, default=True
+        False draws the copies around the data's mean, as lime does by default.
     random_state, groups
         A group's weight is the sum of its columns' |weights|.
     """
@@ -78,10 +88,12 @@ class Lime:
         num_samples: int = 1000,
         max_samples: float | int = 100,
         time_budget_s: float = DEFAULT_BUDGET_S,
+        sample_around_instance: bool = True,
         random_state: RandomState = None,
         groups: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.num_samples = check_positive_int("num_samples", num_samples, minimum=10)
+        self.sample_around_instance = check_bool("sample_around_instance", sample_around_instance)
         self.max_samples = check_max_samples(max_samples)
         self.time_budget_s = check_budget(time_budget_s)
         self.seed = draw_seed(random_state)
@@ -147,11 +159,13 @@ class Lime:
                 noise, chosen = pending.result()
                 if first + block < n_rows:
                     pending = pool.submit(draw, min(block, n_rows - first - block))
-                # lime's copies are noise * scale + mean, standardised back to the noise: use
-                # the noise as the standardised copies, the row itself first.
-                noise[:, 0] = (rows - mean) / scale
+                # lime's copies are noise * scale + centre, standardised back to the noise plus
+                # a constant (the Ridge intercept takes it): use the noise as the standardised
+                # copies, the row itself first.
+                centre = rows[:, None, :] if self.sample_around_instance else mean
+                noise[:, 0] = 0.0 if self.sample_around_instance else (rows - mean) / scale
                 copies = aligned_empty(noise.shape)
-                np.add(noise * scale, mean, out=copies, casting="unsafe")
+                np.add(noise * scale, centre, out=copies, casting="unsafe")
                 categorical.place(rows, chosen, noise, copies)
                 outputs = model.predict(copies.reshape(-1, n_columns))
                 outputs = outputs.reshape(len(rows), self.num_samples, -1)
@@ -177,6 +191,7 @@ class Lime:
             select=select[:done],
             settings=settings_of(
                 num_samples=self.num_samples,
+                sample_around_instance=self.sample_around_instance,
                 time_budget_s=self.time_budget_s or None,
                 stopped_by=stopped,
                 seed=self.seed,

@@ -168,13 +168,19 @@ def test_regression_has_no_per_class(friedman):
 
 
 @pytest.mark.parametrize(
-    ("problem", "num_samples", "rows"),
-    [("friedman", 400, 6), ("friedman", 5000, 15), ("three_classes", 3000, 13)],
+    ("problem", "num_samples", "rows", "around_row"),
+    [
+        ("friedman", 400, 6, True),
+        ("friedman", 5000, 15, True),
+        ("three_classes", 3000, 13, True),
+        ("three_classes", 400, 7, False),
+    ],
 )
-def test_lime_equals_lime_itself_at_its_defaults(request, problem, num_samples, rows):
-    """Our LIME gives lime's own weights (its default settings, every feature explained) for
-    the same seed: regression and the true class of a classifier, over several forward blocks
-    (5000 samples: 6 rows per block) and a sample of the rows."""
+def test_lime_equals_lime_itself(request, problem, num_samples, rows, around_row):
+    """Our LIME gives lime's own weights (copies drawn around the row, ours by default, or
+    around the data's mean, lime's default; every feature explained) for the same seed:
+    regression and the true class of a classifier, over several forward blocks (5000 samples: 6
+    rows per block) and a sample of the rows."""
     from lime.lime_tabular import LimeTabularExplainer
 
     from importance_tasks.methods import Lime
@@ -184,13 +190,19 @@ def test_lime_equals_lime_itself_at_its_defaults(request, problem, num_samples, 
     # Both sides feed the model batches of one row's num_samples copies (lime calls predict
     # once per row), so the float32 forward pass is bitwise the same on any processor.
     data, model = trained.data, KerasModel(trained.model.keras_model, batch_rows=num_samples)
-    ours = Lime(num_samples=num_samples, max_samples=rows, random_state=3).compute(model, data)
+    ours = Lime(
+        num_samples=num_samples,
+        max_samples=rows,
+        sample_around_instance=around_row,
+        random_state=3,
+    ).compute(model, data)
     classify = problem == "three_classes"
     explainer = LimeTabularExplainer(
         data.X.astype(np.float64),
         mode="classification" if classify else "regression",
         feature_names=list(data.feature_names),
         discretize_continuous=False,
+        sample_around_instance=around_row,
         random_state=ours.settings["seed"],
     )
     sample = draw_sample(data, groups={}, seed=ours.settings["seed"], max_samples=rows)
