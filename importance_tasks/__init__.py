@@ -4,6 +4,8 @@ Importing the package is cheap: it does not import TensorFlow, MLflow or pandas 
 import it while Airflow parses them). Those load only when a model or table is used.
 """
 
+__version__ = "0.2.0"  # the one place the version is written (pyproject.toml reads it)
+
 from importance_tasks.analysis import Analysis, explain
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.data import EvalData, load_table
@@ -28,6 +30,7 @@ __all__ = [
     "KerasModel",
     "Model",
     "UnsupportedModelError",
+    "__version__",
     "consensus",
     "explain",
     "load_keras_file",

@@ -12,6 +12,7 @@ __all__ = [
     "DataError",
     "ImportanceError",
     "InputError",
+    "MissingPackageError",
     "NeedsDataError",
     "RegistryError",
     "ServiceUnavailableError",
@@ -57,6 +58,10 @@ class RegistryError(InputError):
 
 class UnsafeModelError(InputError):
     """The model file would run code on load; it was refused before any of it ran."""
+
+
+class MissingPackageError(InputError, ImportError):
+    """A package the work needs is not installed; the message says what to install."""
 
 
 class UnsupportedModelError(InputError):

@@ -45,13 +45,12 @@ def test_the_ui_stack_starts_again_on_the_same_state(tmp_path, monkeypatch):
 
 
 def test_make_demo_runs_the_stage_and_prints_the_ranking(tmp_path):
-    """The README's first command on a fresh state: the repository's DAG through dag.test(),
-    and the ranking with its notes printed (the demo once looked for dags/ inside the package)."""
+    """The README's first command on a fresh state: the shipped DAG installed into the demo's
+    DAG folder and run through dag.test(), and the ranking with its notes printed."""
     import os
     import subprocess
     import sys
 
-    assert (demo.ROOT / "dags" / "feature_importance.py").is_file()
     env = {**os.environ, "IMPORTANCE_DEMO_DIR": str(tmp_path / "demo")}
     found = subprocess.run(
         [sys.executable, "-m", "importance_tasks.cli.demo"],
@@ -60,3 +59,6 @@ def test_make_demo_runs_the_stage_and_prints_the_ranking(tmp_path):
     assert found.returncode == 0, (found.stdout + found.stderr)[-3000:]
     assert "rank  interval  feature" in found.stdout and "which way: " in found.stdout
     assert (tmp_path / "demo" / "importance.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "demo" / "dags").glob("*.py")) == [
+        "feature_importance.py", "promote_model.py", "registry_audit.py",
+    ]  # fmt: skip

@@ -24,6 +24,7 @@ PUBLIC = {
     "KerasModel",
     "Model",
     "UnsupportedModelError",
+    "__version__",
     "consensus",
     "explain",
     "load_keras_file",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from importance_tasks.analysis import Analysis, by_output, explain_outputs
+from importance_tasks.cli.dags_command import add_dags_parser, run_dags
 from importance_tasks.cli.keras_file import keras_file_heads
 from importance_tasks.cli.output_capture import import_tensorflow_quietly
 from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig, settings
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         help="environment variable holding the shared secret, the same as Airflow's Variable "
         "importance_mlflow_webhook_secret (default: IMPORTANCE_WEBHOOK_SECRET)",
     )
+    add_dags_parser(commands)
     return parser
 
 
@@ -180,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if args.command == "register-webhook":
         return _register_webhook(args)
+    if args.command == "dags":
+        return run_dags(args)
     try:
         analyses, extra = _explain(args)
     except KeyboardInterrupt:

@@ -30,8 +30,10 @@ from importance_tasks.mlflow_io.version_tags import VersionTags
 from importance_tasks.mlflow_io.webhooks import register_webhook
 from importance_tasks.stage import read_logged_analysis
 
-ROOT = Path(__file__).resolve().parents[2]  # the repository: dags/, plugins/, .demo/
-DEMO_DIR = Path(os.environ.get("IMPORTANCE_DEMO_DIR", ROOT / ".demo")).resolve()
+# The demo's state: the Airflow home, the MLflow store, logs and the DAG folder, into which the
+# shipped DAGs are installed as a deployment gets them (``importance-tasks dags install``).
+DEMO_DIR = Path(os.environ.get("IMPORTANCE_DEMO_DIR", ".demo")).resolve()
+DAGS_DIR = DEMO_DIR / "dags"
 MODEL_NAME = "diabetes_mlp"
 ALIAS = "champion"
 MLFLOW_UI_PORT = 5000
@@ -44,8 +46,7 @@ DEMO_SETTINGS = {"n_repeats": 10, "sanity_check": True}
 def _environment(tracking_uri: str) -> dict[str, str]:
     return {
         "AIRFLOW_HOME": str(DEMO_DIR / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "MLFLOW_TRACKING_URI": tracking_uri,
@@ -69,9 +70,17 @@ def prepare_mlflow(folder: Path) -> str:
     )
 
 
+def install_demo_dags() -> None:
+    """The shipped DAGs in the demo's DAG folder (the demo's own: overwritten if changed)."""
+    from importance_tasks.airflow.dag_files import install_dags
+
+    install_dags(DAGS_DIR, force=True)
+
+
 def run_demo() -> int:
     uri = f"sqlite:///{DEMO_DIR / 'mlflow.db'}"
     os.environ.update(_environment(uri))
+    install_demo_dags()
     migrate = subprocess.run(
         [_bin("airflow"), "db", "migrate"], capture_output=True, text=True, check=False
     )
@@ -101,7 +110,7 @@ def run_demo() -> int:
     start = time.perf_counter()
     conf = {"model_name": MODEL_NAME, "model_alias": ALIAS}
     with output_to(logs / "feature_importance.log"):
-        state, dag_run_id = test_dag(ROOT / "dags", "feature_importance", conf)
+        state, dag_run_id = test_dag(DAGS_DIR, "feature_importance", conf)
     seconds = time.perf_counter() - start
     if state != "success":
         print(f"the DAG run ended {state}; see {logs / 'feature_importance.log'}", file=sys.stderr)
@@ -195,6 +204,7 @@ def run_ui() -> int:
     a notebook, a CI job, anywhere) starts its analysis."""
     http_uri = f"http://127.0.0.1:{MLFLOW_UI_PORT}"
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    install_demo_dags()
     secret = _webhook_secret()
     env = {
         **os.environ,

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from importance_tasks.keras.tensorflow_setup import require_tensorflow
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -50,6 +52,7 @@ def train_mlp(
     seed: int = 0,
 ) -> Any:
     """Train a Dense network (ReLU hidden layers) with Adam; returns the ``keras.Model``."""
+    require_tensorflow()
     import keras
 
     keras.utils.set_random_seed(seed)

@@ -40,6 +40,9 @@ def output_to(path: Path) -> Iterator[Path]:
 
 def import_tensorflow_quietly() -> None:
     """Import TensorFlow with its start-up chatter kept off the terminal; shown if it fails."""
+    from importance_tasks.keras.tensorflow_setup import require_tensorflow
+
+    require_tensorflow()
     if "tensorflow" in sys.modules:
         return
     import tempfile

@@ -205,19 +205,33 @@ def _functional_split(keras_model: Any, n_features: int) -> _Split | None:
         return None
     steps, at = found
     tensor = keras_model.inputs[0]
+    chain = [tensor]  # the input and what the steps before the Dense layer make of it
     for layer in layers[: at + 1]:  # each called once, each on the one before
         if len(getattr(layer, "_inbound_nodes", ())) != 1 or layer.input is not tensor:
             return None
         tensor = layer.output
+        chain.append(tensor)
     dense = layers[at]
     if list(keras_model.outputs) == [dense.output]:  # the Dense layer is the whole model
         return steps, dense, _unchanged
+    if _read_elsewhere(layers[at + 1 :], chain[:-1]):  # the rest also takes the input itself
+        return None
     try:
         with graph_unchanged(keras_model):
             rest_model = keras.Model(dense.output, keras_model.outputs)
-    except ValueError:  # the rest of the network also takes the input itself
+    except ValueError:  # a branch of the network the check above does not see
         return None
     return steps, dense, lambda h: rest_model(h, training=False)
+
+
+def _read_elsewhere(layers: list[Any], tensors: list[Any]) -> bool:
+    """Whether any call of ``layers`` takes one of ``tensors`` (checked by identity: older
+    Keras builds a model from a tensor that is not its only way in without complaint)."""
+    return any(
+        any(t is tensor for t in node.input_tensors for tensor in tensors)
+        for layer in layers
+        for node in getattr(layer, "_inbound_nodes", ())
+    )
 
 
 def _split_at(dense: Any, steps: list[Preprocess], after: Callable[[Any], Any]) -> FirstDense:

@@ -17,6 +17,7 @@ from typing import Any
 
 from importance_tasks.errors import UnsafeModelError
 from importance_tasks.keras.keras_model import KerasModel
+from importance_tasks.keras.tensorflow_setup import require_tensorflow
 
 __all__ = ["check_keras_archive", "load_keras_file"]
 
@@ -114,6 +115,7 @@ def load_keras_file(path: str | Path) -> KerasModel:
             "SavedModels can run code on load); re-save the model with model.save('m.keras')"
         )
     check_keras_archive(path)
+    require_tensorflow()
     import keras
 
     try:

@@ -1,5 +1,9 @@
 """Airflow plugin: links from every importance task to its MLflow run and model version, and
-the MLflow registry webhook receiver mounted in the API server at ``/importance/mlflow``."""
+the MLflow registry webhook receiver mounted in the API server at ``/importance/mlflow``.
+
+Registered through the ``airflow.plugins`` entry point: installing the package is enough, no
+file in the plugins folder (a copy there would be a second plugin of the same name, which
+Airflow skips and reports as an import error)."""
 
 from __future__ import annotations
 
