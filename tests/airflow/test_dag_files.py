@@ -5,8 +5,6 @@ metadata and the plugin through the package's entry points."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from importlib.metadata import entry_points
 
 import pytest
@@ -130,31 +128,3 @@ def test_airflow_lists_the_plugin_and_the_mlflow_connection_type(tmp_path):
     providers = run_airflow(env, "providers", "hooks", "-o", "json")
     assert providers.returncode == 0, providers.stderr[-2000:]
     assert "importance_tasks.airflow.mlflow_connection.MlflowHook" in providers.stdout
-
-
-def test_a_missing_tensorflow_is_one_line_naming_both_extras(tmp_path):
-    """Without either TensorFlow distribution, loading a model says what to install."""
-    code = """
-import sys
-class Hide:
-    def find_spec(self, name, path=None, target=None):
-        if name == "tensorflow" or name.startswith("tensorflow."):
-            raise ModuleNotFoundError(name)
-sys.meta_path.insert(0, Hide())
-from importance_tasks import load_keras_file
-from importance_tasks.errors import MissingPackageError
-import zipfile
-config = '{"class_name": "Sequential", "config": {}}'
-zipfile.ZipFile("m.keras", "w").writestr("config.json", config)
-try:
-    load_keras_file("m.keras")
-except MissingPackageError as exc:
-    print(exc)
-"""
-    found = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
-    )
-    lines = found.stdout.strip().splitlines()
-    assert len(lines) == 1, found.stdout + found.stderr[-2000:]
-    assert "importance-tasks[tensorflow]" in lines[0]
-    assert "importance-tasks[tensorflow-cpu]" in lines[0]
