@@ -161,22 +161,32 @@ def bar_chart_png(result: Importance, *, top: int = 30) -> bytes:
     return png.getvalue()
 
 
-def rank_heatmap_png(results: Sequence[Importance], consensus: Consensus) -> bytes:
-    """Features (consensus order) x methods, coloured by each method's rank."""
+def rank_heatmap_png(
+    results: Sequence[Importance], consensus: Consensus, *, top: int = 30
+) -> bytes:
+    """The consensus' top features x methods, coloured and labelled by each method's rank
+    among all features (like the bar charts, at most ``top`` rows: a label per cell of a
+    hundred rows is unreadable, and drawing them was most of publish's time)."""
     import numpy as np
 
-    order = np.argsort(consensus.rank, kind="stable")
+    order = np.argsort(consensus.rank, kind="stable")[:top]
     ranks = np.column_stack([r.rank[order] for r in results])
     size = (1.2 + 0.9 * len(results), 0.8 + 0.3 * len(order))
+    shown = (
+        ""
+        if len(order) == len(consensus.features)
+        else (f", top {len(order)} of {len(consensus.features)}")
+    )
     with png_figure(size) as (fig, ax, png):
         image = ax.imshow(ranks, cmap="viridis_r", aspect="auto")
         ax.set_xticks(range(len(results)), [r.method for r in results], rotation=30, ha="right")
         ax.set_yticks(range(len(order)), [consensus.features[i] for i in order])
+        middle = (float(ranks.min()) + float(ranks.max())) / 2
         for (i, j), value in np.ndenumerate(ranks):
-            colour = "white" if value > len(order) / 2 else "black"  # readable on the colour
+            colour = "white" if value > middle else "black"  # readable on the colour
             ax.text(j, i, str(value), ha="center", va="center", fontsize=7, color=colour)
         fig.colorbar(image, ax=ax, label="rank (1 = most important)")
-        ax.set_title("rank by method")
+        ax.set_title(f"rank by method{shown}")
     return png.getvalue()
 
 
