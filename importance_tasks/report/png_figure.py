@@ -11,9 +11,12 @@ __all__ = ["png_figure"]
 
 
 @contextmanager
-def png_figure(figsize: tuple[float, float]) -> Iterator[tuple[Any, Any, io.BytesIO]]:
+def png_figure(
+    figsize: tuple[float, float], *, tight: bool = True
+) -> Iterator[tuple[Any, Any, io.BytesIO]]:
     """A figure with one axes at 100 dpi on the Agg backend; when the block ends without an
-    error, the figure is laid out and saved into the yielded buffer as PNG. Always closed."""
+    error, the figure is laid out (``tight``; else the block set its margins) and saved into
+    the yielded buffer as PNG. Always closed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,7 +26,8 @@ def png_figure(figsize: tuple[float, float]) -> Iterator[tuple[Any, Any, io.Byte
     buffer = io.BytesIO()
     try:
         yield fig, ax, buffer
-        fig.tight_layout()
+        if tight:
+            fig.tight_layout()
         fig.savefig(buffer, format="png")
     finally:
         plt.close(fig)
