@@ -22,6 +22,7 @@ from importance_tasks.airflow.stage_group import RETRY_ARGS, importance_stage
 
 __all__ = [
     "SHIPPED_DAGS",
+    "SHIPPED_PARAMS",
     "feature_importance_dag",
     "promote_model_dag",
     "registry_audit_dag",
@@ -91,11 +92,9 @@ def with_defaults(
     return chosen
 
 
-def feature_importance_dag(
-    *, dag_id: str = "feature_importance", defaults: Mapping[str, Any] | None = None
-) -> DAG:
-    """The analysis DAG, run by registry events (the Asset) or by hand with its Params."""
-    params = {
+def feature_importance_params() -> dict[str, Param]:
+    """The analysis DAG's Params: the model, its data and target, and every analysis setting."""
+    return {
         "model_name": Param(None, type=["null", "string"], description="Registered model name"),
         "model_alias": Param(
             None, type=["null", "string"], description="Alias, e.g. champion (or give a version)"
@@ -125,6 +124,42 @@ def feature_importance_dag(
         **analysis_params(),
     }
 
+
+def registry_audit_params() -> dict[str, Param]:
+    """The audit DAG's Params: which versions, the analysis settings, the audit's experiment."""
+    return {
+        "name_pattern": Param("*", type="string", description="Glob on registered model names"),
+        "tag": Param(None, type=["null", "string"], description="Version tag filter KEY=VALUE"),
+        "alias": Param(None, type=["null", "string"], description="Only versions with this alias"),
+        **analysis_params(),
+        "audit_experiment": Param("importance-audit", type="string", minLength=1),
+    }
+
+
+def promote_model_params() -> dict[str, Param]:
+    """The promotion gate's Params."""
+    return {
+        "alias": Param("champion", type="string", minLength=1, description="Alias to move"),
+        "require_sanity": Param(
+            True, type="boolean", description="Ask when the analysis ran no sanity check"
+        ),
+        "min_ndcg": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            maximum=1,
+            description="Ask below this nDCG@k against the previous version; empty: the "
+            "analysis's own drift verdict",
+        ),
+    }
+
+
+def feature_importance_dag(
+    *, dag_id: str = "feature_importance", defaults: Mapping[str, Any] | None = None
+) -> DAG:
+    """The analysis DAG, run by registry events (the Asset) or by hand with its Params."""
+    params = feature_importance_params()
+
     @dag(
         dag_id=dag_id,
         schedule=[REGISTERED_MODEL_VERSIONS],
@@ -148,13 +183,7 @@ def registry_audit_dag(
     defaults: Mapping[str, Any] | None = None,
 ) -> DAG:
     """The audit DAG: analyses every stale version, then logs the audit table."""
-    params = {
-        "name_pattern": Param("*", type="string", description="Glob on registered model names"),
-        "tag": Param(None, type=["null", "string"], description="Version tag filter KEY=VALUE"),
-        "alias": Param(None, type=["null", "string"], description="Only versions with this alias"),
-        **analysis_params(),
-        "audit_experiment": Param("importance-audit", type="string", minLength=1),
-    }
+    params = registry_audit_params()
 
     @dag(
         dag_id=dag_id,
@@ -192,20 +221,7 @@ def promote_model_dag(
     """The promotion gate: promote, ask a person, or skip, for each analysed version."""
     from airflow.providers.standard.operators.hitl import HITLBranchOperator
 
-    params = {
-        "alias": Param("champion", type="string", minLength=1, description="Alias to move"),
-        "require_sanity": Param(
-            True, type="boolean", description="Ask when the analysis ran no sanity check"
-        ),
-        "min_ndcg": Param(
-            None,
-            type=["null", "number"],
-            minimum=0,
-            maximum=1,
-            description="Ask below this nDCG@k against the previous version; empty: the "
-            "analysis's own drift verdict",
-        ),
-    }
+    params = promote_model_params()
 
     @dag(
         dag_id=dag_id,
@@ -273,6 +289,13 @@ def promote_model_dag(
 
     return promote_model()
 
+
+SHIPPED_PARAMS: dict[str, Callable[[], dict[str, Param]]] = {
+    "feature_importance": feature_importance_params,
+    "registry_audit": registry_audit_params,
+    "promote_model": promote_model_params,
+}
+"""Each shipped DAG's Params (without building the DAG)."""
 
 SHIPPED_DAGS: dict[str, Callable[..., DAG]] = {
     "feature_importance": feature_importance_dag,

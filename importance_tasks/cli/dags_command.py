@@ -60,9 +60,9 @@ def run_dags(args: argparse.Namespace) -> int:
 def _defaults(pairs: list[str]) -> dict[str, dict[str, Any]]:
     """``[DAG.]PARAM=VALUE`` flags as each shipped DAG's defaults: a bare PARAM goes to every
     DAG that has it, and must exist in at least one."""
-    from importance_tasks.airflow.shipped_dags import SHIPPED_DAGS
+    from importance_tasks.airflow.shipped_dags import SHIPPED_PARAMS
 
-    params = {dag_id: set(factory().params) for dag_id, factory in SHIPPED_DAGS.items()}
+    params = {dag_id: set(of_dag()) for dag_id, of_dag in SHIPPED_PARAMS.items()}
     chosen: dict[str, dict[str, Any]] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
