@@ -38,9 +38,9 @@ CLAIM_WAIT_S, CLAIM_POLL_S = 60.0, 0.25
 _MAX_PARAM = 6000
 READ_TRIES, READ_PAUSE_S = 3, 0.5  # reads of an artifact that is being replaced
 READ_THREADS = 8  # artifacts downloaded side by side
-# What a run fixes when it is created, read once per process: (tracking URI, run id) -> value.
-_ARTIFACT_ROOTS: dict[tuple[str, str], str] = {}
-_START_TIMES: dict[tuple[str, str], int] = {}
+# A run's info, read once per process for what the run fixes when it is created (its artifact
+# root and start time; not its status): (tracking URI, run id) -> RunInfo.
+_RUN_INFO: dict[tuple[str, str], Any] = {}
 
 
 def experiment_id(client: MlflowClient, name: str) -> str:
@@ -198,11 +198,16 @@ def artifact_repository(client: MlflowClient, run_id: str) -> Any:
     request of 70 ms that grows with its metrics (about ten per compute task)."""
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-    key = (str(client.tracking_uri), run_id)
-    root = _ARTIFACT_ROOTS.get(key)
-    if root is None:
-        root = _ARTIFACT_ROOTS[key] = client.get_run(run_id).info.artifact_uri
+    root = _fixed_info(client, run_id).artifact_uri
     return get_artifact_repository(root, tracking_uri=client.tracking_uri)
+
+
+def _fixed_info(client: MlflowClient, run_id: str) -> Any:
+    """The run's info, read once per process: only for what does not change after creation."""
+    key = (str(client.tracking_uri), run_id)
+    if key not in _RUN_INFO:
+        _RUN_INFO[key] = client.get_run(run_id).info
+    return _RUN_INFO[key]
 
 
 def has_artifact(client: MlflowClient, run_id: str, path: str) -> bool:
@@ -234,10 +239,7 @@ def log_metrics(
     from mlflow.entities import Metric
     from mlflow.exceptions import MlflowException
 
-    key = (str(client.tracking_uri), run_id)
-    if key not in _START_TIMES:  # fixed when the run is created
-        _START_TIMES[key] = int(client.get_run(run_id).info.start_time)
-    timestamp = _START_TIMES[key]
+    timestamp = int(_fixed_info(client, run_id).start_time)
     dataset = (EVALUATION_DATASET, dataset_digest) if model_id and dataset_digest else (None, None)
     wanted = {
         key: float(value)
