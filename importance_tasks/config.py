@@ -54,6 +54,8 @@ DEFAULT_METHODS = (
 DEFAULT_EXPERIMENT = "importance"
 # Methods kept in the tables but out of the consensus unless consensus_methods names them.
 BASELINE_METHODS = ("weights",)
+# Options that guard a method's time: not part of what an analysis computes.
+GUARDS = ("time_budget_s",)
 # The analysis steps beside the methods: part of the identity where not at their defaults.
 _STEPS = ("interactions", "interaction_top", "effects", "effect_top")
 GROUPS_SCHEMA = {
@@ -242,9 +244,10 @@ class AnalysisConfig:
     )
     time_budget_s: float | None = declare(
         None,
-        help="seconds for the methods that size their work to a time budget (shap, sage, "
-        "lime), shared in proportion to their own defaults (10, 10 and 5 s); 0 = no limit "
-        "(empty: each method's default)",
+        help="a guard in seconds for the methods that sample (shap, sage, lime), shared in "
+        "proportion to their typical work: a method that passes its share stops and is "
+        "marked incomplete (left out of the consensus); it never sizes the work, which is "
+        "decided from the model and the data (empty or 0: no guard)",
         schema={"type": ["null", "number"], "minimum": 0},
     )
 
@@ -325,11 +328,15 @@ class AnalysisConfig:
         return options
 
     def identity(self) -> dict[str, Any]:
-        """The configuration as it is logged and hashed: each method's full options, seed,
-        scoring (and the sanity check only when on, so that earlier runs keep their identity)."""
+        """The configuration as it is logged and hashed: each method's full options but its
+        time guard (which changes whether it completes, never its numbers), seed, scoring
+        (and the sanity check only when on, so that earlier runs keep their identity)."""
         identity: dict[str, Any] = {
             "methods": list(self.methods),
-            "options": {m: self.options_for(m) for m in self.methods},
+            "options": {
+                m: {k: v for k, v in self.options_for(m).items() if k not in GUARDS}
+                for m in self.methods
+            },
             "seed": self.seed,
             "scoring": self.scoring,
         }

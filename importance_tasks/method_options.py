@@ -82,12 +82,11 @@ def _json_type(annotation: Any) -> dict[str, Any]:
 
 
 def budget_shares(methods: Sequence[str]) -> dict[str, float]:
-    """The share of an analysis's time budget each of ``methods`` that takes one gets: in
-    proportion to the methods' own default budgets."""
+    """The share of an analysis's time guard each of ``methods`` that takes one gets: in
+    proportion to the methods' typical seconds of work at 100 features (``typical_seconds``)."""
     defaults = {}
     for method in methods:
-        parameter = inspect.signature(REGISTRY[method]).parameters.get("time_budget_s")
-        if parameter is not None:
-            defaults[method] = float(parameter.default)
+        if "time_budget_s" in inspect.signature(REGISTRY[method]).parameters:
+            defaults[method] = float(REGISTRY[method].typical_seconds(100))  # type: ignore[attr-defined]
     total = sum(defaults.values())
     return {m: d / total for m, d in defaults.items()} if total else {}

@@ -9,7 +9,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Importance", "rank_descending"]
+__all__ = ["STATUSES", "Importance", "rank_descending"]
+
+# How far a result can be trusted. ``complete``: the work decided ahead was done and is enough;
+# ``incomplete``: its time guard (``time_budget_s``) ended it first; ``insufficient``: the work
+# decided ahead is below what its estimate needs (SHAP on too few rows, SAGE not converged).
+# Only complete results make the consensus.
+STATUSES = ("complete", "incomplete", "insufficient")
 
 
 def rank_descending(values: NDArray[np.float64], *, ties: str = "min") -> NDArray[np.int64]:
@@ -60,6 +66,10 @@ class Importance:
         What was found while computing, not chosen: ``per_class`` importance of a classifier,
         integrated gradients' ``completeness_gap``, ``not_evaluable`` features, the ``sanity``
         verdict.
+    status : {"complete", "incomplete", "insufficient"}, default="complete"
+        See ``STATUSES``.
+    status_reason : str, default=""
+        Why the status is not ``complete``.
     """
 
     method: str
@@ -73,8 +83,12 @@ class Importance:
     settings: Mapping[str, Any]
     seconds: float
     diagnostics: Mapping[str, Any] = field(default_factory=dict)
+    status: str = "complete"
+    status_reason: str = ""
 
     def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"Importance.status={self.status!r}; one of {list(STATUSES)}")
         n = len(self.features)
         for name in ("mean", "std", "ci_low", "ci_high"):
             values = np.asarray(getattr(self, name), dtype=np.float64)
@@ -110,6 +124,8 @@ class Importance:
             "settings": dict(self.settings),
             "seconds": self.seconds,
             "diagnostics": dict(self.diagnostics),
+            "status": self.status,
+            "status_reason": self.status_reason,
         }
 
     @classmethod
@@ -127,6 +143,8 @@ class Importance:
             settings=dict(record["settings"]),
             seconds=float(record["seconds"]),
             diagnostics=dict(record.get("diagnostics", {})),
+            status=record.get("status", "complete"),
+            status_reason=record.get("status_reason", ""),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -137,4 +155,6 @@ class Importance:
             "rank": dict(zip(self.features, map(int, self.rank), strict=True)),
             "seconds": float(self.seconds),
             "settings": dict(self.settings),
+            "status": self.status,
+            **({"status_reason": self.status_reason} if self.status_reason else {}),
         }

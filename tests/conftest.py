@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -332,3 +334,18 @@ ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=postgres"
 def postgres_database(postgres_databases):
     """A fresh PostgreSQL database (SQLAlchemy URI, psycopg driver), dropped after the test."""
     return postgres_databases()
+
+
+@contextlib.contextmanager
+def cpu_load(processes: int) -> Iterator[None]:
+    """``processes`` busy processes beside the test: a worker under load."""
+    import subprocess
+    import sys
+
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()

@@ -30,6 +30,7 @@ PUBLIC = {
     "load_keras_file",
     "load_table",
     "make_method",
+    "verify",
 }
 
 

@@ -10,14 +10,14 @@ overwrite one the user changed unless ``force``.
 from __future__ import annotations
 
 import hashlib
-import os
 import pprint
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from importance_tasks.atomic_file import write_text_atomically
 
 __all__ = ["Installed", "install_dags", "render"]
 
@@ -84,7 +84,7 @@ def install_dags(
         path = target / f"{dag_id}.py"
         action = _action(path, text, force=force)
         if action in ("written", "updated"):
-            _write_atomically(path, text)
+            write_text_atomically(path, text)
         done.append(Installed(path, action))
     return done
 
@@ -102,14 +102,3 @@ def _action(path: Path, text: str, *, force: bool) -> str:
 
 def _digest(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -6,15 +6,16 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from importance_tasks.analysis import Analysis, by_output, explain_outputs
+from importance_tasks.atomic_file import write_text_atomically
 from importance_tasks.cli.dags_command import add_dags_parser, run_dags
 from importance_tasks.cli.keras_file import keras_file_heads
 from importance_tasks.cli.output_capture import import_tensorflow_quietly
+from importance_tasks.cli.verify_command import add_verify_parser, run_verify
 from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig, settings
 from importance_tasks.errors import InputError, ServiceUnavailableError
 from importance_tasks.keras.heads import Head
@@ -100,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         "importance_mlflow_webhook_secret (default: IMPORTANCE_WEBHOOK_SECRET)",
     )
     add_dags_parser(commands)
+    add_verify_parser(commands)
     return parser
 
 
@@ -184,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _register_webhook(args)
     if args.command == "dags":
         return run_dags(args)
+    if args.command == "verify":
+        return run_verify(args)
     try:
         analyses, extra = _explain(args)
     except KeyboardInterrupt:
@@ -237,11 +241,11 @@ def _explain(args: argparse.Namespace) -> tuple[dict[str, Analysis], dict[str, A
             experiment=args.experiment,
             trust_pyfunc=args.trust_pyfunc,
         )
+        why = plan.untagged or "these settings are not the stage's configuration of record"
         tags = (
             "set (the analysis of record)"
             if plan.tag_version
-            else "left as they were: these settings are not the stage's configuration of "
-            "record (--tag-version sets them)"
+            else f"left as they were: {why} (--tag-version sets them)"
         )
         return analyses, {
             "run_id": plan.run_id,
@@ -380,13 +384,5 @@ def format_ranking(analysis: Analysis, *, top: int | None = DEFAULT_TOP) -> str:
 
 
 def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it, so readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write JSON whole or not at all (``atomic_file.write_text_atomically``)."""
+    write_text_atomically(path, json.dumps(payload, indent=2))

@@ -46,7 +46,9 @@ class FirstDense:
     ``rest_of_outer`` and ``rest_of_low_rank`` take the data's pre-activations of the Dense
     layer (rows, units), each copy's change of its preprocessed columns and those columns'
     kernel rows, and run the updated pre-activations of every copy through the layer's
-    activation and the rest of the network, in one traced call.
+    activation and the rest of the network, in one traced call. ``rest_of_pre`` runs given
+    pre-activations (rows, units) through the activation and the rest of the network (the
+    coalition walks of ``importance_tasks.methods.walks``).
     """
 
     layer: str
@@ -55,6 +57,7 @@ class FirstDense:
     bias: NDArray[np.float32]
     rest_of_outer: Any
     rest_of_low_rank: Any
+    rest_of_pre: Any
 
     def inputs_of(
         self, values: NDArray[np.float32], columns: NDArray[np.intp] | slice = slice(None)
@@ -266,7 +269,13 @@ def _split_at(dense: Any, steps: list[Preprocess], after: Callable[[Any], Any]) 
         if dense.use_bias
         else np.zeros(units, dtype=np.float32)
     )
-    return FirstDense(dense.name, tuple(steps), kernel, bias, rest_of_outer, rest_of_low_rank)
+
+    rest_of_pre = tf.function(
+        rest, input_signature=[tf.TensorSpec(shape=(None, units), dtype=tf.float32)]
+    )
+    return FirstDense(
+        dense.name, tuple(steps), kernel, bias, rest_of_outer, rest_of_low_rank, rest_of_pre
+    )
 
 
 def _unchanged(x: Any) -> Any:

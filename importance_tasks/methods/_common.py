@@ -166,10 +166,30 @@ def check_bool(name: str, value: bool) -> bool:
 
 
 def check_budget(seconds: float) -> float:
-    """A time budget in seconds (0 = no limit)."""
+    """A time guard in seconds (0 = none): when it is passed, the method ends as
+    ``incomplete`` (``guard_status``); it never sizes the work."""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
         raise InputError(f"time_budget_s must be seconds >= 0 (0 = no limit), got {seconds!r}")
     return float(seconds)
+
+
+def guard_status(done: int, planned: int, unit: str, seconds: float) -> tuple[str, str]:
+    """The status of a method that did ``done`` of its ``planned`` ``unit`` (rows,
+    orderings) before its time guard of ``seconds`` ended it, or complete."""
+    if done >= planned:
+        return ("complete", "")
+    return (
+        "incomplete",
+        f"time_budget_s={seconds:g} ended it after {done} of {planned} {unit}; the numbers "
+        "would differ on another worker (raise or remove the guard)",
+    )
+
+
+def passed(started: float, seconds: float) -> bool:
+    """Whether a time guard of ``seconds`` (0 = none) has passed since ``started``."""
+    import time
+
+    return bool(seconds) and time.perf_counter() - started > seconds
 
 
 def check_choice(name: str, value: str, allowed: Sequence[str]) -> str:
@@ -328,8 +348,10 @@ def make_result(
     settings: Mapping[str, Any],
     started: float,
     diagnostics: Mapping[str, Any] | None = None,
+    status: tuple[str, str] = ("complete", ""),
 ) -> Importance:
-    """The one result type, with the interval defaulting to the mean (no randomness)."""
+    """The one result type, with the interval defaulting to the mean (no randomness);
+    ``status`` is its status and the reason (``importance_tasks.result.STATUSES``)."""
     import time
 
     return Importance(
@@ -344,6 +366,8 @@ def make_result(
         settings=settings,
         seconds=time.perf_counter() - started,
         diagnostics=dict(diagnostics or {}),
+        status=status[0],
+        status_reason=status[1],
     )
 
 
@@ -356,6 +380,7 @@ def attribution_result(
     started: float,
     select: NDArray[np.float64] | None = None,
     diagnostics: Mapping[str, Any] | None = None,
+    status: tuple[str, str] = ("complete", ""),
 ) -> Importance:
     """Global importance from local attributions of shape (n_rows, n_columns).
 
@@ -381,5 +406,5 @@ def attribution_result(
     half = Z_95 * spread / np.sqrt(n)
     return make_result(
         method, rows, mean=mean, std=spread, ci_low=mean - half, ci_high=mean + half,
-        settings=settings, started=started, diagnostics=diagnostics,
+        settings=settings, started=started, diagnostics=diagnostics, status=status,
     )  # fmt: skip

@@ -21,9 +21,13 @@ from importance_tasks.methods._common import (
     check_positive_int,
     draw_sample,
     draw_seed,
+    guard_status,
     output_selection,
+    passed,
+    sample_size,
     settings_of,
 )
+from importance_tasks.methods._work import evaluation_cost, multiply_adds_in, state_cost
 from importance_tasks.methods.permutation_shap import PermutationShap
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
@@ -35,9 +39,16 @@ ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
 EXACT_MAX_FEATURES = 8
 
 
-DEFAULT_BUDGET_S = 10.0
-FIRST_CHUNK_ROWS = 1  # timed to size the next chunks (one row of 500 features: about 4 s)
-CHUNK_SECONDS = 2.0  # a chunk is one progress step and one budget check
+# The work sized ahead (``importance_tasks.methods._work``): about this many reference seconds
+# of model evaluations; as many orderings per row (up to MAX_ORDERINGS, shap's scale of ten) as
+# leave TARGET_ROWS rows, then as many rows as fit (up to MAX_ROWS).
+WORK_S = 8.0
+MAX_ORDERINGS, TARGET_ROWS, MAX_ROWS = 10, 64, 200
+# Fewer rows than this and the mean |SHAP value| is not worth ranking by: its interval (over
+# rows) is then wider than a fifth of itself for a feature whose values vary as much as their
+# mean (1.96 / sqrt(32) = 0.35; at 64 rows 0.25).
+MIN_ROWS = 32
+CHUNK_ROWS = 8  # rows per progress step and guard check
 
 
 class Shap:
@@ -50,22 +61,25 @@ class Shap:
     ``algorithm="auto"``, on a seeded sample of rows. For a classifier, the SHAP values of
     each row's true class are used; for several regression outputs, their sum.
 
+    The work is decided before the first row, from what an evaluation of the model costs
+    (counted from its layers) and the data's width, never from a clock: about ``WORK_S``
+    reference seconds (``importance_tasks.methods._work``), spent on up to ten orderings per
+    row for at least 64 rows, then on as many rows as fit (at most 200). Fewer than
+    ``MIN_ROWS`` rows make the result ``insufficient``.
+
     Parameters
     ----------
     algorithm : {"auto", "permutation", "exact"}, default="auto"
     n_background : int, default=100
         Background rows that absent features are drawn from.
-    max_samples : float or int, default=200
-        Rows explained.
+    max_samples : float or int or None, default=None
+        Rows explained; None sizes them from the model's cost (see above).
     max_evals : int, default=0
-        Model evaluations per row for the permutation explainer; 0 = ``2 * n_features + 1``
-        times 10 (ten permutations, shap's own default scale).
-    time_budget_s : float, default=10
-        Seconds the explaining may take (0 = no limit). Rows are explained in chunks, in the
-        seeded sample's order, by one explainer (the same draws as one call); when the next
-        chunk would pass the budget, fewer rows are explained than ``max_samples``, and
-        ``settings["stopped_by"]`` is ``"time_budget"``. The interval (over rows) says how
-        precise the mean is. At least one chunk always runs.
+        Model evaluations per row for the permutation explainer (``max_evals // (2 *
+        n_features + 1)`` orderings); 0 sizes the orderings from the model's cost.
+    time_budget_s : float, default=0
+        A guard, not a size: when the rows explained so far took longer, the method stops
+        and its result is ``incomplete`` (0 = no guard).
     random_state, groups
         A group's SHAP value is the sum of its columns' values (SHAP is additive).
     """
@@ -79,19 +93,51 @@ class Shap:
         *,
         algorithm: Algorithm = "auto",
         n_background: int = 100,
-        max_samples: float | int = 200,
+        max_samples: float | int | None = None,
         max_evals: int = 0,
-        time_budget_s: float = DEFAULT_BUDGET_S,
+        time_budget_s: float = 0.0,
         random_state: RandomState = None,
         groups: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.algorithm = check_choice("algorithm", algorithm, ALGORITHMS)
         self.n_background = check_positive_int("n_background", n_background)
-        self.max_samples = check_max_samples(max_samples)
+        self.max_samples = None if max_samples is None else check_max_samples(max_samples)
         self.max_evals = check_positive_int("max_evals", max_evals, minimum=0)
         self.time_budget_s = check_budget(time_budget_s)
         self.seed = draw_seed(random_state)
         self.groups = dict(groups or {})
+
+    @staticmethod
+    def typical_seconds(n_features: int) -> float:
+        """Reference seconds of the work it sizes (the same for any width)."""
+        return WORK_S
+
+    def work(self, model: Model, n_rows: int, n_features: int) -> tuple[str, int, int]:
+        """The algorithm, rows explained and model evaluations per row (orderings times
+        ``2 * n_features + 1``, or the exact explainer's coalitions), decided from the
+        model's cost and the data's size alone."""
+        algorithm = self.algorithm
+        if algorithm == "auto":
+            algorithm = "exact" if n_features <= EXACT_MAX_FEATURES else "permutation"
+        background = min(self.n_background, n_rows)
+        budget = multiply_adds_in(WORK_S)
+        if algorithm == "exact":
+            per_row = 2**n_features
+            cost = per_row * background * evaluation_cost(model)
+        else:
+            walk = 2 * n_features + 1
+            per_ordering = walk * background * state_cost(model)
+            orderings = (
+                max(1, self.max_evals // walk)
+                if self.max_evals
+                else int(np.clip(budget // (TARGET_ROWS * per_ordering), 1, MAX_ORDERINGS))
+            )
+            per_row, cost = orderings * walk, orderings * per_ordering
+        if self.max_samples is not None:
+            rows = sample_size(n_rows, self.max_samples)
+        else:
+            rows = int(np.clip(budget // cost, 2, min(MAX_ROWS, n_rows)))
+        return algorithm, rows, per_row
 
     def compute(
         self,
@@ -102,32 +148,18 @@ class Shap:
         progress: ProgressFn | None = None,
     ) -> Importance:
         start = time.perf_counter()
-        sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
+        algorithm, n_rows, max_evals = self.work(model, data.n_rows, data.X.shape[1])
+        sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=n_rows)
         X, y, rng = sample.X, sample.y, sample.rng
         background = data.X[rng.choice(data.n_rows, min(self.n_background, data.n_rows), False)]
-        n_features = X.shape[1]
-        algorithm = self.algorithm
-        if algorithm == "auto":
-            algorithm = "exact" if n_features <= EXACT_MAX_FEATURES else "permutation"
-        max_evals = self.max_evals or 10 * (2 * n_features + 1)
         explain: Callable[[NDArray[np.float32]], NDArray[np.float64]]
         if algorithm == "exact":
             explain = _exact_explainer(model, background)
         else:
             explain = PermutationShap(model, background, max_evals, self.seed).explain
-        parts, stopped, done, chunk = [], "max_samples", 0, FIRST_CHUNK_ROWS
-        began = time.perf_counter()
-        while done < len(X):
-            if done:  # rows per chunk: about CHUNK_SECONDS each, and what the budget leaves
-                now = time.perf_counter()
-                per_row = max(now - began, 1e-9) / done
-                chunk = max(1, int(CHUNK_SECONDS / per_row))
-                if self.time_budget_s:
-                    chunk = min(chunk, int((self.time_budget_s - (now - start)) / per_row))
-                    if chunk < 1:
-                        stopped = "time_budget"
-                        break
-            rows = X[done : done + chunk]
+        parts, done = [], 0
+        while done < len(X) and not (done and passed(start, self.time_budget_s)):
+            rows = X[done : done + CHUNK_ROWS]
             parts.append(explain(rows))
             done += len(rows)
             if progress is not None:
@@ -137,18 +169,25 @@ class Shap:
             values = values[:, :, None]
         select = output_selection(model.predict(X[:done]), y[:done])
         per_row = np.einsum("nfk,nk->nf", values, select)
+        status = guard_status(done, len(X), "rows", self.time_budget_s)
+        if status[0] == "complete" and done < min(MIN_ROWS, data.n_rows):
+            status = (
+                "insufficient",
+                f"{done} rows explained, fewer than the {MIN_ROWS} a mean over rows needs; "
+                "give max_samples (and max_evals) to explain more",
+            )
         return attribution_result(
             self.name,
             sample.rows,
             per_row,
             started=start,
             select=select,
+            status=status,
             settings=settings_of(
                 algorithm=algorithm,
                 n_background=len(background),
                 max_evals=max_evals if algorithm == "permutation" else None,
                 time_budget_s=self.time_budget_s or None,
-                stopped_by=stopped,
                 seed=self.seed,
                 n_rows=done,
                 groups=self.groups,

@@ -315,11 +315,14 @@ def manifest(
     methods: Sequence[str],
     skip_reasons: Mapping[str, str],
     identity: Mapping[str, Any],
+    settings: Mapping[str, Any],
     artifacts: Sequence[str],
     outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """``manifest.json``, written last: what the run holds. ``model``: name, version,
-    model_id; ``data``: uri, digest, rows, target, column_types. With several outputs,
+    model_id; ``data``: uri, digest, rows, target, targets, column_types; ``settings``: every
+    setting the analysis ran with (``AnalysisConfig.to_settings``), what ``verify`` computes
+    it again from. With several outputs,
     ``outputs``: each output's target, methods and skip reasons (``methods`` and ``skipped``
     then list what any output has)."""
     found = {} if outputs is None else {"outputs": {k: dict(v) for k, v in outputs.items()}}
@@ -334,5 +337,6 @@ def manifest(
         "skipped": list(skip_reasons),
         "skip_reasons": dict(skip_reasons),
         "config": dict(identity),
+        "settings": dict(settings),
         "artifacts": [*artifacts, MANIFEST],
     }

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from importance_tasks.errors import InputError
 from importance_tasks.ranking.top_weighted import rbo
 from importance_tasks.ranking.uncertainty import (
     DEFAULT_DRAWS,
@@ -24,6 +25,7 @@ from importance_tasks.result import Importance, rank_descending
 __all__ = [
     "Agreement",
     "Consensus",
+    "NoCompleteMethodError",
     "agreement",
     "consensus",
     "consensus_cells",
@@ -33,6 +35,11 @@ __all__ = [
     "tied_label",
     "top_features",
 ]
+
+
+class NoCompleteMethodError(InputError):
+    """No method that makes the consensus completed its work: there is nothing to rank by.
+    Not worth a retry with the same settings."""
 
 
 @dataclass(frozen=True)
@@ -153,11 +160,14 @@ def consensus(
 ) -> Consensus:
     """Combine the rankings of several methods into one, by mean rank, with rank intervals.
 
-    The rule for untrustworthy methods: a method whose sanity check failed (its ranking
-    barely changes when the model is randomised, or its loss-based importance stays when the
-    labels are shuffled) is left out of the mean rank and listed in ``excluded``; when every
-    method failed, all are kept, since there is nothing better to rank by, and each is still
-    listed.
+    A result that is not ``complete`` (``Importance.status``: ended by its time guard, or
+    too little work for its estimate) is left out and listed in ``excluded`` with its reason;
+    when none of the counted methods is complete there is no consensus
+    (``NoCompleteMethodError``). The rule for untrustworthy methods: a method whose sanity
+    check failed (its ranking barely changes when the model is randomised, or its loss-based
+    importance stays when the labels are shuffled) is left out of the mean rank and listed in
+    ``excluded``; when every method failed, all are kept, since there is nothing better to
+    rank by, and each is still listed.
 
     Parameters
     ----------
@@ -189,13 +199,23 @@ def consensus(
     }
     if len(uncounted) == len(results):
         uncounted = {}
-    candidates = [r for r in results if r.method not in uncounted]
+    unsure = {
+        r.method: f"{r.status}: {r.status_reason}"
+        for r in results
+        if r.status != "complete" and r.method not in uncounted
+    }
+    candidates = [r for r in results if r.method not in uncounted and r.method not in unsure]
+    if not candidates:
+        raise NoCompleteMethodError(
+            "no method that makes the consensus completed its work: "
+            + "; ".join(f"{m}: {why}" for m, why in unsure.items())
+        )
     excluded = {r.method: why for r in candidates if (why := failed_sanity(r)) is not None}
     included = [r for r in candidates if r.method not in excluded]
     if not included:
         included = candidates
         excluded = {m: f"{why} (kept: every method failed)" for m, why in excluded.items()}
-    excluded = {**excluded, **uncounted}
+    excluded = {**excluded, **unsure, **uncounted}
     ranks = np.vstack([rank_descending(r.mean, ties="average") for r in included])
     mean_rank = ranks.mean(axis=0)
     rank = rank_descending(-mean_rank)

@@ -13,7 +13,7 @@ import numpy as np
 
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.data import EvalData
-from importance_tasks.errors import InputError
+from importance_tasks.errors import DataError, InputError
 from importance_tasks.keras.keras_model import KerasModel, heads_of
 from importance_tasks.mlflow_io.client import access
 from importance_tasks.mlflow_io.evaluation_data import ColumnRule, DataSource, fetch_data
@@ -47,6 +47,8 @@ class Inputs:
     source: DataSource
     one_target: EvalData
     heads: Mapping[str, tuple[Model, EvalData]] = field(default_factory=dict)
+    # How the table's columns were read (to read the version's own table the same way).
+    columns: ColumnRule | None = None
 
     @property
     def data(self) -> EvalData:
@@ -143,22 +145,33 @@ def load_inputs(
         window = (beside.steps, beside.width // beside.steps)
     given = None if feature_names is None else FeatureNames(tuple(feature_names), "feature_names")
     outputs = getattr(loaded.model, "output_names", ())
-    source = fetch_data(
-        client,
-        ref,
-        data_uri=data_uri,
-        target=target,
-        columns=ColumnRule(
-            width=loaded.model.n_features if window is None else window[1],
-            model_columns=tuple(c for s in slots if not s.steps for c in s.columns) or None,
-            names=given if beside is not None else given or loaded.feature_names,
-            in_order=columns_in_model_order,
-            steps=None if window is None else window[0],
-            windowing=windowing,
-            outputs=outputs if len(outputs) > 1 else (),
-        ),
+    rule = ColumnRule(
+        width=loaded.model.n_features if window is None else window[1],
+        model_columns=tuple(c for s in slots if not s.steps for c in s.columns) or None,
+        names=given if beside is not None else given or loaded.feature_names,
+        in_order=columns_in_model_order,
+        steps=None if window is None else window[0],
+        windowing=windowing,
+        outputs=outputs if len(outputs) > 1 else (),
     )
+    source = fetch_data(client, ref, data_uri=data_uri, target=target, columns=rule)
     found = heads_of(loaded.model, source.data, source.targets)
     _, bound, data = found[0]
     heads = {head.key: (m, d) for head, m, d in found} if len(found) > 1 else {}
-    return Inputs(ref, loaded, bound, source, data, heads)
+    return Inputs(ref, loaded, bound, source, data, heads, rule)
+
+
+def own_data_digest(client: Any, inputs: Inputs) -> str | None:
+    """The digest of the evaluation data the version's run logged, read with the targets and
+    columns ``inputs`` were read with; None when the version logged none that can be read and
+    fits the model."""
+    if inputs.columns is None:
+        return None
+    try:
+        own = fetch_data(
+            client, inputs.ref, data_uri=None, target=list(inputs.source.targets),
+            columns=inputs.columns,
+        )  # fmt: skip
+    except DataError:  # none logged, or none that fits the model: the given table is its data
+        return None
+    return data_digest(own.data)

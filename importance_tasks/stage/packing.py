@@ -81,19 +81,12 @@ def estimated_seconds(plan: Plan, job: Job) -> float:
         evaluations = rows() * (n_features + 1)
     elif name == "integrated_gradients":
         evaluations = rows() * method.n_steps * GRADIENT_COST  # type: ignore[attr-defined]
-    elif name == "shap":
-        per_row = method.max_evals or 10 * (2 * n_features + 1)  # type: ignore[attr-defined]
-        evaluations = rows() * per_row * method.n_background  # type: ignore[attr-defined]
+    elif name in ("shap", "sage") and not getattr(method, "n_permutations", 0):
+        # Work sized ahead to about typical_seconds reference seconds (SAGE: at most that).
+        evaluations = method.typical_seconds(n_features) * rate  # type: ignore[attr-defined]
     elif name == "sage":
-        fixed = method.n_permutations  # type: ignore[attr-defined]
-        if not fixed and method.time_budget_s:  # type: ignore[attr-defined]
-            # Until its estimates converge, which on wide data is the whole budget: the
-            # count of evaluations misses the package's own overhead (measured: 1.8 s estimated,
-            # 11.2 s taken at 100 features, 10,000 rows).
-            evaluations = float("inf")
-        else:
-            orderings = fixed or 512
-            evaluations = orderings * (n_features + 1) * method.n_background  # type: ignore[attr-defined]
+        orderings = method.n_permutations  # type: ignore[attr-defined]
+        evaluations = orderings * (n_features + 1) * method.n_background  # type: ignore[attr-defined]
     elif name == "lime":
         evaluations = rows() * method.num_samples  # type: ignore[attr-defined]
     else:  # weights: no model evaluations

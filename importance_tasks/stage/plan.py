@@ -32,7 +32,7 @@ from importance_tasks.mlflow_io.model_ref import ModelRef, ModelSpec
 from importance_tasks.mlflow_io.registry import resolve_model
 from importance_tasks.mlflow_io.version_tags import mark_unanalysable
 from importance_tasks.model import Model
-from importance_tasks.stage.inputs import Inputs, data_digest, load_inputs
+from importance_tasks.stage.inputs import Inputs, data_digest, load_inputs, own_data_digest
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
@@ -80,8 +80,10 @@ class Plan:
     data_source: str = ""
     target_source: str = ""
     feature_names_checked: bool = False
-    # Whether publish sets the version's importance.* tags: this is its analysis of record.
+    # Whether publish sets the version's importance.* tags: this is its analysis of record;
+    # when it is not only because of the data, why.
     tag_version: bool = True
+    untagged: str = ""
     # The target columns, and with several outputs analysed each output's key (in the same
     # order; ``keras.heads.Head``); no outputs: an analysis of one output.
     targets: tuple[str, ...] = ()
@@ -199,7 +201,9 @@ def plan(
         Allow non-Keras (pickled) pyfunc models.
     tag_version : bool, default=True
         Whether ``publish`` tags the model version with this analysis (its analysis of
-        record); the run is logged either way.
+        record); the run is logged either way. When the version's run logged its evaluation
+        data, a table given as ``data_uri`` with another digest is ad hoc: it tags only when
+        ``config.tag_version`` asks.
     """
 
     client = connect(tracking_uri)
@@ -230,10 +234,20 @@ def plan(
             )
         raise
     inputs.check_scoring(config)
+    digest = data_digest(inputs.source.data)  # every target column
+    untagged = ""
+    if tag_version and data_uri and not config.tag_version:
+        own = own_data_digest(client, inputs)
+        if own is not None and own != digest:  # another table: ad hoc, not of record
+            tag_version = False
+            untagged = (
+                f"the data given (digest {digest}) is not the evaluation data the version "
+                f"logged (digest {own})"
+            )
     requested_digest = config.digest()
     prepared = prepare(inputs.model, inputs.data, config)
     config, found = prepared.config, prepared.dependence
-    ref, digest = inputs.ref, data_digest(inputs.source.data)  # every target column
+    ref = inputs.ref
     identity = config.identity()
     key_text = json.dumps([ref.name, ref.version, digest, identity], sort_keys=True)
     key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
@@ -294,6 +308,7 @@ def plan(
         target_source=inputs.source.target_source,
         feature_names_checked=inputs.source.names_checked,
         tag_version=tag_version,
+        untagged=untagged,
         targets=inputs.source.targets,
         outputs=tuple(inputs.outputs),
         window_steps=getattr(inputs.model, "window_steps", 0),

@@ -178,6 +178,7 @@ def _manifest(
             "digest": plan.data_digest,
             "rows": plan.n_rows,
             "target": plan.target,
+            "targets": list(plan.targets),
             "column_types": dict(plan.column_types),
         },
         methods=every,
@@ -185,6 +186,7 @@ def _manifest(
         if None in parts
         else {m: "not computed for any output" for m in config.methods if m not in every},
         identity=config.identity(),
+        settings=plan.settings,
         artifacts=artifacts,
         outputs=outputs,
     )

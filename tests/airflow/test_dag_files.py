@@ -35,6 +35,25 @@ def test_install_writes_thin_files_that_build_the_dags_with_the_defaults(tmp_pat
     assert params["methods"] == ["permutation"] and params["n_repeats"] == 3
 
 
+def test_installed_files_and_the_json_are_readable_by_another_user(tmp_path):
+    """A dag-processor running as another user (the official image's ``airflow``) reads the
+    files: they get the mode the umask gives a new file (0644 under 022), not 0600."""
+    import os
+    import stat
+
+    from importance_tasks.cli.commands import write_json_atomically
+
+    previous = os.umask(0o022)
+    try:
+        done = install_dags(tmp_path)
+        write_json_atomically(tmp_path / "out" / "result.json", {"a": 1})
+    finally:
+        os.umask(previous)
+    for path in [i.path for i in done] + [tmp_path / "out" / "result.json"]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
 def test_a_second_install_updates_what_it_wrote_and_keeps_what_the_user_changed(tmp_path):
     install_dags(tmp_path)
     assert {i.action for i in install_dags(tmp_path)} == {"unchanged"}

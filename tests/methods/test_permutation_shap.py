@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from importance_tasks.keras import KerasModel
-from importance_tasks.methods import permutation_shap
+from importance_tasks.methods import walks
 from importance_tasks.methods.permutation_shap import PermutationShap
 from tests.precision import assert_within, output_atol
 
@@ -50,9 +50,33 @@ def test_blocks_of_orderings_give_the_same_values(softmax_model, monkeypatch):
     model = KerasModel(keras_model)
     background, rows = X[:30], X[200:204]
     expected = PermutationShap(model, background, 10 * 25, seed=1).explain(rows)
-    monkeypatch.setattr(permutation_shap, "BLOCK_BYTES", 1)  # one ordering per model call
+    monkeypatch.setattr(walks, "BLOCK_BYTES", 1)  # one ordering per model call
     blocked = PermutationShap(model, background, 10 * 25, seed=1).explain(rows)
     assert_within(blocked, expected, output_atol(model, rows))
+
+
+@pytest.mark.parametrize("antithetic", (True, False))
+def test_walks_through_the_first_dense_layer_equal_the_full_forward(softmax_model, antithetic):
+    """The running sums of kernel rows give the states' mean outputs of whole forward passes,
+    for columns and for groups of unequal sizes (one walk at a time), within float32 rounding
+    of the outputs (a state's sum is taken in another order)."""
+    keras_model, X = softmax_model
+    fast = KerasModel(keras_model, rank_one_updates=True)
+    full = KerasModel(keras_model, rank_one_updates=False)
+    assert walks.Walks(fast, X[:20]).first is not None and walks.Walks(full, X[:20]).first is None
+    rng = np.random.default_rng(0)
+    n = X.shape[1]
+    columns = np.stack([rng.permutation(n) for _ in range(3)])
+    groups = np.array([0, 0, 0, *range(1, n - 2)])  # one group of three columns
+    units = np.stack([rng.permutation(n - 2)[groups] for _ in range(3)])
+    for position in (columns, units):
+        xs = X[100:103]
+        a = walks.Walks(fast, X[:20]).means(xs, position, antithetic=antithetic)
+        b = walks.Walks(full, X[:20]).means(xs, position, antithetic=antithetic)
+        m = position.max() + 1
+        assert a.shape == b.shape == (3, 2 * m + 1 if antithetic else m + 1, 3)
+        assert_within(a, b, output_atol(full, X[:20]))
+        assert_within(a[:, 0], full.predict(X[:20]).mean(axis=0)[None], output_atol(full, X[:20]))
 
 
 def test_efficiency_values_sum_to_the_output_minus_the_background_mean(softmax_model):

@@ -1,0 +1,64 @@
+"""The work a method will do, decided before it starts from the model and the data alone.
+
+A method that samples (rows explained, orderings) sizes its samples from what one model
+evaluation costs, counted from the model's layers (``importance_tasks.keras.cost``), never from
+a clock: the same model, data and settings give the same work, and so the same numbers, on any
+worker under any load. Work is counted in multiply-adds and spoken of in *reference seconds*:
+the multiply-adds this project's 2-core benchmark machine runs per second in a Keras forward
+pass (``REFERENCE_MACS_PER_S``, measured on the benchmark's 100- and 500-feature models:
+3.0e10 and 4.1e10). A constant, so a slower or busier worker does the same work in more time.
+"""
+
+from __future__ import annotations
+
+from importance_tasks.keras.keras_model import first_dense_of
+from importance_tasks.model import Model
+
+__all__ = [
+    "REFERENCE_MACS_PER_S",
+    "evaluation_cost",
+    "multiply_adds_in",
+    "seconds_of",
+    "state_cost",
+]
+
+REFERENCE_MACS_PER_S = 3.0e10
+# A model whose layers cannot be read (a plain function): costed as a Dense layer of this many
+# units on its inputs.
+UNREAD_UNITS = 64
+# A coalition walk's state through a first Dense layer costs the rest of the network plus the
+# running sum's update, measured at 0.35-0.45 us per state of 128 units on the benchmark
+# machine: about this many multiply-adds per unit.
+RUNNING_SUM_PER_UNIT = 32
+
+
+def evaluation_cost(model: Model) -> float:
+    """Multiply-adds of one row through the whole model."""
+    keras_model = getattr(model, "keras_model", None)
+    if keras_model is None:
+        return float(UNREAD_UNITS * max(model.n_features, 1))
+    from importance_tasks.keras.cost import multiply_adds
+
+    return float(multiply_adds(keras_model))
+
+
+def state_cost(model: Model) -> float:
+    """Multiply-adds of one state of a coalition walk (``importance_tasks.methods.walks``):
+    through a first Dense layer, the rest of the network and the running sum's update;
+    otherwise a whole evaluation."""
+    full = evaluation_cost(model)
+    first = first_dense_of(model)
+    if first is None:
+        return full
+    units = first.kernel.shape[1]
+    return max(full - first.kernel.size, 1.0) + RUNNING_SUM_PER_UNIT * units
+
+
+def seconds_of(multiply_adds: float) -> float:
+    """Reference seconds of ``multiply_adds`` (see the module's docstring)."""
+    return multiply_adds / REFERENCE_MACS_PER_S
+
+
+def multiply_adds_in(seconds: float) -> float:
+    """The multiply-adds of ``seconds`` reference seconds."""
+    return seconds * REFERENCE_MACS_PER_S
