@@ -21,7 +21,9 @@ from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.evaluable import constant_features
 from importance_tasks.keras.heads import Head
 from importance_tasks.keras.keras_model import KerasModel, for_data
+from importance_tasks.methods import REGISTRY
 from importance_tasks.model import Model, input_groups
+from importance_tasks.ranking.negligible import negligible
 from importance_tasks.ranking.ranks import Consensus, consensus
 from importance_tasks.result import Importance
 from importance_tasks.runner import run_method
@@ -32,6 +34,7 @@ __all__ = [
     "by_output",
     "explain",
     "explain_outputs",
+    "features_barely_used",
     "prepare",
     "steps_on",
 ]
@@ -75,12 +78,19 @@ class Analysis:
                 for name, result in self.results.items()
             },
             "consensus": self.consensus.as_dict(),
+            "negligible": list(self.negligible),
             "clusters": []
             if self.dependence is None
             else [list(c) for c in self.dependence.clusters],
             "cluster_importance": self.cluster_importance(),
             **self.found.as_dict(),
         }
+
+    @property
+    def negligible(self) -> tuple[str, ...]:
+        """The features the model barely uses, by every method of the consensus
+        (``ranking.negligible``)."""
+        return features_barely_used(self.results.values(), self.consensus)
 
     def cluster_importance(self) -> dict[str, dict[str, Any]]:
         """Per method that ranked the clusters as groups: cluster -> its importance."""
@@ -196,6 +206,13 @@ def explain(
         dependence=found,
         found=steps_on(model, data, config, combined, results.values()),
     )
+
+
+def features_barely_used(results: Iterable[Importance], combined: Consensus) -> tuple[str, ...]:
+    """``ranking.negligible`` over the methods ``combined`` ranks by, each judged by the rule
+    of its kind (loss-based or attribution)."""
+    loss_based = {name for name, method in REGISTRY.items() if method.uses_labels}
+    return negligible(list(results), counted=combined.methods, loss_based=loss_based)
 
 
 def steps_on(

@@ -192,8 +192,14 @@ class AnalysisConfig:
     time_column: str | None = declare(
         None,
         help="sequence models: the column ordering a long table's rows into steps (not a "
-        "feature; empty: the table's order)",
+        "feature); without it the table is refused unless rows_in_time_order",
         schema={"type": ["null", "string"], "minLength": 1},
+    )
+    rows_in_time_order: bool = declare(
+        False,
+        help="sequence models: a long table without time_column is one series whose rows are "
+        "already in time order (part of the analysis' identity)",
+        schema={"type": "boolean"},
     )
     series_column: str | None = declare(
         None,
@@ -342,6 +348,8 @@ class AnalysisConfig:
         }
         if self.sanity_check:
             identity["sanity_check"] = True
+        if self.rows_in_time_order:  # the user's word for the table's order
+            identity["rows_in_time_order"] = True
         identity["consensus"] = list(self.counted_methods)
         for name, default in (
             ("top_k", DEFAULT_TOP_K),
@@ -375,7 +383,13 @@ class AnalysisConfig:
     @property
     def windowing(self) -> Windowing:
         """How a sequence model's long table becomes windows."""
-        return Windowing(self.time_column, self.series_column, self.horizon, self.sequence_length)
+        return Windowing(
+            self.time_column,
+            self.series_column,
+            self.horizon,
+            self.sequence_length,
+            self.rows_in_time_order,
+        )
 
     def digest(self) -> str:
         """A short digest of ``identity()``, tagged on model versions as ``importance.config``."""

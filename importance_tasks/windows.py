@@ -15,10 +15,12 @@ Pre-windowed arrays come as ``.npz`` with ``X`` of shape (N, T, F) and ``y`` (N,
 the variables are named by ``feature_names``, else ``x0`` ... ``x{F-1}``. A long table (one row
 per time step, one column per variable, the target) is cut into windows (``table_windows``): a
 window ends at each row with T-1 rows before it in its series, and takes the target
-``horizon`` rows after its last row. Rows are steps in the order of ``time_column`` (else the
-table's order): a gap in the time column is not filled, the rows on either side of it are
-consecutive steps. ``series_column`` separates several series (units, stores, sensors), which
-windows never cross.
+``horizon`` rows after its last row. Rows are steps in the order of ``time_column``, or in
+the table's order only when the user says they are (``rows_in_time_order``; without either
+the table is refused: rows in no order would be cut into windows that mean nothing): a gap in
+the time column is not filled, the rows on either side of it are consecutive steps.
+``series_column`` separates several series (units, stores, sensors), which windows never
+cross.
 """
 
 from __future__ import annotations
@@ -72,6 +74,35 @@ class Windowing:
     series_column: str | None = None
     horizon: int = 0
     steps: int | None = None
+    rows_in_time_order: bool = False
+
+    def check(self, columns: Sequence[str], targets: Sequence[str]) -> None:
+        """Refuse settings that contradict each other or name columns the table lacks, and a
+        table whose rows have no order: before anything else about the table is checked.
+
+        Raises
+        ------
+        DataError
+            Naming the setting or column and what to give instead.
+        """
+        time, series = self.time_column, self.series_column
+        if series and not time:
+            raise DataError(
+                f"series_column {series!r} needs a time_column: rows of several series arrive "
+                "in any order, so the order of each series' rows must be given"
+            )
+        if self.horizon < 0:
+            raise DataError(f"horizon must be >= 0 rows, got {self.horizon}")
+        missing = [c for c in (*targets, time, series) if c and c not in columns]
+        if missing:
+            raise DataError(f"columns {missing} are not in the table; it has {list(columns)}")
+        if not time and not self.rows_in_time_order:
+            raise DataError(
+                "a long table for a sequence model needs the order of its rows: give "
+                "time_column (--time-column, and series_column for several series), or "
+                "rows_in_time_order=true (--rows-in-time-order) if the rows are already one "
+                "series in time order"
+            )
 
 
 def read_windows(
@@ -124,18 +155,13 @@ def table_windows(
     Raises
     ------
     DataError
-        For a missing column, a series column without a time column, a time value twice in a
-        series, or no series long enough for one window; the message names them.
+        For a missing column, a series column without a time column, rows of no given order
+        (``Windowing.check``), a time value twice in a series, or no series long enough for
+        one window; the message names them.
     """
     time, series, horizon = windowing.time_column, windowing.series_column, windowing.horizon
-    if series and not time:
-        raise DataError(
-            f"series_column {series!r} needs a time_column: rows of several series arrive in "
-            "any order, so the order of each series' rows must be given"
-        )
-    if horizon < 0:
-        raise DataError(f"horizon must be >= 0 rows, got {horizon}")
     targets = [target] if isinstance(target, str) else list(target)
+    windowing.check(list(frame.columns), targets)
     own = [c for c in (*targets, time, series, *static) if c]
     missing = [c for c in own if c not in frame.columns]
     if missing:

@@ -27,8 +27,13 @@ def test_explain_runs_every_method_and_builds_consensus(friedman):
         "p_top_5",
         "seconds",
         "settings",
+        "status",
     }
     assert set(payload) >= {"clusters", "cluster_importance"}
+    # Every default method did the work sized for it, and counts.
+    assert {m["status"] for m in payload["methods"].values()} == {"complete"}
+    # Friedman #1: the target does not depend on x5..x9; every method says so.
+    assert payload["negligible"] == ["x5", "x6", "x7", "x8", "x9"]
 
 
 def test_seed_reaches_every_method(friedman):

@@ -82,7 +82,9 @@ def test_explain_prints_ranking_and_writes_the_json_contract(files, tmp_path, ca
             "p_top_5",
             "seconds",
             "settings",
+            "status",
         }
+        assert method["status"] == "complete"
         assert set(method["importance"]) == set(payload["features"])
         assert all(isinstance(r, int) and r >= 1 for r in method["rank"].values())
         assert method["seconds"] >= 0

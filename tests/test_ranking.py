@@ -63,3 +63,44 @@ def test_compare_reports_correlations_and_movers():
     assert comparison.spearman == pytest.approx(-0.5)
     identical = compare({"a": 1, "b": 2}, {"a": 1, "b": 2})
     assert identical.spearman == pytest.approx(1.0) and identical.movers() == []
+
+
+def test_negligible_needs_every_counted_method_and_judges_each_by_its_kind():
+    import dataclasses
+
+    from importance_tasks.ranking.negligible import negligible
+
+    shap = point_result("shap", [1.0, 0.5, 0.04, 0.06])  # f2 under 5% of the top, f3 above
+    lime = point_result("lime", [1.0, 0.5, 0.01, 0.01])
+    assert negligible([shap, lime], counted=("shap", "lime"), loss_based=()) == ("f2",)
+    assert negligible([shap, lime], counted=("lime",), loss_based=()) == ("f2", "f3")
+    # A loss-based method with an interval: one that holds 0 is negligible, at any size.
+    perm = dataclasses.replace(
+        point_result("permutation", [1.0, 0.3, 0.2, 0.1]),
+        ci_low=np.array([0.9, 0.2, -0.1, 0.05]),
+        ci_high=np.array([1.1, 0.4, 0.5, 0.15]),
+    )
+    assert negligible([perm], counted=("permutation",), loss_based=("permutation",)) == ("f2",)
+    # Without an interval (a point: no randomness) only the share judges it.
+    point = point_result("probe", [1.0, 0.0, -0.01, 0.2])
+    assert negligible([point], counted=("probe",), loss_based=("probe",)) == ("f1", "f2")
+    # A constant model: nothing is used.
+    zero = point_result("shap", [0.0, 0.0])
+    assert negligible([zero], counted=("shap",), loss_based=()) == ("f0", "f1")
+    assert negligible([zero], counted=(), loss_based=()) == ()
+
+
+def test_a_result_that_is_not_complete_is_left_out_of_the_consensus():
+    import dataclasses
+
+    from importance_tasks.ranking.ranks import NoCompleteMethodError
+
+    a = point_result("permutation", [3.0, 2.0, 1.0])
+    b = dataclasses.replace(
+        point_result("shap", [1.0, 2.0, 3.0]), status="insufficient", status_reason="5 rows"
+    )
+    combined = consensus([a, b])
+    assert combined.methods == ("permutation",)
+    assert combined.excluded == {"shap": "insufficient: 5 rows"}
+    with pytest.raises(NoCompleteMethodError, match="shap: insufficient: 5 rows"):
+        consensus([b])

@@ -390,12 +390,18 @@ def test_bad_long_tables_are_named():
         table_windows(frame, target="y", steps=2, windowing=Windowing(series_column="unit"))
     with pytest.raises(DataError, match="time column 't' repeats 1"):
         table_windows(frame, target="y", steps=2, windowing=Windowing("t"))
+    in_order = Windowing(rows_in_time_order=True)
     with pytest.raises(DataError, match="fewer than 5 rows"):
-        table_windows(frame.drop(columns="t"), target="y", steps=5, windowing=Windowing())
+        table_windows(frame.drop(columns="t"), target="y", steps=5, windowing=in_order)
+    with pytest.raises(DataError, match="needs the order of its rows: give time_column"):
+        table_windows(frame.drop(columns="t"), target="y", steps=2, windowing=Windowing())
+    # A missing target is named before the variables are looked at.
+    with pytest.raises(DataError, match=r"columns \['price'\] are not in the table"):
+        table_windows(frame, target="price", steps=2, feature_names=["w"], windowing=in_order)
     with pytest.raises(DataError, match=r"variables \['kind'\] are not numbers"):
         table_windows(frame.assign(kind="x"), target="y", steps=2, windowing=Windowing("t"))
     with pytest.raises(DataError, match=r"variables \['w'\] are not in the table"):
-        table_windows(frame, target="y", steps=2, feature_names=["w"], windowing=Windowing())
+        table_windows(frame, target="y", steps=2, feature_names=["w"], windowing=in_order)
 
 
 def test_the_command_line_cuts_windows_from_a_table(tmp_path, capsys):
@@ -414,6 +420,28 @@ def test_the_command_line_cuts_windows_from_a_table(tmp_path, capsys):
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
     assert set(json.loads(out.read_text())["features"][:2]) == {"load", "temp"}
+
+
+def test_a_shuffled_long_table_without_its_order_is_refused(tmp_path, capsys):
+    """Rows of several stations in no order, no time column: windows would cut across
+    stations and mean nothing. Refused (exit 2) naming time_column and rows_in_time_order,
+    before the column names are checked; with the order given, the table is analysed."""
+    from importance_tasks.cli.commands import main
+
+    table = _long_table().sample(frac=1.0, random_state=0)
+    table.drop(columns=["hour", "station"]).to_parquet(tmp_path / "shuffled.parquet")
+    _forecaster().save(tmp_path / "forecaster.keras")
+    args = [
+        "explain", "--model", str(tmp_path / "forecaster.keras"),
+        "--data", str(tmp_path / "shuffled.parquet"), "--target", "y",
+        "--feature-names", "load,temp,noise_a,noise_b", "--methods", "permutation",
+    ]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "needs the order of its rows: give time_column" in err
+    assert "rows_in_time_order" in err
+    assert main([a if a != "y" else "price" for a in args]) == 2
+    assert "['price'] are not in the table" in capsys.readouterr().err
 
 
 def test_a_model_of_any_length_takes_sequence_length(tmp_path, capsys):

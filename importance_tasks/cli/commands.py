@@ -17,6 +17,7 @@ from importance_tasks.cli.keras_file import keras_file_heads
 from importance_tasks.cli.output_capture import import_tensorflow_quietly
 from importance_tasks.cli.verify_command import add_verify_parser, run_verify
 from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig, settings
+from importance_tasks.effects.interaction import acts_together
 from importance_tasks.errors import InputError, ServiceUnavailableError
 from importance_tasks.keras.heads import Head
 from importance_tasks.mlflow_io.client import connect
@@ -323,13 +324,15 @@ def format_ranking(analysis: Analysis, *, top: int | None = DEFAULT_TOP) -> str:
     own ranks, spreads and intervals are in the JSON and the report."""
     names = list(analysis.results)
     consensus = analysis.consensus
+    barely = analysis.negligible
     header = ["rank", "interval", "feature", "type", *(SHORT.get(n, n) for n in names)]
     order = sorted(range(len(consensus.features)), key=lambda i: consensus.rank[i])
     shown = order if top is None else order[:top]
     lines = []
     for i in shown:
         feature = consensus.features[i]
-        cells = [*consensus_cells(consensus, i)[:2], feature, analysis.row_type(feature)]
+        label = f"{feature}~" if feature in barely else feature
+        cells = [*consensus_cells(consensus, i)[:2], label, analysis.row_type(feature)]
         for name in names:
             result = analysis.results[name]
             cells.append(f"{result.mean[i]:.2g}")
@@ -353,18 +356,19 @@ def format_ranking(analysis: Analysis, *, top: int | None = DEFAULT_TOP) -> str:
         text.append(f"({name} skipped: {reason})")
     for name, reason in consensus.excluded.items():
         text.append(f"({name} left out of the consensus: {reason})")
+    if barely:
+        text.append(f"negligible (~: barely used, by every method): {', '.join(barely)}")
     found = analysis.found
     if found.interactions is not None:
-        pairs = [p for p in found.interactions.pairs if p.h2 is not None][:3]
+        pairs = [p for p in found.interactions.pairs if acts_together(p.as_dict())][:3]
         together = [f"{' x '.join(p.features)} {p.strength:.2g}, {p.h2:.2f}" for p in pairs]
         text.append(
             "acting together (strength on the output's scale, H²): "
             + ("; ".join(together) or "no pair: additive among the top features")
         )
-    if found.effects:
-        text.append(
-            "which way: " + ", ".join(f"{n} {e.direction}" for n, e in found.effects.items())
-        )
+    ways = [f"{n} {e.direction}" for n, e in found.effects.items() if n not in barely]
+    if ways:
+        text.append("which way: " + ", ".join(ways))
     if analysis.dependence is not None and analysis.dependence.clusters:
         text.append(
             "clusters of dependent features: "

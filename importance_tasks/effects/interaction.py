@@ -27,7 +27,7 @@ Statistics 2(3), 2008, section 8.1. doi:10.1214/07-AOAS148
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,12 +36,24 @@ from numpy.typing import NDArray
 
 from importance_tasks.model import Model
 
-__all__ = ["MATERIAL", "Interactions", "Pair", "interactions"]
+__all__ = ["MATERIAL", "MATERIAL_H2", "Interactions", "Pair", "acts_together", "interactions"]
 
 # The least share of the output's spread (root mean square) a pair's joint effect has for H²
 # to be reported and the pair ranked.
 MATERIAL = 0.05
 BOOTSTRAP = 200
+# The least H² for a pair to be named as acting together (beside an interval above 0): a
+# twentieth of their joint effect not the sum of their own effects.
+MATERIAL_H2 = 0.05
+
+
+def acts_together(pair: Mapping[str, Any]) -> bool:
+    """Whether a pair (``Pair.as_dict``) acts together: its joint effect is material, its H²
+    at least ``MATERIAL_H2`` and its 95% interval above 0. An additive model's pairs have H²
+    near 0 with intervals that reach it, and are not named."""
+    interval = pair.get("interval")
+    h2 = pair.get("h2")
+    return h2 is not None and h2 >= MATERIAL_H2 and interval is not None and interval[0] > 0
 
 
 @dataclass(frozen=True)

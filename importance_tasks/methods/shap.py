@@ -132,7 +132,8 @@ class Shap:
                 if self.max_evals
                 else int(np.clip(budget // (TARGET_ROWS * per_ordering), 1, MAX_ORDERINGS))
             )
-            per_row, cost = orderings * walk, orderings * per_ordering
+            per_row = self.max_evals or orderings * walk
+            cost = orderings * per_ordering
         if self.max_samples is not None:
             rows = sample_size(n_rows, self.max_samples)
         else:

@@ -134,6 +134,8 @@ def fetch_data(
     with _local_copy(client, uri) as path:
         table = table_columns(path)
         targets, target_source = _targets(ref, run, target, table, columns)
+        if columns.steps is not None:  # the window's settings before the column names
+            columns.windowing.check(table, targets)
         inputs = columns.model_columns or ()
         ignored = tuple(c for c in columns.outputs if c in table and c not in [*targets, *inputs])
         expected, names_source = _expected_columns(columns, [*targets, *ignored], table)

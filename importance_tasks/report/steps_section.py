@@ -10,6 +10,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from importance_tasks.effects.interaction import acts_together
 from importance_tasks.report.document import csv_text
 from importance_tasks.report.png_figure import png_figure
 
@@ -144,11 +145,13 @@ def first_screen(
     steps: Mapping[str, Any] | None,
     clusters: Sequence[Sequence[str]],
     *,
+    negligible: Sequence[str] = (),
     top: int = 5,
 ) -> list[str]:
-    """What a reader came for, in sentences: which features matter (ties named), which act
-    together, which way the top ones push, what the clusters mean, and whether every method
-    passed its checks."""
+    """What a reader came for, in sentences: which features matter (ties named), which the
+    model barely uses, which act together (``acts_together``), which way the top ones push
+    (none of the negligible), what the clusters mean, and whether every method passed its
+    checks."""
     import numpy as np
 
     order = [int(i) for i in np.argsort(consensus.rank, kind="stable")[:top]]
@@ -160,7 +163,9 @@ def first_screen(
         for names in groups.values()
     )
     sentences = [f"Most important, in order: {matter}."]
-    pairs = [p for p in (steps or {}).get("interactions") or [] if p["h2"] is not None]
+    if negligible:
+        sentences.append(f"Barely used (negligible by every method): {', '.join(negligible)}.")
+    pairs = [p for p in (steps or {}).get("interactions") or [] if acts_together(p)]
     if pairs and pairs[0]["strength"] > 0:
         a, b = pairs[0]["features"]
         sentences.append(
@@ -169,7 +174,7 @@ def first_screen(
         )
     elif steps and "interactions" in steps:
         sentences.append("No pair among the top features acts together: their effects add up.")
-    effects = (steps or {}).get("effects") or {}
+    effects = {n: e for n, e in ((steps or {}).get("effects") or {}).items() if n not in negligible}
     if effects:
         ways = ", ".join(f"{n} {e['direction']}" for n, e in list(effects.items())[:top])
         sentences.append(f"Which way (as each feature grows, the output): {ways}.")

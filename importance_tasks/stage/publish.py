@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from importance_tasks.analysis import Analysis
+from importance_tasks.analysis import Analysis, features_barely_used
 from importance_tasks.effects.steps import Found
 from importance_tasks.errors import InputError
 from importance_tasks.mlflow_io import contract
@@ -237,7 +237,13 @@ def _report(plan: Plan, logged: Aggregated, output: str | None) -> tuple[str, di
             **{f"{r.method} by step": plots[f"{r.method}_by_step"] for r in results if _stepped(r)},
         },
         section=steps_html(steps, drawn) if steps else "",
-        summary=first_screen(combined, results, steps, [] if found is None else found.clusters),
+        summary=first_screen(
+            combined,
+            results,
+            steps,
+            [] if found is None else found.clusters,
+            negligible=features_barely_used(results, combined),
+        ),
     )
     return html, plots
 

@@ -26,3 +26,26 @@ def test_the_rank_heatmap_of_a_wide_model_shows_the_top_rows():
     all12 = _height(rank_heatmap_png(narrow, consensus(narrow, k=5, seed=0)))
     # 0.3 inch (30 px) per row at 100 dpi: 30 rows for the wide model, all 12 for the narrow
     assert abs((top30 - all12) - 30 * (30 - 12)) <= 10
+
+
+def test_in_short_names_only_pairs_that_act_together_and_no_negligible_feature():
+    """An additive model's pairs (H² near 0, intervals reaching 0) are not named as acting
+    together; a negligible feature gets its own sentence and no direction."""
+    from importance_tasks.ranking.ranks import consensus
+    from importance_tasks.report.steps_section import first_screen
+    from tests.conftest import point_result
+
+    combined = consensus([point_result("shap", [3.0, 2.0, 0.01], ["income", "region", "x2"])])
+    pair = {"features": ["income", "region"], "strength": 0.01, "h2": 0.004,
+            "interval": [0.0, 0.02], "strength_interval": [0.0, 0.02]}  # fmt: skip
+    steps = {
+        "interactions": [pair],
+        "effects": {n: {"direction": d} for n, d in (("income", "rises"), ("x2", "falls"))},
+    }
+    text = " ".join(first_screen(combined, [], steps, [], negligible=("x2",)))
+    assert "Acting together most" not in text and "No pair among the top features" in text
+    assert "Barely used (negligible by every method): x2." in text
+    assert "income rises" in text and "x2 falls" not in text
+    material = {**pair, "h2": 0.3, "interval": [0.2, 0.4]}
+    text = " ".join(first_screen(combined, [], {"interactions": [material]}, []))
+    assert "Acting together most: income and region (H² 0.30" in text

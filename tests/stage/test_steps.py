@@ -91,6 +91,7 @@ def test_steps_log_the_whole_contract(store, friedman):
     first = page[: page.index("Consensus ranking")]
     assert "In short" in first and "Most important, in order:" in first
     assert "Acting together most:" in first and "x3 rises" in first
+    assert "Barely used (negligible by every method): x5, x6, x7, x8, x9." in first
     assert '<div class="wide"><table>' in page
 
 
