@@ -21,6 +21,7 @@ from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.evaluable import constant_features
 from importance_tasks.keras.heads import Head
 from importance_tasks.keras.keras_model import KerasModel, for_data
+from importance_tasks.keras.lookups import unseen_values
 from importance_tasks.methods import REGISTRY
 from importance_tasks.model import Model, input_groups
 from importance_tasks.ranking.negligible import negligible
@@ -54,6 +55,9 @@ class Analysis:
         Dependence between the features on the data, and their clusters.
     found : Found
         The analysis steps on the top features: interactions and effects.
+    unseen : mapping of column name to rows
+        Rows whose value a lookup layer of the model has no entry for (analysed as the
+        model's out-of-vocabulary value; ``keras.lookups``).
     """
 
     results: Mapping[str, Importance]
@@ -62,6 +66,7 @@ class Analysis:
     column_types: Mapping[str, str] = field(default_factory=dict)
     dependence: Dependence | None = None
     found: Found = field(default_factory=Found)
+    unseen: Mapping[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The CLI's ``--json`` shape (the contract other pipelines read)."""
@@ -79,6 +84,7 @@ class Analysis:
             },
             "consensus": self.consensus.as_dict(),
             "negligible": list(self.negligible),
+            "unseen": dict(self.unseen),
             "clusters": []
             if self.dependence is None
             else [list(c) for c in self.dependence.clusters],
@@ -113,6 +119,7 @@ class Prepared:
     model: Model
     config: AnalysisConfig
     dependence: Dependence
+    unseen: Mapping[str, int] = field(default_factory=dict)
 
 
 def prepare(model: Model, data: EvalData, config: AnalysisConfig) -> Prepared:
@@ -120,13 +127,14 @@ def prepare(model: Model, data: EvalData, config: AnalysisConfig) -> Prepared:
     data's columns (named inputs by name, strings as such; ``for_data``), the model's
     multi-column inputs as groups, and the data's clusters of dependent features (of a
     sequence model: of its variables, each at the window's last step, each cluster ranked by
-    its variables' cells)."""
+    its variables' cells), and the values its lookup layers have no entry for."""
     model = for_data(model, data)
     config = config.with_input_groups(input_groups(model))
     cells = model.variable_cells() if isinstance(model, KerasModel) else {}
     measured = _at_last_step(data, cells) if cells else data
     found = data_dependence(measured, threshold=config.cluster_threshold, seed=config.seed)
-    return Prepared(model, config.with_clusters(found.clusters, columns=cells), found)
+    clustered = config.with_clusters(found.clusters, columns=cells)
+    return Prepared(model, clustered, found, unseen_values(model, data))
 
 
 def _at_last_step(data: EvalData, cells: Mapping[str, tuple[str, ...]]) -> EvalData:
@@ -205,6 +213,7 @@ def explain(
         column_types=data.described_types(),
         dependence=found,
         found=steps_on(model, data, config, combined, results.values()),
+        unseen=prepared.unseen,
     )
 
 

@@ -59,6 +59,27 @@ def test_every_default_method_puts_the_drivers_first_and_the_ignored_at_zero(mix
         assert ignored < (0.5 * drivers if name == "lime" else 1e-12), (name, importance)
     rank = dict(zip(analysis.consensus.features, analysis.consensus.rank, strict=True))
     assert max(rank[f] for f in DRIVERS) < min(rank[f] for f in IGNORED)
+    assert set(analysis.negligible) == set(IGNORED)
+    assert analysis.unseen == {}
+
+
+def test_values_a_lookup_has_no_entry_for_are_counted_not_refused(mixed, tmp_path, capsys):
+    from importance_tasks.cli.commands import main
+
+    frame, _, model = mixed
+    frame = frame.copy()
+    frame.loc[frame.index[::20], "city"] = "mars"  # 5% of the rows
+    frame.loc[frame.index[:3], "plan"] = 7
+    model.keras_model.save(tmp_path / "mixed.keras")
+    frame.to_parquet(tmp_path / "eval.parquet")
+    out = tmp_path / "r.json"
+    args = ["explain", "--model", str(tmp_path / "mixed.keras"), "--data"]
+    args += [str(tmp_path / "eval.parquet"), "--target", "y", "--methods", "permutation"]
+    assert main([*args, "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["unseen"] == {"city": len(frame) // 20, "plan": 3}
+    assert "lookups have no entry for (analysed as unknown): city in 30 rows, plan in 3" in (
+        capsys.readouterr().out
+    )
 
 
 def test_integrated_gradients_attribute_a_string_column_at_its_lookup(mixed):

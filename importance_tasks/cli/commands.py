@@ -358,6 +358,9 @@ def format_ranking(analysis: Analysis, *, top: int | None = DEFAULT_TOP) -> str:
         text.append(f"({name} left out of the consensus: {reason})")
     if barely:
         text.append(f"negligible (~: barely used, by every method): {', '.join(barely)}")
+    if analysis.unseen:
+        counts = ", ".join(f"{c} in {n} rows" for c, n in analysis.unseen.items())
+        text.append(f"values the model's lookups have no entry for (analysed as unknown): {counts}")
     found = analysis.found
     if found.interactions is not None:
         pairs = [p for p in found.interactions.pairs if acts_together(p.as_dict())][:3]

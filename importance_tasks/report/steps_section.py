@@ -146,12 +146,13 @@ def first_screen(
     clusters: Sequence[Sequence[str]],
     *,
     negligible: Sequence[str] = (),
+    unseen: Mapping[str, int] | None = None,
     top: int = 5,
 ) -> list[str]:
     """What a reader came for, in sentences: which features matter (ties named), which the
     model barely uses, which act together (``acts_together``), which way the top ones push
-    (none of the negligible), what the clusters mean, and whether every method passed its
-    checks."""
+    (none of the negligible), what the clusters mean, whether every method passed its
+    checks, and which values the model's lookups have no entry for."""
     import numpy as np
 
     order = [int(i) for i in np.argsort(consensus.rank, kind="stable")[:top]]
@@ -198,4 +199,9 @@ def first_screen(
         )
     else:
         sentences.append("No sanity check was run (sanity_check: true runs it).")
+    if unseen:
+        counts = ", ".join(f"{column} in {rows} rows" for column, rows in unseen.items())
+        sentences.append(
+            f"Values the model's lookups have no entry for (analysed as unknown): {counts}."
+        )
     return sentences

@@ -91,6 +91,8 @@ class Plan:
     # A sequence model's window length (0 for other models): what packing estimates its
     # profile per step by.
     window_steps: int = 0
+    # Per column, the rows whose value the model's lookup layers have no entry for.
+    unseen: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     def provenance(self) -> dict[str, Any]:
         """Where the data, target and column names came from (the CLI prints these)."""
@@ -118,6 +120,7 @@ class Plan:
             "column_types": dict(self.column_types),
             "targets": list(self.targets),
             "outputs": list(self.outputs),
+            "unseen": dict(self.unseen),
         }
 
     @classmethod
@@ -312,6 +315,7 @@ def plan(
         targets=inputs.source.targets,
         outputs=tuple(inputs.outputs),
         window_steps=getattr(inputs.model, "window_steps", 0),
+        unseen=prepared.unseen,
     )
 
 

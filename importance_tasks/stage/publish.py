@@ -180,6 +180,7 @@ def _manifest(
             "target": plan.target,
             "targets": list(plan.targets),
             "column_types": dict(plan.column_types),
+            "unseen": dict(plan.unseen),
         },
         methods=every,
         skip_reasons=reasons[None]
@@ -243,6 +244,7 @@ def _report(plan: Plan, logged: Aggregated, output: str | None) -> tuple[str, di
             steps,
             [] if found is None else found.clusters,
             negligible=features_barely_used(results, combined),
+            unseen=plan.unseen,
         ),
     )
     return html, plots
@@ -282,6 +284,7 @@ def read_logged_analysis(
         column_types=manifest["data"].get("column_types", {}),  # absent before 0.3
         dependence=base.dependence(),
         found=Found.from_dict(run.steps() or {}),
+        unseen=manifest["data"].get("unseen", {}),  # absent before 0.3
     )
 
 
