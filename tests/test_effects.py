@@ -136,3 +136,23 @@ def test_the_report_says_which_pair_explains_a_disagreement():
     assert interactions_csv(record).splitlines()[1].startswith("x0,x1,")
     rows = effects_csv(record).splitlines()
     assert rows[0].startswith("feature,kind,direction") and len(rows) == 1 + len(effect.grid)
+
+
+def test_the_ale_band_covers_the_estimators_mean_at_its_nominal_95_percent():
+    """f = x0 * x1, x0 and x1 ~ U(0, 1), 150 data sets of 200 rows: at each point of the grid
+    (the same deciles) the mean of the data sets' ALE is what the estimator converges to; the
+    95% band of a data set holds it in about 95% of them (93-94% measured: the percentile
+    bootstrap of 200 rows, edges kept). A band computed at 80% holds it in about 75% and
+    fails; one at 99% holds it in 99% and fails too."""
+    model = CallableModel(lambda X: X[:, 0] * X[:, 1], n_features=2)
+    rng = np.random.default_rng(0)
+    values, bands = [], []
+    for seed in range(150):
+        X = rng.uniform(size=(200, 2)).astype(np.float32)
+        effect = accumulated_effect(model, X, 0, seed=seed)
+        values.append(effect.values)
+        bands.append(effect.band)
+    band = np.array(bands)
+    centre = np.mean(values, axis=0)
+    coverage = float(np.mean((band[:, :, 0] <= centre) & (centre <= band[:, :, 1])))
+    assert 0.90 <= coverage <= 0.98, coverage
