@@ -29,8 +29,8 @@ TARGET = 0.90
 
 def main() -> None:
     import keras
-
     from defaults import build
+
     from importance_tasks.data import EvalData
     from importance_tasks.keras import KerasModel
     from importance_tasks.methods import make_method

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from importance_tasks.airflow.mlflow_connection import configure_mlflow
 
 __all__ = ["log_audit_table", "stale_versions"]
+
+if TYPE_CHECKING:
+    from importance_tasks.mlflow_io.audit import AuditRow
 
 
 def _config_digest(params: Mapping[str, Any]) -> str:
@@ -52,6 +55,7 @@ def log_audit_table(found: Mapping[str, Any], params: Mapping[str, Any]) -> str:
     asked = [Request.from_dict(r).model for r in found["requests"]]
     analysed_now = {(spec.name, str(spec.version)) for spec in asked}
     rows = audit_rows(client, versions, analysed_now, found["config_hash"])
+    rows = _verified(client, rows, int(params.get("verify_sample") or 0))
     links: list[str | None] = []
     for row in rows:
         if not row.run_id:
@@ -81,3 +85,32 @@ def log_audit_table(found: Mapping[str, Any], params: Mapping[str, Any]) -> str:
         },
         settings={**params, "config_hash": found["config_hash"]},
     )
+
+
+def _verified(client: Any, rows: list[AuditRow], sample: int) -> list[AuditRow]:
+    """The rows with up to ``sample`` earlier analyses computed again (``stage.verify``):
+    the up-to-date versions whose run has no verdict yet, in the table's order, so that
+    successive audits go through them all. The verdict is tagged on the analysis run and
+    shown in the table's ``verified`` column."""
+    import dataclasses
+
+    from importance_tasks.mlflow_io.audit import tag_verified, verified
+    from importance_tasks.stage.verify import CannotVerifyError, verify
+
+    if not sample:
+        return rows
+    todo = [
+        i
+        for i, row in enumerate(rows)
+        if row.status == "up to date" and row.run_id and verified(client, row.run_id) is None
+    ][:sample]
+    for i in todo:
+        try:
+            found = verify(rows[i].run_id, tracking_uri=client.tracking_uri)
+            differing = [c.method for c in found.checks if not c.identical]
+            verdict = "identical" if not differing else f"differs: {', '.join(differing)}"
+        except CannotVerifyError as exc:
+            verdict = f"cannot: {exc}"
+        tag_verified(client, rows[i].run_id, verdict)
+        rows[i] = dataclasses.replace(rows[i], verified=verdict)
+    return rows

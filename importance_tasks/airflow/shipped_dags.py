@@ -133,6 +133,13 @@ def registry_audit_params() -> dict[str, Param]:
         "alias": Param(None, type=["null", "string"], description="Only versions with this alias"),
         **analysis_params(),
         "audit_experiment": Param("importance-audit", type="string", minLength=1),
+        "verify_sample": Param(
+            0,
+            type="integer",
+            minimum=0,
+            description="Earlier analyses to compute again per audit (importance-tasks verify): "
+            "the up-to-date versions not verified yet; the verdict is tagged on the run",
+        ),
     }
 
 

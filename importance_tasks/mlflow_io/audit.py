@@ -24,11 +24,13 @@ __all__ = [
     "find_versions",
     "log_audit",
     "needs_analysis",
+    "tag_verified",
+    "verified",
 ]
 
 AUDIT_COLUMNS = (
     "model", "version", "status", "top_features", "previous_version", "spearman", "ndcg",
-    "drifted", "movers", "run_id",
+    "drifted", "movers", "run_id", "verified",
 )  # fmt: skip
 
 
@@ -76,6 +78,7 @@ class AuditRow:
     drifted: str
     movers: str
     run_id: str
+    verified: str = ""  # the verdict when the audit computed the run again
 
     def values(self) -> list[Any]:
         return [getattr(self, c) for c in AUDIT_COLUMNS]
@@ -154,3 +157,14 @@ def log_audit(
     runs.log_artifacts(client, run_id, files)
     client.set_terminated(run_id, status="FINISHED")
     return run_id
+
+
+def verified(client: MlflowClient, run_id: str) -> str | None:
+    """The verdict of the audit's last verification of an analysis run, or None."""
+    return client.get_run(run_id).data.tags.get(contract.RunTag.VERIFIED)
+
+
+def tag_verified(client: MlflowClient, run_id: str, verdict: str) -> None:
+    """Record a verification's verdict on the analysis run (MLflow keeps 5,000 characters
+    of a tag; 500 are plenty)."""
+    client.set_tag(run_id, contract.RunTag.VERIFIED, verdict[:500])

@@ -82,6 +82,8 @@ class RunTag:
     MODEL_VERSION = "importance.model_version"
     CLAIMANT = "importance.claimant"
     CLAIMED_RUN = "importance.run_id"
+    # The registry audit's verdict on computing the run again (``stage.verify``).
+    VERIFIED = "importance.verified"
 
 
 class VersionTag:

@@ -279,14 +279,23 @@ def test_registry_audit_analyses_missing_versions_and_compares(
     assert lines[0].startswith("model,version,status,top_features,previous_version,spearman")
     assert lines[1].startswith(f"{name},1,analysed,") and lines[2].startswith(f"{name},2,analysed,")
     assert ",1,1.0," in lines[2]  # version 2 compared with version 1
-    # A second audit finds nothing to do.
-    again = _dags_test(airflow_home, "registry_audit", conf)
-    assert again.returncode == 0
+    # A second audit finds nothing to analyse, and computes one earlier analysis again.
+    again = _dags_test(airflow_home, "registry_audit", {**conf, "verify_sample": 1})
+    assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
     audits = client.search_runs(
         [client.get_experiment_by_name("audit-table").experiment_id],
         order_by=["attributes.start_time DESC"],
     )
     assert audits[0].data.metrics["audit/up_to_date"] == 2.0
+    table = mlflow.artifacts.download_artifacts(
+        run_id=audits[0].info.run_id, artifact_path="importance/audit.csv"
+    )
+    with open(table) as handle:
+        lines = handle.read().splitlines()
+    assert lines[0].endswith(",run_id,verified")
+    assert lines[1].endswith(",identical") and lines[2].endswith(",")  # one of two verified
+    v1_run = client.get_model_version(name, "1").tags["importance.run_id"]
+    assert client.get_run(v1_run).data.tags["importance.verified"] == "identical"
 
 
 def _register_plainly(friedman, uri: str, name: str, *, with_data: bool, folder) -> str:
