@@ -82,6 +82,29 @@ def test_each_output_is_ranked_by_its_own_features_with_every_method():
     assert {ranked.features[i] for i in np.argsort(ranked.rank)[:2]} == {"c", "d"}
 
 
+def test_each_head_does_the_same_work_and_numbers_whatever_the_order_of_the_targets():
+    """The sampling methods size their work from each head's cost and the data, so a
+    two-headed model's SHAP, SAGE and LIME do the same work for either head, in either order
+    of the targets, and give the same numbers; e, which no head uses, is negligible for both."""
+    frame = _frame()
+    config = AnalysisConfig(methods=("shap", "sage", "lime", "permutation"), auto_groups=False)
+    found = {}
+    for order in (["price", "churn"], ["churn", "price"]):
+        heads = heads_of(KerasModel(two_heads()), _data(frame, order), order)
+        found[tuple(order)] = explain_outputs(heads, config)
+    first, second = found[("price", "churn")], found[("churn", "price")]
+    shap_rows = {first[o].results["shap"].settings["n_rows"] for o in ("price", "churn")}
+    assert shap_rows == {200}  # the same work for both heads
+    for output in ("price", "churn"):
+        assert "e" in first[output].negligible
+        for method in config.methods:
+            a, b = first[output].results[method], second[output].results[method]
+            assert a.status == b.status == "complete"
+            for key in ("n_rows", "max_evals", "n_orderings"):
+                assert a.settings.get(key) == b.settings.get(key)
+            np.testing.assert_allclose(a.mean, b.mean, rtol=1e-6, atol=1e-9)
+
+
 def test_outputs_are_matched_by_name_else_by_order_and_dict_outputs_keep_their_order():
     model = two_heads(as_dict=True)
     assert model.output_names == ["churn", "price"]  # Keras sorts a dict's names...

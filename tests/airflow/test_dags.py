@@ -177,27 +177,29 @@ def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
     airflow_home, friedman, mlflow_server
 ):
     """shard_rows=300 splits Friedman's 1,000 rows into 4 shards: permutation and probe each
-    run as 4 mapped tasks, and the logged results equal each method computed in one process."""
-    from importance_tasks.methods import Permutation, Probe
+    run as 4 mapped tasks, and the logged results equal each method computed in one process;
+    SHAP and SAGE, each a task of its own, do the work sized in one process and give its
+    numbers (the same path: the work is decided by the model and data, not the worker)."""
+    from importance_tasks.methods import Permutation, Probe, Sage, Shap
 
     name = f"shard-{uuid.uuid4().hex[:6]}"
     version = register_friedman(friedman, mlflow_server, name)
     conf = {
         "model_name": name,
         "model_alias": "champion",
-        "methods": ["permutation", "probe"],
+        "methods": ["permutation", "probe", "shap", "sage"],
         "n_repeats": 2,
         "seed": 3,
         "shard_rows": 300,
         "experiment": "dag-shards",
-        "compute_slots": 8,  # one task per job
+        "compute_slots": 10,  # one task per job
         "tag_version": True,
     }
     result = _dags_test(airflow_home, "feature_importance", conf)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     states = _last_run_states(airflow_home, "feature_importance")
     computes = [s for s in states if s["task_id"] == "analysis.compute"]
-    assert len(computes) == 8 and all(s["state"] == "success" for s in states)
+    assert len(computes) == 10 and all(s["state"] == "success" for s in states)
 
     client = mlflow.MlflowClient(mlflow_server)
     run_id = client.get_model_version(name, version).tags["importance.run_id"]
@@ -215,6 +217,17 @@ def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
         # rounding of the combination (the parts arrive in another order).
         np.testing.assert_allclose(logged.mean, expected.mean, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(logged.std, expected.std, rtol=1e-9, atol=1e-12)
+    for method, instance in {"shap": Shap(random_state=3), "sage": Sage(random_state=3)}.items():
+        logged = _logged(run_id, method)
+        expected = instance.compute(friedman.model, friedman.data)
+        assert logged.status == expected.status == "complete"
+        for key in ("n_rows", "max_evals", "n_orderings"):
+            assert logged.settings.get(key) == expected.settings.get(key), key
+        # The same batches on the same processor in another process: equal up to the order of
+        # a threaded float32 sum (a relative 1e-5, some 80 float32 ulps).
+        np.testing.assert_allclose(
+            logged.mean, expected.mean, rtol=0, atol=1e-5 * expected.mean.max()
+        )
 
 
 def test_bad_params_fail_at_plan_time_without_retrying(airflow_home, friedman, mlflow_server):

@@ -98,3 +98,24 @@ def test_another_table_leaves_the_versions_tags(store, logged, friedman):
     of_record = AnalysisConfig(methods=METHODS, interactions=False, effects=False)
     same = plan(f"{name}@champion", of_record, tracking_uri=store, data_uri=own)
     assert same.data_digest == pinned.data_digest and same.tag_version
+
+
+def test_the_command_line_gives_the_logged_numbers(store, logged, tmp_path):
+    """The same version, data, settings and seed from another path (the command line, in
+    memory, nothing logged): the logged run's numbers, method by method."""
+    from importance_tasks.stage import read_logged_outputs
+
+    name, pinned, _, _ = logged
+    out = tmp_path / "cli.json"
+    args = ["explain", "--model", f"models:/{name}@champion", "--tracking-uri", store]
+    args += ["--methods", ",".join(METHODS), "--no-interactions", "--no-effects"]
+    assert main([*args, "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    [analysis] = read_logged_outputs(store, pinned.run_id).values()
+    for method, result in analysis.results.items():
+        ours = payload["methods"][method]
+        assert ours["status"] == result.status == "complete"
+        values = [ours["importance"][f] for f in result.features]
+        assert max(abs(a - b) for a, b in zip(values, result.mean, strict=True)) <= (
+            2e-5 * max(abs(result.mean))
+        ), method
