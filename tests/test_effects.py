@@ -156,3 +156,22 @@ def test_the_ale_band_covers_the_estimators_mean_at_its_nominal_95_percent():
     centre = np.mean(values, axis=0)
     coverage = float(np.mean((band[:, :, 0] <= centre) & (centre <= band[:, :, 1])))
     assert 0.90 <= coverage <= 0.98, coverage
+
+
+def test_the_interaction_intervals_cover_the_estimators_mean_at_their_nominal_95_percent():
+    """f = x0 x1 + x0 + x1 + x2 on U(-1, 1): the pair (x0, x1) has H² = (1/9) / (1/9 + 2/3),
+    about 0.14. Over 120 data sets of 60 rows, the bootstrap 95% intervals of its strength and
+    H² hold the mean over the data sets in 94% and 97.5% of them; at 80% they hold it in 81%
+    and 87%, and this fails."""
+    model = CallableModel(lambda X: X[:, 0] * X[:, 1] + X[:, 0] + X[:, 1] + X[:, 2], n_features=3)
+    rng = np.random.default_rng(0)
+    pairs = []
+    for seed in range(120):
+        X = rng.uniform(-1, 1, size=(400, 3)).astype(np.float32)
+        found = interactions(model, X, [("a", [0]), ("b", [1]), ("c", [2])], n_rows=60, seed=seed)
+        pairs.append(next(p for p in found.pairs if p.features == ("a", "b")))
+    for value, interval in (("strength", "strength_interval"), ("h2", "interval")):
+        centre = np.mean([getattr(p, value) for p in pairs])
+        bounds = np.array([getattr(p, interval) for p in pairs])
+        coverage = float(np.mean((bounds[:, 0] <= centre) & (centre <= bounds[:, 1])))
+        assert 0.90 <= coverage <= 0.99, (value, coverage)
