@@ -63,20 +63,27 @@ def test_every_default_method_puts_the_drivers_first_and_the_ignored_at_zero(mix
     assert analysis.unseen == {}
 
 
-def test_values_a_lookup_has_no_entry_for_are_counted_not_refused(mixed, tmp_path, capsys):
+def _explain_saved(model, frame, tmp_path, methods):  # type: ignore[no-untyped-def]
+    """``importance-tasks explain`` on the model saved as .keras and the frame as parquet:
+    its JSON."""
     from importance_tasks.cli.commands import main
 
-    frame, _, model = mixed
-    frame = frame.copy()
-    frame.loc[frame.index[::20], "city"] = "mars"  # 5% of the rows
-    frame.loc[frame.index[:3], "plan"] = 7
     model.keras_model.save(tmp_path / "mixed.keras")
     frame.to_parquet(tmp_path / "eval.parquet")
     out = tmp_path / "r.json"
     args = ["explain", "--model", str(tmp_path / "mixed.keras"), "--data"]
-    args += [str(tmp_path / "eval.parquet"), "--target", "y", "--methods", "permutation"]
+    args += [str(tmp_path / "eval.parquet"), "--target", "y", "--methods", methods]
     assert main([*args, "--json", str(out)]) == 0
-    assert json.loads(out.read_text())["unseen"] == {"city": len(frame) // 20, "plan": 3}
+    return json.loads(out.read_text())
+
+
+def test_values_a_lookup_has_no_entry_for_are_counted_not_refused(mixed, tmp_path, capsys):
+    frame, _, model = mixed
+    frame = frame.copy()
+    frame.loc[frame.index[::20], "city"] = "mars"  # 5% of the rows
+    frame.loc[frame.index[:3], "plan"] = 7
+    payload = _explain_saved(model, frame, tmp_path, "permutation")
+    assert payload["unseen"] == {"city": len(frame) // 20, "plan": 3}
     assert "lookups have no entry for (analysed as unknown): city in 30 rows, plan in 3" in (
         capsys.readouterr().out
     )
@@ -275,18 +282,10 @@ def test_the_sanity_check_keeps_the_lookups_and_the_model_still_saves(mixed, tmp
 
 
 def test_cli_on_a_saved_mixed_model_shows_column_types(mixed, tmp_path, capsys):
-    from importance_tasks.cli.commands import main
-
     frame, _, model = mixed
-    model.keras_model.save(tmp_path / "mixed.keras")
-    frame.to_parquet(tmp_path / "eval.parquet")
-    out = tmp_path / "r.json"
-    args = ["explain", "--model", str(tmp_path / "mixed.keras"), "--data"]
-    args += [str(tmp_path / "eval.parquet"), "--target", "y", "--methods", "permutation,probe"]
-    assert main([*args, "--json", str(out)]) == 0
+    payload = _explain_saved(model, frame, tmp_path, "permutation,probe")
     table = capsys.readouterr().out
     assert "string (4 values)" in table and "int64" in table
-    payload = json.loads(out.read_text())
     assert payload["column_types"]["city"] == "string (4 values)"
     rank = payload["consensus"]["rank"]
     assert max(rank[f] for f in DRIVERS) < min(rank[f] for f in IGNORED)

@@ -29,6 +29,7 @@ from importance_tasks.stage import load_inputs, run_stage
 
 __all__ = [
     "config_from_args",
+    "failed",
     "format_ranking",
     "main",
     "write_json_atomically",
@@ -194,12 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing more was logged; run again to continue", file=sys.stderr)
         return 130
-    except (InputError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ServiceUnavailableError as exc:
-        print(f"error (try again later): {exc}", file=sys.stderr)
-        return 3
+    except (InputError, FileNotFoundError, ServiceUnavailableError) as exc:
+        return failed(exc)
     top = None if args.all else args.top
     for key, analysis in analyses.items():
         if len(analyses) > 1:
@@ -211,6 +208,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_json_atomically(args.json, {**by_output(analyses), **extra})
         print(f"wrote {args.json}")
     return 0
+
+
+def failed(exc: Exception, *, what: str = "") -> int:
+    """Print why a command failed and return its exit code: 3 when trying again later can
+    help (a service is unavailable), 2 when it cannot (bad input, missing data)."""
+    if isinstance(exc, ServiceUnavailableError):
+        print(f"error (try again later): {what}{exc}", file=sys.stderr)
+        return 3
+    print(f"error: {what}{exc}", file=sys.stderr)
+    return 2
 
 
 def config_from_args(args: argparse.Namespace) -> AnalysisConfig:

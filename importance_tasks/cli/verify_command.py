@@ -8,7 +8,6 @@ changed: said which).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ def add_verify_parser(commands: Any) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from importance_tasks.cli.commands import write_json_atomically
+    from importance_tasks.cli.commands import failed, write_json_atomically
     from importance_tasks.cli.output_capture import import_tensorflow_quietly
     from importance_tasks.errors import InputError, ServiceUnavailableError
     from importance_tasks.stage.verify import verification_summary, verify
@@ -38,12 +37,8 @@ def run_verify(args: argparse.Namespace) -> int:
     import_tensorflow_quietly()
     try:
         found = verify(args.run_id, tracking_uri=args.tracking_uri)
-    except (InputError, FileNotFoundError) as exc:
-        print(f"error: cannot verify: {exc}", file=sys.stderr)
-        return 2
-    except ServiceUnavailableError as exc:
-        print(f"error (try again later): {exc}", file=sys.stderr)
-        return 3
+    except (InputError, FileNotFoundError, ServiceUnavailableError) as exc:
+        return failed(exc, what="cannot verify: ")
     print(found.report())
     if args.json:
         write_json_atomically(args.json, verification_summary(found))
