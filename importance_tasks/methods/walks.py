@@ -93,7 +93,7 @@ class Walks:
         self, xs: NDArray[np.float32], position: NDArray[np.intp], m: int, antithetic: bool
     ) -> NDArray[np.float64]:
         if self.first is not None:
-            return self._first_dense_means(self.first, xs, position, antithetic)
+            return self._first_dense_means(self.first, xs, position, m, antithetic)
         n_walks, n_features = xs.shape
         state = np.arange(2 * m + 1 if antithetic else m + 1)[None, :, None]
         at = position[:, None, :]
@@ -105,7 +105,12 @@ class Walks:
         return outputs.reshape(n_walks, on.shape[1], len(self.background), -1).mean(axis=2)
 
     def _first_dense_means(
-        self, first: FirstDense, xs: NDArray[np.float32], position: NDArray[np.intp], anti: bool
+        self,
+        first: FirstDense,
+        xs: NDArray[np.float32],
+        position: NDArray[np.intp],
+        m: int,
+        anti: bool,
     ) -> NDArray[np.float64]:
         """The walks' pre-activations as running sums of kernel rows, one switched column at a
         time in the order of their units (a group's columns one after another), a state kept
@@ -124,13 +129,12 @@ class Walks:
         ends = np.concatenate([units[:, 1:] != units[:, :-1], np.ones((n_walks, 1), bool)], 1)
         if not (ends == ends[0]).all():
             return np.concatenate(
-                [self._first_dense_means(first, xs[i : i + 1], position[i : i + 1], anti)
+                [self._first_dense_means(first, xs[i : i + 1], position[i : i + 1], m, anti)
                  for i in range(n_walks)]
             )  # fmt: skip
-        m = int(units.max()) + 1
-        change = np.take_along_axis(first.inputs_of(xs), columns, axis=1)[
-            :, None, :
-        ] - self._background_in[:, columns].transpose(1, 0, 2)  # (walks, background, switched)
+        x_in = np.take_along_axis(first.inputs_of(xs), columns, axis=1)
+        change = x_in[:, None, :] - self._background_in[:, columns].transpose(1, 0, 2)
+        # change: (walks, background, switched)
         rows = first.kernel[columns]  # (walks, switched, units)
         states = aligned_empty((2 * m + 1 if anti else m + 1, n_walks, n_background, rows.shape[2]))
         states[0] = self._background_pre
