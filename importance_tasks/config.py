@@ -54,10 +54,11 @@ DEFAULT_METHODS = (
 DEFAULT_EXPERIMENT = "importance"
 # Methods kept in the tables but out of the consensus unless consensus_methods names them.
 BASELINE_METHODS = ("weights",)
-# Options that guard a method's time: not part of what an analysis computes.
-GUARDS = ("time_budget_s",)
-# The analysis steps beside the methods: part of the identity where not at their defaults.
-_STEPS = ("interactions", "interaction_top", "effects", "effect_top")
+GUARDS = ("time_budget_s",)  # options that guard a method's time, not what it computes
+# Settings in the identity only where not at their defaults, so that earlier runs keep theirs:
+# the analysis steps, the sanity check, the user's word that a long table's rows are in order.
+_WHERE_CHANGED = ("interactions", "interaction_top", "effects", "effect_top", "sanity_check",
+                  "rows_in_time_order")  # fmt: skip
 GROUPS_SCHEMA = {
     "type": "object",
     "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
@@ -250,10 +251,9 @@ class AnalysisConfig:
     )
     time_budget_s: float | None = declare(
         None,
-        help="a guard in seconds for the methods that sample (shap, sage, lime), shared in "
-        "proportion to their typical work: a method that passes its share stops and is "
-        "marked incomplete (left out of the consensus); it never sizes the work, which is "
-        "decided from the model and the data (empty or 0: no guard)",
+        help="a guard in seconds for shap, sage and lime, shared by their typical work: one "
+        "that passes its share ends incomplete, out of the consensus; it never sizes the "
+        "work, decided from the model and the data (empty or 0: no guard)",
         schema={"type": ["null", "number"], "minimum": 0},
     )
 
@@ -335,8 +335,8 @@ class AnalysisConfig:
 
     def identity(self) -> dict[str, Any]:
         """The configuration as it is logged and hashed: each method's full options but its
-        time guard (which changes whether it completes, never its numbers), seed, scoring
-        (and the sanity check only when on, so that earlier runs keep their identity)."""
+        time guard (which changes whether it completes, never its numbers), seed, scoring,
+        the consensus's methods, and what differs from its default of ``_WHERE_CHANGED``."""
         identity: dict[str, Any] = {
             "methods": list(self.methods),
             "options": {
@@ -346,15 +346,11 @@ class AnalysisConfig:
             "seed": self.seed,
             "scoring": self.scoring,
         }
-        if self.sanity_check:
-            identity["sanity_check"] = True
-        if self.rows_in_time_order:  # the user's word for the table's order
-            identity["rows_in_time_order"] = True
         identity["consensus"] = list(self.counted_methods)
         for name, default in (
             ("top_k", DEFAULT_TOP_K),
             ("drift_threshold", DEFAULT_DRIFT_THRESHOLD),
-            *((f.name, f.default) for f in dataclasses.fields(self) if f.name in _STEPS),
+            *((f.name, f.default) for f in dataclasses.fields(self) if f.name in _WHERE_CHANGED),
         ):
             if getattr(self, name) != default:
                 identity[name] = getattr(self, name)
@@ -384,12 +380,9 @@ class AnalysisConfig:
     def windowing(self) -> Windowing:
         """How a sequence model's long table becomes windows."""
         return Windowing(
-            self.time_column,
-            self.series_column,
-            self.horizon,
-            self.sequence_length,
+            self.time_column, self.series_column, self.horizon, self.sequence_length,
             self.rows_in_time_order,
-        )
+        )  # fmt: skip
 
     def digest(self) -> str:
         """A short digest of ``identity()``, tagged on model versions as ``importance.config``."""

@@ -1,7 +1,10 @@
-"""Tables on disk: reading a parquet or CSV file, its columns, and the size budget."""
+"""Files on disk: reading a parquet or CSV table, its columns, and the size budget; writing a
+file whole or not at all."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +20,7 @@ __all__ = [
     "load_table",
     "table_columns",
     "unreadable",
+    "write_text_atomically",
 ]
 
 # Evaluation data above this (as float32) is refused with its size; override with the
@@ -111,3 +115,22 @@ def _csv_header(path: Path) -> pd.DataFrame:
         raise DataError(f"{path.name} is empty: no header and no rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise unreadable(path, "CSV", exc) from None
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``, so a
+    reader (a dag-processor parsing the folder, a pipeline reading the JSON) never sees half a
+    file. The file gets the mode a new file gets under the process's umask (0644 under 022),
+    not ``mkstemp``'s 0600, so that a dag-processor running as another user can read it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -59,7 +59,11 @@ def test_explain_prints_ranking_and_writes_the_json_contract(files, tmp_path, ca
         "interaction_total_h2",
         "effects",
         "feature_names_checked",
+        "negligible",
+        "unseen",
     }
+    assert payload["negligible"] == ["x5", "x6", "x7", "x8", "x9"]  # Friedman #1's noise
+    assert payload["unseen"] == {}
     # Friedman #1: 10 sin(pi x0 x1) + 20 (x2 - 0.5)^2 + 10 x3 + 5 x4: the one interacting pair
     # comes first; x3 and x4 rise, x2 is a U.
     assert set(payload["interactions"][0]["features"]) == {"x0", "x1"}
@@ -274,10 +278,16 @@ def test_the_table_shows_the_top_features_and_says_how_many_more():
     }  # fmt: skip
     analysis = Analysis(results=results, consensus=consensus(list(results.values())))
     table = format_ranking(analysis).splitlines()
-    assert table[2].split()[:3] == ["1", "1", "feature_000"] and len(table) == 2 + 15 + 3
+    assert table[2].split()[:3] == ["1", "1", "feature_000"] and len(table) == 2 + 15 + 4
     assert "(25 more features: --top N or --all)" in table
     assert max(len(line) for line in table) <= 100  # seven methods fit a terminal
-    assert len(format_ranking(analysis, top=None).splitlines()) == 2 + 40 + 2
+    # The last two carry under 5% of the top feature by every method: negligible, marked.
+    assert "negligible (~: barely used, by every method): feature_038, feature_039" in table
+    everything = format_ranking(analysis, top=None).splitlines()
+    assert len(everything) == 2 + 40 + 3
+    assert [line.split()[2] for line in everything[2:42]][-3:] == [
+        "feature_037", "feature_038~", "feature_039~",
+    ]  # fmt: skip
 
 
 def test_register_webhook_creates_then_updates_one_webhook(tmp_path, monkeypatch, capsys):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from importance_tasks.atomic_file import write_text_atomically
+from importance_tasks.tables import write_text_atomically
 
 __all__ = ["Installed", "install_dags", "render"]
 

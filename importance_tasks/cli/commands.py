@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from importance_tasks.analysis import Analysis, by_output, explain_outputs
-from importance_tasks.atomic_file import write_text_atomically
 from importance_tasks.cli.dags_command import add_dags_parser, run_dags
+from importance_tasks.cli.exits import failed
 from importance_tasks.cli.keras_file import keras_file_heads
 from importance_tasks.cli.output_capture import import_tensorflow_quietly
 from importance_tasks.cli.verify_command import add_verify_parser, run_verify
@@ -26,10 +26,10 @@ from importance_tasks.progress import TerminalProgress
 from importance_tasks.ranking.ranks import consensus_cells
 from importance_tasks.setting_schema import Setting
 from importance_tasks.stage import load_inputs, run_stage
+from importance_tasks.tables import write_text_atomically
 
 __all__ = [
     "config_from_args",
-    "failed",
     "format_ranking",
     "main",
     "write_json_atomically",
@@ -208,16 +208,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_json_atomically(args.json, {**by_output(analyses), **extra})
         print(f"wrote {args.json}")
     return 0
-
-
-def failed(exc: Exception, *, what: str = "") -> int:
-    """Print why a command failed and return its exit code: 3 when trying again later can
-    help (a service is unavailable), 2 when it cannot (bad input, missing data)."""
-    if isinstance(exc, ServiceUnavailableError):
-        print(f"error (try again later): {what}{exc}", file=sys.stderr)
-        return 3
-    print(f"error: {what}{exc}", file=sys.stderr)
-    return 2
 
 
 def config_from_args(args: argparse.Namespace) -> AnalysisConfig:

@@ -8,6 +8,7 @@ changed: said which).
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,11 @@ def add_verify_parser(commands: Any) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from importance_tasks.cli.commands import failed, write_json_atomically
+    from importance_tasks.cli.exits import failed
     from importance_tasks.cli.output_capture import import_tensorflow_quietly
     from importance_tasks.errors import InputError, ServiceUnavailableError
     from importance_tasks.stage.verify import verification_summary, verify
+    from importance_tasks.tables import write_text_atomically
 
     import_tensorflow_quietly()
     try:
@@ -41,5 +43,5 @@ def run_verify(args: argparse.Namespace) -> int:
         return failed(exc, what="cannot verify: ")
     print(found.report())
     if args.json:
-        write_json_atomically(args.json, verification_summary(found))
+        write_text_atomically(args.json, json.dumps(verification_summary(found), indent=2))
     return 0 if found.identical else 1

@@ -165,33 +165,6 @@ def check_bool(name: str, value: bool) -> bool:
     return bool(value)
 
 
-def check_budget(seconds: float) -> float:
-    """A time guard in seconds (0 = none): when it is passed, the method ends as
-    ``incomplete`` (``guard_status``); it never sizes the work."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
-        raise InputError(f"time_budget_s must be seconds >= 0 (0 = no limit), got {seconds!r}")
-    return float(seconds)
-
-
-def guard_status(done: int, planned: int, unit: str, seconds: float) -> tuple[str, str]:
-    """The status of a method that did ``done`` of its ``planned`` ``unit`` (rows,
-    orderings) before its time guard of ``seconds`` ended it, or complete."""
-    if done >= planned:
-        return ("complete", "")
-    return (
-        "incomplete",
-        f"time_budget_s={seconds:g} ended it after {done} of {planned} {unit}; the numbers "
-        "would differ on another worker (raise or remove the guard)",
-    )
-
-
-def passed(started: float, seconds: float) -> bool:
-    """Whether a time guard of ``seconds`` (0 = none) has passed since ``started``."""
-    import time
-
-    return bool(seconds) and time.perf_counter() - started > seconds
-
-
 def check_choice(name: str, value: str, allowed: Sequence[str]) -> str:
     if value not in allowed:
         raise InputError(f"{name}={value!r} is not allowed; choose one of {list(allowed)}")

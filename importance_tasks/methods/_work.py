@@ -11,13 +11,17 @@ pass (``REFERENCE_MACS_PER_S``, measured on the benchmark's 100- and 500-feature
 
 from __future__ import annotations
 
+from importance_tasks.errors import InputError
 from importance_tasks.keras.keras_model import first_dense_of
 from importance_tasks.model import Model
 
 __all__ = [
     "REFERENCE_MACS_PER_S",
+    "check_budget",
     "evaluation_cost",
+    "guard_status",
     "multiply_adds_in",
+    "passed",
     "seconds_of",
     "state_cost",
 ]
@@ -62,3 +66,30 @@ def seconds_of(multiply_adds: float) -> float:
 def multiply_adds_in(seconds: float) -> float:
     """The multiply-adds of ``seconds`` reference seconds."""
     return seconds * REFERENCE_MACS_PER_S
+
+
+def check_budget(seconds: float) -> float:
+    """A time guard in seconds (0 = none): when it is passed, the method ends as
+    ``incomplete`` (``guard_status``); it never sizes the work."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+        raise InputError(f"time_budget_s must be seconds >= 0 (0 = no limit), got {seconds!r}")
+    return float(seconds)
+
+
+def guard_status(done: int, planned: int, unit: str, seconds: float) -> tuple[str, str]:
+    """The status of a method that did ``done`` of its ``planned`` ``unit`` (rows,
+    orderings) before its time guard of ``seconds`` ended it, or complete."""
+    if done >= planned:
+        return ("complete", "")
+    return (
+        "incomplete",
+        f"time_budget_s={seconds:g} ended it after {done} of {planned} {unit}; the numbers "
+        "would differ on another worker (raise or remove the guard)",
+    )
+
+
+def passed(started: float, seconds: float) -> bool:
+    """Whether a time guard of ``seconds`` (0 = none) has passed since ``started``."""
+    import time
+
+    return bool(seconds) and time.perf_counter() - started > seconds

@@ -17,16 +17,14 @@ from importance_tasks.methods._common import (
     RandomState,
     attribution_result,
     check_bool,
-    check_budget,
     check_max_samples,
     check_positive_int,
     draw_sample,
     draw_seed,
-    guard_status,
     output_selection,
-    passed,
     settings_of,
 )
+from importance_tasks.methods._work import check_budget, guard_status, passed
 from importance_tasks.model import Model, aligned_empty
 from importance_tasks.result import Importance
 

@@ -16,17 +16,20 @@ from importance_tasks.methods._common import (
     Z_95,
     ProgressFn,
     RandomState,
-    check_budget,
     check_max_samples,
     check_positive_int,
     draw_sample,
     draw_seed,
-    guard_status,
     make_result,
-    passed,
     settings_of,
 )
-from importance_tasks.methods._work import multiply_adds_in, state_cost
+from importance_tasks.methods._work import (
+    check_budget,
+    guard_status,
+    multiply_adds_in,
+    passed,
+    state_cost,
+)
 from importance_tasks.methods.walks import Walks
 from importance_tasks.model import Model
 from importance_tasks.result import Importance

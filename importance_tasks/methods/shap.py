@@ -15,19 +15,23 @@ from importance_tasks.methods._common import (
     ProgressFn,
     RandomState,
     attribution_result,
-    check_budget,
     check_choice,
     check_max_samples,
     check_positive_int,
     draw_sample,
     draw_seed,
-    guard_status,
     output_selection,
-    passed,
     sample_size,
     settings_of,
 )
-from importance_tasks.methods._work import evaluation_cost, multiply_adds_in, state_cost
+from importance_tasks.methods._work import (
+    check_budget,
+    evaluation_cost,
+    guard_status,
+    multiply_adds_in,
+    passed,
+    state_cost,
+)
 from importance_tasks.methods.permutation_shap import PermutationShap
 from importance_tasks.model import Model
 from importance_tasks.result import Importance

@@ -24,7 +24,7 @@ from importance_tasks.model import Model
 from importance_tasks.scoring import get_scorer
 from importance_tasks.windows import Windowing
 
-__all__ = ["Inputs", "data_digest", "load_inputs"]
+__all__ = ["Inputs", "data_digest", "load_inputs", "own_data_digest"]
 
 # Rows hashed at a time (a contiguous block is hashed in place).
 DIGEST_ROWS = 65_536

@@ -35,7 +35,14 @@ from importance_tasks.result import Importance
 from importance_tasks.runner import run_method
 from importance_tasks.stage.inputs import data_digest, load_inputs
 
-__all__ = ["RELATIVE_TOLERANCE", "CannotVerifyError", "MethodCheck", "Verification", "verify"]
+__all__ = [
+    "RELATIVE_TOLERANCE",
+    "CannotVerifyError",
+    "MethodCheck",
+    "Verification",
+    "verification_summary",
+    "verify",
+]
 
 RELATIVE_TOLERANCE = 2e-5
 

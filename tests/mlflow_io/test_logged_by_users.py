@@ -395,13 +395,14 @@ def test_a_dataset_schema_of_another_width_names_nothing(friedman, mlflow_server
 def test_a_sequence_model_runs_in_the_stage_from_its_logged_long_table(mlflow_server, tmp_path):
     """A forecaster logged with plain MLflow and its evaluation table (one row per station and
     hour): the stage cuts the windows by the settings, ranks the variables, tags the version.
-    Without names for the variables (a tensor signature) it asks for them, as for a matrix."""
+    Without the rows' order (time_column) it asks for it, before anything else."""
     from tests.test_windows import VARIABLES, _forecaster, _long_table
 
     name = _name("forecaster")
     version = _register_with_table(mlflow_server, name, _forecaster(), _long_table(), tmp_path)
     windows = {"time_column": "hour", "series_column": "station"}
-    with pytest.raises(NeedsDataError, match=r"nothing names the model's 4 input columns"):
+    # The table's rows are shuffled: their order is asked for before the column names.
+    with pytest.raises(DataError, match=r"needs the order of its rows: give time_column"):
         plan(f"{name}@champion", FAST, tracking_uri=mlflow_server)
     config = AnalysisConfig(  # in row shards of 500 windows: 3 compute jobs per method
         methods=("permutation", "probe"), feature_names=VARIABLES, tag_version=True,
