@@ -38,43 +38,48 @@ from importance_tasks.scoring import get_scorer
 __all__ = ["Sage"]
 
 
-# Orderings per loop with n_permutations set (the package's own draws for that loop size).
-# Converging, loops double from FIRST_LOOP to LAST_LOOP orderings: a fixed schedule, so that the
-# same seed gives the same draws; a loop is one progress step, one convergence test and one
-# guard check.
-LOOP_ORDERINGS = 128
-FIRST_LOOP, LAST_LOOP = 16, 512
+# Orderings are sampled in chunks of CHUNK, each chunk with its own background rows: the
+# background is the estimate's largest shared error (measured on the benchmarks' 100-feature
+# classifier: with one background of 64 rows for every ordering, as the package does, the 95%
+# intervals held the mean over 20 seeds in 32% of them), so the standard errors come from the
+# spread of the chunks' means (batch means), which carries it. A chunk is one progress step,
+# one convergence test (from MIN_CHUNKS on) and one guard check.
+CHUNK, MIN_CHUNKS = 64, 4
 # The work sized ahead (``importance_tasks.methods._work``): at most about WORK_S_PER_PLAYER
 # reference seconds of orderings per player, between WORK_S and MAX_WORK_S, and never fewer
-# orderings than MIN_ORDERINGS. The convergence test takes the largest standard error over the
-# players, so wider data needs more orderings (measured on the benchmark's classifiers: about
-# 3,400 orderings at 100 features, 7,000 at 500, 0.4 us per walk state on 2 cores).
+# orderings than MIN_CHUNKS chunks. The convergence test takes the largest standard error over
+# the players, so wider data needs more orderings.
 WORK_S, WORK_S_PER_PLAYER, MAX_WORK_S = 8.0, 0.2, 100.0
-MIN_ORDERINGS = 256
+
+
+Array = NDArray[np.float64]
 
 
 class Sage:
     """Global Shapley values of the model's loss, with their standard errors.
 
     SAGE's permutation estimator as the ``sage-importance`` package (by SAGE's authors)
-    computes it with a ``MarginalImputer`` over a background sample: the same draws for the
-    same seed and loop size (loops double from 16 to 512 orderings, or are 128 with
-    ``n_permutations``), its loss functions and running estimate (``ImportanceTracker``), but
-    each ordering's coalitions evaluated as one walk (``importance_tasks.methods.walks``:
-    through a first Dense layer's running sums where the model has one) instead of one imputer
-    call per feature. It stops when the largest standard error is below ``thresh`` times the
-    range of the values (the package's convergence test, a rule on the values), or after
-    ``n_permutations`` orderings when that is set. Converging, it stops at the latest after the
-    orderings that 0.2 reference seconds of evaluations per player buy (8 to 100 s; from the
-    model's cost, counted from its layers, and the data's width: never a clock); not converged
-    by then, the result is ``insufficient``. The loss is mean squared error for regression and
-    cross entropy for classification (SAGE's own estimators take no other).
+    computes it with a marginal imputer over background rows: its draws of rows and orderings
+    for the same seed, its loss functions and running estimate (``ImportanceTracker``), each
+    ordering's coalitions evaluated as one walk (``importance_tasks.methods.walks``: through a
+    first Dense layer's running sums where the model has one) instead of one imputer call per
+    feature. Unlike the package, each chunk of ``CHUNK`` orderings draws its own background
+    rows, and the standard errors are the spread of the chunks' means (see ``CHUNK``); one
+    chunk (``n_permutations`` <= 64) is the package's estimate exactly. It stops when the
+    largest standard error is below ``thresh`` times the range of the values (the package's
+    convergence test, a rule on the values), or after ``n_permutations`` orderings when that
+    is set. Converging, it stops at the latest after the orderings that 0.2 reference seconds
+    of evaluations per player buy (8 to 100 s; from the model's cost, counted from its layers,
+    and the data's width: never a clock); not converged by then, the result is
+    ``insufficient``. The loss is mean squared error for regression and cross entropy for
+    classification (SAGE's own estimators take no other).
 
     Parameters
     ----------
     n_background : int, default=64
-    max_samples : float or int, default=512
-        Rows the loss is estimated on.
+    max_samples : float or int, default=1.0
+        Rows the orderings' rows are drawn from (all: a sample of them would be an error
+        every ordering shares).
     thresh : float, default=0.05
         Convergence threshold.
     n_permutations : int, default=0
@@ -94,7 +99,7 @@ class Sage:
         self,
         *,
         n_background: int = 64,
-        max_samples: float | int = 512,
+        max_samples: float | int = 1.0,
         thresh: float = 0.05,
         n_permutations: int = 0,
         time_budget_s: float = 0.0,
@@ -118,13 +123,14 @@ class Sage:
 
     def work(self, model: Model, n_rows: int, n_units: int) -> int:
         """The most orderings it samples: ``n_permutations``, or what the reference seconds
-        sized for ``n_units`` players buy (at least MIN_ORDERINGS)."""
+        sized for ``n_units`` players buy (at least MIN_CHUNKS chunks, in whole chunks)."""
         if self.n_permutations:
             return self.n_permutations
         background = min(self.n_background, n_rows)
         per_ordering = (n_units + 1) * background * state_cost(model)
         seconds = self.typical_seconds(n_units)
-        return max(MIN_ORDERINGS, int(multiply_adds_in(seconds) // per_ordering))
+        chunks = int(multiply_adds_in(seconds) // (per_ordering * CHUNK))
+        return CHUNK * max(MIN_CHUNKS, chunks)
 
     def compute(
         self,
@@ -151,8 +157,11 @@ class Sage:
         for unit, row in enumerate(rows):
             player[row.columns] = unit
         most = self.work(model, data.n_rows, len(rows))
-        game = _Game(Walks(model, background), X, target, player, len(rows), loss)
-        mean, std, done, converged = self._estimate(game, most, start, progress)
+        game = _Game(model, X, target, player, len(rows), loss)
+        backgrounds = _Backgrounds(data.X, len(background), rng, first=background)
+        mean, std, low, high, done, converged = self._estimate(
+            game, backgrounds, most, start, progress
+        )
         if converged or self.n_permutations or done < most:  # done, or ended by the guard
             planned = done if converged else most
             status = guard_status(done, planned, "orderings", self.time_budget_s)
@@ -168,8 +177,8 @@ class Sage:
             rows,
             mean=mean,
             std=std,
-            ci_low=mean - Z_95 * std,
-            ci_high=mean + Z_95 * std,
+            ci_low=low,
+            ci_high=high,
             started=start,
             status=status,
             settings=settings_of(
@@ -188,35 +197,81 @@ class Sage:
         )
 
     def _estimate(
-        self, game: _Game, most: int, start: float, progress: ProgressFn | None
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], int, bool]:
-        """The package's estimator, loop by loop: values, standard errors, orderings sampled,
-        and whether they converged."""
-        from sage import utils
-
+        self,
+        game: _Game,
+        backgrounds: _Backgrounds,
+        most: int,
+        start: float,
+        progress: ProgressFn | None,
+    ) -> tuple[Array, Array, Array, Array, int, bool]:
+        """The estimator, chunk by chunk: values, standard errors, the 95% interval, the
+        orderings sampled and whether they converged."""
         rng = np.random.default_rng(seed=self.seed)
-        tracker = utils.ImportanceTracker()
-        loop = min(LOOP_ORDERINGS, most) if self.n_permutations else FIRST_LOOP
+        chunks: list[NDArray[np.float64]] = []  # each chunk's mean scores
+        sizes: list[int] = []
         done, converged = 0, False
+        mean = std = np.zeros(game.n_units)
         while done < most and not (done and passed(start, self.time_budget_s)):
-            loop = min(loop, most - done)
-            picked = rng.choice(len(game.X), loop)
-            orders = np.tile(np.arange(game.n_units), (loop, 1))
+            size = min(CHUNK, most - done)
+            picked = rng.choice(len(game.X), size)
+            orders = np.tile(np.arange(game.n_units), (size, 1))
             for order in orders:  # the package's draws: one in-place shuffle per ordering
                 rng.shuffle(order)
-            tracker.update(game.scores(picked, orders))
-            done += loop
-            ratio = float(np.max(tracker.std)) / max(float(np.ptp(tracker.values)), 1e-12)
+            scores = game.scores(backgrounds.next(), picked, orders)
+            chunks.append(scores.mean(axis=0))
+            sizes.append(size)
+            done += size
+            mean, std = _batch_means(np.array(chunks), np.array(sizes, dtype=np.float64))
+            if len(chunks) == 1:  # the package's standard error, within the one chunk
+                std = np.sqrt(((scores - mean) ** 2).sum(axis=0)) / size
+            ratio = float(np.max(std)) / max(float(np.ptp(mean)), 1e-12)
             if progress is not None:  # orderings still needed, by the package's own estimate
                 needed = self.n_permutations or max(done, int(done * (ratio / self.thresh) ** 2))
                 progress(done, min(needed, most))
-            if not self.n_permutations:
-                if ratio < self.thresh:
-                    converged = True
-                    break
-                loop = min(2 * loop, LAST_LOOP)
-        values = np.asarray(tracker.values, dtype=np.float64)
-        return values, np.asarray(tracker.std, dtype=np.float64), done, converged
+            if not self.n_permutations and len(chunks) >= MIN_CHUNKS and ratio < self.thresh:
+                converged = True
+                break
+        half = _t_quantile(len(chunks)) * std
+        return mean, std, mean - half, mean + half, done, converged
+
+
+def _batch_means(
+    means: NDArray[np.float64], sizes: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The mean of chunks of orderings (each chunk's mean and size) and its standard error
+    from the spread of the chunks' means: shape (players,) each (at least two chunks)."""
+    weights = sizes / sizes.sum()
+    mean = weights @ means
+    if len(means) < 2:
+        return mean, np.zeros_like(mean)
+    variance = (weights**2) @ (means - mean) ** 2 * len(means) / (len(means) - 1)
+    return mean, np.sqrt(variance)
+
+
+def _t_quantile(chunks: int) -> float:
+    """The 97.5% Student t quantile for an interval from ``chunks`` chunk means."""
+    if chunks < 2:
+        return Z_95
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df=chunks - 1))
+
+
+@dataclass
+class _Backgrounds:
+    """Each chunk's background rows: ``first``, then fresh draws of as many rows of ``X``."""
+
+    X: NDArray[np.float32]
+    size: int
+    rng: np.random.Generator
+    first: NDArray[np.float32]
+    drawn: int = 0
+
+    def next(self) -> NDArray[np.float32]:
+        self.drawn += 1
+        if self.drawn == 1:
+            return self.first
+        return self.X[self.rng.choice(len(self.X), self.size, replace=False)]
 
 
 @dataclass(frozen=True)
@@ -224,19 +279,23 @@ class _Game:
     """SAGE's cooperative game on the sampled rows: each ordering of the players (units) a
     walk from the background to the row, scored by the loss it removes at each step."""
 
-    walks: Walks
+    model: Model
     X: NDArray[np.float32]
     target: NDArray[Any]
     player: NDArray[np.intp]  # per column, the unit holding it
     n_units: int
     loss: Any
 
-    def scores(self, picked: NDArray[np.intp], orders: NDArray[np.intp]) -> NDArray[np.float64]:
-        """Per ordering, each unit's loss removed when it joins: shape (orderings, units)."""
+    def scores(
+        self, background: NDArray[np.float32], picked: NDArray[np.intp], orders: NDArray[np.intp]
+    ) -> NDArray[np.float64]:
+        """Per ordering, each unit's loss removed when it joins, with the absent units at
+        ``background``'s values: shape (orderings, units)."""
         place = np.empty_like(orders)
         np.put_along_axis(place, orders, np.arange(self.n_units)[None], axis=1)
         position = place[:, self.player]
-        means = self.walks.means(self.X[picked], position, antithetic=False)  # (k, m + 1, out)
+        walks = Walks(self.model, background)
+        means = walks.means(self.X[picked], position, antithetic=False)  # (k, m + 1, out)
         if self.loss.__class__.__name__ == "CrossEntropyLoss" and means.shape[2] == 1:
             means = np.concatenate([1 - means, means], axis=2)
         if means.shape[2] == 1:

@@ -145,7 +145,7 @@ class Walks:
             if ends[0, i]:
                 state += 1
                 states[state] = running
-        if anti:
+        if anti:  # back off in the same order; the last state is the start itself
             for i in range(switched):
                 running -= change[:, :, i, None] * rows[:, None, i]
                 if ends[0, i]:

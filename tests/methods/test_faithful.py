@@ -51,7 +51,7 @@ def test_same_seed_identical_other_seed_different(friedman, name):
 
 @pytest.mark.parametrize(
     ("name", "done"),
-    [("shap", ("n_rows", 8)), ("lime", ("n_rows", 32)), ("sage", ("n_orderings", 16))],
+    [("shap", ("n_rows", 8)), ("lime", ("n_rows", 32)), ("sage", ("n_orderings", 64))],
 )
 def test_a_passed_guard_stops_after_one_step_and_says_incomplete(friedman, name, done):
     """A guard that has passed at once: one chunk of rows (or loop of orderings), a result
