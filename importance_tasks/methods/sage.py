@@ -49,7 +49,7 @@ CHUNK, MIN_CHUNKS = 64, 4
 # reference seconds of orderings per player, between WORK_S and MAX_WORK_S, and never fewer
 # orderings than MIN_CHUNKS chunks. The convergence test takes the largest standard error over
 # the players, so wider data needs more orderings.
-WORK_S, WORK_S_PER_PLAYER, MAX_WORK_S = 8.0, 0.2, 100.0
+WORK_S, WORK_S_PER_PLAYER, MAX_WORK_S = 8.0, 0.25, 100.0
 
 
 Array = NDArray[np.float64]
@@ -68,7 +68,7 @@ class Sage:
     chunk (``n_permutations`` <= 64) is the package's estimate exactly. It stops when the
     largest standard error is below ``thresh`` times the range of the values (the package's
     convergence test, a rule on the values), or after ``n_permutations`` orderings when that
-    is set. Converging, it stops at the latest after the orderings that 0.2 reference seconds
+    is set. Converging, it stops at the latest after the orderings that 0.25 reference seconds
     of evaluations per player buy (8 to 100 s; from the model's cost, counted from its layers,
     and the data's width: never a clock); not converged by then, the result is
     ``insufficient``. The loss is mean squared error for regression and cross entropy for

@@ -46,7 +46,7 @@ EXACT_MAX_FEATURES = 8
 # The work sized ahead (``importance_tasks.methods._work``): about this many reference seconds
 # of model evaluations; as many orderings per row (up to MAX_ORDERINGS, shap's scale of ten) as
 # leave TARGET_ROWS rows, then as many rows as fit (up to MAX_ROWS).
-WORK_S = 8.0
+WORK_S = 6.0
 MAX_ORDERINGS, TARGET_ROWS, MAX_ROWS = 10, 64, 200
 # Fewer rows than this and the mean |SHAP value| is not worth ranking by: its interval (over
 # rows) is then wider than a fifth of itself for a feature whose values vary as much as their
