@@ -46,8 +46,8 @@ def main() -> None:
         "",
         f"`benchmarks/coverage.py`: {SEEDS} seeds per method at its defaults, the benchmarks' "
         f"100-feature classifier on {ROWS:,} of its rows drawn at random. For each of the "
-        "method's top 10 features (by the mean over seeds), the share of seeds whose 95% interval contains the mean of "
-        f"all seeds' estimates; target >= {TARGET:.0%}.",
+        "method's top 10 features (by the mean over seeds), the share of seeds whose 95% "
+        f"interval contains the mean of all seeds' estimates; target >= {TARGET:.0%}.",
         "",
         "| method | coverage (all top-10 cells) | worst feature | status | seconds per run |",
         "| --- | ---: | ---: | --- | ---: |",
