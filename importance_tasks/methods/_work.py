@@ -22,7 +22,6 @@ __all__ = [
     "guard_status",
     "multiply_adds_in",
     "passed",
-    "seconds_of",
     "state_cost",
 ]
 
@@ -56,11 +55,6 @@ def state_cost(model: Model) -> float:
         return full
     units = first.kernel.shape[1]
     return max(full - first.kernel.size, 1.0) + RUNNING_SUM_PER_UNIT * units
-
-
-def seconds_of(multiply_adds: float) -> float:
-    """Reference seconds of ``multiply_adds`` (see the module's docstring)."""
-    return multiply_adds / REFERENCE_MACS_PER_S
 
 
 def multiply_adds_in(seconds: float) -> float:
