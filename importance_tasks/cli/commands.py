@@ -20,6 +20,7 @@ from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig, settings
 from importance_tasks.effects.interaction import acts_together
 from importance_tasks.errors import InputError, ServiceUnavailableError
 from importance_tasks.keras.heads import Head
+from importance_tasks.methods import REGISTRY
 from importance_tasks.mlflow_io.client import connect
 from importance_tasks.mlflow_io.webhooks import register_webhook
 from importance_tasks.progress import TerminalProgress
@@ -119,7 +120,6 @@ def _register_webhook(args: argparse.Namespace) -> int:
 
 
 DEFAULT_TOP = 15
-SHORT = {"permutation": "perm", "conditional_permutation": "cond", "integrated_gradients": "IG"}
 # Settings whose value is an object are given piece by piece, with a repeatable flag.
 _REPEATED = {
     "groups": ("--group", "NAME=COL,COL"),
@@ -322,7 +322,8 @@ def format_ranking(analysis: Analysis, *, top: int | None = DEFAULT_TOP) -> str:
     names = list(analysis.results)
     consensus = analysis.consensus
     barely = analysis.negligible
-    header = ["rank", "interval", "feature", "type", *(SHORT.get(n, n) for n in names)]
+    short = {n: REGISTRY[n].label if n in REGISTRY else n for n in names}
+    header = ["rank", "interval", "feature", "type", *short.values()]
     order = sorted(range(len(consensus.features)), key=lambda i: consensus.rank[i])
     shown = order if top is None else order[:top]
     lines = []
@@ -342,7 +343,7 @@ def format_ranking(analysis: Analysis, *, top: int | None = DEFAULT_TOP) -> str:
     ]
     if len(shown) < len(order):
         text.append(f"({len(order) - len(shown)} more features: --top N or --all)")
-    abbreviated = [f"{SHORT[n]} = {n}" for n in names if n in SHORT]
+    abbreviated = [f"{short[n]} = {n}" for n in names if short[n] != n]
     if abbreviated:
         text.append("(" + ", ".join(abbreviated) + ")")
     k = consensus.intervals.k

@@ -20,6 +20,8 @@ class ImportanceMethod(Protocol):
     """
 
     name: ClassVar[str]
+    # A short column heading for tables (the name where it is short already).
+    label: ClassVar[str]
     needs_data: ClassVar[bool]
     # Whether the importance is measured through a loss against the labels (the label
     # randomisation check applies only then).

@@ -64,6 +64,7 @@ class ConditionalPermutation(Permutation):
     """
 
     name: ClassVar[str] = "conditional_permutation"
+    label: ClassVar[str] = "cond"  # its column in tables
 
     def __init__(
         self,

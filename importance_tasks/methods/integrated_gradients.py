@@ -86,6 +86,7 @@ class IntegratedGradients:
     """
 
     name: ClassVar[str] = "integrated_gradients"
+    label: ClassVar[str] = "IG"  # its column in tables
     needs_data: ClassVar[bool] = True
     uses_labels: ClassVar[bool] = False
 

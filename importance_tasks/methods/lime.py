@@ -78,6 +78,7 @@ class Lime:
     """
 
     name: ClassVar[str] = "lime"
+    label: ClassVar[str] = "lime"  # its column in tables
     needs_data: ClassVar[bool] = True
     uses_labels: ClassVar[bool] = False
 

@@ -84,6 +84,7 @@ class Permutation:
     """
 
     name: ClassVar[str] = "permutation"
+    label: ClassVar[str] = "perm"  # its column in tables
     needs_data: ClassVar[bool] = True
     uses_labels: ClassVar[bool] = True
 

@@ -89,6 +89,7 @@ class Probe:
     """
 
     name: ClassVar[str] = "probe"
+    label: ClassVar[str] = "probe"  # its column in tables
     needs_data: ClassVar[bool] = True
     uses_labels: ClassVar[bool] = True
 

@@ -92,6 +92,7 @@ class Sage:
     """
 
     name: ClassVar[str] = "sage"
+    label: ClassVar[str] = "sage"  # its column in tables
     needs_data: ClassVar[bool] = True
     uses_labels: ClassVar[bool] = True
 

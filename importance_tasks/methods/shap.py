@@ -89,6 +89,7 @@ class Shap:
     """
 
     name: ClassVar[str] = "shap"
+    label: ClassVar[str] = "shap"  # its column in tables
     needs_data: ClassVar[bool] = True
     uses_labels: ClassVar[bool] = False
 

@@ -63,6 +63,7 @@ class Weights:
     """
 
     name: ClassVar[str] = "weights"
+    label: ClassVar[str] = "weights"  # its column in tables
     needs_data: ClassVar[bool] = False
     uses_labels: ClassVar[bool] = False
 
