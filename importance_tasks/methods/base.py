@@ -27,6 +27,11 @@ class ImportanceMethod(Protocol):
     # randomisation check applies only then).
     uses_labels: ClassVar[bool]
 
+    def seconds(self, n_rows: int, n_features: int, rows_per_s: float) -> float:
+        """Rough seconds of its work on data of this size at ``rows_per_s`` model rows per
+        second: what packing orders and packs jobs by (never what sizes the work)."""
+        ...
+
     def compute(
         self,
         model: Model,

@@ -23,6 +23,7 @@ from importance_tasks.methods._common import (
     draw_sample,
     draw_seed,
     output_selection,
+    sample_size,
     settings_of,
 )
 from importance_tasks.model import Model
@@ -31,7 +32,7 @@ from importance_tasks.result import Importance
 if TYPE_CHECKING:
     from importance_tasks.keras.gradient_space import GradientSpace
 
-__all__ = ["IntegratedGradients", "quadrature"]
+__all__ = ["GRADIENT_COST", "IntegratedGradients", "quadrature"]
 
 Baseline = Literal["zeros", "mean", "sample"]
 BASELINES: tuple[str, ...] = get_args(Baseline)
@@ -39,6 +40,9 @@ Rule = Literal["gauss_legendre", "riemann_middle", "riemann_trapezoid"]
 RULES: tuple[str, ...] = get_args(Rule)
 Kind = Literal["integrated", "gradient_x_input"]
 KINDS: tuple[str, ...] = get_args(Kind)
+
+
+GRADIENT_COST = 3.0  # a forward and backward pass, in forward passes (for packing)
 
 
 def quadrature(rule: str, n_steps: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -116,6 +120,12 @@ class IntegratedGradients:
         self.max_samples = check_max_samples(max_samples)
         self.seed = draw_seed(random_state)
         self.groups = dict(groups or {})
+
+    def seconds(self, n_rows: int, n_features: int, rows_per_s: float) -> float:
+        """Rough seconds of its work at ``rows_per_s`` model rows per second (for packing): a
+        forward and backward pass (about three forward passes) per step of each row."""
+        rows = sample_size(n_rows, self.max_samples)
+        return rows * self.n_steps * GRADIENT_COST / rows_per_s
 
     def compute(
         self,

@@ -22,6 +22,7 @@ from importance_tasks.methods._common import (
     draw_sample,
     draw_seed,
     output_selection,
+    sample_size,
     settings_of,
 )
 from importance_tasks.methods._work import check_budget, guard_status, passed
@@ -98,6 +99,10 @@ class Lime:
         self.time_budget_s = check_budget(time_budget_s)
         self.seed = draw_seed(random_state)
         self.groups = dict(groups or {})
+
+    def seconds(self, n_rows: int, n_features: int, rows_per_s: float) -> float:
+        """Rough seconds of its work at ``rows_per_s`` model rows per second (for packing)."""
+        return sample_size(n_rows, self.max_samples) * self.num_samples / rows_per_s
 
     @staticmethod
     def typical_seconds(n_features: int) -> float:

@@ -120,6 +120,12 @@ class Permutation:
         """Shards for evaluation data of ``n_rows`` rows (after ``max_samples``)."""
         return shard_count(sample_size(n_rows, self.max_samples), self.shard_rows)
 
+    def seconds(self, n_rows: int, n_features: int, rows_per_s: float) -> float:
+        """Rough seconds of its work at ``rows_per_s`` model rows per second (for packing):
+        each feature's copies of the rows, every repeat, and the rows themselves once."""
+        rows = sample_size(n_rows, self.max_samples)
+        return rows * (n_features * self.n_repeats + 1) / rows_per_s
+
     def compute(
         self,
         model: Model,

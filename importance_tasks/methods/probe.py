@@ -122,6 +122,11 @@ class Probe:
             return 1
         return shard_count(sample_size(n_rows, self.max_samples), self.shard_rows)
 
+    def seconds(self, n_rows: int, n_features: int, rows_per_s: float) -> float:
+        """Rough seconds of its work at ``rows_per_s`` model rows per second (for packing):
+        one copy of the rows per feature, and the rows themselves."""
+        return sample_size(n_rows, self.max_samples) * (n_features + 1) / rows_per_s
+
     def compute(
         self,
         model: Model,

@@ -122,6 +122,14 @@ class Sage:
         """Reference seconds of its most work for ``n_units`` players."""
         return float(np.clip(WORK_S_PER_PLAYER * n_units, WORK_S, MAX_WORK_S))
 
+    def seconds(self, n_rows: int, n_features: int, rows_per_s: float) -> float:
+        """Rough seconds of its work at ``rows_per_s`` (for packing): ``n_permutations``
+        orderings' walks, or at most ``typical_seconds`` converging."""
+        if not self.n_permutations:
+            return self.typical_seconds(n_features)
+        background = min(self.n_background, n_rows)
+        return self.n_permutations * (n_features + 1) * background / rows_per_s
+
     def work(self, model: Model, n_rows: int, n_units: int) -> int:
         """The most orderings it samples: ``n_permutations``, or what the reference seconds
         sized for ``n_units`` players buy (at least MIN_CHUNKS chunks, in whole chunks)."""

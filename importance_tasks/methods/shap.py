@@ -117,6 +117,10 @@ class Shap:
         """Reference seconds of the work it sizes (the same for any width)."""
         return WORK_S
 
+    def seconds(self, n_rows: int, n_features: int, rows_per_s: float) -> float:
+        """Rough seconds of its work (for packing): sized to ``typical_seconds``."""
+        return self.typical_seconds(n_features)
+
     def work(self, model: Model, n_rows: int, n_features: int) -> tuple[str, int, int]:
         """The algorithm, rows explained and model evaluations per row (orderings times
         ``2 * n_features + 1``, or the exact explainer's coalitions), decided from the

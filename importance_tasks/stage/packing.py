@@ -9,8 +9,9 @@ finishing time: longest job first into the least loaded task (the LPT rule), eac
 counted as start-up plus its jobs. Cheap methods share a task; an expensive one gets its own;
 row shards spread out.
 
-A job's cost is estimated from the model evaluations it needs and the forward throughput
-measured when the analysis was planned; a method with a time budget costs at most its budget.
+A job's cost is each method's own estimate (its ``seconds``: the model evaluations it needs at
+the forward throughput measured when the analysis was planned, or the work it sizes ahead); a
+method with a time guard costs at most its guard.
 The estimates only order and pack the jobs; the plan is logged with them, and each task's
 summary carries the measured seconds beside them.
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 from importance_tasks.effects.steps import EFFECT_ROWS, INTERACTION_ROWS
 from importance_tasks.methods import make_method
-from importance_tasks.methods._common import sample_size
+from importance_tasks.methods.integrated_gradients import GRADIENT_COST
 from importance_tasks.runner import STEP_METHODS, STEP_REPEATS, STEP_ROWS
 from importance_tasks.stage.plan import STEPS_JOB, Job, Plan
 
@@ -31,7 +32,6 @@ __all__ = ["METHOD_OVERHEAD_S", "STARTUP_S", "ComputeTask", "estimated_seconds",
 
 STARTUP_S = 9.0  # a compute task's start-up (imports, model and data), measured
 METHOD_OVERHEAD_S = 0.8  # tracing and set-up per method (0.5-1 s measured at 100 features)
-GRADIENT_COST = 3.0  # a forward and backward pass, in forward passes
 
 
 @dataclass(frozen=True)
@@ -69,29 +69,7 @@ def estimated_seconds(plan: Plan, job: Job) -> float:
         1, n_columns - sum(len(g) for g in config.groups.values()) + len(config.groups)
     )
     rate = max(plan.forward_rows_per_s, 1.0)
-
-    def rows(default: float | int = 1.0) -> int:
-        return sample_size(n_rows, getattr(method, "max_samples", default))
-
-    name = job.method
-    evaluations: float
-    if name in ("permutation", "conditional_permutation"):
-        evaluations = rows() * (n_features * method.n_repeats + 1)  # type: ignore[attr-defined]
-    elif name == "probe":
-        evaluations = rows() * (n_features + 1)
-    elif name == "integrated_gradients":
-        evaluations = rows() * method.n_steps * GRADIENT_COST  # type: ignore[attr-defined]
-    elif name in ("shap", "sage") and not getattr(method, "n_permutations", 0):
-        # Work sized ahead to about typical_seconds reference seconds (SAGE: at most that).
-        evaluations = method.typical_seconds(n_features) * rate  # type: ignore[attr-defined]
-    elif name == "sage":
-        orderings = method.n_permutations  # type: ignore[attr-defined]
-        evaluations = orderings * (n_features + 1) * method.n_background  # type: ignore[attr-defined]
-    elif name == "lime":
-        evaluations = rows() * method.num_samples  # type: ignore[attr-defined]
-    else:  # weights: no model evaluations
-        evaluations = 0.0
-    seconds = evaluations / rate
+    seconds = method.seconds(n_rows, n_features, rate)
     budget = getattr(method, "time_budget_s", 0.0)
     if budget:
         seconds = min(seconds, budget)
