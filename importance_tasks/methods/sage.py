@@ -60,19 +60,18 @@ class Sage:
 
     SAGE's permutation estimator as the ``sage-importance`` package (by SAGE's authors)
     computes it with a marginal imputer over background rows: its draws of rows and orderings
-    for the same seed, its loss functions and running estimate (``ImportanceTracker``), each
-    ordering's coalitions evaluated as one walk (``importance_tasks.methods.walks``: through a
-    first Dense layer's running sums where the model has one) instead of one imputer call per
-    feature. Unlike the package, each chunk of ``CHUNK`` orderings draws its own background
-    rows, and the standard errors are the spread of the chunks' means (see ``CHUNK``); one
-    chunk (``n_permutations`` <= 64) is the package's estimate exactly. It stops when the
-    largest standard error is below ``thresh`` times the range of the values (the package's
-    convergence test, a rule on the values), or after ``n_permutations`` orderings when that
-    is set. Converging, it stops at the latest after the orderings that 0.25 reference seconds
-    of evaluations per player buy (8 to 100 s; from the model's cost, counted from its layers,
-    and the data's width: never a clock); not converged by then, the result is
-    ``insufficient``. The loss is mean squared error for regression and cross entropy for
-    classification (SAGE's own estimators take no other).
+    for the same seed and its loss functions, each ordering's coalitions evaluated as one walk
+    (``importance_tasks.methods.walks``: through a first Dense layer's running sums where the
+    model has one) instead of one imputer call per feature. Unlike the package, each chunk of
+    ``CHUNK`` orderings draws its own background rows, and the standard errors are the spread
+    of the chunks' means (see ``CHUNK``); one chunk (``n_permutations`` <= 64) is the
+    package's estimate exactly. It stops when the largest standard error is below ``thresh``
+    times the range of the values (the package's convergence test, a rule on the values), or
+    after ``n_permutations`` orderings when that is set. Converging, it stops at the latest
+    after the orderings that 0.25 reference seconds of evaluations per player buy (8 to 100 s;
+    from the model's cost, counted from its layers, and the data's width: never a clock); not
+    converged by then, the result is ``insufficient``. The loss is mean squared error for
+    regression and cross entropy for classification (SAGE's own estimators take no other).
 
     Parameters
     ----------
@@ -85,7 +84,7 @@ class Sage:
     n_permutations : int, default=0
         A fixed number of sampled orderings instead of the convergence test (0 = converge).
     time_budget_s : float, default=0
-        A guard, not a size: when passed, the method stops after the current loop and its
+        A guard, not a size: when passed, the method stops after the current chunk and its
         result is ``incomplete`` (0 = no guard).
     random_state, groups
         A group is one player of the game (its columns switched together).
@@ -166,7 +165,7 @@ class Sage:
         for unit, row in enumerate(rows):
             player[row.columns] = unit
         most = self.work(model, data.n_rows, len(rows))
-        game = _Game(model, X, target, player, len(rows), loss)
+        game = _Game(model, X, target, player, len(rows), loss, classify)
         backgrounds = _Backgrounds(data.X, len(background), rng, first=background)
         mean, std, low, high, done, converged = self._estimate(
             game, backgrounds, most, start, progress
@@ -248,7 +247,8 @@ def _batch_means(
     means: NDArray[np.float64], sizes: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """The mean of chunks of orderings (each chunk's mean and size) and its standard error
-    from the spread of the chunks' means: shape (players,) each (at least two chunks)."""
+    from the spread of the chunks' means: shape (players,) each (zeros for one chunk, whose
+    spread cannot be measured: the caller uses the spread within it)."""
     weights = sizes / sizes.sum()
     mean = weights @ means
     if len(means) < 2:
@@ -294,6 +294,7 @@ class _Game:
     player: NDArray[np.intp]  # per column, the unit holding it
     n_units: int
     loss: Any
+    classify: bool  # the loss is cross entropy over the model's class probabilities
 
     def scores(
         self, background: NDArray[np.float32], picked: NDArray[np.intp], orders: NDArray[np.intp]
@@ -305,7 +306,7 @@ class _Game:
         position = place[:, self.player]
         walks = Walks(self.model, background)
         means = walks.means(self.X[picked], position, antithetic=False)  # (k, m + 1, out)
-        if self.loss.__class__.__name__ == "CrossEntropyLoss" and means.shape[2] == 1:
+        if self.classify and means.shape[2] == 1:  # one sigmoid: both classes' probabilities
             means = np.concatenate([1 - means, means], axis=2)
         if means.shape[2] == 1:
             means = means[:, :, 0]
