@@ -91,13 +91,13 @@ def step(name: str, table: str, model_path: str) -> dict[str, float]:
     elif name != "floor":
         from importance_tasks.data import read_eval_data
         from importance_tasks.methods import make_method
-        from importance_tasks.methods.shards import Shardable
+        from importance_tasks.methods.shards import Sharded
         from importance_tasks.stage import data_digest
 
         data = read_eval_data(table, target="y")
         data_digest(data)  # every compute task checks the data is what was planned
         method = make_method(name.removesuffix("_shard"), random_state=0)
-        if isinstance(method, Shardable):
+        if isinstance(method, Sharded):
             assert method.n_shards(data.n_rows) == 4
             method.compute_shard(model, data, shard=0)
         else:

@@ -8,8 +8,8 @@ holds its help text and JSON schema, from which the DAG Params and trigger form
 task group's keywords (``importance_stage``) are generated. Adding a setting is adding a field.
 
 Each method's own options are reached through ``method_options`` (``{"shap": {"max_evals":
-60}}``; on the command line ``--option shap.max_evals=60``); their schema comes from the
-methods' constructor signatures (``method_options_schema``). Every option is checked here,
+60}}``; on the command line ``--option shap.max_evals=60``); their schema, help and checks are
+what each method declares (``importance_tasks.methods.base.option``). Every option is checked
 when the configuration is built, so a bad one fails before any run is opened.
 """
 
@@ -17,20 +17,30 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from importance_tasks.dependence import DEFAULT_THRESHOLD as DEFAULT_CLUSTER_THRESHOLD
+from importance_tasks.dependence import THRESHOLD_SCHEMA
 from importance_tasks.errors import InputError
-from importance_tasks.method_options import budget_shares, method_options_schema
-from importance_tasks.methods import REGISTRY, make_method
+from importance_tasks.methods import (
+    DEFAULT_METHODS,
+    REGISTRY,
+    ConditionalPermutation,
+    Permutation,
+    Probe,
+    budget_shares,
+    make_method,
+    method_options_schema,
+    option_setting,
+)
+from importance_tasks.methods.base import options_of
 from importance_tasks.ranking.comparison import DEFAULT_DRIFT_THRESHOLD
 from importance_tasks.ranking.uncertainty import DEFAULT_TOP_K
 from importance_tasks.scoring import SCORING_SCHEMA, per_output_scoring
-from importance_tasks.setting_schema import Setting, checked_value, declare, declared, plain
+from importance_tasks.setting_schema import Setting, declare, declared, plain
 from importance_tasks.windows import Windowing
 
 __all__ = [
@@ -40,20 +50,14 @@ __all__ = [
     "settings",
 ]
 
-DEFAULT_METHODS = (
-    "permutation",
-    "conditional_permutation",
-    "probe",
-    "weights",
-    "integrated_gradients",
-    "shap",
-    "lime",
-    "sage",
-)
 # The MLflow experiment of the analysis runs, unless one is given.
 DEFAULT_EXPERIMENT = "importance"
 # Methods kept in the tables but out of the consensus unless consensus_methods names them.
-BASELINE_METHODS = ("weights",)
+BASELINE_METHODS = tuple(name for name, cls in REGISTRY.items() if not cls.in_consensus)
+# The methods an analysis's time guard is shared by.
+GUARDED_METHODS = tuple(
+    name for name, cls in REGISTRY.items() if "time_budget_s" in options_of(cls)
+)
 GUARDS = ("time_budget_s",)  # options that guard a method's time, not what it computes
 # Settings in the identity only where not at their defaults, so that earlier runs keep theirs:
 # the analysis steps, the sanity check, the user's word that a long table's rows are in order.
@@ -117,8 +121,8 @@ class AnalysisConfig:
         DEFAULT_CLUSTER_THRESHOLD,
         help="least average dependence (|Spearman|, Cramér's V, correlation ratio) of the "
         "features of a cluster, in (0, 1]",
-        schema={"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-        option_of=("conditional_permutation",),
+        schema=THRESHOLD_SCHEMA,
+        option_of=(ConditionalPermutation.name,),
     )
     clusters: Mapping[str, tuple[str, ...]] = declare(
         help='clusters of dependent columns ranked as groups beside their features: {"NAME": '
@@ -143,30 +147,17 @@ class AnalysisConfig:
         "the consensus (about doubles the cost)",
         schema={"type": "boolean"},
     )
-    n_repeats: int | None = declare(
-        None,
-        help="permutation repeats (empty: the method's default, 5)",
-        schema={"type": ["null", "integer"], "minimum": 1},
-        option_of=("permutation",),
+    n_repeats: int | None = option_setting("n_repeats", Permutation, help="permutation repeats")
+    max_samples: float | None = option_setting(
+        "max_samples", Permutation, Probe, help="rows permutation and probe use"
     )
-    max_samples: float | None = declare(
-        None,
-        help="rows permutation and probe use: a fraction in (0, 1], or a row count above 1 "
-        "(empty: all rows)",
-        schema={"type": ["null", "number"], "exclusiveMinimum": 0},
-        option_of=("permutation", "probe"),
-    )
-    shard_rows: int | None = declare(
-        None,
-        help="rows per shard for permutation and probe: larger data is split into shards "
-        "computed as parallel tasks (empty: 250,000)",
-        schema={"type": ["null", "integer"], "minimum": 2},
-        option_of=("permutation", "probe"),
+    shard_rows: int | None = option_setting(
+        "shard_rows", Permutation, Probe, help="rows per shard for permutation and probe"
     )
     consensus_methods: tuple[str, ...] | None = declare(
         None,
-        help="methods whose ranks make the consensus (empty: every method but weights, which "
-        "is a baseline, not an answer); the others stay in the tables",
+        help="methods whose ranks make the consensus (empty: every method but the baselines "
+        f"{', '.join(BASELINE_METHODS)}, which are not answers); the others stay in the tables",
         schema={
             "type": ["null", "array"],
             "items": {"type": "string", "enum": list(REGISTRY)},
@@ -251,19 +242,15 @@ class AnalysisConfig:
     )
     time_budget_s: float | None = declare(
         None,
-        help="a guard in seconds for shap, sage and lime, shared by their typical work: one "
-        "that passes its share ends incomplete, out of the consensus; it never sizes the "
-        "work, decided from the model and the data (empty or 0: no guard)",
+        help=f"a guard in seconds for {', '.join(GUARDED_METHODS)}, shared by their typical "
+        "work: one that passes its share ends incomplete, out of the consensus; it never "
+        "sizes the work, decided from the model and the data (empty or 0: no guard)",
         schema={"type": ["null", "number"], "minimum": 0},
     )
 
     def __post_init__(self) -> None:
-        for setting in settings():  # each value checked against its schema, then normalised
-            value = checked_value(setting.name, getattr(self, setting.name), setting.schema)
-            object.__setattr__(self, setting.name, value)
-        if self.max_samples is not None:  # a row count above 1 (a Param may send 500.0)
-            rows = self.max_samples
-            object.__setattr__(self, "max_samples", int(rows) if rows > 1 else float(rows))
+        for setting in settings():  # each value checked against its declaration, once
+            object.__setattr__(self, setting.name, setting.checked(getattr(self, setting.name)))
         stray = sorted(set(self.method_options) - set(self.methods))
         if stray:
             raise InputError(f"options given for methods that do not run: {stray}")
@@ -315,13 +302,15 @@ class AnalysisConfig:
 
     def options_for(self, method: str) -> dict[str, Any]:
         """The keyword options ``method`` is built with: shared, shortcuts, then its own."""
-        accepted = inspect.signature(REGISTRY[method]).parameters
+        accepted = options_of(REGISTRY[method])
         shared = {
             "random_state": self.seed,
             "groups": {k: list(v) for k, v in self.groups.items()},
             "cluster_groups": {k: list(v) for k, v in self.clusters.items()},
         }
-        options = {k: v for k, v in shared.items() if k in accepted}
+        options = {
+            k: v for k, v in shared.items() if k in accepted and accepted[k][1].from_analysis
+        }
         for setting in settings():
             value = getattr(self, setting.name)
             if method in setting.option_of and value is not None:

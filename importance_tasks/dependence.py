@@ -30,9 +30,19 @@ from numpy.typing import NDArray
 from importance_tasks.data import EvalData
 from importance_tasks.errors import InputError
 
-__all__ = ["DEFAULT_THRESHOLD", "Dependence", "data_dependence", "dependence", "given_clusters"]
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "THRESHOLD_SCHEMA",
+    "Dependence",
+    "data_dependence",
+    "dependence",
+    "given_clusters",
+]
 
 DEFAULT_THRESHOLD = 0.7
+# What a cluster threshold may be, declared once: the analysis's ``cluster_threshold`` and
+# conditional permutation's option check it (the functions here take it checked).
+THRESHOLD_SCHEMA = {"type": "number", "exclusiveMinimum": 0, "maximum": 1}
 MAX_ROWS = 20_000  # rows the dependence is measured on (a seeded sample beyond that)
 
 
@@ -148,13 +158,11 @@ def dependence(
     features : sequence of str
     categorical : ndarray of bool, optional
         Which columns hold categories (codes); default: none.
-    threshold : float in (0, 1]
+    threshold : float in (0, 1] (``THRESHOLD_SCHEMA``)
         The least average dependence within a cluster.
     seed : int
         Seeds the row sample when there are more than ``MAX_ROWS`` rows.
     """
-    if not 0 < threshold <= 1:
-        raise InputError(f"cluster threshold must be in (0, 1], got {threshold}")
     X = np.asarray(X)
     n_rows, n_features = X.shape
     if n_features != len(features):

@@ -1,6 +1,6 @@
 """Progress a person can follow: a live bar per method on a terminal, log lines in a task.
 
-Every method reports ``(done, total)`` in units of its real work; ``UNITS`` names them.
+Every method reports ``(done, total)`` in units of its real work (each method's ``unit``).
 """
 
 from __future__ import annotations
@@ -9,22 +9,21 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-__all__ = ["UNITS", "LogProgress", "TerminalProgress"]
+__all__ = ["LogProgress", "TerminalProgress", "unit_of"]
 
-UNITS = {
-    "permutation": "copies",
-    "probe": "copies",
-    "integrated_gradients": "steps",
-    "shap": "rows",
-    "lime": "rows",
-    "sage": "orderings",
-    "weights": "layers",
-}
 LOG_EVERY_S = 10.0
 
 
+def unit_of(method: str) -> str:
+    """What method ``method``'s progress counts (its ``unit``; steps for an unknown one)."""
+    from importance_tasks.methods import REGISTRY
+
+    cls = REGISTRY.get(method)
+    return "steps" if cls is None else cls.unit
+
+
 def _line(method: str, done: int, total: int, elapsed: float) -> str:
-    unit = UNITS.get(method.split()[0], "steps")  # "permutation shard 2": copies
+    unit = unit_of(method.split()[0])  # "permutation shard 2": copies
     left = elapsed * (total - done) / done if done else float("nan")
     eta = f", about {left:.0f} s left" if done < total and done else ""
     return f"{method}: {done:,}/{total:,} {unit}, {elapsed:.0f} s{eta}"
@@ -62,7 +61,7 @@ class TerminalProgress:
         bar = self.bars.get(method)
         if bar is None:
             bar = self.bars[method] = tqdm(
-                total=total, desc=method, unit=f" {UNITS.get(method, 'steps')}",
+                total=total, desc=method, unit=f" {unit_of(method)}",
                 file=self.stream, dynamic_ncols=True, leave=True,
             )  # fmt: skip
         bar.total = max(total, done)

@@ -9,7 +9,6 @@ randomised model's result is combined from its own shards in the same way.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -18,27 +17,20 @@ from importance_tasks.config import AnalysisConfig
 from importance_tasks.data import EvalData
 from importance_tasks.errors import UnsupportedModelError
 from importance_tasks.evaluable import mark_not_evaluable
-from importance_tasks.methods import REGISTRY, make_method
+from importance_tasks.methods import ImportanceMethod, make_method
 from importance_tasks.methods._common import ProgressFn
+from importance_tasks.methods.base import STEP_ROWS
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
 from importance_tasks.sanity import SanityRuns, judge, sanity_runs, verdict, with_verdict
 
 __all__ = [
-    "STEP_METHODS",
-    "STEP_REPEATS",
-    "STEP_ROWS",
     "MethodOutcome",
     "finish",
     "run_method",
     "step_profile",
     "stepped",
 ]
-
-# The methods that also give a sequence model's importance per step (``by_step``), and what
-# that profile samples: it has T times as many features as the variables.
-STEP_METHODS = ("permutation", "probe", "integrated_gradients")
-STEP_ROWS, STEP_REPEATS = 1000, 2
 
 
 @dataclass(frozen=True)
@@ -70,28 +62,23 @@ def finish(
 
 
 def step_profile(
-    name: str, config: AnalysisConfig, model: Model, data: EvalData
+    method: ImportanceMethod, model: Model, data: EvalData, *, scoring: str
 ) -> tuple[dict[str, list[float]], dict[str, Any]]:
     """A sequence model's importance per variable and step (oldest step first), and the
-    settings it was computed with: method ``name`` on the window's cells alone, on at most
-    ``STEP_ROWS`` windows (and ``STEP_REPEATS`` permutations): T times the variables' work,
-    kept to a sample."""
-    options = config.options_for(name)
-    options.update({key: {} for key in ("groups", "cluster_groups") if key in options})
-    options["max_samples"] = min(data.n_rows, STEP_ROWS)
-    repeats = inspect.signature(REGISTRY[name]).parameters.get("n_repeats")
-    if repeats is not None:
-        options["n_repeats"] = min(options.get("n_repeats", repeats.default), STEP_REPEATS)
-    cells = make_method(name, **options).compute(model, data, scoring=config.scoring_for(None))
+    settings it was computed with: ``method``'s lighter copy (``for_step_profile``) on the
+    window's cells alone, on at most ``STEP_ROWS`` windows: T times the variables' work, kept
+    to a sample."""
+    lighter = method.for_step_profile(min(data.n_rows, STEP_ROWS))
+    cells = lighter.compute(model, data, scoring=scoring)
     at = dict(zip(cells.features, map(float, cells.mean), strict=True))
     found = model.variable_cells()  # type: ignore[attr-defined]
     profile = {variable: [at[c] for c in members] for variable, members in found.items()}
     return profile, {k: cells.settings[k] for k in ("n_rows", "n_repeats") if k in cells.settings}
 
 
-def stepped(name: str, model: Model) -> bool:
-    """Whether method ``name`` also gives ``model``'s importance per step (a sequence model)."""
-    return name in STEP_METHODS and bool(getattr(model, "window_steps", 0))
+def stepped(method: ImportanceMethod, model: Model) -> bool:
+    """Whether ``method`` also gives ``model``'s importance per step (a sequence model)."""
+    return method.per_step and bool(getattr(model, "window_steps", 0))
 
 
 def run_method(
@@ -111,8 +98,8 @@ def run_method(
         result = method.compute(model, data, scoring=scoring, progress=progress)
     except UnsupportedModelError as exc:
         return MethodOutcome(method.name, skipped=str(exc))
-    if stepped(name, model):
-        profile, used = step_profile(name, config, model, data)
+    if stepped(method, model):
+        profile, used = step_profile(method, model, data, scoring=scoring)
         steps = {"by_step": profile, "by_step_settings": used}
         result = dataclasses.replace(result, diagnostics={**result.diagnostics, **steps})
     randomized: SanityRuns | str | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,10 @@ __all__ = ["Setting", "checked_value", "declare", "declared", "plain", "requirem
 
 
 def plain(value: Any) -> Any:
-    """Tuples as lists and mappings as dicts, all the way down (JSON's shapes)."""
+    """Tuples as lists, mappings as dicts and numpy scalars as Python's, all the way down
+    (JSON's shapes)."""
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == ():
+        return value.item()
     if isinstance(value, Mapping):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
@@ -126,11 +129,13 @@ def declare(
     help: str,
     schema: Mapping[str, Any],
     option_of: tuple[str, ...] = (),
+    check: Callable[[Any], Any] | None = None,
     factory: Any = dataclasses.MISSING,
 ) -> Any:
-    """A dataclass field declaring a setting: its default, help, JSON schema and the methods
-    whose option of the same name it sets (a shortcut)."""
-    metadata = {"help": help, "schema": dict(schema), "option_of": option_of}
+    """A dataclass field declaring a setting: its default, help, JSON schema, the methods
+    whose option of the same name it sets (a shortcut) and what normalises a value the schema
+    allows (the option's own check, for a shortcut)."""
+    metadata = {"help": help, "schema": dict(schema), "option_of": option_of, "check": check}
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -138,14 +143,20 @@ def declare(
 
 @dataclass(frozen=True)
 class Setting:
-    """One declared setting: its name, default, help and JSON schema, and the methods whose
-    option of the same name it sets (a shortcut), if any."""
+    """One declared setting: its name, default, help and JSON schema, the methods whose
+    option of the same name it sets (a shortcut), if any, and its check after the schema."""
 
     name: str
     default: Any
     help: str
     schema: Mapping[str, Any]
     option_of: tuple[str, ...]
+    check: Callable[[Any], Any] | None = None
+
+    def checked(self, value: Any) -> Any:
+        """``value`` checked against the schema, then by ``check`` (None stays None)."""
+        value = checked_value(self.name, value, self.schema)
+        return value if value is None or self.check is None else self.check(value)
 
 
 def declared(cls: Any) -> tuple[Setting, ...]:
@@ -164,6 +175,7 @@ def declared(cls: Any) -> tuple[Setting, ...]:
                 help=item.metadata["help"],
                 schema=item.metadata["schema"],
                 option_of=item.metadata["option_of"],
+                check=item.metadata["check"],
             )
         )
     return tuple(found)

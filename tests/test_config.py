@@ -9,7 +9,7 @@ import pytest
 
 from importance_tasks.config import DEFAULT_METHODS, AnalysisConfig, settings
 from importance_tasks.errors import InputError
-from importance_tasks.method_options import method_options_schema
+from importance_tasks.methods import method_options_schema
 from importance_tasks.methods import REGISTRY
 
 
@@ -99,17 +99,21 @@ def test_every_setting_is_declared_with_help_and_a_schema():
         assert setting.help and setting.schema.get("type"), setting.name
 
 
-def test_method_options_schema_comes_from_the_signatures():
+def test_method_options_schema_comes_from_the_methods_declarations():
     schema = method_options_schema()["properties"]
     assert set(schema) == set(REGISTRY)
-    assert schema["shap"]["properties"]["max_evals"] == {"type": "integer", "default": 0}
+    max_evals = schema["shap"]["properties"]["max_evals"]
+    assert {k: max_evals[k] for k in ("type", "minimum", "default")} == {
+        "type": "integer", "minimum": 0, "default": 0,
+    }  # fmt: skip
+    assert max_evals["description"]
     assert schema["shap"]["properties"]["algorithm"]["enum"] == ["auto", "permutation", "exact"]
     assert schema["lime"]["properties"]["max_samples"]["type"] == "number"
     assert "random_state" not in schema["permutation"]["properties"]
     assert "permutations" not in schema["permutation"]["properties"]
-    for method, entry in schema.items():  # every option typed, so the form can check it
+    for method, entry in schema.items():  # every option typed and helped: the form's
         for name, option in entry["properties"].items():
-            assert "type" in option, (method, name)
+            assert "type" in option and option["description"], (method, name)
 
 
 def test_the_schema_accepts_the_defaults_and_refuses_a_wrong_type():

@@ -52,7 +52,14 @@ def test_threshold_decides_what_clusters():
 
 
 def test_constant_columns_and_bad_thresholds():
+    from importance_tasks.config import AnalysisConfig
+    from importance_tasks.methods import make_method
+
     X = np.column_stack([np.ones(100), np.arange(100.0)]).astype(np.float32)
     assert dependence(X, ("one", "n")).matrix[0, 1] == 0.0
-    with pytest.raises(InputError, match="threshold"):
-        dependence(X, ("one", "n"), threshold=0.0)
+    # One declaration (THRESHOLD_SCHEMA) checks the setting and the method's option alike.
+    for bad in (0.0, 1.5):
+        with pytest.raises(InputError, match=rf"cluster_threshold={bad} is not allowed"):
+            AnalysisConfig(cluster_threshold=bad)
+        with pytest.raises(InputError, match=rf"cluster_threshold={bad} is not allowed"):
+            make_method("conditional_permutation", cluster_threshold=bad)

@@ -28,7 +28,7 @@ def multiply_adds(keras_model: Any) -> int:
     for layer in _layers(keras_model):
         weights = sum(
             int(np.prod(w.shape))
-            for w in getattr(layer, "weights", ())
+            for w in layer.weights
             if any(part in w.path.rsplit("/", 1)[-1] for part in _MULTIPLYING)
         )
         if weights:

@@ -1,11 +1,20 @@
-"""Importance methods: one module and one class each, listed in an explicit registry."""
+"""Importance methods: one module and one class each, found through an entry-point group.
+
+Every method is a subclass of ``ImportanceMethod`` (``methods.base``) registered under the
+entry-point group ``importance_tasks.methods`` (ours in this package's ``pyproject.toml``), so a
+team ships its own method as a package and every process that imports this one (the
+scheduler, the dag-processor, each worker) sees the same set. ``REGISTRY`` maps each name to
+its class: ours, then every installed entry point's.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from importlib.metadata import entry_points
 from typing import Any
 
 from importance_tasks.errors import InputError, UnsupportedModelError
-from importance_tasks.methods.base import ImportanceMethod
+from importance_tasks.methods.base import ImportanceMethod, OptionSpec, options_of
 from importance_tasks.methods.conditional_permutation import ConditionalPermutation
 from importance_tasks.methods.integrated_gradients import IntegratedGradients
 from importance_tasks.methods.lime import Lime
@@ -14,8 +23,11 @@ from importance_tasks.methods.probe import Probe
 from importance_tasks.methods.sage import Sage
 from importance_tasks.methods.shap import Shap
 from importance_tasks.methods.weights import Weights
+from importance_tasks.setting_schema import declare
 
 __all__ = [
+    "DEFAULT_METHODS",
+    "ENTRY_POINT_GROUP",
     "REGISTRY",
     "ConditionalPermutation",
     "ImportanceMethod",
@@ -27,19 +39,48 @@ __all__ = [
     "Shap",
     "UnsupportedModelError",
     "Weights",
+    "budget_shares",
+    "configurable_options",
     "make_method",
+    "method_options_schema",
+    "option_setting",
 ]
 
-REGISTRY: dict[str, type[ImportanceMethod]] = {
-    Permutation.name: Permutation,
-    ConditionalPermutation.name: ConditionalPermutation,
-    Probe.name: Probe,
-    Weights.name: Weights,
-    IntegratedGradients.name: IntegratedGradients,
-    Shap.name: Shap,
-    Lime.name: Lime,
-    Sage.name: Sage,
-}
+ENTRY_POINT_GROUP = "importance_tasks.methods"
+# Ours, in the order an analysis runs and tables show them: the default methods.
+_OURS: tuple[type[ImportanceMethod], ...] = (
+    Permutation, ConditionalPermutation, Probe, Weights, IntegratedGradients, Shap, Lime, Sage,
+)  # fmt: skip
+DEFAULT_METHODS = tuple(cls.name for cls in _OURS)
+
+
+def _registered() -> dict[str, type[ImportanceMethod]]:
+    """Ours, then each class registered under ``ENTRY_POINT_GROUP``, by name.
+
+    Raises
+    ------
+    ImportError
+        When an entry point cannot be loaded, is not an ``ImportanceMethod``, is registered
+        under another name than its class's ``name``, or takes a name already taken.
+    """
+    found: dict[str, type[ImportanceMethod]] = {cls.name: cls for cls in _OURS}
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        where = f"the importance method {entry.name!r} ({entry.value}, package {entry.dist})"
+        try:
+            cls = entry.load()
+        except Exception as exc:
+            raise ImportError(f"{where} cannot be loaded: {exc}; reinstall or remove it") from exc
+        if not (isinstance(cls, type) and issubclass(cls, ImportanceMethod)):
+            raise ImportError(f"{where} is not a subclass of ImportanceMethod")
+        if getattr(cls, "name", None) != entry.name:
+            raise ImportError(f"{where} is a class named {getattr(cls, 'name', None)!r}")
+        if found.get(entry.name, cls) is not cls:
+            raise ImportError(f"{where} takes a name another method has")
+        found[entry.name] = cls
+    return found
+
+
+REGISTRY: dict[str, type[ImportanceMethod]] = _registered()
 
 
 def make_method(name: str, **options: Any) -> ImportanceMethod:
@@ -53,9 +94,65 @@ def make_method(name: str, **options: Any) -> ImportanceMethod:
     """
     if name not in REGISTRY:
         raise InputError(f"unknown method {name!r}; available: {', '.join(REGISTRY)}")
+    takes = sorted(options_of(REGISTRY[name]))
+    unknown = sorted(set(options) - set(takes))
+    if unknown:
+        raise InputError(f"method {name!r}: unknown options {unknown}; it takes {takes}")
     try:
         return REGISTRY[name](**options)
-    except InputError:
-        raise
+    except InputError as exc:
+        raise InputError(f"method {name!r}: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise InputError(f"method {name!r}: {exc}") from exc
+
+
+def configurable_options(method: str) -> dict[str, tuple[Any, OptionSpec]]:
+    """The options of ``method`` an analysis may set per method: name -> (default, spec)."""
+    return {k: v for k, v in options_of(REGISTRY[method]).items() if v[1].configurable}
+
+
+def method_options_schema() -> dict[str, Any]:
+    """JSON schema of the analysis's ``method_options``: one object per method whose
+    properties are its options' schemas, with their defaults and help."""
+    properties = {}
+    for method in REGISTRY:
+        options = {
+            name: {**spec.schema, "default": default, "description": spec.help}  # type: ignore[dict-item]
+            for name, (default, spec) in configurable_options(method).items()
+        }
+        properties[method] = {
+            "type": "object",
+            "properties": options,
+            "additionalProperties": False,
+        }
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def option_setting(option: str, *methods: type[ImportanceMethod], help: str) -> Any:
+    """A setting that sets the option ``option`` of each of ``methods`` (an explicit
+    ``method_options`` entry overrides it): the option's schema (or empty) and check, and
+    its help with each method's default."""
+    spec = options_of(methods[0])[option][1]
+    if spec.schema is None or not spec.configurable:
+        raise TypeError(f"{option} is not an option an analysis sets")
+    kinds = spec.schema["type"]
+    defaults = ", ".join(f"{m.name} {options_of(m)[option][0]:,}" for m in methods)
+    return declare(
+        None,
+        help=f"{help} (empty: the method's default, {defaults})",
+        schema={**spec.schema, "type": [*([kinds] if isinstance(kinds, str) else kinds), "null"]},
+        option_of=tuple(m.name for m in methods),
+        check=spec.check,
+    )
+
+
+def budget_shares(methods: Sequence[str]) -> dict[str, float]:
+    """The share of an analysis's time guard each of ``methods`` that takes one gets: in
+    proportion to the methods' typical seconds of work at 100 features (``typical_seconds``)."""
+    typical = {
+        m: float(REGISTRY[m].typical_seconds(100))
+        for m in methods
+        if "time_budget_s" in options_of(REGISTRY[m])
+    }
+    total = sum(typical.values())
+    return {m: t / total for m, t in typical.items()} if total else {}

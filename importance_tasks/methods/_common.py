@@ -125,18 +125,6 @@ def draw_seed(random_state: RandomState) -> int:
     return int(random_state)
 
 
-def check_max_samples(max_samples: float | int) -> float | int:
-    if isinstance(max_samples, bool):
-        raise InputError(f"max_samples must be a number, got {max_samples!r}")
-    if isinstance(max_samples, (int, np.integer)):
-        if max_samples < 2:
-            raise InputError(f"max_samples as a row count must be >= 2, got {max_samples}")
-        return int(max_samples)
-    if not 0.0 < float(max_samples) <= 1.0:
-        raise InputError(f"max_samples as a fraction must be in (0, 1], got {max_samples}")
-    return float(max_samples)
-
-
 def sample_size(n_rows: int, max_samples: float | int) -> int:
     """How many of ``n_rows`` rows ``max_samples`` selects."""
     count = max_samples if isinstance(max_samples, int) else int(max_samples * n_rows)
@@ -151,24 +139,6 @@ def sample_rows(
     if count == n_rows:
         return None
     return np.sort(rng.choice(n_rows, size=count, replace=False))
-
-
-def check_positive_int(name: str, value: int, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_bool(name: str, value: bool) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise InputError(f"{name} must be true or false, got {value!r}")
-    return bool(value)
-
-
-def check_choice(name: str, value: str, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise InputError(f"{name}={value!r} is not allowed; choose one of {list(allowed)}")
-    return value
 
 
 Replacement = NDArray[np.float32]

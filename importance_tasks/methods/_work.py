@@ -11,18 +11,20 @@ pass (``REFERENCE_MACS_PER_S``, measured on the benchmark's 100- and 500-feature
 
 from __future__ import annotations
 
-from importance_tasks.errors import InputError
+from typing import Any
+
 from importance_tasks.keras.keras_model import first_dense_of
+from importance_tasks.methods.base import option
 from importance_tasks.model import Model
 
 __all__ = [
     "REFERENCE_MACS_PER_S",
-    "check_budget",
     "evaluation_cost",
     "guard_status",
     "multiply_adds_in",
     "passed",
     "state_cost",
+    "time_guard",
 ]
 
 REFERENCE_MACS_PER_S = 3.0e10
@@ -62,12 +64,15 @@ def multiply_adds_in(seconds: float) -> float:
     return seconds * REFERENCE_MACS_PER_S
 
 
-def check_budget(seconds: float) -> float:
-    """A time guard in seconds (0 = none): when it is passed, the method ends as
-    ``incomplete`` (``guard_status``); it never sizes the work."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
-        raise InputError(f"time_budget_s must be seconds >= 0 (0 = no limit), got {seconds!r}")
-    return float(seconds)
+def time_guard() -> Any:
+    """The ``time_budget_s`` option of a method that can be stopped (0 = no guard): when it is
+    passed, the method ends as ``incomplete`` (``guard_status``); it never sizes the work."""
+    return option(
+        0.0,
+        help="a guard in seconds, not a size: once passed, the method stops and its result is "
+        "incomplete (0: no guard)",
+        schema={"type": "number", "minimum": 0},
+    )
 
 
 def guard_status(done: int, planned: int, unit: str, seconds: float) -> tuple[str, str]:

@@ -16,23 +16,23 @@ Batched, sharded and run through the low-rank path as ``permutation`` is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.dependence import DEFAULT_THRESHOLD, Dependence, dependence, given_clusters
-from importance_tasks.errors import InputError
-from importance_tasks.methods._common import (
-    DEFAULT_MAX_BATCH_BYTES,
-    FeatureRow,
-    RandomState,
-    Sample,
-    check_positive_int,
+from importance_tasks.dependence import (
+    DEFAULT_THRESHOLD,
+    THRESHOLD_SCHEMA,
+    Dependence,
+    dependence,
+    given_clusters,
 )
+from importance_tasks.methods._common import FeatureRow, Sample
+from importance_tasks.methods.base import integer, option
 from importance_tasks.methods.permutation import Permutation
-from importance_tasks.methods.shards import DEFAULT_SHARD_ROWS, ShardRows
+from importance_tasks.methods.shards import ShardRows
 
 __all__ = ["ConditionalPermutation"]
 
@@ -64,38 +64,25 @@ class ConditionalPermutation(Permutation):
     """
 
     name: ClassVar[str] = "conditional_permutation"
-    label: ClassVar[str] = "cond"  # its column in tables
+    label: ClassVar[str] = "cond"
+    per_step: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        *,
-        n_repeats: int = 5,
-        random_state: RandomState = None,
-        max_samples: float | int = 1.0,
-        groups: Mapping[str, Sequence[str]] | None = None,
-        cluster_groups: Mapping[str, Sequence[str]] | None = None,
-        cluster_threshold: float = DEFAULT_THRESHOLD,
-        n_strata: int = 10,
-        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-        shard_rows: int = DEFAULT_SHARD_ROWS,
-    ) -> None:
-        super().__init__(
-            n_repeats=n_repeats,
-            random_state=random_state,
-            max_samples=max_samples,
-            groups=groups,
-            max_batch_bytes=max_batch_bytes,
-            shard_rows=shard_rows,
-        )
-        if isinstance(cluster_threshold, bool) or not 0 < float(cluster_threshold) <= 1:
-            raise InputError(
-                f"cluster_threshold={cluster_threshold!r} is not allowed; it must be in (0, 1]"
-            )
-        self.cluster_threshold = float(cluster_threshold)
-        # Partners here, not extra rows: a cluster shuffled as a whole has no partner left, so
-        # its conditional importance would repeat the marginal one that permutation reports.
-        self.partner_clusters = tuple(tuple(c) for c in (cluster_groups or {}).values())
-        self.n_strata = check_positive_int("n_strata", n_strata)
+    cluster_threshold: float = option(
+        DEFAULT_THRESHOLD,
+        help="the least average dependence within a cluster of partners",
+        schema=THRESHOLD_SCHEMA,
+    )
+    n_strata: int = option(10, help="equal-frequency strata of the partners", schema=integer())
+
+    @property
+    def partner_clusters(self) -> tuple[tuple[str, ...], ...]:
+        """The clusters whose other columns are a feature's partners. Partners here, not extra
+        rows: a cluster shuffled as a whole has no partner left, so its conditional importance
+        would repeat the marginal one that permutation reports."""
+        return tuple(tuple(c) for c in self.cluster_groups.values())
+
+    def _cluster_rows(self, feature_names: Sequence[str]) -> list[FeatureRow]:
+        return []
 
     def _row_permutations(
         self, sample: Sample, part: ShardRows, shard: int, coded: NDArray[np.bool_]

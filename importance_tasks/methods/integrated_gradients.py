@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.data import BATCH_ROWS, EvalData
+from importance_tasks.data import BATCH_ROWS
 from importance_tasks.errors import UnsupportedModelError
 from importance_tasks.keras.keras_model import KerasModel
 from importance_tasks.methods._common import (
     FeatureRow,
     ProgressFn,
-    RandomState,
     attribution_result,
-    check_choice,
-    check_max_samples,
-    check_positive_int,
     draw_sample,
-    draw_seed,
     output_selection,
     sample_size,
     settings_of,
 )
-from importance_tasks.model import Model
+from importance_tasks.methods.base import Run, Seeded, integer, option, rows_option
 from importance_tasks.result import Importance
 
 if TYPE_CHECKING:
@@ -58,7 +53,7 @@ def quadrature(rule: str, n_steps: int) -> tuple[NDArray[np.float64], NDArray[np
     return alphas, weights
 
 
-class IntegratedGradients:
+class IntegratedGradients(Seeded):
     """Path-integrated gradients from a baseline, aggregated to mean |attribution|.
 
     For row x and baseline b, the attribution of feature j is
@@ -90,36 +85,38 @@ class IntegratedGradients:
     """
 
     name: ClassVar[str] = "integrated_gradients"
-    label: ClassVar[str] = "IG"  # its column in tables
-    needs_data: ClassVar[bool] = True
-    uses_labels: ClassVar[bool] = False
+    label: ClassVar[str] = "IG"
+    per_step: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        *,
-        kind: Kind = "integrated",
-        baseline: Baseline = "mean",
-        n_steps: int = 32,
-        rule: Rule = "gauss_legendre",
-        smoothgrad_samples: int = 0,
-        smoothgrad_sigma: float = 0.1,
-        max_samples: float | int = 1000,
-        random_state: RandomState = None,
-        groups: Mapping[str, Sequence[str]] | None = None,
-    ) -> None:
-        self.kind = check_choice("kind", kind, KINDS)
-        self.baseline = check_choice("baseline", baseline, BASELINES)
-        self.n_steps = check_positive_int("n_steps", n_steps, minimum=2)
-        self.rule = check_choice("rule", rule, RULES)
-        self.smoothgrad_samples = check_positive_int(
-            "smoothgrad_samples", smoothgrad_samples, minimum=0
-        )
-        if not smoothgrad_sigma > 0:
-            raise ValueError(f"smoothgrad_sigma must be > 0, got {smoothgrad_sigma}")
-        self.smoothgrad_sigma = float(smoothgrad_sigma)
-        self.max_samples = check_max_samples(max_samples)
-        self.seed = draw_seed(random_state)
-        self.groups = dict(groups or {})
+    kind: Kind = option(
+        "integrated",
+        help="integrated, or gradient_x_input (one gradient, no path integral)",
+        schema={"type": "string", "enum": list(KINDS)},
+    )
+    baseline: Baseline = option(
+        "mean",
+        help="the path's start: zeros, the data's mean, or a row drawn from the data (sample)",
+        schema={"type": "string", "enum": list(BASELINES)},
+    )
+    n_steps: int = option(32, help="quadrature points of the path", schema=integer(2))
+    rule: Rule = option(
+        "gauss_legendre",
+        help="the quadrature rule",
+        schema={"type": "string", "enum": list(RULES)},
+    )
+    smoothgrad_samples: int = option(
+        0, help="noisy copies averaged per gradient (SmoothGrad; 0: off)", schema=integer(0)
+    )
+    smoothgrad_sigma: float = option(
+        0.1,
+        help="SmoothGrad's noise, relative to each feature's standard deviation",
+        schema={"type": "number", "exclusiveMinimum": 0},
+    )
+    max_samples: float | int = rows_option(1000, help="rows explained")
+
+    def for_step_profile(self, n_rows: int) -> IntegratedGradients:
+        """``n_rows`` windows, each cell a feature."""
+        return dataclasses.replace(self, groups={}, max_samples=n_rows)
 
     def seconds(self, n_rows: int, n_features: int, rows_per_s: float) -> float:
         """Rough seconds of its work at ``rows_per_s`` model rows per second (for packing): a
@@ -127,15 +124,8 @@ class IntegratedGradients:
         rows = sample_size(n_rows, self.max_samples)
         return rows * self.n_steps * GRADIENT_COST / rows_per_s
 
-    def compute(
-        self,
-        model: Model,
-        data: EvalData,
-        *,
-        scoring: str = "auto",
-        progress: ProgressFn | None = None,
-    ) -> Importance:
-        start = time.perf_counter()
+    def measure(self, run: Run) -> Importance:
+        model, data, progress = run.model, run.data, run.progress
         gradient = getattr(model, "gradient", None)
         if gradient is None:
             raise UnsupportedModelError(
@@ -167,7 +157,7 @@ class IntegratedGradients:
             self.name,
             rows,
             per_row,
-            started=start,
+            started=run.started,
             select=select,
             settings=settings_of(
                 kind=self.kind,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
@@ -13,20 +11,15 @@ from numpy.typing import NDArray
 
 from importance_tasks.data import EvalData
 from importance_tasks.methods._common import (
-    ProgressFn,
-    RandomState,
     attribution_result,
-    check_bool,
-    check_max_samples,
-    check_positive_int,
     draw_sample,
-    draw_seed,
     output_selection,
     sample_size,
     settings_of,
 )
-from importance_tasks.methods._work import check_budget, guard_status, passed
-from importance_tasks.model import Model, aligned_empty
+from importance_tasks.methods._work import guard_status, passed, time_guard
+from importance_tasks.methods.base import Run, Seeded, integer, option, rows_option
+from importance_tasks.model import aligned_empty
 from importance_tasks.result import Importance
 
 __all__ = ["Lime"]
@@ -38,7 +31,7 @@ BLOCK_SAMPLES = 32_768
 BLOCK_BYTES = 32 * 2**20
 
 
-class Lime:
+class Lime(Seeded):
     """Mean |LIME weight| per feature over a seeded sample of rows.
 
     LIME (lime's ``LimeTabularExplainer`` with ``discretize_continuous=False`` and
@@ -79,26 +72,21 @@ class Lime:
     """
 
     name: ClassVar[str] = "lime"
-    label: ClassVar[str] = "lime"  # its column in tables
-    needs_data: ClassVar[bool] = True
-    uses_labels: ClassVar[bool] = False
+    label: ClassVar[str] = "lime"
+    unit: ClassVar[str] = "rows"
 
-    def __init__(
-        self,
-        *,
-        num_samples: int = 1000,
-        max_samples: float | int = 100,
-        time_budget_s: float = 0.0,
-        sample_around_instance: bool = True,
-        random_state: RandomState = None,
-        groups: Mapping[str, Sequence[str]] | None = None,
-    ) -> None:
-        self.num_samples = check_positive_int("num_samples", num_samples, minimum=10)
-        self.sample_around_instance = check_bool("sample_around_instance", sample_around_instance)
-        self.max_samples = check_max_samples(max_samples)
-        self.time_budget_s = check_budget(time_budget_s)
-        self.seed = draw_seed(random_state)
-        self.groups = dict(groups or {})
+    num_samples: int = option(
+        1000,
+        help="perturbed copies per explained row (lime's own default: 5000)",
+        schema=integer(10),
+    )
+    max_samples: float | int = rows_option(100, help="rows explained")
+    time_budget_s: float = time_guard()
+    sample_around_instance: bool = option(
+        True,
+        help="draw the copies around the row (false: around the data's mean, lime's default)",
+        schema={"type": "boolean"},
+    )
 
     def seconds(self, n_rows: int, n_features: int, rows_per_s: float) -> float:
         """Rough seconds of its work at ``rows_per_s`` model rows per second (for packing)."""
@@ -110,17 +98,10 @@ class Lime:
         at 500."""
         return max(0.3, n_features / 250)
 
-    def compute(
-        self,
-        model: Model,
-        data: EvalData,
-        *,
-        scoring: str = "auto",
-        progress: ProgressFn | None = None,
-    ) -> Importance:
+    def measure(self, run: Run) -> Importance:
         from threadpoolctl import threadpool_limits
 
-        start = time.perf_counter()
+        model, data, progress, start = run.model, run.data, run.progress, run.started
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
         X = sample.X.astype(np.float64)
         n_rows, n_columns = X.shape

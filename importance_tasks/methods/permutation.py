@@ -4,49 +4,46 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.data import EvalData
 from importance_tasks.errors import InputError
 from importance_tasks.methods._common import (
-    DEFAULT_MAX_BATCH_BYTES,
-    ProgressFn,
-    RandomState,
+    FeatureRow,
     Sample,
-    check_max_samples,
-    check_positive_int,
-    cluster_importance,
     cluster_rows,
     draw_sample,
-    draw_seed,
     perturbed_outputs,
     sample_size,
-    settings_of,
     t_interval,
 )
+from importance_tasks.methods.base import Run, integer, option
 from importance_tasks.methods.shards import (
-    DEFAULT_SHARD_ROWS,
+    Sharded,
     ShardPart,
     ShardRows,
     check_mean_loss,
     combine_losses,
-    compute_in_shards,
     row_weight,
-    shard_count,
     shard_rows_of,
 )
-from importance_tasks.model import Model
 from importance_tasks.result import Importance
 from importance_tasks.scoring import get_scorer
 
-__all__ = ["Permutation"]
+__all__ = ["STEP_REPEATS", "Permutation"]
+
+# A sequence model's importance per step takes at most this many shuffles (``per_step``).
+STEP_REPEATS = 2
 
 
-class Permutation:
+def _as_array(permutations: Any) -> NDArray[np.integer] | None:
+    return None if permutations is None else np.asarray(permutations)
+
+
+class Permutation(Sharded):
     """Permutation feature importance (Breiman 2001; Fisher, Rudin & Dominici 2019).
 
     The importance of a feature (or group) is the loss on the data with that feature's
@@ -84,41 +81,31 @@ class Permutation:
     """
 
     name: ClassVar[str] = "permutation"
-    label: ClassVar[str] = "perm"  # its column in tables
-    needs_data: ClassVar[bool] = True
+    label: ClassVar[str] = "perm"
+    unit: ClassVar[str] = "copies"
     uses_labels: ClassVar[bool] = True
+    per_step: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        *,
-        n_repeats: int = 5,
-        random_state: RandomState = None,
-        max_samples: float | int = 1.0,
-        groups: Mapping[str, Sequence[str]] | None = None,
-        cluster_groups: Mapping[str, Sequence[str]] | None = None,
-        permutations: NDArray[np.integer] | None = None,
-        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-        shard_rows: int = DEFAULT_SHARD_ROWS,
-    ) -> None:
-        self.n_repeats = check_positive_int("n_repeats", n_repeats)
-        self.shard_rows = check_positive_int("shard_rows", shard_rows, minimum=2)
-        self.seed = draw_seed(random_state)
-        self.max_samples = check_max_samples(max_samples)
-        self.groups = dict(groups or {})
-        self.cluster_groups = {k: tuple(v) for k, v in (cluster_groups or {}).items()}
-        self.max_batch_bytes = check_positive_int("max_batch_bytes", max_batch_bytes)
-        if permutations is not None:
-            permutations = np.asarray(permutations)
-            if permutations.ndim != 2 or permutations.shape[0] != self.n_repeats:
-                raise InputError(
-                    f"permutations must have shape (n_repeats={self.n_repeats}, n_rows), "
-                    f"got {permutations.shape}"
-                )
-        self.permutations = permutations
+    n_repeats: int = option(5, help="shuffles of each feature", schema=integer())
+    permutations: NDArray[np.integer] | None = option(
+        None, help="explicit row permutations, one per repeat", check=_as_array
+    )
 
-    def n_shards(self, n_rows: int) -> int:
-        """Shards for evaluation data of ``n_rows`` rows (after ``max_samples``)."""
-        return shard_count(sample_size(n_rows, self.max_samples), self.shard_rows)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        given = self.permutations
+        if given is not None and (given.ndim != 2 or given.shape[0] != self.n_repeats):
+            raise InputError(
+                f"permutations must have shape (n_repeats={self.n_repeats}, n_rows), "
+                f"got {given.shape}"
+            )
+
+    def for_step_profile(self, n_rows: int) -> Permutation:
+        """Fewer rows and repeats: ``n_rows`` windows, at most ``STEP_REPEATS`` shuffles."""
+        return dataclasses.replace(
+            self, groups={}, cluster_groups={}, max_samples=n_rows,
+            n_repeats=min(self.n_repeats, STEP_REPEATS),
+        )  # fmt: skip
 
     def seconds(self, n_rows: int, n_features: int, rows_per_s: float) -> float:
         """Rough seconds of its work at ``rows_per_s`` model rows per second (for packing):
@@ -126,36 +113,17 @@ class Permutation:
         rows = sample_size(n_rows, self.max_samples)
         return rows * (n_features * self.n_repeats + 1) / rows_per_s
 
-    def compute(
-        self,
-        model: Model,
-        data: EvalData,
-        *,
-        scoring: str = "auto",
-        progress: ProgressFn | None = None,
-    ) -> Importance:
-        """Permutation importance of every feature or group.
-
-        Returns
-        -------
-        Importance
-            ``repeats`` has shape (n_rows_of_result, n_repeats): loss increase per shuffle.
-        """
-        return compute_in_shards(self, model, data, scoring=scoring, progress=progress)
-
-    def compute_shard(
-        self,
-        model: Model,
-        data: EvalData,
-        *,
-        shard: int,
-        scoring: str = "auto",
-        progress: ProgressFn | None = None,
-    ) -> ShardPart:
+    def measure_shard(self, run: Run, shard: int) -> ShardPart:
         """The losses of one shard of rows, intact and with each feature shuffled."""
-        start = time.perf_counter()
+        model, data, scoring, progress, start = (
+            run.model,
+            run.data,
+            run.scoring,
+            run.progress,
+            run.started,
+        )
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
-        clusters = cluster_rows(data.feature_names, self.cluster_groups)
+        clusters = self._cluster_rows(data.feature_names)
         sample = dataclasses.replace(sample, rows=sample.rows + clusters)
         part = shard_rows_of(sample, shard=shard, shard_rows=self.shard_rows, seed=self.seed)
         X, y, weight, n_shards = part.X, part.y, part.weight, part.n_shards
@@ -205,39 +173,17 @@ class Permutation:
         losses = combine_losses(parts)
         meta = parts[0].meta
         repeats = losses["shuffled"] - losses["base"][0]
-        n_clusters = int(meta.get("cluster_rows", 0))
-        n_rows = repeats.shape[0] - n_clusters
         diagnostics = {k: meta[k] for k in ("partners", "clusters") if k in meta}
         mean = repeats.mean(axis=1)
         low, high = t_interval(mean, repeats)
-        if n_clusters:
-            diagnostics["cluster_importance"] = cluster_importance(
-                meta, n_rows, mean=mean, std=repeats.std(axis=1), low=low, high=high
-            )
-        repeats, mean, low, high = repeats[:n_rows], mean[:n_rows], low[:n_rows], high[:n_rows]
-        return Importance(
-            method=self.name,
-            features=tuple(meta["features"][:n_rows]),
-            mean=mean,
-            std=repeats.std(axis=1),
-            ci_low=low,
-            ci_high=high,
-            repeats=repeats,
-            groups={k: tuple(meta["groups"][k]) for k in meta["features"][:n_rows]},
-            settings=settings_of(
-                n_repeats=self.n_repeats,
-                seed=self.seed,
-                max_samples=self.max_samples,
-                n_rows=meta["n_rows"],
-                groups=self.groups,
-                cluster_groups=self.cluster_groups,
-                scoring=meta["scoring"],
-                explicit_permutations=self.permutations is not None,
-                shard_rows=self.shard_rows,
-                n_shards=parts[0].n_shards,
+        return self._combined(
+            parts,
+            (mean, repeats.std(axis=1), low, high, repeats),
+            settings={
+                "n_repeats": self.n_repeats,
+                "explicit_permutations": self.permutations is not None,
                 **self._settings(),
-            ),
-            seconds=sum(float(p.meta["seconds"]) for p in parts),
+            },
             diagnostics=diagnostics,
         )
 
@@ -248,6 +194,10 @@ class Permutation:
         meta: one set of permutations shared by every feature (as scikit-learn does)."""
         permutations = self._permutations(len(part.X), part.rng)
         return [permutations] * len(sample.rows), {}
+
+    def _cluster_rows(self, feature_names: Sequence[str]) -> list[FeatureRow]:
+        """Rows computed beside the features: each cluster shuffled as one group."""
+        return cluster_rows(feature_names, self.cluster_groups)
 
     def _settings(self) -> dict[str, Any]:
         """Settings a variant adds to the result's."""

@@ -2,39 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.data import EvalData
 from importance_tasks.errors import UnsupportedModelError
 from importance_tasks.methods._common import (
-    DEFAULT_MAX_BATCH_BYTES,
     FeatureRow,
-    ProgressFn,
-    RandomState,
-    check_choice,
-    check_max_samples,
-    check_positive_int,
-    cluster_importance,
     cluster_rows,
     draw_sample,
-    draw_seed,
     perturbed_outputs,
     sample_size,
-    settings_of,
 )
+from importance_tasks.methods.base import Run, integer, option
 from importance_tasks.methods.shards import (
-    DEFAULT_SHARD_ROWS,
+    Sharded,
     ShardPart,
     check_mean_loss,
     combine_losses,
-    compute_in_shards,
     row_weight,
-    shard_count,
     shard_rows_of,
 )
 from importance_tasks.model import Model
@@ -49,7 +39,7 @@ Mode = Literal["occlusion", "onehot"]
 MODES: tuple[str, ...] = get_args(Mode)
 
 
-class Probe:
+class Probe(Sharded):
     """Set one feature (or group) to a baseline and measure what changes.
 
     ``mode="occlusion"`` (default, Zeiler & Fergus 2014 applied to tabular data): on the
@@ -89,66 +79,46 @@ class Probe:
     """
 
     name: ClassVar[str] = "probe"
-    label: ClassVar[str] = "probe"  # its column in tables
-    needs_data: ClassVar[bool] = True
+    label: ClassVar[str] = "probe"
+    unit: ClassVar[str] = "copies"
     uses_labels: ClassVar[bool] = True
+    per_step: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        *,
-        mode: Mode = "occlusion",
-        baseline: Baseline = "mean",
-        n_bootstrap: int = 50,
-        random_state: RandomState = None,
-        max_samples: float | int = 1.0,
-        groups: Mapping[str, Sequence[str]] | None = None,
-        cluster_groups: Mapping[str, Sequence[str]] | None = None,
-        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-        shard_rows: int = DEFAULT_SHARD_ROWS,
-    ) -> None:
-        self.mode = check_choice("mode", mode, MODES)
-        self.shard_rows = check_positive_int("shard_rows", shard_rows, minimum=2)
-        self.baseline = check_choice("baseline", baseline, BASELINES)
-        self.n_bootstrap = check_positive_int("n_bootstrap", n_bootstrap)
-        self.seed = draw_seed(random_state)
-        self.max_samples = check_max_samples(max_samples)
-        self.groups = dict(groups or {})
-        self.cluster_groups = {k: tuple(v) for k, v in (cluster_groups or {}).items()}
-        self.max_batch_bytes = check_positive_int("max_batch_bytes", max_batch_bytes)
+    mode: Mode = option(
+        "occlusion",
+        help="occlusion (real rows) or onehot (the literal probe, for comparison only)",
+        schema={"type": "string", "enum": list(MODES)},
+    )
+    baseline: Baseline = option(
+        "mean",
+        help="the value a probed feature is set to, per column",
+        schema={"type": "string", "enum": list(BASELINES)},
+    )
+    n_bootstrap: int = option(
+        50, help="row resamples for the spread of occlusion importance", schema=integer()
+    )
 
     def n_shards(self, n_rows: int) -> int:
-        """Shards for evaluation data of ``n_rows`` rows (after ``max_samples``)."""
-        if self.mode == "onehot":
-            return 1
-        return shard_count(sample_size(n_rows, self.max_samples), self.shard_rows)
+        return 1 if self.mode == "onehot" else super().n_shards(n_rows)
+
+    def for_step_profile(self, n_rows: int) -> Probe:
+        """``n_rows`` windows, each cell a feature."""
+        return dataclasses.replace(self, groups={}, cluster_groups={}, max_samples=n_rows)
 
     def seconds(self, n_rows: int, n_features: int, rows_per_s: float) -> float:
         """Rough seconds of its work at ``rows_per_s`` model rows per second (for packing):
         one copy of the rows per feature, and the rows themselves."""
         return sample_size(n_rows, self.max_samples) * (n_features + 1) / rows_per_s
 
-    def compute(
-        self,
-        model: Model,
-        data: EvalData,
-        *,
-        scoring: str = "auto",
-        progress: ProgressFn | None = None,
-    ) -> Importance:
-        """Occlusion (or one-hot probe) importance of every feature or group."""
-        return compute_in_shards(self, model, data, scoring=scoring, progress=progress)
-
-    def compute_shard(
-        self,
-        model: Model,
-        data: EvalData,
-        *,
-        shard: int,
-        scoring: str = "auto",
-        progress: ProgressFn | None = None,
-    ) -> ShardPart:
+    def measure_shard(self, run: Run, shard: int) -> ShardPart:
         """One shard's losses: intact, each feature occluded, and per bootstrap resample."""
-        start = time.perf_counter()
+        model, data, scoring, progress, start = (
+            run.model,
+            run.data,
+            run.scoring,
+            run.progress,
+            run.started,
+        )
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
         clusters = (
             [] if self.mode == "onehot" else cluster_rows(data.feature_names, self.cluster_groups)
@@ -226,7 +196,6 @@ class Probe:
     def combine(self, parts: Sequence[ShardPart]) -> Importance:
         """The importance over all rows from the parts of every shard."""
         losses = combine_losses(parts)
-        meta = parts[0].meta
         repeats: NDArray[np.float64] | None
         if self.mode == "onehot":
             mean, repeats = losses["onehot"], None
@@ -237,39 +206,15 @@ class Probe:
             repeats = losses["occluded_boot"] - losses["base_boot"]
             std = repeats.std(axis=1, ddof=1) if self.n_bootstrap > 1 else np.zeros_like(mean)
             low, high = np.percentile(repeats, [2.5, 97.5], axis=1)
-        n_rows = len(meta["features"]) - int(meta.get("cluster_rows", 0))
-        diagnostics = {}
-        if n_rows < len(meta["features"]):
-            diagnostics["cluster_importance"] = cluster_importance(
-                meta, n_rows, mean=mean, std=std, low=low, high=high
-            )
-        if repeats is not None:
-            repeats = repeats[:n_rows]
-        mean, std, low, high = mean[:n_rows], std[:n_rows], low[:n_rows], high[:n_rows]
-        return Importance(
-            method=self.name,
-            features=tuple(meta["features"][:n_rows]),
-            mean=mean,
-            std=std,
-            ci_low=low,
-            ci_high=high,
-            repeats=repeats,
-            groups={k: tuple(meta["groups"][k]) for k in meta["features"][:n_rows]},
-            settings=settings_of(
-                mode=self.mode,
-                baseline=self.baseline,
-                n_bootstrap=self.n_bootstrap,
-                seed=self.seed,
-                max_samples=self.max_samples,
-                n_rows=meta["n_rows"],
-                groups=self.groups,
-                cluster_groups=self.cluster_groups,
-                scoring=meta["scoring"],
-                shard_rows=self.shard_rows,
-                n_shards=parts[0].n_shards,
-            ),
-            seconds=sum(float(p.meta["seconds"]) for p in parts),
-            diagnostics=diagnostics,
+        return self._combined(
+            parts,
+            (mean, std, low, high, repeats),
+            settings={
+                "mode": self.mode,
+                "baseline": self.baseline,
+                "n_bootstrap": self.n_bootstrap,
+            },
+            diagnostics={},
         )
 
     @staticmethod

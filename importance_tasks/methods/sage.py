@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.data import EvalData
-from importance_tasks.errors import InputError
 from importance_tasks.methods._common import (
     Z_95,
     ProgressFn,
-    RandomState,
-    check_max_samples,
-    check_positive_int,
     draw_sample,
-    draw_seed,
     make_result,
     settings_of,
 )
 from importance_tasks.methods._work import (
-    check_budget,
     guard_status,
     multiply_adds_in,
     passed,
     state_cost,
+    time_guard,
 )
+from importance_tasks.methods.base import Run, Seeded, integer, option, rows_option
 from importance_tasks.methods.walks import Walks
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
@@ -55,7 +48,7 @@ WORK_S, WORK_S_PER_PLAYER, MAX_WORK_S = 8.0, 0.25, 100.0
 Array = NDArray[np.float64]
 
 
-class Sage:
+class Sage(Seeded):
     """Global Shapley values of the model's loss, with their standard errors.
 
     SAGE's permutation estimator as the ``sage-importance`` package (by SAGE's authors)
@@ -91,30 +84,23 @@ class Sage:
     """
 
     name: ClassVar[str] = "sage"
-    label: ClassVar[str] = "sage"  # its column in tables
-    needs_data: ClassVar[bool] = True
+    label: ClassVar[str] = "sage"
+    unit: ClassVar[str] = "orderings"
     uses_labels: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        *,
-        n_background: int = 64,
-        max_samples: float | int = 1.0,
-        thresh: float = 0.05,
-        n_permutations: int = 0,
-        time_budget_s: float = 0.0,
-        random_state: RandomState = None,
-        groups: Mapping[str, Sequence[str]] | None = None,
-    ) -> None:
-        self.n_background = check_positive_int("n_background", n_background)
-        self.max_samples = check_max_samples(max_samples)
-        if not 0 < thresh < 1:
-            raise InputError(f"thresh must be in (0, 1), got {thresh}")
-        self.thresh = float(thresh)
-        self.n_permutations = check_positive_int("n_permutations", n_permutations, minimum=0)
-        self.time_budget_s = check_budget(time_budget_s)
-        self.seed = draw_seed(random_state)
-        self.groups = dict(groups or {})
+    n_background: int = option(64, help="background rows of each chunk", schema=integer())
+    max_samples: float | int = rows_option(1.0, help="rows the orderings' rows are drawn from")
+    thresh: float = option(
+        0.05,
+        help="convergence: the largest standard error below this share of the values' range",
+        schema={"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+    )
+    n_permutations: int = option(
+        0,
+        help="a fixed number of orderings instead of converging (0: converge)",
+        schema=integer(0),
+    )
+    time_budget_s: float = time_guard()
 
     @staticmethod
     def typical_seconds(n_units: int) -> float:
@@ -140,22 +126,15 @@ class Sage:
         chunks = int(multiply_adds_in(seconds) // (per_ordering * CHUNK))
         return CHUNK * max(MIN_CHUNKS, chunks)
 
-    def compute(
-        self,
-        model: Model,
-        data: EvalData,
-        *,
-        scoring: str = "auto",
-        progress: ProgressFn | None = None,
-    ) -> Importance:
+    def measure(self, run: Run) -> Importance:
         from sage import utils
 
-        start = time.perf_counter()
+        model, data, progress, start = run.model, run.data, run.progress, run.started
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
         rows, rng, X, y = sample.rows, sample.rng, sample.X, sample.y
         background = data.X[rng.choice(data.n_rows, min(self.n_background, data.n_rows), False)]
         output = model.predict(X)
-        task = get_scorer(scoring, output=output, y=y).task
+        task = get_scorer(run.scoring, output=output, y=y).task
         classify = task == "classification"
         loss = utils.get_loss("cross entropy" if classify else "mse", reduction="none")
         target = y.astype(np.int64) if classify else y.astype(np.float64)

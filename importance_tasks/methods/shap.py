@@ -3,35 +3,28 @@ aggregated to a global ranking."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.data import EvalData
 from importance_tasks.methods._common import (
-    ProgressFn,
-    RandomState,
     attribution_result,
-    check_choice,
-    check_max_samples,
-    check_positive_int,
     draw_sample,
-    draw_seed,
     output_selection,
     sample_size,
     settings_of,
 )
 from importance_tasks.methods._work import (
-    check_budget,
     evaluation_cost,
     guard_status,
     multiply_adds_in,
     passed,
     state_cost,
+    time_guard,
 )
+from importance_tasks.methods.base import Run, Seeded, integer, option, rows_option
 from importance_tasks.methods.permutation_shap import PermutationShap
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
@@ -55,7 +48,7 @@ MIN_ROWS = 32
 CHUNK_ROWS = 8  # rows per progress step and guard check
 
 
-class Shap:
+class Shap(Seeded):
     """Mean |SHAP value| per feature (Lundberg & Lee 2017), with spread over rows.
 
     The values of shap's ``Permutation`` explainer with an ``Independent`` masker over a
@@ -89,28 +82,27 @@ class Shap:
     """
 
     name: ClassVar[str] = "shap"
-    label: ClassVar[str] = "shap"  # its column in tables
-    needs_data: ClassVar[bool] = True
-    uses_labels: ClassVar[bool] = False
+    label: ClassVar[str] = "shap"
+    unit: ClassVar[str] = "rows"
 
-    def __init__(
-        self,
-        *,
-        algorithm: Algorithm = "auto",
-        n_background: int = 100,
-        max_samples: float | int | None = None,
-        max_evals: int = 0,
-        time_budget_s: float = 0.0,
-        random_state: RandomState = None,
-        groups: Mapping[str, Sequence[str]] | None = None,
-    ) -> None:
-        self.algorithm = check_choice("algorithm", algorithm, ALGORITHMS)
-        self.n_background = check_positive_int("n_background", n_background)
-        self.max_samples = None if max_samples is None else check_max_samples(max_samples)
-        self.max_evals = check_positive_int("max_evals", max_evals, minimum=0)
-        self.time_budget_s = check_budget(time_budget_s)
-        self.seed = draw_seed(random_state)
-        self.groups = dict(groups or {})
+    algorithm: Algorithm = option(
+        "auto",
+        help="auto (exact for at most 8 features, else permutation), permutation or exact",
+        schema={"type": "string", "enum": list(ALGORITHMS)},
+    )
+    n_background: int = option(
+        100, help="background rows that absent features are drawn from", schema=integer()
+    )
+    max_samples: float | int | None = rows_option(
+        None, help="rows explained (empty: sized from the model's cost)"
+    )
+    max_evals: int = option(
+        0,
+        help="model evaluations per row of the permutation explainer (0: sized from the "
+        "model's cost)",
+        schema=integer(0),
+    )
+    time_budget_s: float = time_guard()
 
     @staticmethod
     def typical_seconds(n_features: int) -> float:
@@ -149,15 +141,8 @@ class Shap:
             rows = int(np.clip(budget // cost, 2, min(MAX_ROWS, n_rows)))
         return algorithm, rows, per_row
 
-    def compute(
-        self,
-        model: Model,
-        data: EvalData,
-        *,
-        scoring: str = "auto",
-        progress: ProgressFn | None = None,
-    ) -> Importance:
-        start = time.perf_counter()
+    def measure(self, run: Run) -> Importance:
+        model, data, progress, start = run.model, run.data, run.progress, run.started
         algorithm, n_rows, max_evals = self.work(model, data.n_rows, data.X.shape[1])
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=n_rows)
         X, y, rng = sample.X, sample.y, sample.rng

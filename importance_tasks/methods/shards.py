@@ -16,28 +16,38 @@ roc_auc are not, and more than one shard with them is refused.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from importance_tasks.data import EvalData
 from importance_tasks.errors import InputError
-from importance_tasks.methods._common import ProgressFn, Sample
+from importance_tasks.methods._common import (
+    DEFAULT_MAX_BATCH_BYTES,
+    ProgressFn,
+    Sample,
+    cluster_importance,
+    sample_size,
+    settings_of,
+)
+from importance_tasks.methods.base import Run, Seeded, integer, option, rows_option
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
 from importance_tasks.scoring import Scorer
+
+Array = NDArray[np.float64]
 
 __all__ = [
     "DEFAULT_SHARD_ROWS",
     "ShardPart",
     "ShardRows",
-    "Shardable",
+    "Sharded",
     "check_mean_loss",
     "combine_losses",
-    "compute_in_shards",
     "row_weight",
     "shard_bounds",
     "shard_count",
@@ -84,11 +94,40 @@ def shard_rows_of(sample: Sample, *, shard: int, shard_rows: int, seed: int) -> 
     )
 
 
-@runtime_checkable
-class Shardable(Protocol):
-    """A method that computes row shards apart and combines them (permutation, probe)."""
+def _clusters(clusters: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[str, ...]]:
+    return {str(k): tuple(v) for k, v in (clusters or {}).items()}
 
-    def n_shards(self, n_rows: int) -> int: ...
+
+class Sharded(Seeded):
+    """A method built from means of a loss over rows (permutation, probe): its rows computed
+    in shards, each apart (``compute_shard``, in this process or a task of its own), combined
+    by ``combine``: ``measure`` is every shard here, combined."""
+
+    max_samples: float | int = rows_option(1.0, help="rows used, drawn once")
+    cluster_groups: Mapping[str, Sequence[str]] = option(
+        default_factory=dict,
+        help="clusters of dependent columns, each also perturbed as one group beside them",
+        check=_clusters,
+        from_analysis=True,
+    )
+    max_batch_bytes: int = option(
+        DEFAULT_MAX_BATCH_BYTES,
+        help="memory for the stacked copies fed to one forward call",
+        schema=integer(),
+    )
+    shard_rows: int = option(
+        DEFAULT_SHARD_ROWS,
+        help="rows per shard: larger data is split into shards computed as parallel tasks",
+        schema=integer(2),
+    )
+
+    def n_shards(self, n_rows: int) -> int:
+        """Shards for evaluation data of ``n_rows`` rows (after ``max_samples``)."""
+        return shard_count(sample_size(n_rows, self.max_samples), self.shard_rows)
+
+    def measure(self, run: Run) -> Importance:
+        parts = [self.measure_shard(run, k) for k in range(self.n_shards(run.data.n_rows))]
+        return self.combine(parts)
 
     def compute_shard(
         self,
@@ -98,25 +137,60 @@ class Shardable(Protocol):
         shard: int,
         scoring: str = "auto",
         progress: ProgressFn | None = None,
-    ) -> ShardPart: ...
+    ) -> ShardPart:
+        """One shard's losses (the ``shard``-th of ``n_shards``), in a task of its own."""
+        return self.measure_shard(Run(model, data, scoring, progress, time.perf_counter()), shard)
 
-    def combine(self, parts: Sequence[ShardPart]) -> Importance: ...
+    def _combined(
+        self,
+        parts: Sequence[ShardPart],
+        estimate: tuple[Array, Array, Array, Array, Array | None],
+        *,
+        settings: Mapping[str, Any],
+        diagnostics: Mapping[str, Any],
+    ) -> Importance:
+        """The result from the combined ``estimate`` (mean, std, 95% interval, repeats or
+        None) of every row of the parts: the features', then the clusters' (reported in
+        ``diagnostics["cluster_importance"]``)."""
+        meta = parts[0].meta
+        mean, std, low, high, repeats = estimate
+        n_rows = len(meta["features"]) - int(meta.get("cluster_rows", 0))
+        diagnostics = dict(diagnostics)
+        if n_rows < len(meta["features"]):
+            diagnostics["cluster_importance"] = cluster_importance(
+                meta, n_rows, mean=mean, std=std, low=low, high=high
+            )
+        return Importance(
+            method=self.name,
+            features=tuple(meta["features"][:n_rows]),
+            mean=mean[:n_rows],
+            std=std[:n_rows],
+            ci_low=low[:n_rows],
+            ci_high=high[:n_rows],
+            repeats=None if repeats is None else repeats[:n_rows],
+            groups={k: tuple(meta["groups"][k]) for k in meta["features"][:n_rows]},
+            settings=settings_of(
+                seed=self.seed,
+                max_samples=self.max_samples,
+                n_rows=meta["n_rows"],
+                groups=self.groups,
+                cluster_groups=self.cluster_groups,
+                scoring=meta["scoring"],
+                shard_rows=self.shard_rows,
+                n_shards=parts[0].n_shards,
+                **settings,
+            ),
+            seconds=sum(float(p.meta["seconds"]) for p in parts),
+            diagnostics=diagnostics,
+        )
 
+    def measure_shard(self, run: Run, shard: int) -> ShardPart:
+        """The method on one shard of rows (what ``compute_shard`` runs)."""
+        raise NotImplementedError
 
-def compute_in_shards(
-    method: Shardable,
-    model: Model,
-    data: EvalData,
-    *,
-    scoring: str,
-    progress: ProgressFn | None,
-) -> Importance:
-    """Every shard in this process, combined: what ``compute`` returns."""
-    parts = [
-        method.compute_shard(model, data, shard=k, scoring=scoring, progress=progress)
-        for k in range(method.n_shards(data.n_rows))
-    ]
-    return method.combine(parts)
+    def combine(self, parts: Sequence[ShardPart]) -> Importance:
+        """The importance over all rows from the parts of every shard."""
+        raise NotImplementedError
 
 
 def check_mean_loss(scorer: Scorer, n_shards: int) -> None:

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.data import EvalData
 from importance_tasks.errors import InputError, UnsupportedModelError
-from importance_tasks.methods._common import (
-    ProgressFn,
-    check_choice,
-    make_result,
-    resolve_groups,
-    settings_of,
-)
-from importance_tasks.model import Model
+from importance_tasks.methods._common import make_result, resolve_groups, settings_of
+from importance_tasks.methods.base import ImportanceMethod, Run, option
 from importance_tasks.result import Importance
 
 __all__ = ["Weights", "dense_kernels"]
@@ -38,7 +29,7 @@ _PASS_THROUGH = {
 }
 
 
-class Weights:
+class Weights(ImportanceMethod):
     """Connection-weight importance; needs a Keras model that is a chain of Dense layers.
 
     ``kind="first_layer"``: sum over hidden units of |first-layer weight|, the answer people
@@ -63,31 +54,25 @@ class Weights:
     """
 
     name: ClassVar[str] = "weights"
-    label: ClassVar[str] = "weights"  # its column in tables
+    label: ClassVar[str] = "weights"
+    unit: ClassVar[str] = "layers"
     needs_data: ClassVar[bool] = False
-    uses_labels: ClassVar[bool] = False
+    in_consensus: ClassVar[bool] = False
 
-    def __init__(
-        self, *, kind: Kind = "olden", groups: Mapping[str, Sequence[str]] | None = None
-    ) -> None:
-        self.kind = check_choice("kind", kind, KINDS)
-        self.groups = dict(groups or {})
+    kind: Kind = option(
+        "olden",
+        help="olden (default), garson, or first_layer (the naive answer, a baseline)",
+        schema={"type": "string", "enum": list(KINDS)},
+    )
 
     def seconds(self, n_rows: int, n_features: int, rows_per_s: float) -> float:
         """No model evaluations: read from the weights."""
         return 0.0
 
-    def compute(
-        self,
-        model: Model,
-        data: EvalData,
-        *,
-        scoring: str = "auto",
-        progress: ProgressFn | None = None,
-    ) -> Importance:
+    def measure(self, run: Run) -> Importance:
         """Weight-based importance of every feature or group (``data`` gives only the names)."""
-        start = time.perf_counter()
-        kernels = dense_kernels(getattr(model, "keras_model", None))
+        data = run.data
+        kernels = dense_kernels(getattr(run.model, "keras_model", None))
         if kernels[0].shape[0] != len(data.feature_names):
             raise InputError(
                 f"the first Dense layer takes {kernels[0].shape[0]} inputs but the data has "
@@ -102,7 +87,7 @@ class Weights:
             mean=mean,
             std=np.zeros_like(mean),
             settings=settings_of(kind=self.kind, groups=self.groups, n_layers=len(kernels)),
-            started=start,
+            started=run.started,
         )
 
 

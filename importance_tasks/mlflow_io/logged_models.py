@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from importance_tasks.methods import Permutation
 from importance_tasks.mlflow_io import contract
 from importance_tasks.mlflow_io.contract import VersionTag
 from importance_tasks.mlflow_io.registry import model_id_of
@@ -17,7 +18,7 @@ __all__ = ["versions_by_importance"]
 
 
 def versions_by_importance(
-    client: MlflowClient, name: str, feature: str, *, method: str = "permutation"
+    client: MlflowClient, name: str, feature: str, *, method: str = Permutation.name
 ) -> list[tuple[str, float]]:
     """The versions of ``name`` with a complete analysis, by ``method``'s importance of
     ``feature`` on the evaluation data (highest first): ``search_logged_models`` over the

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from importance_tasks.dependence import Dependence
+from importance_tasks.methods import ConditionalPermutation, Permutation
 from importance_tasks.ranking.comparison import Comparison
 from importance_tasks.ranking.ranks import Agreement, Consensus
 from importance_tasks.report.png_figure import png_figure
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 esc = html.escape
-MARGINAL, CONDITIONAL = "permutation", "conditional_permutation"
+MARGINAL, CONDITIONAL = Permutation.name, ConditionalPermutation.name
 
 
 def dependence_map_png(found: Dependence, *, max_labels: int = 60) -> bytes:

@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any
 
 from importance_tasks.errors import InputError
-from importance_tasks.methods.shards import Shardable, ShardPart
+from importance_tasks.methods.shards import Sharded, ShardPart
 from importance_tasks.mlflow_io import contract
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import connect
@@ -108,7 +108,7 @@ def _combine_shards(plan: Plan, run: AnalysisRun, method: str) -> None:
 
 
 def _combined(
-    run: AnalysisRun, method: Shardable, name: str, count: int, *, randomized: bool
+    run: AnalysisRun, method: Sharded, name: str, count: int, *, randomized: bool
 ) -> Importance:
     records = [run.part(name, k, randomized=randomized) for k in range(count)]
     missing = [k for k, r in enumerate(records) if r is None]

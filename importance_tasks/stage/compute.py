@@ -155,10 +155,10 @@ def _compute_shard(
         scoring=config.scoring_for(None),
         progress=LogProgress(log.info, f"{job.method} shard {job.shard}"),
     )
-    if job.shard == 0 and not job.randomized and stepped(job.method, model):
+    if job.shard == 0 and not job.randomized and stepped(method, model):
         # A sequence model's profile per step: computed once, by the first shard, on a
         # sample of every window; ``aggregate`` hands it to the combined result.
-        profile, used = step_profile(job.method, config, model, data)
+        profile, used = step_profile(method, model, data, scoring=config.scoring_for(None))
         part = dataclasses.replace(
             part, meta={**part.meta, "by_step": profile, "by_step_settings": used}
         )

@@ -24,8 +24,8 @@ from typing import Any
 
 from importance_tasks.effects.steps import EFFECT_ROWS, INTERACTION_ROWS
 from importance_tasks.methods import make_method
-from importance_tasks.methods.integrated_gradients import GRADIENT_COST
-from importance_tasks.runner import STEP_METHODS, STEP_REPEATS, STEP_ROWS
+from importance_tasks.methods.base import STEP_ROWS
+from importance_tasks.methods.shards import Sharded
 from importance_tasks.stage.plan import STEPS_JOB, Job, Plan
 
 __all__ = ["METHOD_OVERHEAD_S", "STARTUP_S", "ComputeTask", "estimated_seconds", "pack"]
@@ -73,13 +73,15 @@ def estimated_seconds(plan: Plan, job: Job) -> float:
     budget = getattr(method, "time_budget_s", 0.0)
     if budget:
         seconds = min(seconds, budget)
-    if job.shard is not None:
-        n_shards = method.n_shards(n_rows)  # type: ignore[attr-defined]
-        seconds /= n_shards
+    if isinstance(method, Sharded) and job.shard is not None:
+        seconds /= method.n_shards(n_rows)
     elif config.sanity_check:
         seconds *= 2  # the method again on the randomised copy
-    if plan.window_steps and job.method in STEP_METHODS and job.shard in (None, 0):
-        seconds += _step_profile_evaluations(job.method, method, n_rows, n_columns) / rate
+    if plan.window_steps and method.per_step and job.shard in (None, 0):
+        # A sequence model's profile per step (``runner.step_profile``): the method's lighter
+        # copy on a sample of windows, each cell a feature.
+        rows = min(n_rows, STEP_ROWS)
+        seconds += method.for_step_profile(rows).seconds(rows, n_columns, rate)
     return METHOD_OVERHEAD_S + seconds
 
 
@@ -91,18 +93,6 @@ def _steps_evaluations(plan: Plan) -> float:
     rows = min(plan.n_rows, EFFECT_ROWS)
     curves = config.effect_top * rows * (2 + 11) + rows if config.effects else 0
     return n * n * (top + top * (top - 1) / 2) + curves
-
-
-def _step_profile_evaluations(name: str, method: Any, n_rows: int, n_cells: int) -> float:
-    """A sequence model's profile per step (``runner.step_profile``): the method on a sample
-    of windows with each cell a feature; computed by the job in one piece or the first
-    shard."""
-    rows = min(n_rows, STEP_ROWS)
-    if name == "permutation":
-        return rows * (n_cells * min(method.n_repeats, STEP_REPEATS) + 1)
-    if name == "probe":
-        return rows * (n_cells + 1)
-    return float(rows * method.n_steps * GRADIENT_COST)  # integrated gradients
 
 
 def pack(

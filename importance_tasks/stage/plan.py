@@ -24,7 +24,7 @@ from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig
 from importance_tasks.errors import DataError, InputError, unanalysable_status
 from importance_tasks.evaluable import constant_features
 from importance_tasks.methods import make_method
-from importance_tasks.methods.shards import Shardable
+from importance_tasks.methods.shards import Sharded
 from importance_tasks.mlflow_io import contract
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import access, connect, package_versions
@@ -332,10 +332,10 @@ def forward_rows_per_s(model: Model, X: NDArray[np.float32]) -> float:
     return round(len(batch) / max(time.perf_counter() - start, 1e-9), 1)
 
 
-def shardable(config: AnalysisConfig, method: str) -> Shardable | None:
+def shardable(config: AnalysisConfig, method: str) -> Sharded | None:
     """The method, when it works in row shards."""
     instance = make_method(method, **config.options_for(method))
-    return instance if isinstance(instance, Shardable) else None
+    return instance if isinstance(instance, Sharded) else None
 
 
 def n_shards(plan: Plan, method: str) -> int:

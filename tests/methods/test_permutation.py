@@ -203,9 +203,10 @@ def test_interval_contains_mean_and_uses_repeats(friedman):
 @pytest.mark.parametrize(
     "options,message",
     [
-        ({"n_repeats": 0}, "n_repeats must be an integer >= 1"),
-        ({"max_samples": 1.5}, "max_samples as a fraction must be in (0, 1]"),
-        ({"max_samples": 1}, "max_samples as a row count must be >= 2"),
+        ({"n_repeats": 0}, "n_repeats=0 is not allowed; it must be an integer >= 1"),
+        ({"max_samples": 1.5}, "max_samples above 1 is a count of rows, got 1.5"),
+        ({"max_samples": 0}, "max_samples=0 is not allowed; it must be a number > 0"),
+        ({"permutations": [[0, 1]]}, "permutations must have shape (n_repeats=5, n_rows)"),
         ({"random_state": -1}, "random_state must be >= 0"),
         ({"random_state": "x"}, "random_state must be an int"),
     ],

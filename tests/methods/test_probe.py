@@ -75,7 +75,7 @@ def test_classification_with_accuracy(three_classes):
     [
         ({"mode": "sweep"}, "mode='sweep' is not allowed"),
         ({"baseline": "max"}, "baseline='max'"),
-        ({"n_bootstrap": 0}, "n_bootstrap must be"),
+        ({"n_bootstrap": 0}, "n_bootstrap=0 is not allowed"),
     ],
 )
 def test_options_are_validated(options, message):
