@@ -44,20 +44,33 @@ from importance_tasks.setting_schema import Setting, declare, declared, plain
 from importance_tasks.windows import Windowing
 
 __all__ = [
-    "DEFAULT_EXPERIMENT",
     "DEFAULT_METHODS",
     "AnalysisConfig",
     "settings",
 ]
 
-# The MLflow experiment of the analysis runs, unless one is given.
-DEFAULT_EXPERIMENT = "importance"
-# Methods kept in the tables but out of the consensus unless consensus_methods names them.
-BASELINE_METHODS = tuple(name for name, cls in REGISTRY.items() if not cls.in_consensus)
-# The methods an analysis's time guard is shared by.
-GUARDED_METHODS = tuple(
-    name for name, cls in REGISTRY.items() if "time_budget_s" in options_of(cls)
-)
+
+def _baselines() -> tuple[str, ...]:
+    """Methods kept in the tables but out of the consensus unless consensus_methods names
+    them."""
+    return tuple(name for name, cls in REGISTRY.items() if not cls.in_consensus)
+
+
+def _guarded() -> tuple[str, ...]:
+    """The methods an analysis's time guard is shared by."""
+    return tuple(name for name, cls in REGISTRY.items() if "time_budget_s" in options_of(cls))
+
+
+def _names(*, nullable: bool = False, at_least: int = 0) -> Any:
+    """The schema of a list of method names (read when the methods are installed)."""
+    return lambda: {
+        "type": ["null", "array"] if nullable else "array",
+        "items": {"type": "string", "enum": list(REGISTRY)},
+        "uniqueItems": True,
+        **({"minItems": at_least} if at_least else {}),
+    }
+
+
 GUARDS = ("time_budget_s",)  # options that guard a method's time, not what it computes
 # Settings in the identity only where not at their defaults, so that earlier runs keep theirs:
 # the analysis steps, the sanity check, the user's word that a long table's rows are in order.
@@ -87,16 +100,11 @@ class AnalysisConfig:
     methods: tuple[str, ...] = declare(
         DEFAULT_METHODS,
         help="importance methods, one parallel task each",
-        schema={
-            "type": "array",
-            "items": {"type": "string", "enum": list(REGISTRY)},
-            "minItems": 1,
-            "uniqueItems": True,
-        },
+        schema=_names(at_least=1),
     )
     method_options: Mapping[str, Mapping[str, Any]] = declare(
         help='each method\'s own options, e.g. {"shap": {"max_evals": 60}}',
-        schema=method_options_schema(),
+        schema=method_options_schema,
         factory=dict,
     )
     seed: int = declare(0, help="random seed", schema={"type": "integer", "minimum": 0})
@@ -156,13 +164,12 @@ class AnalysisConfig:
     )
     consensus_methods: tuple[str, ...] | None = declare(
         None,
-        help="methods whose ranks make the consensus (empty: every method but the baselines "
-        f"{', '.join(BASELINE_METHODS)}, which are not answers); the others stay in the tables",
-        schema={
-            "type": ["null", "array"],
-            "items": {"type": "string", "enum": list(REGISTRY)},
-            "uniqueItems": True,
-        },
+        help=lambda: (
+            "methods whose ranks make the consensus (empty: every method but the "
+            f"baselines {', '.join(_baselines())}, which are not answers); the others stay in the "
+            "tables"
+        ),
+        schema=_names(nullable=True),
     )
     feature_names: tuple[str, ...] | None = declare(
         None,
@@ -242,9 +249,11 @@ class AnalysisConfig:
     )
     time_budget_s: float | None = declare(
         None,
-        help=f"a guard in seconds for {', '.join(GUARDED_METHODS)}, shared by their typical "
-        "work: one that passes its share ends incomplete, out of the consensus; it never "
-        "sizes the work, decided from the model and the data (empty or 0: no guard)",
+        help=lambda: (
+            f"a guard in seconds for {', '.join(_guarded())}, shared by their typical "
+            "work: one that passes its share ends incomplete, out of the consensus; it never "
+            "sizes the work, decided from the model and the data (empty or 0: no guard)"
+        ),
         schema={"type": ["null", "number"], "minimum": 0},
     )
 
@@ -351,7 +360,7 @@ class AnalysisConfig:
         weights baseline)."""
         if self.consensus_methods is not None:
             return tuple(m for m in self.methods if m in self.consensus_methods)
-        return tuple(m for m in self.methods if m not in BASELINE_METHODS)
+        return tuple(m for m in self.methods if m not in _baselines())
 
     def scoring_for(self, output: str | None) -> str:
         """The scoring of one output (its key, or the target of a one-output analysis)."""

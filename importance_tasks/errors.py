@@ -7,6 +7,8 @@ and the same call will fail again (Airflow tasks turn them into ``AirflowFailExc
 
 from __future__ import annotations
 
+from importance_tasks.contract import VersionStatus
+
 __all__ = [
     "AccessDeniedError",
     "DataError",
@@ -101,7 +103,7 @@ def unanalysable_status(exc: BaseException) -> str | None:
     registered: ``needs_data`` (no readable evaluation data, no target, no column names) or
     ``unsupported`` (a model the stage does not take); None for any other error."""
     if isinstance(exc, NeedsDataError):
-        return "needs_data"
+        return VersionStatus.NEEDS_DATA
     if isinstance(exc, (UnsupportedModelError, UnsafeModelError)):
-        return "unsupported"
+        return VersionStatus.UNSUPPORTED
     return None

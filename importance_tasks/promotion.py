@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from importance_tasks.contract import VersionStatus
 from importance_tasks.errors import InputError
 
 __all__ = ["Decision", "decide"]
@@ -92,7 +93,7 @@ def decide(
     if min_ndcg is not None and not 0 <= min_ndcg <= 1:
         raise InputError(f"min_ndcg={min_ndcg!r} is not allowed; it must be in [0, 1]")
     run_id = analysis.get("run_id")
-    if analysis.get("status") != "complete":
+    if analysis.get("status") != VersionStatus.COMPLETE:
         status = analysis.get("status")
         return Decision(str(name), str(version), "skip", (f"analysis status {status!r}",), run_id)
     if analysis.get("tagged") is False:

@@ -9,13 +9,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["STATUSES", "Importance", "rank_descending"]
+from importance_tasks.contract import MethodStatus
 
-# How far a result can be trusted. ``complete``: the work decided ahead was done and is enough;
-# ``incomplete``: its time guard (``time_budget_s``) ended it first; ``insufficient``: the work
-# decided ahead is below what its estimate needs (SHAP on too few rows, SAGE not converged).
-# Only complete results make the consensus.
-STATUSES = ("complete", "incomplete", "insufficient")
+__all__ = ["Importance", "rank_descending"]
 
 
 def rank_descending(values: NDArray[np.float64], *, ties: str = "min") -> NDArray[np.int64]:
@@ -66,8 +62,11 @@ class Importance:
         What was found while computing, not chosen: ``per_class`` importance of a classifier,
         integrated gradients' ``completeness_gap``, ``not_evaluable`` features, the ``sanity``
         verdict.
-    status : {"complete", "incomplete", "insufficient"}, default="complete"
-        See ``STATUSES``.
+    status : contract.MethodStatus, default=complete
+        How far the result can be trusted (``contract.MethodStatus``): complete, the work
+        decided ahead was done and is enough; incomplete, its time guard (``time_budget_s``)
+        ended it first; insufficient, the work decided ahead is below what its estimate needs
+        (SHAP on too few rows, SAGE not converged). Only complete results make the consensus.
     status_reason : str, default=""
         Why the status is not ``complete``.
     """
@@ -83,12 +82,12 @@ class Importance:
     settings: Mapping[str, Any]
     seconds: float
     diagnostics: Mapping[str, Any] = field(default_factory=dict)
-    status: str = "complete"
+    status: str = MethodStatus.COMPLETE
     status_reason: str = ""
 
     def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"Importance.status={self.status!r}; one of {list(STATUSES)}")
+        if self.status not in set(MethodStatus):
+            raise ValueError(f"Importance.status={self.status!r}; one of {list(MethodStatus)}")
         n = len(self.features)
         for name in ("mean", "std", "ci_low", "ci_high"):
             values = np.asarray(getattr(self, name), dtype=np.float64)
@@ -143,7 +142,7 @@ class Importance:
             settings=dict(record["settings"]),
             seconds=float(record["seconds"]),
             diagnostics=dict(record.get("diagnostics", {})),
-            status=record.get("status", "complete"),
+            status=record.get("status", MethodStatus.COMPLETE),
             status_reason=record.get("status_reason", ""),
         )
 

@@ -126,16 +126,18 @@ def _range(schema: Mapping[str, Any]) -> str:
 def declare(
     default: Any = dataclasses.MISSING,
     *,
-    help: str,
-    schema: Mapping[str, Any],
+    help: str | Callable[[], str],
+    schema: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
     option_of: tuple[str, ...] = (),
     check: Callable[[Any], Any] | None = None,
     factory: Any = dataclasses.MISSING,
 ) -> Any:
     """A dataclass field declaring a setting: its default, help, JSON schema, the methods
     whose option of the same name it sets (a shortcut) and what normalises a value the schema
-    allows (the option's own check, for a shortcut)."""
-    metadata = {"help": help, "schema": dict(schema), "option_of": option_of, "check": check}
+    allows (the option's own check, for a shortcut). A help or schema that depends on the
+    installed methods is given as a function, read when the settings are (after every method's
+    package is imported)."""
+    metadata = {"help": help, "schema": schema, "option_of": option_of, "check": check}
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -159,6 +161,11 @@ class Setting:
         return value if value is None or self.check is None else self.check(value)
 
 
+def _read(value: Any) -> Any:
+    return value() if callable(value) else value
+
+
+@functools.cache
 def declared(cls: Any) -> tuple[Setting, ...]:
     """Every setting a dataclass declares with ``declare``, in declaration order."""
     found = []
@@ -172,8 +179,8 @@ def declared(cls: Any) -> tuple[Setting, ...]:
             Setting(
                 name=item.name,
                 default=list(default) if isinstance(default, tuple) else default,
-                help=item.metadata["help"],
-                schema=item.metadata["schema"],
+                help=_read(item.metadata["help"]),
+                schema=dict(_read(item.metadata["schema"])),
                 option_of=item.metadata["option_of"],
                 check=item.metadata["check"],
             )

@@ -9,8 +9,7 @@ import pytest
 
 from importance_tasks.config import DEFAULT_METHODS, AnalysisConfig, settings
 from importance_tasks.errors import InputError
-from importance_tasks.methods import method_options_schema
-from importance_tasks.methods import REGISTRY
+from importance_tasks.methods import REGISTRY, method_options_schema
 
 
 def test_defaults_build_every_method_with_the_seed():

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from importance_tasks.airflow.mlflow_connection import configure_mlflow
+from importance_tasks.contract import AUDIT_PAGE, AUDIT_TABLE, AuditStatus
 
 __all__ = ["log_audit_table", "stale_versions"]
 
@@ -42,10 +43,10 @@ def stale_versions(params: Mapping[str, Any]) -> dict[str, Any]:
 def log_audit_table(found: Mapping[str, Any], params: Mapping[str, Any]) -> str:
     """Log the audit table (CSV and HTML) to an audit run; returns the run id."""
     from importance_tasks.airflow.links import urls
+    from importance_tasks.contract import REPORT
     from importance_tasks.mlflow_io.analysis_run import AnalysisRun
     from importance_tasks.mlflow_io.audit import AUDIT_COLUMNS, audit_rows, log_audit
     from importance_tasks.mlflow_io.client import connect
-    from importance_tasks.mlflow_io.contract import REPORT
     from importance_tasks.report.document import audit_csv, audit_html
     from importance_tasks.stage.messages import Request
 
@@ -80,8 +81,8 @@ def log_audit_table(found: Mapping[str, Any], params: Mapping[str, Any]) -> str:
         experiment=params["audit_experiment"],
         rows=rows,
         files={
-            "audit.csv": audit_csv(AUDIT_COLUMNS, table),
-            "audit.html": audit_html(AUDIT_COLUMNS, table, report_links=links),
+            AUDIT_TABLE: audit_csv(AUDIT_COLUMNS, table),
+            AUDIT_PAGE: audit_html(AUDIT_COLUMNS, table, report_links=links),
         },
         settings={**params, "config_hash": found["config_hash"]},
     )
@@ -102,7 +103,9 @@ def _verified(client: Any, rows: list[AuditRow], sample: int) -> list[AuditRow]:
     todo = [
         i
         for i, row in enumerate(rows)
-        if row.status == "up to date" and row.run_id and verified(client, row.run_id) is None
+        if row.status == AuditStatus.UP_TO_DATE
+        and row.run_id
+        and verified(client, row.run_id) is None
     ][:sample]
     for i in todo:
         try:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-from importance_tasks.config import DEFAULT_EXPERIMENT, settings
+from importance_tasks.config import settings
+from importance_tasks.contract import DEFAULT_EXPERIMENT
 
 __all__ = ["analysis_params"]
 

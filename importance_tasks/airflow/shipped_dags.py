@@ -19,6 +19,7 @@ from airflow.sdk import DAG, Param, dag, task
 from importance_tasks.airflow.assets import IMPORTANCE_RESULTS, REGISTERED_MODEL_VERSIONS
 from importance_tasks.airflow.params import analysis_params
 from importance_tasks.airflow.stage_group import RETRY_ARGS, importance_stage
+from importance_tasks.contract import AUDIT_EXPERIMENT
 
 __all__ = [
     "SHIPPED_DAGS",
@@ -132,7 +133,7 @@ def registry_audit_params() -> dict[str, Param]:
         "tag": Param(None, type=["null", "string"], description="Version tag filter KEY=VALUE"),
         "alias": Param(None, type=["null", "string"], description="Only versions with this alias"),
         **analysis_params(),
-        "audit_experiment": Param("importance-audit", type="string", minLength=1),
+        "audit_experiment": Param(AUDIT_EXPERIMENT, type="string", minLength=1),
         "verify_sample": Param(
             0,
             type="integer",

@@ -116,8 +116,9 @@ def resolve(
     from importance_tasks.airflow.assets import requests_from_events
     from importance_tasks.airflow.mlflow_connection import configure_mlflow
     from importance_tasks.config import AnalysisConfig, settings
+    from importance_tasks.contract import DEFAULT_EXPERIMENT
     from importance_tasks.errors import InputError, unanalysable_status
-    from importance_tasks.stage import DEFAULT_EXPERIMENT, is_of_record, plan
+    from importance_tasks.stage import is_of_record, plan
     from importance_tasks.stage.messages import Request
 
     context = get_current_context()

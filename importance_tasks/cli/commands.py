@@ -16,7 +16,8 @@ from importance_tasks.cli.exits import failed
 from importance_tasks.cli.keras_file import keras_file_heads
 from importance_tasks.cli.output_capture import import_tensorflow_quietly
 from importance_tasks.cli.verify_command import add_verify_parser, run_verify
-from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig, settings
+from importance_tasks.config import AnalysisConfig, settings
+from importance_tasks.contract import DEFAULT_EXPERIMENT
 from importance_tasks.effects.interaction import acts_together
 from importance_tasks.errors import InputError, ServiceUnavailableError
 from importance_tasks.keras.heads import Head

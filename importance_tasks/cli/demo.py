@@ -22,6 +22,7 @@ from pathlib import Path
 from importance_tasks.cli.commands import format_ranking, write_json_atomically
 from importance_tasks.cli.demo_models import diabetes_frames, train_mlp
 from importance_tasks.cli.output_capture import import_tensorflow_quietly, output_to
+from importance_tasks.contract import AUDIT_EXPERIMENT, DEFAULT_EXPERIMENT
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import connect
 from importance_tasks.mlflow_io.logged_models import versions_by_importance
@@ -66,7 +67,7 @@ def prepare_mlflow(folder: Path) -> str:
     """A SQLite-backed MLflow under ``folder`` whose experiments keep artifacts there too."""
 
     return prepare_local_store(
-        folder, experiments=("Default", "training", "importance", "importance-audit")
+        folder, experiments=("Default", "training", DEFAULT_EXPERIMENT, AUDIT_EXPERIMENT)
     )
 
 

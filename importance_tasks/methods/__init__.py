@@ -4,12 +4,13 @@ Every method is a subclass of ``ImportanceMethod`` (``methods.base``) registered
 entry-point group ``importance_tasks.methods`` (ours in this package's ``pyproject.toml``), so a
 team ships its own method as a package and every process that imports this one (the
 scheduler, the dag-processor, each worker) sees the same set. ``REGISTRY`` maps each name to
-its class: ours, then every installed entry point's.
+its class: ours, then every installed entry point's, loaded on first use (so that a method's
+package can import this one's names while it is being imported).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -54,7 +55,7 @@ _OURS: tuple[type[ImportanceMethod], ...] = (
 DEFAULT_METHODS = tuple(cls.name for cls in _OURS)
 
 
-def _registered() -> dict[str, type[ImportanceMethod]]:
+def _registered(ours: Mapping[str, type[ImportanceMethod]]) -> dict[str, type[ImportanceMethod]]:
     """Ours, then each class registered under ``ENTRY_POINT_GROUP``, by name.
 
     Raises
@@ -63,7 +64,7 @@ def _registered() -> dict[str, type[ImportanceMethod]]:
         When an entry point cannot be loaded, is not an ``ImportanceMethod``, is registered
         under another name than its class's ``name``, or takes a name already taken.
     """
-    found: dict[str, type[ImportanceMethod]] = {cls.name: cls for cls in _OURS}
+    found = dict(ours)
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         where = f"the importance method {entry.name!r} ({entry.value}, package {entry.dist})"
         try:
@@ -80,7 +81,30 @@ def _registered() -> dict[str, type[ImportanceMethod]]:
     return found
 
 
-REGISTRY: dict[str, type[ImportanceMethod]] = _registered()
+class _Registry(Mapping[str, type[ImportanceMethod]]):
+    """Ours at once; the installed entry points' on the first lookup of anything."""
+
+    def __init__(self) -> None:
+        self._ours = {cls.name: cls for cls in _OURS}
+        self._found: dict[str, type[ImportanceMethod]] | None = None
+
+    @property
+    def _all(self) -> dict[str, type[ImportanceMethod]]:
+        if self._found is None:
+            self._found = _registered(self._ours)
+        return self._found
+
+    def __getitem__(self, name: str) -> type[ImportanceMethod]:
+        return self._all[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all)
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+
+REGISTRY: Mapping[str, type[ImportanceMethod]] = _Registry()
 
 
 def make_method(name: str, **options: Any) -> ImportanceMethod:

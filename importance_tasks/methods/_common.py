@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from importance_tasks.contract import MethodStatus
 from importance_tasks.errors import InputError
 from importance_tasks.keras.first_layer import RowsAtFirstDense
 from importance_tasks.keras.keras_model import first_dense_of
@@ -291,10 +292,10 @@ def make_result(
     settings: Mapping[str, Any],
     started: float,
     diagnostics: Mapping[str, Any] | None = None,
-    status: tuple[str, str] = ("complete", ""),
+    status: tuple[str, str] = (MethodStatus.COMPLETE, ""),
 ) -> Importance:
     """The one result type, with the interval defaulting to the mean (no randomness);
-    ``status`` is its status and the reason (``importance_tasks.result.STATUSES``)."""
+    ``status`` is its status (``contract.MethodStatus``) and the reason."""
     import time
 
     return Importance(
@@ -323,7 +324,7 @@ def attribution_result(
     started: float,
     select: NDArray[np.float64] | None = None,
     diagnostics: Mapping[str, Any] | None = None,
-    status: tuple[str, str] = ("complete", ""),
+    status: tuple[str, str] = (MethodStatus.COMPLETE, ""),
 ) -> Importance:
     """Global importance from local attributions of shape (n_rows, n_columns).
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from importance_tasks.contract import MethodStatus
 from importance_tasks.keras.keras_model import first_dense_of
 from importance_tasks.methods.base import option
 from importance_tasks.model import Model
@@ -79,9 +80,9 @@ def guard_status(done: int, planned: int, unit: str, seconds: float) -> tuple[st
     """The status of a method that did ``done`` of its ``planned`` ``unit`` (rows,
     orderings) before its time guard of ``seconds`` ended it, or complete."""
     if done >= planned:
-        return ("complete", "")
+        return (MethodStatus.COMPLETE, "")
     return (
-        "incomplete",
+        MethodStatus.INCOMPLETE,
         f"time_budget_s={seconds:g} ended it after {done} of {planned} {unit}; the numbers "
         "would differ on another worker (raise or remove the guard)",
     )

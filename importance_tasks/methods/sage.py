@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from importance_tasks.contract import MethodStatus
 from importance_tasks.methods._common import (
     Z_95,
     ProgressFn,
@@ -154,7 +155,7 @@ class Sage(Seeded):
             status = guard_status(done, planned, "orderings", self.time_budget_s)
         else:
             status = (
-                "insufficient",
+                MethodStatus.INSUFFICIENT,
                 f"not converged within the {most} orderings sized for this model and data "
                 f"(largest standard error above {self.thresh:g} of the values' range); give "
                 "n_permutations or a larger thresh",

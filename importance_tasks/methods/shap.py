@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Literal, get_args
 import numpy as np
 from numpy.typing import NDArray
 
+from importance_tasks.contract import MethodStatus
 from importance_tasks.methods._common import (
     attribution_result,
     draw_sample,
@@ -165,9 +166,9 @@ class Shap(Seeded):
         select = output_selection(model.predict(X[:done]), y[:done])
         per_row = np.einsum("nfk,nk->nf", values, select)
         status = guard_status(done, len(X), "rows", self.time_budget_s)
-        if status[0] == "complete" and done < min(MIN_ROWS, data.n_rows):
+        if status[0] == MethodStatus.COMPLETE and done < min(MIN_ROWS, data.n_rows):
             status = (
-                "insufficient",
+                MethodStatus.INSUFFICIENT,
                 f"{done} rows explained, fewer than the {MIN_ROWS} a mean over rows needs; "
                 "give max_samples (and max_evals) to explain more",
             )

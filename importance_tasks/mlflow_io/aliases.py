@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from importance_tasks.mlflow_io.contract import VersionTag
+from importance_tasks.contract import VersionTag
 from importance_tasks.promotion import Decision
 
 if TYPE_CHECKING:

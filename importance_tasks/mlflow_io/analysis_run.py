@@ -13,9 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from importance_tasks import contract
+from importance_tasks.contract import ARTIFACT_DIR, RunTag, VersionStatus, VersionTag
 from importance_tasks.dependence import Dependence
-from importance_tasks.mlflow_io import contract, runs
-from importance_tasks.mlflow_io.contract import ARTIFACT_DIR, RunTag, VersionTag
+from importance_tasks.mlflow_io import logged_values, runs
 from importance_tasks.mlflow_io.version_tags import VersionTags, set_version_tag, stale_tags
 from importance_tasks.ranking.comparison import Comparison
 from importance_tasks.ranking.ranks import Agreement, Consensus
@@ -151,9 +152,9 @@ class AnalysisRun:
         method = result.method
         if self.has_result(method):
             return False
-        self._log_metrics(contract.sanity_metrics(result))
+        self._log_metrics(logged_values.sanity_metrics(result))
         self._log_metrics(
-            contract.importance_metrics(result),
+            logged_values.importance_metrics(result),
             model_id=model_id,
             dataset_digest=dataset_digest,
         )
@@ -193,7 +194,7 @@ class AnalysisRun:
 
     def log_steps(self, record: Mapping[str, Any], *, tables: Mapping[str, str]) -> None:
         """The steps' metrics, their ``tables`` (contract path -> CSV), and their record last."""
-        self._log_metrics(contract.step_metrics(record))
+        self._log_metrics(logged_values.step_metrics(record))
         files = {self._p(path): table for path, table in tables.items()}
         self._write({**files, self._p(contract.STEPS): json.dumps(dict(record))})
 
@@ -241,7 +242,7 @@ class AnalysisRun:
             )
         self._write(files)
         self._log_metrics(
-            contract.aggregate_metrics(consensus, agreement, comparison),
+            logged_values.aggregate_metrics(consensus, agreement, comparison),
             model_id=model_id,
             dataset_digest=dataset_digest,
         )
@@ -284,7 +285,8 @@ class AnalysisRun:
     def outputs(self) -> dict[str, Any]:
         """The outputs of a complete analysis of several (the manifest's ``outputs``: key ->
         target, methods, skip reasons); empty for an analysis of one output."""
-        return dict((self.manifest() or {}).get("outputs") or {})
+        manifest = self.manifest()
+        return {} if manifest is None else dict(manifest.outputs)
 
     def report_uri(self) -> str:
         """Where the report lies (a local path for a file artifact store)."""
@@ -294,15 +296,17 @@ class AnalysisRun:
     def artifact_paths(self) -> list[str]:
         return sorted(runs.walk_artifacts(self.client, self.run_id, ARTIFACT_DIR))
 
-    def finish(self, manifest: Mapping[str, Any]) -> None:
+    def finish(self, manifest: contract.Manifest) -> None:
         """Write the manifest, last of all artifacts, and mark the run FINISHED."""
-        runs.finish_run(self.client, self.run_id, manifest)
+        runs.finish_run(self.client, self.run_id, manifest.to_dict())
 
-    def manifest(self) -> Any | None:
-        return self._read(contract.MANIFEST)
+    def manifest(self) -> contract.Manifest | None:
+        """The run's manifest; None until the analysis is complete."""
+        record = self._read(contract.MANIFEST)
+        return None if record is None else contract.Manifest.from_dict(record)
 
     def tag_version(self, name: str, version: str, tags: Mapping[str, str]) -> None:
-        """Set ``tags`` (``contract.version_tags``: the status last, so that a reader who
+        """Set ``tags`` (``logged_values.version_tags``: the status last, so that a reader who
         sees it complete sees the others) and clear a reason left by an earlier refusal, and
         top features or drift an earlier analysis left that this one does not set."""
         for key, value in tags.items():
@@ -355,7 +359,7 @@ class AnalysisRun:
     def _ranked_runs(cls, client: MlflowClient, name: str, version: str, exp: Any) -> list[str]:
         tags = VersionTags.read(client, name, version)
         found: list[str] = []
-        complete = tags.status == VersionTag.COMPLETE and tags.run_id
+        complete = tags.status == VersionStatus.COMPLETE and tags.run_id
         if complete and runs.has_artifact(client, str(tags.run_id), contract.MANIFEST):
             return [str(tags.run_id)]
         if exp is not None:

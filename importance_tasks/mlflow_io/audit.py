@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from importance_tasks import contract
 from importance_tasks.errors import InputError
-from importance_tasks.mlflow_io import contract, runs
+from importance_tasks.mlflow_io import runs
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.version_tags import VersionTags
 from importance_tasks.ranking.comparison import Comparison
@@ -97,9 +98,11 @@ def audit_rows(
         run_id = tags.run_id or ""
         current = tags.is_current(config_hash)
         if not current:
-            status = "failed" if (name, version) in analysed_now else "missing"
+            asked = (name, version) in analysed_now
+            status = contract.AuditStatus.FAILED if asked else contract.AuditStatus.MISSING
         else:
-            status = "analysed" if (name, version) in analysed_now else "up to date"
+            asked = (name, version) in analysed_now
+            status = contract.AuditStatus.ANALYSED if asked else contract.AuditStatus.UP_TO_DATE
         found = _comparisons(AnalysisRun(client, run_id)) if current and run_id else {}
         compared = list(found.values())
         movers = ", ".join(
@@ -144,14 +147,14 @@ def log_audit(
     from mlflow.entities import Param
 
     experiment_id = runs.experiment_id(client, experiment)
-    run_id = client.create_run(experiment_id, run_name="registry audit").info.run_id
+    run_id = client.create_run(experiment_id, run_name=contract.AUDIT_RUN_NAME).info.run_id
     client.log_batch(
         run_id,
         params=[Param("settings", json.dumps(dict(settings), sort_keys=True, default=str))],
     )
-    counts: dict[str, float] = {"audit/versions": float(len(rows))}
+    counts: dict[str, float] = {contract.Metric.AUDIT_VERSIONS: float(len(rows))}
     for row in rows:
-        key = contract.metric_key("audit", row.status.replace(" ", "_"))
+        key = contract.metric_key(contract.Metric.AUDIT, row.status.replace(" ", "_"))
         counts[key] = counts.get(key, 0.0) + 1
     runs.log_metrics(client, run_id, counts)
     runs.log_artifacts(client, run_id, files)

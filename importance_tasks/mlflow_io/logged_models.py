@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from importance_tasks import contract
+from importance_tasks.contract import VersionStatus, VersionTag
 from importance_tasks.methods import Permutation
-from importance_tasks.mlflow_io import contract
-from importance_tasks.mlflow_io.contract import VersionTag
 from importance_tasks.mlflow_io.registry import model_id_of
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def versions_by_importance(
     experiments = sorted({client.get_logged_model(m).experiment_id for m in versions})
     found = client.search_logged_models(
         experiment_ids=experiments,
-        filter_string=f"tags.`{VersionTag.STATUS}` = '{VersionTag.COMPLETE}'",
+        filter_string=f"tags.`{VersionTag.STATUS}` = '{VersionStatus.COMPLETE}'",
         order_by=[
             {
                 "field_name": f"metrics.{key}",

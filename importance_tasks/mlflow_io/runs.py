@@ -14,7 +14,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from importance_tasks.mlflow_io.contract import ARTIFACT_DIR, EVALUATION_DATASET, MANIFEST, RunTag
+from importance_tasks.contract import (
+    ARTIFACT_DIR,
+    CLAIM_PREFIX,
+    EVALUATION_DATASET,
+    MANIFEST,
+    MANIFEST_FILE,
+    RunTag,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -33,7 +40,6 @@ __all__ = [
 ]
 
 # Claims that settle which run an analysis key has (see ``_claimed_run``).
-CLAIM_PREFIX = ".importance-claims/"
 CLAIM_WAIT_S, CLAIM_POLL_S = 60.0, 0.25
 _MAX_PARAM = 6000
 READ_TRIES, READ_PAUSE_S = 3, 0.5  # reads of an artifact that is being replaced
@@ -360,7 +366,7 @@ def _download_json(repo: Any, path: str) -> Any:
 
 def finish_run(client: MlflowClient, run_id: str, manifest: Mapping[str, Any]) -> None:
     """Write the manifest (last of all artifacts) and mark the run FINISHED."""
-    log_artifacts(client, run_id, {"manifest.json": json.dumps(manifest, indent=2)})
+    log_artifacts(client, run_id, {MANIFEST_FILE: json.dumps(manifest, indent=2)})
     client.set_terminated(run_id, status="FINISHED")
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from importance_tasks.contract import VersionStatus, VersionTag, tag_kind
 from importance_tasks.mlflow_io import runs
-from importance_tasks.mlflow_io.contract import VersionTag
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -53,7 +53,7 @@ class VersionTags:
     def is_current(self, config_digest: str) -> bool:
         """A complete analysis with this configuration is recorded on the version."""
         return (
-            self.status == VersionTag.COMPLETE
+            self.status == VersionStatus.COMPLETE
             and self.config == config_digest
             and bool(self.run_id)
         )
@@ -61,24 +61,29 @@ class VersionTags:
 
 def _per_output(tags: dict[str, str]) -> str:
     """The top features of an analysis of several outputs, ``price: a,b; churn: c,d``."""
-    prefix, suffix = "importance.", "." + VersionTag.TOP_FEATURES.rpartition(".")[2]
+    top = _kind(VersionTag.TOP_FEATURES)
     return "; ".join(
-        f"{key[len(prefix) : -len(suffix)]}: {value}"
+        f"{read[0]}: {value}"
         for key, value in tags.items()
-        if key.startswith(prefix) and key.endswith(suffix) and key != VersionTag.TOP_FEATURES
+        if (read := tag_kind(key)) is not None and read[0] is not None and read[1] == top
     )
+
+
+def _kind(tag: str) -> str:
+    read = tag_kind(tag)
+    assert read is not None, tag
+    return read[1]
 
 
 def stale_tags(tags: dict[str, str], new: dict[str, str]) -> list[str]:
     """The top features, top ranks, drift and directions tags (of any output) that a new
-    analysis's tags
-    ``new`` do not set again: left from an earlier analysis, they would mislead."""
-    kinds = {t.rpartition(".")[2] for t in (VersionTag.TOP_FEATURES, VersionTag.TOP_RANKS)}
-    kinds |= {t.rpartition(".")[2] for t in (VersionTag.DRIFT, VersionTag.DIRECTIONS)}
+    analysis's tags ``new`` do not set again: left from an earlier analysis, they would
+    mislead."""
+    kinds = {_kind(t) for t in VersionTag.PER_OUTPUT}
     return [
         key
         for key in tags
-        if key.startswith("importance.") and key.rpartition(".")[2] in kinds and key not in new
+        if (read := tag_kind(key)) is not None and read[1] in kinds and key not in new
     ]
 
 
@@ -94,7 +99,7 @@ def mark_unanalysable(
     """Tag a version that cannot be analysed (``importance.status`` ``needs_data`` or
     ``unsupported``, ``importance.reason`` one line), and its LoggedModel. A version whose
     status is ``complete`` keeps its analysis of record: returns False and tags nothing."""
-    if VersionTags.read(client, name, version).status == VersionTag.COMPLETE:
+    if VersionTags.read(client, name, version).status == VersionStatus.COMPLETE:
         return False
     line = " ".join(reason.split())[:4900]
     set_version_tag(client, name, version, VersionTag.REASON, line)

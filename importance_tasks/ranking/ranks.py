@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from importance_tasks.contract import MethodStatus
 from importance_tasks.errors import InputError
 from importance_tasks.ranking.top_weighted import rbo
 from importance_tasks.ranking.uncertainty import (
@@ -202,7 +203,7 @@ def consensus(
     unsure = {
         r.method: f"{r.status}: {r.status_reason}"
         for r in results
-        if r.status != "complete" and r.method not in uncounted
+        if r.status != MethodStatus.COMPLETE and r.method not in uncounted
     }
     candidates = [r for r in results if r.method not in uncounted and r.method not in unsure]
     if not candidates:

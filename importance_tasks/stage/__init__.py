@@ -16,11 +16,10 @@ from importance_tasks.mlflow_io.model_ref import ModelSpec
 from importance_tasks.stage.aggregate import aggregate
 from importance_tasks.stage.compute import compute, compute_jobs
 from importance_tasks.stage.inputs import data_digest, load_inputs
-from importance_tasks.stage.plan import DEFAULT_EXPERIMENT, Job, Plan, jobs, plan
+from importance_tasks.stage.plan import Job, Plan, jobs, plan
 from importance_tasks.stage.publish import publish, read_logged_analysis, read_logged_outputs
 
 __all__ = [
-    "DEFAULT_EXPERIMENT",
     "Job",
     "Plan",
     "aggregate",

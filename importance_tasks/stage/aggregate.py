@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from importance_tasks import contract
 from importance_tasks.errors import InputError
 from importance_tasks.methods.shards import Sharded, ShardPart
-from importance_tasks.mlflow_io import contract
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import connect
 from importance_tasks.ranking.comparison import compare

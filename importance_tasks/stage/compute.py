@@ -15,11 +15,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from importance_tasks import contract
 from importance_tasks.analysis import steps_on
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.keras.randomized import randomized_copy
-from importance_tasks.mlflow_io import contract
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import connect
 from importance_tasks.progress import LogProgress

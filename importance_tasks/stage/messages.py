@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from importance_tasks.contract import VersionStatus
 from importance_tasks.mlflow_io.model_ref import ModelSpec
 from importance_tasks.ranking.comparison import Comparison
 from importance_tasks.ranking.ranks import Agreement, Consensus
@@ -120,7 +121,7 @@ class PublishSummary:
     tagged: bool
     excluded: dict[str, str]
     sanity: dict[str, bool]
-    status: str = "complete"
+    status: str = VersionStatus.COMPLETE
     previous_version: str | None = None
     spearman: float | None = None
     ndcg: float | None = None

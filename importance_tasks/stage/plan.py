@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from importance_tasks import contract
 from importance_tasks.analysis import prepare
-from importance_tasks.config import DEFAULT_EXPERIMENT, AnalysisConfig
+from importance_tasks.config import AnalysisConfig
+from importance_tasks.contract import DEFAULT_EXPERIMENT, VersionStatus
 from importance_tasks.errors import DataError, InputError, unanalysable_status
 from importance_tasks.evaluable import constant_features
 from importance_tasks.methods import make_method
 from importance_tasks.methods.shards import Sharded
-from importance_tasks.mlflow_io import contract
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import access, connect, package_versions
 from importance_tasks.mlflow_io.model_ref import ModelRef, ModelSpec
@@ -35,7 +36,6 @@ from importance_tasks.model import Model
 from importance_tasks.stage.inputs import Inputs, data_digest, load_inputs, own_data_digest
 
 __all__ = [
-    "DEFAULT_EXPERIMENT",
     "STEPS_JOB",
     "Job",
     "Plan",
@@ -226,7 +226,7 @@ def plan(
     except InputError as exc:
         status = unanalysable_status(exc)
         # The version's own state (what its owner logged), not a wrong --data: tag it.
-        if status and tag_version and not (data_uri and status == "needs_data"):
+        if status and tag_version and not (data_uri and status == VersionStatus.NEEDS_DATA):
             mark_unanalysable(
                 client,
                 pinned.name,

@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from importance_tasks import contract
 from importance_tasks.analysis import Analysis, features_barely_used
 from importance_tasks.effects.steps import Found
 from importance_tasks.errors import InputError
-from importance_tasks.mlflow_io import contract
+from importance_tasks.mlflow_io import logged_values
 from importance_tasks.mlflow_io.analysis_run import Aggregated, AnalysisRun
 from importance_tasks.mlflow_io.client import access, connect
 from importance_tasks.ranking.comparison import Comparison
@@ -42,7 +43,7 @@ __all__ = ["publish", "read_logged_analysis", "read_logged_outputs"]
 def publish(plan: Plan) -> dict[str, Any]:
     """Report, manifest and version tags; the run is then complete. Returns the summary
     (``PublishSummary.to_dict``). An analysis of several outputs has one report with a section
-    per output, one manifest, and tags per output (``contract.version_tags``)."""
+    per output, one manifest, and tags per output (``logged_values.version_tags``)."""
     base = AnalysisRun(connect(plan.tracking_uri), plan.run_id)
     config = plan.config
     parts: dict[str | None, Aggregated] = {}
@@ -63,7 +64,7 @@ def publish(plan: Plan) -> dict[str, Any]:
         for output, logged in parts.items()
         if logged.consensus is not None
     }
-    tags = contract.version_tags(
+    tags = logged_values.version_tags(
         run_id=plan.run_id,
         outputs={
             output: (top[output], logged.consensus, _compared(logged))
@@ -71,7 +72,7 @@ def publish(plan: Plan) -> dict[str, Any]:
             if logged.consensus is not None
         },
         config_digest=plan.requested_digest or config.digest(),
-        directions={o: contract.directions_value(p.steps or {}) for o, p in parts.items()},
+        directions={o: logged_values.directions_value(p.steps or {}) for o, p in parts.items()},
     )
     if plan.tag_version:
         with access(
@@ -147,7 +148,7 @@ def _log_report(
 
 def _manifest(
     plan: Plan, base: AnalysisRun, parts: Mapping[str | None, Aggregated], artifacts: list[str]
-) -> dict[str, Any]:
+) -> contract.Manifest:
     config = plan.config
     done: dict[str | None, list[str]] = {o: [r.method for r in p.results] for o, p in parts.items()}
     reasons = {
@@ -159,36 +160,32 @@ def _manifest(
         for output in parts
     }
     every = [m for m in config.methods if any(m in d for d in done.values())]
-    outputs = None
+    outputs = {}
     if None not in parts:
         outputs = {
-            str(o): {"target": t, "methods": done[o], "skip_reasons": reasons[o]}
+            str(o): contract.OutputPart(t, tuple(done[o]), reasons[o])
             for o, t in zip(plan.outputs, plan.targets, strict=True)
         }
-    return contract.manifest(
+    return contract.Manifest(
         key=plan.key,
         run_id=plan.run_id,
-        model={
-            "name": plan.model.name,
-            "version": plan.model.version,
-            "model_id": plan.model.model_id,
-        },
-        data={
-            "uri": plan.data_uri,
-            "digest": plan.data_digest,
-            "rows": plan.n_rows,
-            "target": plan.target,
-            "targets": list(plan.targets),
-            "column_types": dict(plan.column_types),
-            "unseen": dict(plan.unseen),
-        },
-        methods=every,
+        model=contract.ManifestModel(plan.model.name, plan.model.version, plan.model.model_id),
+        data=contract.ManifestData(
+            uri=plan.data_uri,
+            digest=plan.data_digest,
+            rows=plan.n_rows,
+            target=plan.target,
+            targets=tuple(plan.targets),
+            column_types=dict(plan.column_types),
+            unseen=dict(plan.unseen),
+        ),
+        methods=tuple(every),
         skip_reasons=reasons[None]
         if None in parts
         else {m: "not computed for any output" for m in config.methods if m not in every},
-        identity=config.identity(),
+        config=config.identity(),
         settings=plan.settings,
-        artifacts=artifacts,
+        artifacts=tuple(artifacts),
         outputs=outputs,
     )
 
@@ -265,35 +262,32 @@ def read_logged_analysis(
     manifest = base.manifest()
     if manifest is None:
         raise InputError(f"run {run_id} has no manifest: the analysis is not complete")
-    outputs = manifest.get("outputs") or {}
+    outputs = manifest.outputs
     if (output is None) != (not outputs) or (output is not None and output not in outputs):
         raise InputError(f"run {run_id} analysed the outputs {list(outputs) or 'one output'}")
-    part = outputs.get(output, manifest)
+    part = manifest.part(output)
     run = base.of_output(output)
     combined = run.consensus()
     if combined is None:
         raise InputError(f"run {run_id} has no consensus: the analysis is not complete")
-    results = run.results(part["methods"])
-    reasons = part.get("skip_reasons", {})  # manifests before 0.2 list no reasons
-    listed = part.get("skipped", reasons)
-    skipped = {m: reasons.get(m, "unsupported for this model") for m in listed}
+    results = run.results(list(part.methods))
     return Analysis(
         results={r.method: r for r in results},
         consensus=combined,
-        skipped=skipped,
-        column_types=manifest["data"].get("column_types", {}),  # absent before 0.3
+        skipped=dict(part.skip_reasons),
+        column_types=manifest.data.column_types,
         dependence=base.dependence(),
         found=Found.from_dict(run.steps() or {}),
-        unseen=manifest["data"].get("unseen", {}),  # absent before 0.3
+        unseen=manifest.data.unseen,
     )
 
 
 def read_logged_outputs(tracking_uri: str | None, run_id: str) -> dict[str, Analysis]:
     """Each output's analysis of a complete run, keyed by output (by its target for a run of
     one output)."""
-    manifest = AnalysisRun(connect(tracking_uri), run_id).manifest() or {}
-    outputs = list(manifest.get("outputs") or {})
+    manifest = AnalysisRun(connect(tracking_uri), run_id).manifest()
+    outputs = [] if manifest is None else list(manifest.outputs)
     if not outputs:
-        target = str((manifest.get("data") or {}).get("target", ""))
+        target = "" if manifest is None else manifest.data.target
         return {target: read_logged_analysis(tracking_uri, run_id)}
     return {o: read_logged_analysis(tracking_uri, run_id, output=o) for o in outputs}

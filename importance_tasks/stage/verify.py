@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from importance_tasks import contract
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.errors import DataError, InputError
 from importance_tasks.evaluable import constant_features
-from importance_tasks.mlflow_io import contract
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import connect
 from importance_tasks.result import Importance
@@ -105,42 +105,41 @@ def verify(run_id: str, *, tracking_uri: str | None = None) -> Verification:
     manifest = base.manifest()
     if manifest is None:
         raise CannotVerifyError(f"run {run_id} has no manifest: the analysis is not complete")
-    if "settings" not in manifest:
+    if manifest.settings is None:
         raise CannotVerifyError(
             f"run {run_id} was logged before analyses recorded their settings: analyse the "
             "version again to get a run that can be verified"
         )
     config = dataclasses.replace(
-        AnalysisConfig.from_settings(manifest["settings"]), sanity_check=False
+        AnalysisConfig.from_settings(manifest.settings), sanity_check=False
     )
-    data = manifest["data"]
-    model = manifest["model"]
+    data, model = manifest.data, manifest.model
     try:
         inputs = load_inputs(
             client,
-            f"models:/{model['name']}/{model['version']}",
-            data_uri=data["uri"],
-            target=list(data.get("targets") or []) or data["target"],
+            f"models:/{model.name}/{model.version}",
+            data_uri=data.uri,
+            target=list(data.targets) or data.target,
             feature_names=config.feature_names,
             columns_in_model_order=config.columns_in_model_order,
             windowing=config.windowing,
         )
     except (DataError, FileNotFoundError, OSError) as exc:
         raise CannotVerifyError(
-            f"the data of run {run_id} ({data['uri']}) cannot be read: {exc}"
+            f"the data of run {run_id} ({data.uri}) cannot be read: {exc}"
         ) from exc
     found = data_digest(inputs.source.data)
-    if found != data["digest"]:
+    if found != data.digest:
         raise CannotVerifyError(
-            f"the data at {data['uri']} changed: digest {found}, the run analysed {data['digest']}"
+            f"the data at {data.uri} changed: digest {found}, the run analysed {data.digest}"
         )
     metrics = client.get_run(run_id).data.metrics
     constant = constant_features(inputs.data)
     checks = []
-    for output in list(manifest.get("outputs") or {}) or [None]:
+    outputs: list[str | None] = [*manifest.outputs] or [None]
+    for output in outputs:
         scoped = base.of_output(output)
-        part = (manifest.get("outputs") or {}).get(output, manifest)
-        logged = {r.method: r for r in scoped.results(part["methods"])}
+        logged = {r.method: r for r in scoped.results(list(manifest.part(output).methods))}
         model_of, data_of = inputs.for_output(output)
         for_output = config.for_output(output or inputs.target)
         for method, result in logged.items():

@@ -13,7 +13,7 @@ import mlflow
 import pytest
 import yaml
 
-from importance_tasks.mlflow_io.contract import MANIFEST, metric_key
+from importance_tasks.contract import MANIFEST, metric_key
 from tests.airflow.conftest import (
     ROOT,
     airflow_components,

@@ -24,8 +24,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from importance_tasks.contract import VersionTag
 from importance_tasks.mlflow_io.audit import needs_analysis
-from importance_tasks.mlflow_io.contract import VersionTag
 from importance_tasks.mlflow_io.webhooks import register_webhook
 from importance_tasks.webhook_events import sign
 from tests.airflow.conftest import airflow_components, run_airflow, scheduler_env

@@ -12,7 +12,7 @@ import uuid
 import mlflow
 import pytest
 
-from importance_tasks.mlflow_io.contract import MANIFEST, RunTag
+from importance_tasks.contract import MANIFEST, RunTag
 from tests.conftest import register_friedman
 
 pytestmark = pytest.mark.integration

@@ -16,9 +16,9 @@ import uuid
 import mlflow
 import pytest
 
+from importance_tasks.contract import MANIFEST, RunTag
 from importance_tasks.errors import ServiceUnavailableError, is_retryable
 from importance_tasks.mlflow_io.client import HEALTH_BACKOFF_S, connect
-from importance_tasks.mlflow_io.contract import MANIFEST, RunTag
 from importance_tasks.stage import aggregate, publish
 from tests.conftest import _free_port, register_friedman, start_mlflow_server, stop_process_group
 from tests.faults.proxy import FaultProxy

@@ -12,7 +12,7 @@ import uuid
 import mlflow
 import pytest
 
-from importance_tasks.mlflow_io.contract import RunTag
+from importance_tasks.contract import RunTag
 from importance_tasks.mlflow_io.runs import experiment_id, open_run
 from tests.faults.proxy import FaultProxy
 

@@ -171,6 +171,6 @@ def test_cli_log_writes_run_id_and_version(friedman, mlflow_server, tmp_path, ca
 
 
 def test_metric_keys_keep_mlflow_happy():
-    from importance_tasks.mlflow_io.contract import metric_key
+    from importance_tasks.contract import metric_key
 
     assert metric_key("importance", "permutation", "a/b (%)") == "importance/permutation/a_b ___"

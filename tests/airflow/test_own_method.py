@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from importance_tasks.contract import VersionStatus, VersionTag, metric_key
 from importance_tasks.methods import ENTRY_POINT_GROUP
-from importance_tasks.mlflow_io.contract import VersionTag, metric_key
 from tests.airflow.conftest import run_airflow
 from tests.conftest import register_friedman
 
@@ -93,7 +93,7 @@ def test_the_command_line_runs_it_with_methods(friedman, toy_site, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "shift" in done.stdout.splitlines()[0]  # its label heads its column
     result = json.loads(out.read_text())["methods"]["mean_shift"]
-    _acting_first(dict(zip(result["features"], result["mean"], strict=True)))
+    _acting_first(result["importance"])
     # Without the package, the name is refused with the methods there are.
     plain = subprocess.run(command, capture_output=True, text=True, check=False)
     assert plain.returncode == 2 and "mean_shift" in plain.stderr
@@ -104,13 +104,14 @@ def test_airflow_dags_test_runs_it(airflow_home, friedman, mlflow_server, toy_si
 
     name = f"toy-{uuid.uuid4().hex[:6]}"
     register_friedman(friedman, mlflow_server, name)
-    conf = {"model_name": name, "methods": ["mean_shift", "permutation"], "n_repeats": 2,
+    conf = {"model_name": name, "model_alias": "champion", "methods": ["mean_shift", "permutation"],
+            "n_repeats": 2,
             "tag_version": True}  # fmt: skip
     env = _with_toy(airflow_home, toy_site)
     done = run_airflow(env, "dags", "test", "feature_importance", "-c", json.dumps(conf))
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     client = mlflow.MlflowClient(mlflow_server)
     tags = client.get_model_version(name, "1").tags
-    assert tags[VersionTag.STATUS] == VersionTag.COMPLETE
+    assert tags[VersionTag.STATUS] == VersionStatus.COMPLETE
     metrics = client.get_run(tags[VersionTag.RUN_ID]).data.metrics
     _acting_first({f: metrics[metric_key("importance", "mean_shift", f)] for f in ACTING + NOISE})
