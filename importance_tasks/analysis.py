@@ -16,7 +16,7 @@ from importance_tasks.columns import row_type
 from importance_tasks.config import AnalysisConfig
 from importance_tasks.data import EvalData
 from importance_tasks.dependence import Dependence, data_dependence
-from importance_tasks.effects.steps import Found, effects_and_interactions
+from importance_tasks.effects.steps import InteractionsAndEffects, effects_and_interactions
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.evaluable import constant_features
 from importance_tasks.keras.heads import Head
@@ -53,7 +53,7 @@ class Analysis:
     column_types : mapping of column name to its type for people (``string (4 values)``)
     dependence : Dependence or None
         Dependence between the features on the data, and their clusters.
-    found : Found
+    steps : InteractionsAndEffects
         The analysis steps on the top features: interactions and effects.
     unseen : mapping of column name to rows
         Rows whose value a lookup layer of the model has no entry for (analysed as the
@@ -65,7 +65,7 @@ class Analysis:
     skipped: Mapping[str, str] = field(default_factory=dict)
     column_types: Mapping[str, str] = field(default_factory=dict)
     dependence: Dependence | None = None
-    found: Found = field(default_factory=Found)
+    steps: InteractionsAndEffects = field(default_factory=InteractionsAndEffects)
     unseen: Mapping[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -89,7 +89,7 @@ class Analysis:
             if self.dependence is None
             else [list(c) for c in self.dependence.clusters],
             "cluster_importance": self.cluster_importance(),
-            **self.found.as_dict(),
+            **self.steps.to_dict(),
         }
 
     @property
@@ -114,27 +114,26 @@ class Analysis:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A model bound to its data, and the configuration completed from both."""
+    """The configuration completed from the model and its data, the data's dependence, and
+    the values the model's lookups have no entry for."""
 
-    model: Model
     config: AnalysisConfig
     dependence: Dependence
     unseen: Mapping[str, int] = field(default_factory=dict)
 
 
 def prepare(model: Model, data: EvalData, config: AnalysisConfig) -> Prepared:
-    """The setup every analysis shares (``explain``, ``stage.plan``): the model bound to the
-    data's columns (named inputs by name, strings as such; ``for_data``), the model's
-    multi-column inputs as groups, and the data's clusters of dependent features (of a
-    sequence model: of its variables, each at the window's last step, each cluster ranked by
-    its variables' cells), and the values its lookup layers have no entry for."""
-    model = for_data(model, data)
+    """The setup every analysis shares (``explain``, ``stage.plan``), for a model bound to
+    the data's columns once (``for_data``; ``heads_of`` binds each output's): the model's
+    multi-column inputs as groups, the data's clusters of dependent features (of a sequence
+    model: of its variables, each at the window's last step, each cluster ranked by its
+    variables' cells), and the values its lookup layers have no entry for."""
     config = config.with_input_groups(input_groups(model))
     cells = model.variable_cells() if isinstance(model, KerasModel) else {}
     measured = _at_last_step(data, cells) if cells else data
     found = data_dependence(measured, threshold=config.cluster_threshold, seed=config.seed)
     clustered = config.with_clusters(found.clusters, columns=cells)
-    return Prepared(model, clustered, found, unseen_values(model, data))
+    return Prepared(clustered, found, unseen_values(model, data))
 
 
 def _at_last_step(data: EvalData, cells: Mapping[str, tuple[str, ...]]) -> EvalData:
@@ -181,8 +180,23 @@ def explain(
         config = AnalysisConfig.from_settings(settings)
     elif settings:
         raise InputError(f"give a config or settings {sorted(settings)}, not both")
+    return _explain_bound(
+        for_data(model, data), data, config, on_progress=on_progress,
+        skip_unsupported=skip_unsupported,
+    )  # fmt: skip
+
+
+def _explain_bound(
+    model: Model,
+    data: EvalData,
+    config: AnalysisConfig,
+    *,
+    on_progress: Callable[[str, int, int], None] | None,
+    skip_unsupported: bool,
+) -> Analysis:
+    """``explain`` for a model bound to the data's columns."""
     prepared = prepare(model, data, config)
-    model, config, found = prepared.model, prepared.config, prepared.dependence
+    config, found = prepared.config, prepared.dependence
     results: dict[str, Importance] = {}
     skipped: dict[str, str] = {}
     constant = constant_features(data)
@@ -212,7 +226,7 @@ def explain(
         skipped=skipped,
         column_types=data.described_types(),
         dependence=found,
-        found=steps_on(model, data, config, combined, results.values()),
+        steps=steps_on(model, data, config, combined, results.values()),
         unseen=prepared.unseen,
     )
 
@@ -230,7 +244,7 @@ def steps_on(
     config: AnalysisConfig,
     combined: Consensus,
     results: Iterable[Importance],
-) -> Found:
+) -> InteractionsAndEffects:
     """The interactions and effects of the top features of ``combined`` (as ``config``
     asks), each feature's columns as the results grouped them."""
     groups = {k: v for r in results for k, v in r.groups.items()}
@@ -258,7 +272,7 @@ def explain_outputs(
     heads' keys."""
     config.check_outputs([head.key for head, _, _ in heads])
     return {
-        head.key: explain(
+        head.key: _explain_bound(
             model,
             data,
             config.for_output(head.key),

@@ -49,6 +49,7 @@ __all__ = [
     "RunTag",
     "VersionStatus",
     "VersionTag",
+    "audit_metric",
     "metric_key",
     "output_tag",
     "part_path",
@@ -82,9 +83,7 @@ INTERACTIONS_TABLE = f"{ARTIFACT_DIR}/interactions.csv"
 EFFECTS_TABLE = f"{ARTIFACT_DIR}/effects.csv"
 # The name of the evaluation data as a dataset input of the run and on linked metrics.
 EVALUATION_DATASET = "evaluation"
-# The registry audit's run: its name and its artifacts.
-AUDIT_RUN_NAME = "registry audit"
-AUDIT_TABLE, AUDIT_PAGE = "audit.csv", "audit.html"
+AUDIT_RUN_NAME, AUDIT_TABLE, AUDIT_PAGE = "registry audit", "audit.csv", "audit.html"
 # The claims that settle which run an analysis key has: empty artifacts under this prefix.
 CLAIM_PREFIX = ".importance-claims/"
 _TAG_PREFIX = "importance."
@@ -92,7 +91,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :]")
 
 
 class MethodStatus(StrEnum):
-    """How a method's result stands (``Importance.status``): only complete results count."""
+    """How a method's result stands (``Importance.status``): only complete ones are counted."""
 
     COMPLETE = "complete"
     INCOMPLETE = "incomplete"  # its time guard ended it before its planned work
@@ -108,7 +107,7 @@ class VersionStatus(StrEnum):
 
 
 class JobStatus(StrEnum):
-    """What a compute job did: computed now, found already logged, or skipped (with why)."""
+    """What a compute job did: computed, found logged already, or skipped (with why)."""
 
     DONE = "done"
     REUSED = "reused"
@@ -155,8 +154,7 @@ class VersionTag:
 
 
 class Metric:
-    """Metric families: ``<family>/<method>/<feature>`` per method, ``<family>/consensus/
-    <feature>`` for the consensus, and the run-wide names."""
+    """Metric families (``<family>/<method or consensus>/<feature>``), and run-wide names."""
 
     IMPORTANCE = "importance"
     IMPORTANCE_STD = "importance_std"
@@ -199,15 +197,13 @@ def part_path(method: str, shard: int, *, randomized: bool = False) -> str:
 
 
 def skipped_path(method: str, *, randomized: bool = False) -> str:
-    """Why a method has no result; with ``randomized``, why a sharded method's sanity check
-    has no result on the randomised model."""
+    """Why a method (``randomized``: its sanity check's shards) has no result."""
     if randomized:
         return f"{ARTIFACT_DIR}/parts/{method}/randomized.skipped.json"
     return f"{ARTIFACT_DIR}/{method}.skipped.json"
 
 
-def plot_path(name: str) -> str:
-    """A chart: a method's (``permutation``) or the ranks by method (``rank_heatmap``)."""
+def plot_path(name: str) -> str:  # a method's chart, or one of the run (``rank_heatmap``)
     return f"{ARTIFACT_DIR}/plots/{name}.png"
 
 
@@ -247,6 +243,11 @@ def metric_key(*parts: str) -> str:
     return "/".join(_UNSAFE.sub("_", part) for part in parts)
 
 
+def audit_metric(status: AuditStatus) -> str:
+    """The audit run's count of versions in ``status`` (``audit/up_to_date``)."""
+    return metric_key(Metric.AUDIT, status.replace(" ", "_"))
+
+
 def run_params(
     *,
     model: Mapping[str, str],
@@ -281,7 +282,7 @@ def run_params(
 
 @dataclass(frozen=True)
 class ManifestModel:
-    """The analysed version: its name, version and LoggedModel."""
+    """The analysed version: name, version, LoggedModel."""
 
     name: str
     version: str
@@ -290,8 +291,7 @@ class ManifestModel:
 
 @dataclass(frozen=True)
 class ManifestData:
-    """The evaluation data: where it is, its digest and rows, the target(s), each column's
-    type and the values a model's lookups have not seen."""
+    """The evaluation data: where, digest, rows, target(s), column types, unseen values."""
 
     uri: str | None
     digest: str
@@ -304,8 +304,7 @@ class ManifestData:
 
 @dataclass(frozen=True)
 class OutputPart:
-    """What the run holds for one output: its target, the methods with a result and why each
-    other method has none."""
+    """One output's part: its target, the methods with a result, why each other has none."""
 
     target: str | None
     methods: tuple[str, ...]

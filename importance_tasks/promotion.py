@@ -1,8 +1,8 @@
 """The promotion gate's rule: move an alias to a newly analysed version only when its importance
 can be trusted and has not drifted; otherwise a person decides.
 
-Pure: it reads the summary an analysis publishes (the ``extra`` of its Asset event, see
-``importance_tasks.airflow.assets.analysis_event``) and says what to do. Moving the alias and
+Pure: it reads the summary an analysis publishes (``PublishSummary``, the ``extra`` of its
+Asset event read back with ``PublishSummary.from_event``) and says what to do. Moving the alias and
 recording the decision is ``importance_tasks.mlflow_io.aliases``; the DAG is ``promote_model``.
 """
 
@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from importance_tasks.contract import VersionStatus
-from importance_tasks.errors import InputError
+from importance_tasks.setting_schema import checked_value
 
-__all__ = ["Decision", "decide"]
+if TYPE_CHECKING:
+    from importance_tasks.stage.messages import PublishSummary
+
+__all__ = ["MIN_NDCG", "Decision", "decide"]
+
+# The gate's own drift threshold, declared once: its DAG Param and ``decide`` check it.
+MIN_NDCG: dict[str, Any] = {"type": ["null", "number"], "minimum": 0, "maximum": 1}
 
 Action = Literal["promote", "ask", "skip"]
 
@@ -63,7 +69,7 @@ class Decision:
 
 
 def decide(
-    analysis: Mapping[str, Any],
+    analysis: PublishSummary,
     *,
     require_sanity: bool = True,
     min_ndcg: float | None = None,
@@ -73,10 +79,10 @@ def decide(
 
     Parameters
     ----------
-    analysis : mapping
-        The analysis summary: ``model_name``, ``model_version``, ``status``, ``sanity``
-        (method -> passed), ``drifted`` and ``ndcg`` (None without a previous version), ``run_id``,
-        ``tagged`` (False for an analysis that is not the version's analysis of record).
+    analysis : PublishSummary
+        The analysis: its version, ``status``, ``sanity`` (method -> passed), ``drifted`` and
+        ``ndcg`` (None without a previous version), ``run_id``, ``tagged`` (False for an
+        analysis that is not the version's analysis of record).
     require_sanity : bool, default=True
         Ask when no sanity check was run (with it, a failed method always asks).
     min_ndcg : float in [0, 1], optional
@@ -87,34 +93,30 @@ def decide(
         or stays put (a registry audit analyses old versions too), so such a version is
         skipped.
     """
-    name, version = analysis.get("model_name"), analysis.get("model_version")
-    if not name or not version:
-        raise InputError(f"the analysis event names no model version: {dict(analysis)!r}")
-    if min_ndcg is not None and not 0 <= min_ndcg <= 1:
-        raise InputError(f"min_ndcg={min_ndcg!r} is not allowed; it must be in [0, 1]")
-    run_id = analysis.get("run_id")
-    if analysis.get("status") != VersionStatus.COMPLETE:
-        status = analysis.get("status")
+    name, version, run_id = analysis.model_name, analysis.model_version, analysis.run_id
+    min_ndcg = checked_value("min_ndcg", min_ndcg, MIN_NDCG)
+    if analysis.status != VersionStatus.COMPLETE:
+        status = analysis.status
         return Decision(str(name), str(version), "skip", (f"analysis status {status!r}",), run_id)
-    if analysis.get("tagged") is False:
+    if analysis.tagged is False:
         why = "not the analysis of record (other settings than the stage's; its tags were left)"
         return Decision(str(name), str(version), "skip", (why,), run_id)
     if current is not None and int(current) >= int(version):
         why = f"the alias is already at version {current}"
         return Decision(str(name), str(version), "skip", (why,), run_id)
     reasons = []
-    sanity = dict(analysis.get("sanity") or {})
+    sanity = dict(analysis.sanity)
     failed = sorted(m for m, passed in sanity.items() if not passed)
     if failed:
         reasons.append(f"failed the sanity check: {', '.join(failed)}")
     elif require_sanity and not sanity:
         reasons.append("no sanity check was run")
-    ndcg = analysis.get("ndcg")
+    ndcg = analysis.ndcg
     if min_ndcg is not None and ndcg is not None:
         if ndcg < min_ndcg:
             reasons.append(f"the top features drifted: nDCG {ndcg:.3f} < {min_ndcg:g}")
-    elif analysis.get("drifted"):
-        reasons.append(f"the top features drifted: {analysis.get('drift')}")
+    elif analysis.drifted:
+        reasons.append(f"the top features drifted: {analysis.drift}")
     return Decision(
         str(name), str(version), "ask" if reasons else "promote", tuple(reasons), run_id
     )

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from importance_tasks.analysis import explain
+from importance_tasks.contract import VersionStatus, VersionTag
 from importance_tasks.data import EvalData
 from importance_tasks.keras import KerasModel
 
@@ -151,7 +152,7 @@ def test_the_stage_logs_clusters_intervals_agreement_and_drift(twins, tmp_path):
     )
     versions = [p.model.model_id for p in plans]
     assert [m.model_id for m in found if m.model_id in versions] == versions
-    assert all(m.tags["importance.status"] == "complete" for m in found)
+    assert all(m.tags[VersionTag.STATUS] == VersionStatus.COMPLETE for m in found)
     ordered = versions_by_importance(client, name, "solo")
     assert [v for v, _ in ordered] == ["1", "2"] and ordered[0][1] > ordered[1][1]
     linked = [m for m in found[0].metrics if m.key == "importance/permutation/solo"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import mlflow
 
 from importance_tasks.config import AnalysisConfig
+from importance_tasks.contract import VersionStatus, VersionTag
 from importance_tasks.mlflow_io.training import prepare_local_store
 from importance_tasks.stage import run_stage
 from tests.conftest import register_friedman
@@ -33,4 +34,4 @@ def test_the_search_logged_models_example_finds_the_analysed_version(friedman, t
     # the example ranks by the diabetes demo's bmi; this store's model has Friedman's x0..x9
     exec(example.replace("bmi", "x0"), scope)
     found = scope["versions"]
-    assert len(found) == 1 and found.iloc[0]["tags"]["importance.status"] == "complete"
+    assert len(found) == 1 and found.iloc[0]["tags"][VersionTag.STATUS] == VersionStatus.COMPLETE

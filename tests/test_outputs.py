@@ -12,6 +12,7 @@ import pytest
 
 from importance_tasks.analysis import by_output, explain_outputs
 from importance_tasks.config import AnalysisConfig
+from importance_tasks.contract import MethodStatus
 from importance_tasks.data import EvalData
 from importance_tasks.errors import DataError, UnsupportedModelError
 from importance_tasks.keras import KerasModel, for_data
@@ -99,7 +100,7 @@ def test_each_head_does_the_same_work_and_numbers_whatever_the_order_of_the_targ
         assert "e" in first[output].negligible
         for method in config.methods:
             a, b = first[output].results[method], second[output].results[method]
-            assert a.status == b.status == "complete"
+            assert a.status == b.status == MethodStatus.COMPLETE
             for key in ("n_rows", "max_evals", "n_orderings"):
                 assert a.settings.get(key) == b.settings.get(key)
             np.testing.assert_allclose(a.mean, b.mean, rtol=1e-6, atol=1e-9)

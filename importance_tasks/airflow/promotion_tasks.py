@@ -19,6 +19,7 @@ def assess(events: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     from importance_tasks.mlflow_io.aliases import alias_version
     from importance_tasks.mlflow_io.client import connect
     from importance_tasks.promotion import decide
+    from importance_tasks.stage.messages import PublishSummary
 
     found = list(events.get(IMPORTANCE_RESULTS, [])) if events else []
     if not found:
@@ -30,7 +31,7 @@ def assess(events: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     if extra.get("model_name"):
         current = alias_version(connect(None), str(extra["model_name"]), str(params["alias"]))
     decision = decide(
-        extra,
+        PublishSummary.from_event(extra),
         require_sanity=bool(params.get("require_sanity", True)),
         min_ndcg=params.get("min_ndcg"),
         current=current,

@@ -18,8 +18,9 @@ from airflow.sdk import DAG, Param, dag, task
 
 from importance_tasks.airflow.assets import IMPORTANCE_RESULTS, REGISTERED_MODEL_VERSIONS
 from importance_tasks.airflow.params import analysis_params
-from importance_tasks.airflow.stage_group import RETRY_ARGS, importance_stage
+from importance_tasks.airflow.stage_group import COMPUTE_SLOTS, RETRY_ARGS, importance_stage
 from importance_tasks.contract import AUDIT_EXPERIMENT
+from importance_tasks.promotion import MIN_NDCG
 
 __all__ = [
     "SHIPPED_DAGS",
@@ -43,7 +44,7 @@ Which inputs matter to a model in the MLflow registry, by several methods in par
 * **compute** runs the methods (and row shards of large data) as mapped tasks, packed by their
   estimated cost: cheap methods share a task, an expensive one gets its own, and there are at
   most `compute_slots` of them (default: the worker's processors), since each task pays about
-  9 s of start-up (TensorFlow, model and data). The packing is in `resolve`'s log.
+  9 s of start-up (TensorFlow, model and data). The packing is in `plan`'s log.
 * **aggregate** combines the rankings (consensus, agreement between methods, comparison with
   the previous version).
 * **publish** writes the report and the manifest, and tags the model version.
@@ -118,8 +119,7 @@ def feature_importance_params() -> dict[str, Param]:
         ),
         "compute_slots": Param(
             None,
-            type=["null", "integer"],
-            minimum=1,
+            **COMPUTE_SLOTS,
             description="Most compute tasks per analysis; empty: the worker's processors",
         ),
         **analysis_params(),
@@ -153,9 +153,7 @@ def promote_model_params() -> dict[str, Param]:
         ),
         "min_ndcg": Param(
             None,
-            type=["null", "number"],
-            minimum=0,
-            maximum=1,
+            **MIN_NDCG,
             description="Ask below this nDCG@k against the previous version; empty: the "
             "analysis's own drift verdict",
         ),

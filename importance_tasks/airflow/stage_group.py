@@ -1,6 +1,6 @@
 """The importance stage as an Airflow task group.
 
-resolve (which also packs the jobs by cost, ``stage.packing``) -> compute (mapped: one task per
+plan (which also packs the jobs by cost, ``stage.packing``) -> compute (mapped: one task per
 pack) -> aggregate -> publish.
 
 Tasks call the plain functions of ``importance_tasks.stage``; XCom carries plans (ids, URIs,
@@ -25,7 +25,17 @@ if TYPE_CHECKING:
     from importance_tasks.stage import Plan
     from importance_tasks.stage.messages import Request
 
-__all__ = ["RETRY_ARGS", "importance_stage", "requests_from_params", "stage_settings"]
+__all__ = [
+    "COMPUTE_SLOTS",
+    "RETRY_ARGS",
+    "importance_stage",
+    "requests_from_params",
+    "stage_settings",
+]
+
+# The most compute tasks per analysis, declared once: the DAG's Param and the task group's
+# keyword are checked against it.
+COMPUTE_SLOTS: dict[str, Any] = {"type": ["null", "integer"], "minimum": 1}
 
 RETRY_ARGS: dict[str, Any] = {
     "retries": 3,
@@ -95,9 +105,9 @@ def _label(text: str) -> None:
     get_current_context()["importance_label"] = text  # type: ignore[typeddict-unknown-key]
 
 
-@task(**RETRY_ARGS)
+@task(task_id="plan", **RETRY_ARGS)
 @_fail_fast
-def resolve(
+def plan_versions(
     requests: list[dict[str, Any]] | None, overrides: dict[str, Any], slots: int | None
 ) -> list[dict[str, Any]]:
     """Pin every requested model version, check its data and settings, open its MLflow run;
@@ -157,7 +167,7 @@ def resolve(
             logging.getLogger(__name__).warning("%s: %s: %s", spec, status, exc)
             unanalysable.append(f"{spec}: {status}: {exc}")
             continue
-        plans.append(pinned.to_dict())
+        plans.append(pinned)
     if not plans and unanalysable:
         raise AirflowSkipException("; ".join(unanalysable))
     return _packed(plans, slots or params.get("compute_slots"))
@@ -195,22 +205,22 @@ def stage_settings(
     return values
 
 
-def _packed(plans: list[dict[str, Any]], slots: int | None) -> list[dict[str, Any]]:
+def _packed(plans: list[Plan], slots: int | None) -> list[dict[str, Any]]:
     """The compute tasks: each version's jobs (one per method, or per method and row shard)
     packed by estimated cost into at most ``slots`` tasks (default: this worker's
-    processors); the packing is logged with its estimates. (Listed by ``resolve``: a task of
+    processors); the packing is logged with its estimates. (Listed by ``plan``: a task of
     its own cost a second of scheduling before the compute tasks could start.)"""
     import logging
     import os
 
-    from importance_tasks.stage import Plan, jobs
+    from importance_tasks.stage import jobs
+    from importance_tasks.stage.messages import PackedTask
     from importance_tasks.stage.packing import pack
 
     log = logging.getLogger(__name__)
     slots = slots or os.cpu_count() or 1
     out = []
-    for p in plans:
-        plan = Plan.from_dict(p)
+    for plan in plans:
         tasks = pack(plan, jobs(plan), slots=slots)
         log.info(
             "%s: %d jobs in %d compute tasks (at most %d)",
@@ -221,7 +231,7 @@ def _packed(plans: list[dict[str, Any]], slots: int | None) -> list[dict[str, An
         )
         for packed in tasks:
             log.info("  ~%.1f s: %s", packed.estimated_s, packed.label)
-            out.append({"plan": p, **packed.to_dict()})
+            out.append(PackedTask(plan, packed).to_dict())
     return out
 
 
@@ -231,35 +241,36 @@ def compute(work: dict[str, Any]) -> dict[str, Any]:
     """Compute one packed task's jobs for one model version, each logged to the analysis run.
     (``work``, since ``task`` is a name of Airflow's context.)"""
     from importance_tasks.airflow.mlflow_connection import configure_mlflow
-    from importance_tasks.stage import Plan, compute_jobs
-    from importance_tasks.stage.packing import ComputeTask
+    from importance_tasks.stage import compute_jobs
+    from importance_tasks.stage.messages import ComputedTask, PackedTask
 
-    plan = Plan.from_dict(work["plan"])
-    packed = ComputeTask.from_dict(work)
-    jobs = list(packed.jobs)
+    packed = PackedTask.from_dict(work)
+    plan, jobs = packed.plan, list(packed.task.jobs)
     _label(f"{' + '.join(j.label for j in jobs)} · {plan.label}")
     configure_mlflow()
     summaries = compute_jobs(plan, jobs)
     _push_links(plan)
-    return {"estimated_s": packed.estimated_s, "jobs": summaries}
+    return ComputedTask(packed.task.estimated_s, tuple(summaries)).to_dict()
 
 
 @task(**RETRY_ARGS)
 @_fail_fast
 def aggregate_analysis(work: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Consensus, agreement and comparison with the previous version, for every plan of the
-    compute tasks (``work``, as ``resolve`` listed them).
+    compute tasks (``work``, as ``plan`` listed them).
 
     One task, in version order, so that when several versions of a model are analysed in one
     run (a registry audit), each is compared with the one before it.
     """
     from importance_tasks.airflow.mlflow_connection import configure_mlflow
-    from importance_tasks.stage import Plan, aggregate
+    from importance_tasks.stage import aggregate
+    from importance_tasks.stage.messages import AggregatedPlan, PackedTask
 
     configure_mlflow()
-    plans = {w["plan"]["run_id"]: Plan.from_dict(w["plan"]) for w in work}.values()
+    packed = [PackedTask.from_dict(w).plan for w in work]
+    plans = {plan.run_id: plan for plan in packed}.values()
     ordered = sorted(plans, key=lambda p: (p.model.name, int(p.model.version)))
-    return [{"plan": plan.to_dict(), "summary": aggregate(plan)} for plan in ordered]
+    return [AggregatedPlan(plan, aggregate(plan)).to_dict() for plan in ordered]
 
 
 @task(map_index_template="{{ importance_label }}", outlets=[IMPORTANCE_RESULTS], **RETRY_ARGS)
@@ -269,17 +280,16 @@ def publish_analysis(aggregated: dict[str, Any]) -> dict[str, Any]:
     the ``extra`` of this version's event on ``IMPORTANCE_RESULTS`` (status, top features,
     drift, sanity verdicts, run id) for downstream DAGs such as ``promote_model``."""
     from importance_tasks.airflow.mlflow_connection import configure_mlflow
-    from importance_tasks.stage import Plan, publish
-    from importance_tasks.stage.messages import PublishSummary
+    from importance_tasks.stage import publish
+    from importance_tasks.stage.messages import AggregatedPlan
 
-    plan = Plan.from_dict(aggregated["plan"])
+    plan = AggregatedPlan.from_dict(aggregated).plan
     _label(plan.label)
     configure_mlflow()
     summary = publish(plan)
     _push_links(plan)
-    event = PublishSummary.from_dict(summary).event()
-    get_current_context()["outlet_events"][IMPORTANCE_RESULTS].extra = event
-    return summary
+    get_current_context()["outlet_events"][IMPORTANCE_RESULTS].extra = summary.event()
+    return summary.to_dict()
 
 
 def importance_stage(
@@ -324,11 +334,11 @@ def importance_stage(
     from importance_tasks.config import AnalysisConfig
     from importance_tasks.errors import InputError
     from importance_tasks.mlflow_io.model_ref import ModelSpec
+    from importance_tasks.setting_schema import checked_value
     from importance_tasks.stage.messages import Request
 
     AnalysisConfig.from_settings(settings)  # a bad setting fails the DAG's parsing, named
-    if compute_slots is not None and (isinstance(compute_slots, bool) or compute_slots < 1):
-        raise InputError(f"compute_slots must be an integer >= 1, got {compute_slots!r}")
+    compute_slots = checked_value("compute_slots", compute_slots, COMPUTE_SLOTS)
     if model is not None:
         if requests is not None:
             raise InputError("give either model or requests, not both")
@@ -342,7 +352,7 @@ def importance_stage(
 
     @task_group(group_id=group_id)
     def stage() -> Any:
-        work = resolve(requests, overrides, compute_slots)
+        work = plan_versions(requests, overrides, compute_slots)
         computed = compute.expand(work=work)
         aggregated = aggregate_analysis(work)
         computed >> aggregated

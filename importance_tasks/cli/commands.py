@@ -360,15 +360,15 @@ def format_ranking(analysis: Analysis, *, top: int | None = DEFAULT_TOP) -> str:
     if analysis.unseen:
         counts = ", ".join(f"{c} in {n} rows" for c, n in analysis.unseen.items())
         text.append(f"values the model's lookups have no entry for (analysed as unknown): {counts}")
-    found = analysis.found
-    if found.interactions is not None:
-        pairs = [p for p in found.interactions.pairs if acts_together(p.as_dict())][:3]
+    steps = analysis.steps
+    if steps.interactions is not None:
+        pairs = [p for p in steps.pairs if acts_together(p)][:3]
         together = [f"{' x '.join(p.features)} {p.strength:.2g}, {p.h2:.2f}" for p in pairs]
         text.append(
             "acting together (strength on the output's scale, H²): "
             + ("; ".join(together) or "no pair: additive among the top features")
         )
-    ways = [f"{n} {e.direction}" for n, e in found.effects.items() if n not in barely]
+    ways = [f"{n} {e.direction}" for n, e in steps.effects.items() if n not in barely]
     if ways:
         text.append("which way: " + ", ".join(ways))
     if analysis.dependence is not None and analysis.dependence.clusters:

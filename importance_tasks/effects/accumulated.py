@@ -23,7 +23,7 @@ learning models", JRSS B 82(4), 2020. doi:10.1111/rssb.12377
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +57,7 @@ class Effect:
     pd: list[float] | None = None
     ice: list[list[float]] | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         found = {
             "kind": self.kind,
             "grid": self.grid,
@@ -69,6 +69,10 @@ class Effect:
         if self.pd is not None:
             found["pd"], found["ice"] = self.pd, self.ice
         return found
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Effect:
+        return cls(**record)
 
 
 def accumulated_effect(

@@ -47,12 +47,11 @@ BOOTSTRAP = 200
 MATERIAL_H2 = 0.05
 
 
-def acts_together(pair: Mapping[str, Any]) -> bool:
-    """Whether a pair (``Pair.as_dict``) acts together: its joint effect is material, its H²
-    at least ``MATERIAL_H2`` and its 95% interval above 0. An additive model's pairs have H²
-    near 0 with intervals that reach it, and are not named."""
-    interval = pair.get("interval")
-    h2 = pair.get("h2")
+def acts_together(pair: Pair) -> bool:
+    """Whether a pair acts together: its joint effect is material, its H² at least
+    ``MATERIAL_H2`` and its 95% interval above 0. An additive model's pairs have H² near 0
+    with intervals that reach it, and are not named."""
+    interval, h2 = pair.interval, pair.h2
     return h2 is not None and h2 >= MATERIAL_H2 and interval is not None and interval[0] > 0
 
 
@@ -67,7 +66,7 @@ class Pair:
     interval: tuple[float, float] | None
     strength_interval: tuple[float, float]
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "features": list(self.features),
             "strength": self.strength,
@@ -75,6 +74,16 @@ class Pair:
             "interval": None if self.interval is None else list(self.interval),
             "strength_interval": list(self.strength_interval),
         }
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Pair:
+        a, b = record["features"]
+        interval = record["interval"]
+        low, high = record["strength_interval"]
+        return cls(
+            (a, b), record["strength"], record["h2"],
+            None if interval is None else (interval[0], interval[1]), (low, high),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -86,14 +95,6 @@ class Interactions:
     total: dict[str, float]
     evaluations: int
     rows: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "pairs": [p.as_dict() for p in self.pairs],
-            "total_h2": dict(self.total),
-            "evaluations": self.evaluations,
-            "rows": self.rows,
-        }
 
 
 def interactions(

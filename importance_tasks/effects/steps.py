@@ -11,55 +11,58 @@ import numpy as np
 
 from importance_tasks.data import EvalData
 from importance_tasks.effects.accumulated import Effect, accumulated_effect, category_effect
-from importance_tasks.effects.interaction import Interactions, interactions
+from importance_tasks.effects.interaction import Interactions, Pair, interactions
 from importance_tasks.model import Model
 
-__all__ = ["EFFECT_ROWS", "INTERACTION_ROWS", "Found", "effects_and_interactions"]
+__all__ = ["EFFECT_ROWS", "INTERACTION_ROWS", "InteractionsAndEffects", "effects_and_interactions"]
 
 INTERACTION_ROWS = 100  # n: each feature and each pair costs n x n model evaluations
 EFFECT_ROWS = 1000
 
 
 @dataclass(frozen=True)
-class Found:
-    """What the two steps found (None / empty where off)."""
+class InteractionsAndEffects:
+    """What the two analysis steps found on the top features of a ranking: their pairwise
+    interactions (None where off, or fewer than two features) and each one's effect; in the
+    stage, ``ranked_by``: the methods whose consensus chose the features. ``to_dict`` is the
+    logged record (``interactions_effects.json``) and the JSON's keys; ``from_dict`` reads it
+    back whole."""
 
     interactions: Interactions | None = None
     effects: Mapping[str, Effect] = field(default_factory=dict)
+    ranked_by: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, Any]:
+    @property
+    def pairs(self) -> tuple[Pair, ...]:
+        """The pairs, strongest first (none where the step was off)."""
+        return () if self.interactions is None else self.interactions.pairs
+
+    def to_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {}
         if self.interactions is not None:
-            found["interactions"] = [p.as_dict() for p in self.interactions.pairs]
+            found["interactions"] = [p.to_dict() for p in self.interactions.pairs]
             found["interaction_total_h2"] = dict(self.interactions.total)
+            found["interaction_evaluations"] = self.interactions.evaluations
+            found["interaction_rows"] = self.interactions.rows
         if self.effects:
-            found["effects"] = {name: e.as_dict() for name, e in self.effects.items()}
+            found["effects"] = {name: e.to_dict() for name, e in self.effects.items()}
+        if self.ranked_by:
+            found["ranked_by"] = list(self.ranked_by)
         return found
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Found:
-        from importance_tasks.effects.interaction import Pair
-
-        pairs = data.get("interactions")
+    def from_dict(cls, record: Mapping[str, Any]) -> InteractionsAndEffects:
+        pairs = record.get("interactions")
         found = None
         if pairs is not None:
             found = Interactions(
-                tuple(
-                    Pair(
-                        tuple(p["features"]),  # type: ignore[arg-type]
-                        p["strength"],
-                        p["h2"],
-                        None if p["interval"] is None else tuple(p["interval"]),  # type: ignore[arg-type]
-                        tuple(p["strength_interval"]),  # type: ignore[arg-type]
-                    )
-                    for p in pairs
-                ),
-                dict(data.get("interaction_total_h2") or {}),
-                0,
-                0,
+                tuple(Pair.from_dict(p) for p in pairs),
+                dict(record.get("interaction_total_h2") or {}),
+                int(record.get("interaction_evaluations", 0)),  # absent before 0.4
+                int(record.get("interaction_rows", 0)),
             )
-        effects = {name: Effect(**e) for name, e in (data.get("effects") or {}).items()}
-        return cls(found, effects)
+        effects = {n: Effect.from_dict(e) for n, e in (record.get("effects") or {}).items()}
+        return cls(found, effects, tuple(record.get("ranked_by") or ()))
 
 
 def effects_and_interactions(
@@ -71,7 +74,7 @@ def effects_and_interactions(
     interaction_top: int | None,
     effect_top: int | None,
     seed: int,
-) -> Found:
+) -> InteractionsAndEffects:
     """Interactions among the first ``interaction_top`` of ``ranked`` (features or groups, in
     ranking order; None: off) and the effects of the first ``effect_top`` that are one column
     (groups have no curve); on the model's output that varies most over the rows."""
@@ -99,4 +102,4 @@ def effects_and_interactions(
                 if vocabulary is None
                 else category_effect(model, sample, column, list(vocabulary), **options)
             )
-    return Found(found, effects)
+    return InteractionsAndEffects(found, effects)

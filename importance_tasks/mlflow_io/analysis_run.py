@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from importance_tasks import contract
 from importance_tasks.contract import ARTIFACT_DIR, RunTag, VersionStatus, VersionTag
 from importance_tasks.dependence import Dependence
+from importance_tasks.effects.steps import InteractionsAndEffects
 from importance_tasks.mlflow_io import logged_values, runs
 from importance_tasks.mlflow_io.version_tags import VersionTags, set_version_tag, stale_tags
 from importance_tasks.ranking.comparison import Comparison
@@ -31,15 +32,15 @@ __all__ = ["Aggregated", "AnalysisRun"]
 @dataclass(frozen=True)
 class Aggregated:
     """What ``aggregate`` logged: each method's result, the consensus, the agreement, the
-    comparison with the previous version, the dependence ``plan`` logged, and the record of
-    the interactions and effects (None where not logged)."""
+    comparison with the previous version, the dependence ``plan`` logged, and the
+    interactions and effects (None where not logged)."""
 
     results: list[Importance]
     consensus: Consensus | None
     agreement: Agreement | None
     comparison: tuple[str, Comparison] | None
     dependence: Dependence | None
-    steps: Any | None = None
+    steps: InteractionsAndEffects | None = None
 
 
 _AGGREGATED = (contract.CONSENSUS, contract.AGREEMENT, contract.COMPARISON, contract.STEPS)
@@ -192,14 +193,16 @@ class AnalysisRun:
     def has_steps(self) -> bool:
         return runs.has_artifact(self.client, self.run_id, self._p(contract.STEPS))
 
-    def log_steps(self, record: Mapping[str, Any], *, tables: Mapping[str, str]) -> None:
+    def log_steps(self, found: InteractionsAndEffects, *, tables: Mapping[str, str]) -> None:
         """The steps' metrics, their ``tables`` (contract path -> CSV), and their record last."""
-        self._log_metrics(logged_values.step_metrics(record))
+        self._log_metrics(logged_values.step_metrics(found))
         files = {self._p(path): table for path, table in tables.items()}
-        self._write({**files, self._p(contract.STEPS): json.dumps(dict(record))})
+        self._write({**files, self._p(contract.STEPS): json.dumps(found.to_dict())})
 
-    def steps(self) -> Any | None:
-        return self._read(self._p(contract.STEPS))
+    def steps(self) -> InteractionsAndEffects | None:
+        """The interactions and effects logged, or None."""
+        record = self._read(self._p(contract.STEPS))
+        return None if record is None else InteractionsAndEffects.from_dict(record)
 
     # -- the data's dependence structure, logged by plan -------------------------------------
 
@@ -263,7 +266,7 @@ class AnalysisRun:
             agreement=None if agreement is None else Agreement.from_record(agreement),
             comparison=_comparison(comparison),
             dependence=None if dependence is None else Dependence.from_dict(dependence),
-            steps=steps,
+            steps=None if steps is None else InteractionsAndEffects.from_dict(steps),
         )
 
     def comparison(self) -> tuple[str, Comparison] | None:

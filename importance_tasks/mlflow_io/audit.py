@@ -154,7 +154,7 @@ def log_audit(
     )
     counts: dict[str, float] = {contract.Metric.AUDIT_VERSIONS: float(len(rows))}
     for row in rows:
-        key = contract.metric_key(contract.Metric.AUDIT, row.status.replace(" ", "_"))
+        key = contract.audit_metric(contract.AuditStatus(row.status))
         counts[key] = counts.get(key, 0.0) + 1
     runs.log_metrics(client, run_id, counts)
     runs.log_artifacts(client, run_id, files)

@@ -4,11 +4,11 @@ of the contract (``importance_tasks.contract``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
 from importance_tasks.contract import Metric, VersionStatus, VersionTag, metric_key, output_tag
+from importance_tasks.effects.steps import InteractionsAndEffects
 from importance_tasks.ranking.comparison import Comparison
 from importance_tasks.ranking.ranks import Agreement, Consensus, consensus_cells
 from importance_tasks.result import Importance
@@ -35,26 +35,26 @@ def importance_metrics(result: Importance) -> dict[str, float]:
     return metrics
 
 
-def step_metrics(record: Mapping[str, Any]) -> dict[str, float]:
+def step_metrics(found: InteractionsAndEffects) -> dict[str, float]:
     """The analysis steps' metrics: each pair's strength (``interaction/<a>/<b>``) and, where
     its joint effect is material, its H² (``interaction_h2/<a>/<b>``); each feature's total
     H² (``interaction_total_h2/<feature>``)."""
     metrics: dict[str, float] = {}
-    for pair in record.get("interactions") or []:
-        a, b = pair["features"]
-        metrics[metric_key(Metric.INTERACTION, a, b)] = float(pair["strength"])
-        if pair["h2"] is not None:
-            metrics[metric_key(Metric.INTERACTION_H2, a, b)] = float(pair["h2"])
-    for feature, h2 in (record.get("interaction_total_h2") or {}).items():
+    for pair in found.pairs:
+        a, b = pair.features
+        metrics[metric_key(Metric.INTERACTION, a, b)] = float(pair.strength)
+        if pair.h2 is not None:
+            metrics[metric_key(Metric.INTERACTION_H2, a, b)] = float(pair.h2)
+    total = {} if found.interactions is None else found.interactions.total
+    for feature, h2 in total.items():
         metrics[metric_key(Metric.INTERACTION_TOTAL_H2, feature)] = float(h2)
     return metrics
 
 
-def directions_value(record: Mapping[str, Any]) -> str:
+def directions_value(found: InteractionsAndEffects) -> str:
     """The ``importance.directions`` tag: which way each top feature pushes the output
     (``x3 rises,x2 U-shaped``)."""
-    effects = record.get("effects") or {}
-    return ",".join(f"{name} {effect['direction']}" for name, effect in effects.items())
+    return ",".join(f"{name} {effect.direction}" for name, effect in found.effects.items())
 
 
 def sanity_metrics(result: Importance) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """The report's first screen (``first_screen``: what a reader came for, in sentences) and the
 interactions and effects as file contents: their CSV tables, a chart of the pairs' strength, a
-small chart per feature's effect, and the report's section on them. The record is
-``effects.steps.Found.as_dict()``."""
+small chart per feature's effect, and the report's section on them, from what the steps
+found (``effects.steps.InteractionsAndEffects``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from importance_tasks.effects.accumulated import Effect
 from importance_tasks.effects.interaction import acts_together
+from importance_tasks.effects.steps import InteractionsAndEffects
 from importance_tasks.report.document import csv_text
 from importance_tasks.report.png_figure import png_figure
 
@@ -27,42 +29,42 @@ __all__ = [
 ]
 
 
-def interactions_csv(record: Mapping[str, Any]) -> str:
+def interactions_csv(found: InteractionsAndEffects) -> str:
     """A row per pair, strongest first: strength, H² and its 95% interval (empty where the
     pair's joint effect is not material)."""
     rows = []
-    for pair in record.get("interactions") or []:
-        low, high = pair["interval"] or ("", "")
-        h2 = "" if pair["h2"] is None else pair["h2"]
-        rows.append([*pair["features"], pair["strength"], h2, low, high])
+    for pair in found.pairs:
+        low, high = pair.interval or ("", "")
+        h2 = "" if pair.h2 is None else pair.h2
+        rows.append([*pair.features, pair.strength, h2, low, high])
     return csv_text(["feature_a", "feature_b", "strength", "h2", "h2_low", "h2_high"], rows)
 
 
-def effects_csv(record: Mapping[str, Any]) -> str:
+def effects_csv(found: InteractionsAndEffects) -> str:
     """A row per feature and grid point: the effect, its band and (ALE) partial dependence."""
     rows = []
-    for name, effect in (record.get("effects") or {}).items():
-        pd_values = effect.get("pd") or [""] * len(effect["grid"])
+    for name, effect in found.effects.items():
+        pd_values: list[Any] = effect.pd or [""] * len(effect.grid)
         for x, value, (low, high), pd_value in zip(
-            effect["grid"], effect["values"], effect["band"], pd_values, strict=True
+            effect.grid, effect.values, effect.band, pd_values, strict=True
         ):
-            rows.append([name, effect["kind"], effect["direction"], x, value, low, high, pd_value])
+            rows.append([name, effect.kind, effect.direction, x, value, low, high, pd_value])
     header = ["feature", "kind", "direction", "at", "effect", "low", "high", "partial_dependence"]
     return csv_text(header, rows)
 
 
-def interactions_png(record: Mapping[str, Any], *, top: int = 10) -> bytes:
+def interactions_png(found: InteractionsAndEffects, *, top: int = 10) -> bytes:
     """The strongest pairs as bars of strength, with H² written beside each."""
-    pairs = [p for p in record.get("interactions") or [] if p["h2"] is not None][:top][::-1]
+    pairs = [p for p in found.pairs if p.h2 is not None][:top][::-1]
     with png_figure((6, 0.8 + 0.3 * max(len(pairs), 1))) as (_, ax, png):
-        ax.barh([" x ".join(p["features"]) for p in pairs], [p["strength"] for p in pairs])
+        ax.barh([" x ".join(p.features) for p in pairs], [p.strength for p in pairs])
         for i, pair in enumerate(pairs):
-            ax.text(pair["strength"], i, f" H² {pair['h2']:.2f}", va="center", fontsize=8)
+            ax.text(pair.strength, i, f" H² {pair.h2:.2f}", va="center", fontsize=8)
         ax.set_xlabel("interaction strength (on the output's scale)")
     return png.getvalue()
 
 
-def effects_png(effects: Mapping[str, Mapping[str, Any]], *, columns: int = 3) -> bytes:
+def effects_png(effects: Mapping[str, Effect], *, columns: int = 3) -> bytes:
     """Each feature's effect in one figure of small charts (one figure draws in a fraction
     of the time of one per feature): ALE with its band, partial dependence and ICE lines
     beside it; or its effect per category."""
@@ -88,44 +90,41 @@ def effects_png(effects: Mapping[str, Mapping[str, Any]], *, columns: int = 3) -
     return buffer.getvalue()
 
 
-def _effect_axes(ax: Any, name: str, effect: Mapping[str, Any]) -> None:
-    low, high = zip(*effect["band"], strict=True) if effect["band"] else ((), ())
-    if effect["kind"] == "categories":
-        ax.bar(effect["grid"], effect["values"], color="#4477aa")
+def _effect_axes(ax: Any, name: str, effect: Effect) -> None:
+    low, high = zip(*effect.band, strict=True) if effect.band else ((), ())
+    if effect.kind == "categories":
+        ax.bar(effect.grid, effect.values, color="#4477aa")
     else:
-        for line in effect.get("ice") or []:
-            ax.plot(effect["grid"], line, color="#cccccc", linewidth=0.7)
-        ax.fill_between(effect["grid"], low, high, color="#4477aa", alpha=0.25)
-        ax.plot(effect["grid"], effect["values"], color="#4477aa", label="ALE")
-        if effect.get("pd") is not None:
-            ax.plot(effect["grid"], effect["pd"], color="#cc6677", linestyle="--", label="PD")
+        for line in effect.ice or []:
+            ax.plot(effect.grid, line, color="#cccccc", linewidth=0.7)
+        ax.fill_between(effect.grid, low, high, color="#4477aa", alpha=0.25)
+        ax.plot(effect.grid, effect.values, color="#4477aa", label="ALE")
+        if effect.pd is not None:
+            ax.plot(effect.grid, effect.pd, color="#cc6677", linestyle="--", label="PD")
         ax.legend(fontsize=7)
-    ax.set_title(f"{name}: {effect['direction']}", fontsize=9)
+    ax.set_title(f"{name}: {effect.direction}", fontsize=9)
     ax.tick_params(labelsize=7)
 
 
-def steps_html(record: Mapping[str, Any], charts: Mapping[str, bytes]) -> str:
+def steps_html(found: InteractionsAndEffects, charts: Mapping[str, bytes]) -> str:
     """The report's section: the pairs that act together and which way each top feature
     pushes, in sentences, then the charts."""
     esc = html.escape
-    pairs = [p for p in record.get("interactions") or [] if p["h2"] is not None]
+    pairs = [(p, p.h2) for p in found.pairs if p.h2 is not None]
     together = "".join(
-        f"<li>{esc(' and '.join(p['features']))}: strength {p['strength']:.3g}, "
-        f"H² {p['h2']:.2f}</li>"
-        for p in pairs[:5]
-        if p["strength"] > 0
+        f"<li>{esc(' and '.join(p.features))}: strength {p.strength:.3g}, H² {h2:.2f}</li>"
+        for p, h2 in pairs[:5]
+        if p.strength > 0
     )
     why = "".join(
-        f"<p>{esc(a)} and {esc(b)} matter through their interaction (H² {p['h2']:.2f}): "
+        f"<p>{esc(a)} and {esc(b)} matter through their interaction (H² {h2:.2f}): "
         "permutation and occlusion count the joint effect for each of them, SHAP, LIME and "
         "SAGE split it between them, so the methods disagree on them for that reason.</p>"
-        for p in pairs[:3]
-        if p["h2"] >= STRONG_H2
-        for a, b in [p["features"]]
+        for p, h2 in pairs[:3]
+        if h2 >= STRONG_H2
+        for a, b in [p.features]
     )
-    ways = ", ".join(
-        f"{esc(name)} {esc(e['direction'])}" for name, e in (record.get("effects") or {}).items()
-    )
+    ways = ", ".join(f"{esc(name)} {esc(e.direction)}" for name, e in found.effects.items())
     images = "".join(
         f'<img alt="{esc(name)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
         for name, png in charts.items()
@@ -142,7 +141,7 @@ def steps_html(record: Mapping[str, Any], charts: Mapping[str, bytes]) -> str:
 def first_screen(
     consensus: Any,
     results: Sequence[Any],
-    steps: Mapping[str, Any] | None,
+    steps: InteractionsAndEffects | None,
     clusters: Sequence[Sequence[str]],
     *,
     negligible: Sequence[str] = (),
@@ -166,18 +165,19 @@ def first_screen(
     sentences = [f"Most important, in order: {matter}."]
     if negligible:
         sentences.append(f"Barely used (negligible by every method): {', '.join(negligible)}.")
-    pairs = [p for p in (steps or {}).get("interactions") or [] if acts_together(p)]
-    if pairs and pairs[0]["strength"] > 0:
-        a, b = pairs[0]["features"]
+    found = steps or InteractionsAndEffects()
+    pairs = [p for p in found.pairs if acts_together(p)]
+    if pairs and pairs[0].strength > 0:
+        a, b = pairs[0].features
         sentences.append(
-            f"Acting together most: {a} and {b} (H² {pairs[0]['h2']:.2f}: that share of their "
+            f"Acting together most: {a} and {b} (H² {pairs[0].h2:.2f}: that share of their "
             "joint effect is not the sum of their own)."
         )
-    elif steps and "interactions" in steps:
+    elif found.interactions is not None:
         sentences.append("No pair among the top features acts together: their effects add up.")
-    effects = {n: e for n, e in ((steps or {}).get("effects") or {}).items() if n not in negligible}
+    effects = {n: e for n, e in found.effects.items() if n not in negligible}
     if effects:
-        ways = ", ".join(f"{n} {e['direction']}" for n, e in list(effects.items())[:top])
+        ways = ", ".join(f"{n} {e.direction}" for n, e in list(effects.items())[:top])
         sentences.append(f"Which way (as each feature grows, the output): {ways}.")
     if clusters:
         named = "; ".join(" + ".join(c) for c in clusters)

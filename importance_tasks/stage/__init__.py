@@ -1,7 +1,8 @@
 """The logged analysis as a pipeline stage: plan -> compute (jobs, packed into tasks) -> aggregate
 -> publish. Airflow tasks call one step each; ``run_stage`` calls them in sequence for the
-command line and for Python callers. Each step takes and returns small JSON-friendly objects
-(what XCom carries); tables and arrays go to the run's artifacts. Every step can be retried: the
+command line and for Python callers. Each step takes and returns typed messages
+(``stage.messages``: ``to_dict`` is what XCom carries); tables and arrays go to the run's
+artifacts. Every step can be retried: the
 run is found again by its key, a job already logged is not computed twice, metrics are written
 with a fixed step and timestamp, and the manifest is written last.
 """
@@ -16,7 +17,8 @@ from importance_tasks.mlflow_io.model_ref import ModelSpec
 from importance_tasks.stage.aggregate import aggregate
 from importance_tasks.stage.compute import compute, compute_jobs
 from importance_tasks.stage.inputs import data_digest, load_inputs
-from importance_tasks.stage.plan import Job, Plan, jobs, plan
+from importance_tasks.stage.jobs import Job, jobs
+from importance_tasks.stage.plan import Plan, plan
 from importance_tasks.stage.publish import publish, read_logged_analysis, read_logged_outputs
 
 __all__ = [

@@ -4,7 +4,6 @@ comparison with the previous analysed version; all logged, for ``publish`` to re
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from importance_tasks import contract
 from importance_tasks.errors import InputError
@@ -16,25 +15,22 @@ from importance_tasks.ranking.ranks import agreement, consensus, top_features
 from importance_tasks.report.document import comparison_csv, method_csv, rankings_csv
 from importance_tasks.result import Importance
 from importance_tasks.runner import finish
-from importance_tasks.stage.messages import AggregateSummary
-from importance_tasks.stage.plan import Plan, shardable
+from importance_tasks.stage.jobs import shardable
+from importance_tasks.stage.messages import AggregateSummary, Aggregation
+from importance_tasks.stage.plan import Plan
 
 __all__ = ["aggregate"]
 
 
-def aggregate(plan: Plan) -> dict[str, Any]:
-    """Combine, rank, compare and log, for each output analysed; returns a small summary
-    (``AggregateSummary``, as XCom carries it; with several outputs ``{"outputs": {output:
-    summary}}``)."""
+def aggregate(plan: Plan) -> Aggregation:
+    """Combine, rank, compare and log, for each output analysed; returns what it found per
+    output."""
     client = connect(plan.tracking_uri)
-    if not plan.outputs:
-        return _aggregate(plan, AnalysisRun(client, plan.run_id))
-    return {
-        "outputs": {o: _aggregate(plan, AnalysisRun(client, plan.run_id, o)) for o in plan.outputs}
-    }
+    outputs: tuple[str | None, ...] = plan.outputs or (None,)
+    return Aggregation({o: _aggregate(plan, AnalysisRun(client, plan.run_id, o)) for o in outputs})
 
 
-def _aggregate(plan: Plan, run: AnalysisRun) -> dict[str, Any]:
+def _aggregate(plan: Plan, run: AnalysisRun) -> AggregateSummary:
     client = run.client
     for method in plan.config.methods:
         _combine_shards(plan, run, method)
@@ -78,7 +74,7 @@ def _aggregate(plan: Plan, run: AnalysisRun) -> dict[str, Any]:
         top_features=top_features(combined.features, combined.rank, config.top_k),
         agreement=agreed,
         comparison=comparison,
-    ).to_dict()
+    )
 
 
 def _combine_shards(plan: Plan, run: AnalysisRun, method: str) -> None:

@@ -10,14 +10,14 @@ randomised model) into the method's result.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import replace
 
 from importance_tasks import contract
 from importance_tasks.analysis import steps_on
 from importance_tasks.config import AnalysisConfig
+from importance_tasks.contract import JobStatus
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.keras.randomized import randomized_copy
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
@@ -29,7 +29,9 @@ from importance_tasks.report.document import method_csv
 from importance_tasks.report.steps_section import effects_csv, interactions_csv
 from importance_tasks.runner import run_method, step_profile, stepped
 from importance_tasks.stage.inputs import Inputs
-from importance_tasks.stage.plan import STEPS_JOB, Job, Plan, checked_inputs, shardable
+from importance_tasks.stage.jobs import STEPS_JOB, Job, shardable
+from importance_tasks.stage.messages import JobSummary
+from importance_tasks.stage.plan import Plan, checked_inputs
 
 __all__ = ["compute", "compute_jobs"]
 
@@ -49,15 +51,15 @@ class _LoadOnce:
         return self.inputs
 
 
-def compute_jobs(plan: Plan, jobs: Sequence[Job]) -> list[dict[str, Any]]:
+def compute_jobs(plan: Plan, jobs: Sequence[Job]) -> list[JobSummary]:
     """Compute several jobs one after another, with the model and data loaded once; returns
     each job's summary."""
     load = _LoadOnce(plan)
     return [compute(plan, job, inputs=load) for job in jobs]
 
 
-def compute(plan: Plan, job: Job, *, inputs: Callable[[], Inputs] | None = None) -> dict[str, Any]:
-    """Compute one job and log it; returns a small summary (what XCom carries).
+def compute(plan: Plan, job: Job, *, inputs: Callable[[], Inputs] | None = None) -> JobSummary:
+    """Compute one job and log it; returns what it did.
 
     ``inputs`` gives the plan's checked model and data (default: loaded for this job).
     """
@@ -69,13 +71,13 @@ def compute(plan: Plan, job: Job, *, inputs: Callable[[], Inputs] | None = None)
     if job.output is not None and job.output not in plan.outputs:
         raise InputError(f"output {job.output!r} is not in this analysis: {list(plan.outputs)}")
     run = AnalysisRun(connect(plan.tracking_uri), plan.run_id, job.output)
-    summary: dict[str, Any] = {**job.to_dict(), "run_id": plan.run_id}
+    summary = JobSummary(job, plan.run_id, JobStatus.REUSED)
     if job.method == STEPS_JOB:
-        return {**summary, **_compute_steps(plan, config, run, load)}
+        return _compute_steps(plan, config, run, load, summary)
     if plan.complete or run.has_result(job.method):
-        return {**summary, "status": "reused"}
+        return summary
     if job.shard is not None:
-        return {**summary, **_compute_shard(plan, job, run, load)}
+        return _compute_shard(plan, job, run, load, summary)
     model, data = load().for_output(job.output)
     outcome = run_method(
         job.method,
@@ -87,7 +89,7 @@ def compute(plan: Plan, job: Job, *, inputs: Callable[[], Inputs] | None = None)
     )
     if outcome.result is None:
         run.log_skipped(job.method, outcome.skipped or "")
-        return {**summary, "status": "skipped", "reason": outcome.skipped}
+        return replace(summary, status=JobStatus.SKIPPED, reason=outcome.skipped or "")
     result = outcome.result
     logged = run.log_result(
         result,
@@ -96,31 +98,37 @@ def compute(plan: Plan, job: Job, *, inputs: Callable[[], Inputs] | None = None)
         dataset_digest=plan.data_digest,
     )
     if not logged:
-        return {**summary, "status": "reused"}
-    return {
-        **summary,
-        "status": "done",
-        "seconds": round(result.seconds, 3),
-        "top_features": top_features(result.features, result.rank, DEFAULT_TOP_K),
-    }
+        return summary
+    return replace(
+        summary,
+        status=JobStatus.DONE,
+        seconds=round(result.seconds, 3),
+        top_features=tuple(top_features(result.features, result.rank, DEFAULT_TOP_K)),
+    )
 
 
 def _compute_steps(
-    plan: Plan, config: AnalysisConfig, run: AnalysisRun, load: Callable[[], Inputs]
-) -> dict[str, Any]:
+    plan: Plan,
+    config: AnalysisConfig,
+    run: AnalysisRun,
+    load: Callable[[], Inputs],
+    summary: JobSummary,
+) -> JobSummary:
     """Interactions and effects of the top features of the ranking this task can see: the
     consensus of the methods logged so far (``pack`` puts this job after the first counted
     method, in its task, so that at least that one is)."""
     if plan.complete or run.has_steps():
-        return {"status": "reused"}
+        return summary
     results = run.results(config.counted_methods) or run.results(config.methods)
     if not results:
         run.log_skipped(STEPS_JOB, "no method's ranking was logged before this job")
-        return {"status": "skipped", "reason": "no ranking yet"}
+        return replace(summary, status=JobStatus.SKIPPED, reason="no ranking yet")
     combined = consensus(results, k=config.top_k, seed=config.seed)
     model, data = load().for_output(run.output)
-    found = steps_on(model, data, config, combined, results).as_dict()
-    found["ranked_by"] = [r.method for r in results]
+    found = replace(
+        steps_on(model, data, config, combined, results),
+        ranked_by=tuple(r.method for r in results),
+    )
     run.log_steps(
         found,
         tables={
@@ -128,25 +136,25 @@ def _compute_steps(
             contract.EFFECTS_TABLE: effects_csv(found),
         },
     )
-    return {"status": "done", "ranked_by": found["ranked_by"]}
+    return replace(summary, status=JobStatus.DONE, ranked_by=found.ranked_by)
 
 
 def _compute_shard(
-    plan: Plan, job: Job, run: AnalysisRun, load: Callable[[], Inputs]
-) -> dict[str, Any]:
+    plan: Plan, job: Job, run: AnalysisRun, load: Callable[[], Inputs], summary: JobSummary
+) -> JobSummary:
     assert job.shard is not None
     method = shardable(plan.config, job.method)
     if method is None:
         raise InputError(f"method {job.method!r} does not work in row shards")
     if run.has_part(job.method, job.shard, randomized=job.randomized):
-        return {"status": "reused"}
+        return summary
     model, data = load().for_output(job.output)
     if job.randomized:
         try:
             model = randomized_copy(model, seed=plan.config.seed)
         except UnsupportedModelError as exc:
             run.log_skipped(job.method, str(exc), randomized=True)
-            return {"status": "skipped", "reason": str(exc)}
+            return replace(summary, status=JobStatus.SKIPPED, reason=str(exc))
     config = plan.config.for_output(job.output or plan.target)
     part = method.compute_shard(
         model,
@@ -159,8 +167,6 @@ def _compute_shard(
         # A sequence model's profile per step: computed once, by the first shard, on a
         # sample of every window; ``aggregate`` hands it to the combined result.
         profile, used = step_profile(method, model, data, scoring=config.scoring_for(None))
-        part = dataclasses.replace(
-            part, meta={**part.meta, "by_step": profile, "by_step_settings": used}
-        )
+        part = replace(part, meta={**part.meta, "by_step": profile, "by_step_settings": used})
     run.log_part(part.to_record(), randomized=job.randomized)
-    return {"status": "done", "seconds": round(float(part.meta["seconds"]), 3)}
+    return replace(summary, status=JobStatus.DONE, seconds=round(float(part.meta["seconds"]), 3))

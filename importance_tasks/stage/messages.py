@@ -1,7 +1,8 @@
-"""The messages between the stage's tasks, typed: what is asked (``Request``) and what
-``aggregate`` and ``publish`` report (``AggregateSummary``, ``PublishSummary``). Each is built
-in one place and crosses XCom as a plain dict (``to_dict``/``from_dict``), like ``Plan`` and
-``Job``."""
+"""The messages between the stage's steps and tasks, typed: what is asked (``Request``), what
+a compute job did (``JobSummary``), what ``aggregate`` and ``publish`` report
+(``AggregateSummary`` per output, ``Aggregation``, ``PublishSummary``). Each is built in one
+place and crosses XCom as a plain dict (``to_dict``/``from_dict``), like ``Plan`` and ``Job``:
+Airflow 3 deserialises only the classes it allows, so a task converts at its edge."""
 
 from __future__ import annotations
 
@@ -12,12 +13,25 @@ from typing import Any
 
 import numpy as np
 
-from importance_tasks.contract import VersionStatus
+from importance_tasks.contract import JobStatus, VersionStatus
+from importance_tasks.errors import InputError
 from importance_tasks.mlflow_io.model_ref import ModelSpec
 from importance_tasks.ranking.comparison import Comparison
 from importance_tasks.ranking.ranks import Agreement, Consensus
+from importance_tasks.stage.jobs import Job
+from importance_tasks.stage.packing import ComputeTask
+from importance_tasks.stage.plan import Plan
 
-__all__ = ["AggregateSummary", "PublishSummary", "Request"]
+__all__ = [
+    "AggregateSummary",
+    "AggregatedPlan",
+    "Aggregation",
+    "ComputedTask",
+    "JobSummary",
+    "PackedTask",
+    "PublishSummary",
+    "Request",
+]
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,73 @@ class Request:
         """From ``{"model": {"name": ..., "alias" or "version": ...}, ...settings}``."""
         settings = {k: v for k, v in data.items() if k != "model" and v is not None}
         return cls(ModelSpec(**data["model"]), settings)
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """What one compute job did: computed (``seconds``; a method's ``top_features``, the
+    steps' ``ranked_by``), found logged already (a retry), or skipped with the reason."""
+
+    job: Job
+    run_id: str
+    status: JobStatus
+    reason: str = ""
+    seconds: float | None = None
+    top_features: tuple[str, ...] = ()
+    ranked_by: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        found = {
+            **self.job.to_dict(), "run_id": self.run_id, "status": str(self.status),
+            "reason": self.reason, "seconds": self.seconds,
+            "top_features": list(self.top_features), "ranked_by": list(self.ranked_by),
+        }  # fmt: skip
+        return found
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobSummary:
+        return cls(
+            job=Job.from_dict(data),
+            run_id=data["run_id"],
+            status=JobStatus(data["status"]),
+            reason=data.get("reason", ""),
+            seconds=data.get("seconds"),
+            top_features=tuple(data.get("top_features", ())),
+            ranked_by=tuple(data.get("ranked_by", ())),
+        )
+
+
+@dataclass(frozen=True)
+class PackedTask:
+    """One compute task as ``plan`` lists them: its version's plan and its packed jobs."""
+
+    plan: Plan
+    task: ComputeTask
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"plan": self.plan.to_dict(), **self.task.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PackedTask:
+        return cls(Plan.from_dict(data["plan"]), ComputeTask.from_dict(data))
+
+
+@dataclass(frozen=True)
+class ComputedTask:
+    """What a compute task did: its estimate, and each of its jobs' summary."""
+
+    estimated_s: float
+    jobs: tuple[JobSummary, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"estimated_s": self.estimated_s, "jobs": [j.to_dict() for j in self.jobs]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ComputedTask:
+        return cls(float(data["estimated_s"]), tuple(map(JobSummary.from_dict, data["jobs"])))
+
+
+_NAMED = ("model_name", "model_version")  # an event must name its version
 
 
 def _least(values: Any) -> float | None:
@@ -100,6 +181,44 @@ class AggregateSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AggregateSummary:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """What ``aggregate`` found for each output (the key None: the analysis's one output).
+    As a dict: the one output's summary, or ``{"outputs": {output: summary}}``."""
+
+    by_output: Mapping[str | None, AggregateSummary]
+
+    def to_dict(self) -> dict[str, Any]:
+        if None in self.by_output:
+            return self.by_output[None].to_dict()
+        return {"outputs": {str(k): v.to_dict() for k, v in self.by_output.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Aggregation:
+        if "outputs" in data:
+            return cls({k: AggregateSummary.from_dict(v) for k, v in data["outputs"].items()})
+        return cls({None: AggregateSummary.from_dict(data)})
+
+
+@dataclass(frozen=True)
+class AggregatedPlan:
+    """A version's plan with what ``aggregate`` found: what each publish task is given."""
+
+    plan: Plan
+    aggregation: Aggregation
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"plan": self.plan.to_dict(), "summary": self.aggregation.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AggregatedPlan:
+        return cls(Plan.from_dict(data["plan"]), Aggregation.from_dict(data["summary"]))
 
 
 @dataclass(frozen=True)
@@ -165,6 +284,29 @@ class PublishSummary:
     def from_dict(cls, data: Mapping[str, Any]) -> PublishSummary:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def from_event(cls, extra: Mapping[str, Any]) -> PublishSummary:
+        """The summary in an event's ``extra`` (``event()``).
+
+        Raises
+        ------
+        InputError
+            When the event does not carry an analysed version's summary.
+        """
+        needed = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
+        missing = [name for name in needed if not extra.get(name) and name in _NAMED]
+        missing += [name for name in needed if name not in extra and name not in _NAMED]
+        if missing:
+            raise InputError(
+                f"the analysis event names no analysed model version (it lacks {missing}): "
+                f"{dict(extra)!r}"
+            )
+        return cls.from_dict(extra)
 
     def event(self) -> dict[str, Any]:
         """The ``extra`` of this version's event on the results Asset."""

@@ -26,7 +26,8 @@ from importance_tasks.effects.steps import EFFECT_ROWS, INTERACTION_ROWS
 from importance_tasks.methods import make_method
 from importance_tasks.methods.base import STEP_ROWS
 from importance_tasks.methods.shards import Sharded
-from importance_tasks.stage.plan import STEPS_JOB, Job, Plan
+from importance_tasks.stage.jobs import STEPS_JOB, Job
+from importance_tasks.stage.plan import Plan
 
 __all__ = ["METHOD_OVERHEAD_S", "STARTUP_S", "ComputeTask", "estimated_seconds", "pack"]
 

@@ -25,8 +25,6 @@ from importance_tasks.config import AnalysisConfig
 from importance_tasks.contract import DEFAULT_EXPERIMENT, VersionStatus
 from importance_tasks.errors import DataError, InputError, unanalysable_status
 from importance_tasks.evaluable import constant_features
-from importance_tasks.methods import make_method
-from importance_tasks.methods.shards import Sharded
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import access, connect, package_versions
 from importance_tasks.mlflow_io.model_ref import ModelRef, ModelSpec
@@ -36,20 +34,11 @@ from importance_tasks.model import Model
 from importance_tasks.stage.inputs import Inputs, data_digest, load_inputs, own_data_digest
 
 __all__ = [
-    "STEPS_JOB",
-    "Job",
     "Plan",
     "checked_inputs",
     "forward_rows_per_s",
-    "jobs",
-    "n_shards",
     "plan",
-    "shardable",
 ]
-
-
-# The job of the analysis steps on the top features (interactions, effects): not a method.
-STEPS_JOB = "interactions_effects"
 
 
 @dataclass(frozen=True)
@@ -136,41 +125,6 @@ class Plan:
         )
 
 
-@dataclass(frozen=True)
-class Job:
-    """One compute task: a method, in one piece (``shard`` None) or one row shard of it, on
-    the model or (for a sharded method's sanity check) on its randomised copy; of one output
-    when the analysis has several."""
-
-    method: str
-    shard: int | None = None
-    randomized: bool = False
-    output: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "shard": self.shard,
-            "randomized": self.randomized,
-            "output": self.output,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Job:
-        return cls(
-            data["method"],
-            data.get("shard"),
-            bool(data.get("randomized", False)),
-            data.get("output"),
-        )
-
-    @property
-    def label(self) -> str:
-        shard = "" if self.shard is None else f" shard {self.shard}"
-        output = "" if self.output is None else f"{self.output}: "
-        return output + self.method + shard + (" (randomised model)" if self.randomized else "")
-
-
 def plan(
     model: ModelSpec | str,
     config: AnalysisConfig,
@@ -210,85 +164,22 @@ def plan(
     """
 
     client = connect(tracking_uri)
-    with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):
-        pinned = resolve_model(client, model)
-    try:
-        inputs = load_inputs(
-            client,
-            pinned,
-            data_uri=data_uri,
-            target=target,
-            trust_pyfunc=trust_pyfunc,
-            feature_names=config.feature_names,
-            columns_in_model_order=config.columns_in_model_order,
-            windowing=config.windowing,
-        )
-    except InputError as exc:
-        status = unanalysable_status(exc)
-        # The version's own state (what its owner logged), not a wrong --data: tag it.
-        if status and tag_version and not (data_uri and status == VersionStatus.NEEDS_DATA):
-            mark_unanalysable(
-                client,
-                pinned.name,
-                pinned.version,
-                pinned.model_id,
-                status=status,
-                reason=str(exc),
-            )
-        raise
+    inputs = _loaded(
+        client, model, config, data_uri=data_uri, target=target, trust_pyfunc=trust_pyfunc,
+        tag_refusal=tag_version,
+    )  # fmt: skip
     inputs.check_scoring(config)
     digest = data_digest(inputs.source.data)  # every target column
-    untagged = ""
-    if tag_version and data_uri and not config.tag_version:
-        own = own_data_digest(client, inputs)
-        if own is not None and own != digest:  # another table: ad hoc, not of record
-            tag_version = False
-            untagged = (
-                f"the data given (digest {digest}) is not the evaluation data the version "
-                f"logged (digest {own})"
-            )
+    tag_version, untagged = _of_record(client, inputs, digest, data_uri, config, tag_version)
     requested_digest = config.digest()
     prepared = prepare(inputs.model, inputs.data, config)
-    config, found = prepared.config, prepared.dependence
+    config = prepared.config
+    key = _analysis_key(inputs.ref, digest, config)
+    run, complete = _opened_run(client, experiment, key, inputs, digest, config)
+    if not complete:
+        run.log_dataset(digest=digest, uri=inputs.data_uri)
+        run.log_dependence(prepared.dependence)
     ref = inputs.ref
-    identity = config.identity()
-    key_text = json.dumps([ref.name, ref.version, digest, identity], sort_keys=True)
-    key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
-    with access(
-        f"create or continue the analysis run in experiment {experiment!r}",
-        "EDIT (on the experiment)",
-    ):
-        run, complete = AnalysisRun.open(
-            client,
-            experiment=experiment,
-            key=key,
-            model_name=ref.name,
-            model_version=ref.version,
-            params=contract.run_params(
-                model={
-                    "name": ref.name,
-                    "version": ref.version,
-                    "uri": ref.uri,
-                    "flavor": inputs.loaded.flavor,
-                },
-                data={
-                    "uri": inputs.data_uri,
-                    "source": inputs.source.data_source,
-                    "digest": digest,
-                    "rows": inputs.data.n_rows,
-                    "target": inputs.target,
-                    "target_source": inputs.source.target_source,
-                    "names_checked": inputs.source.names_checked,
-                    "names_source": inputs.source.names_source,
-                },
-                identity=identity,
-                scoring=config.scoring,
-                package_versions=package_versions(),
-            ),
-        )
-        if not complete:
-            run.log_dataset(digest=digest, uri=inputs.data_uri)
-            run.log_dependence(found)
     return Plan(
         tracking_uri=client.tracking_uri,
         experiment=experiment,
@@ -319,6 +210,95 @@ def plan(
     )
 
 
+def _loaded(
+    client: Any,
+    model: ModelSpec | str,
+    config: AnalysisConfig,
+    *,
+    data_uri: str | None,
+    target: str | Sequence[str] | None,
+    trust_pyfunc: bool,
+    tag_refusal: bool,
+) -> Inputs:
+    """The version pinned, its model and data loaded and checked against each other; a
+    version refused for its own state (what its owner logged, not a wrong ``data_uri``) is
+    tagged ``needs_data`` or ``unsupported`` when ``tag_refusal``."""
+    with access(f"read the registered model {str(model)!r}", "READ (on the registered model)"):
+        pinned = resolve_model(client, model)
+    try:
+        return load_inputs(
+            client, pinned, data_uri=data_uri, target=target, trust_pyfunc=trust_pyfunc,
+            feature_names=config.feature_names,
+            columns_in_model_order=config.columns_in_model_order, windowing=config.windowing,
+        )  # fmt: skip
+    except InputError as exc:
+        status = unanalysable_status(exc)
+        if status and tag_refusal and not (data_uri and status == VersionStatus.NEEDS_DATA):
+            mark_unanalysable(
+                client, pinned.name, pinned.version, pinned.model_id, status=status,
+                reason=str(exc),
+            )  # fmt: skip
+        raise
+
+
+def _of_record(
+    client: Any,
+    inputs: Inputs,
+    digest: str,
+    data_uri: str | None,
+    config: AnalysisConfig,
+    tag_version: bool,
+) -> tuple[bool, str]:
+    """Whether the analysis tags the version, and why not when a table given as ``data_uri``
+    is not the evaluation data the version logged (ad hoc, not of record)."""
+    if not (tag_version and data_uri and not config.tag_version):
+        return tag_version, ""
+    own = own_data_digest(client, inputs)
+    if own is None or own == digest:
+        return tag_version, ""
+    return False, (
+        f"the data given (digest {digest}) is not the evaluation data the version logged "
+        f"(digest {own})"
+    )
+
+
+def _analysis_key(ref: ModelRef, digest: str, config: AnalysisConfig) -> str:
+    """What an analysis is: the version, the data's digest and the configuration's identity."""
+    text = json.dumps([ref.name, ref.version, digest, config.identity()], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _opened_run(
+    client: Any,
+    experiment: str,
+    key: str,
+    inputs: Inputs,
+    digest: str,
+    config: AnalysisConfig,
+) -> tuple[AnalysisRun, bool]:
+    """The analysis run of ``key``, opened or found (and whether it is complete)."""
+    ref, source = inputs.ref, inputs.source
+    params = contract.run_params(
+        model={"name": ref.name, "version": ref.version, "uri": ref.uri,
+               "flavor": inputs.loaded.flavor},
+        data={"uri": inputs.data_uri, "source": source.data_source, "digest": digest,
+              "rows": inputs.data.n_rows, "target": inputs.target,
+              "target_source": source.target_source, "names_checked": source.names_checked,
+              "names_source": source.names_source},
+        identity=config.identity(),
+        scoring=config.scoring,
+        package_versions=package_versions(),
+    )  # fmt: skip
+    with access(
+        f"create or continue the analysis run in experiment {experiment!r}",
+        "EDIT (on the experiment)",
+    ):
+        return AnalysisRun.open(
+            client, experiment=experiment, key=key, model_name=ref.name,
+            model_version=ref.version, params=params,
+        )  # fmt: skip
+
+
 def forward_rows_per_s(model: Model, X: NDArray[np.float32]) -> float:
     """The model's forward throughput on (up to 16,384 copies of) the data's rows, after one
     untimed call (tracing): what a job's cost is estimated from (``stage.packing``)."""
@@ -330,38 +310,6 @@ def forward_rows_per_s(model: Model, X: NDArray[np.float32]) -> float:
     start = time.perf_counter()
     model.predict(batch)
     return round(len(batch) / max(time.perf_counter() - start, 1e-9), 1)
-
-
-def shardable(config: AnalysisConfig, method: str) -> Sharded | None:
-    """The method, when it works in row shards."""
-    instance = make_method(method, **config.options_for(method))
-    return instance if isinstance(instance, Sharded) else None
-
-
-def n_shards(plan: Plan, method: str) -> int:
-    """Row shards ``method`` splits this analysis's data into (1: computed in one piece)."""
-    instance = shardable(plan.config, method)
-    return 1 if instance is None else instance.n_shards(plan.n_rows)
-
-
-def jobs(plan: Plan) -> list[Job]:
-    """The compute jobs of an analysis: one per method, or one per row shard (and with the
-    sanity check, one per shard on the randomised model) for a method that splits its rows;
-    and the interactions and effects (``STEPS_JOB``), from the ranking its task has."""
-    out: list[Job] = []
-    sanity = plan.config.sanity_check
-    for output in plan.outputs or (None,):
-        for method in plan.config.methods:
-            count = n_shards(plan, method)
-            if count == 1:
-                out.append(Job(method, output=output))
-                continue
-            out.extend(Job(method, k, output=output) for k in range(count))
-            if sanity:
-                out.extend(Job(method, k, randomized=True, output=output) for k in range(count))
-        if plan.config.interactions or plan.config.effects:
-            out.append(Job(STEPS_JOB, output=output))
-    return out
 
 
 def checked_inputs(plan: Plan) -> Inputs:

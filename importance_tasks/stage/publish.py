@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 
 from importance_tasks import contract
 from importance_tasks.analysis import Analysis, features_barely_used
-from importance_tasks.effects.steps import Found
+from importance_tasks.effects.steps import InteractionsAndEffects
 from importance_tasks.errors import InputError
 from importance_tasks.mlflow_io import logged_values
 from importance_tasks.mlflow_io.analysis_run import Aggregated, AnalysisRun
@@ -40,9 +39,9 @@ from importance_tasks.stage.plan import Plan
 __all__ = ["publish", "read_logged_analysis", "read_logged_outputs"]
 
 
-def publish(plan: Plan) -> dict[str, Any]:
-    """Report, manifest and version tags; the run is then complete. Returns the summary
-    (``PublishSummary.to_dict``). An analysis of several outputs has one report with a section
+def publish(plan: Plan) -> PublishSummary:
+    """Report, manifest and version tags; the run is then complete. Returns its summary.
+    An analysis of several outputs has one report with a section
     per output, one manifest, and tags per output (``logged_values.version_tags``)."""
     base = AnalysisRun(connect(plan.tracking_uri), plan.run_id)
     config = plan.config
@@ -72,7 +71,10 @@ def publish(plan: Plan) -> dict[str, Any]:
             if logged.consensus is not None
         },
         config_digest=plan.requested_digest or config.digest(),
-        directions={o: logged_values.directions_value(p.steps or {}) for o, p in parts.items()},
+        directions={
+            o: "" if p.steps is None else logged_values.directions_value(p.steps)
+            for o, p in parts.items()
+        },
     )
     if plan.tag_version:
         with access(
@@ -87,10 +89,10 @@ def publish(plan: Plan) -> dict[str, Any]:
         for output, logged in parts.items()
     }
     if None in summaries:
-        return summaries[None].to_dict()
+        return summaries[None]
     return PublishSummary.of_outputs(
         {str(k): v for k, v in summaries.items()}, tagged=plan.tag_version
-    ).to_dict()
+    )
 
 
 def _compared(logged: Aggregated) -> Comparison | None:
@@ -206,8 +208,8 @@ def _report(plan: Plan, logged: Aggregated, output: str | None) -> tuple[str, di
     }
     drawn = {}
     if steps:
-        drawn = {"effects": effects_png(steps["effects"])} if steps.get("effects") else {}
-        if steps.get("interactions"):
+        drawn = {"effects": effects_png(steps.effects)} if steps.effects else {}
+        if steps.pairs:
             drawn["interactions"] = interactions_png(steps)
         plots.update(drawn)
     html = report_html(
@@ -277,7 +279,7 @@ def read_logged_analysis(
         skipped=dict(part.skip_reasons),
         column_types=manifest.data.column_types,
         dependence=base.dependence(),
-        found=Found.from_dict(run.steps() or {}),
+        steps=run.steps() or InteractionsAndEffects(),
         unseen=manifest.data.unseen,
     )
 

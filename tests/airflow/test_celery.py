@@ -13,7 +13,7 @@ import mlflow
 import pytest
 import yaml
 
-from importance_tasks.contract import MANIFEST, metric_key
+from importance_tasks.contract import MANIFEST, RunTag, VersionStatus, VersionTag, metric_key
 from tests.airflow.conftest import (
     ROOT,
     airflow_components,
@@ -190,12 +190,12 @@ def test_analysis_runs_on_celery_workers_with_postgresql_and_redis(celery_stack)
 
     client = mlflow.MlflowClient(tracking_uri)
     tags = client.get_model_version(name, "1").tags
-    assert tags["importance.status"] == "complete"
-    logged = client.get_run(tags["importance.run_id"])
+    assert tags[VersionTag.STATUS] == VersionStatus.COMPLETE
+    logged = client.get_run(tags[VersionTag.RUN_ID])
     assert logged.info.status == "FINISHED"
     artifacts = {a.path for a in client.list_artifacts(logged.info.run_id, "importance")}
     assert MANIFEST in artifacts  # written last, so the analysis is complete
-    key = logged.data.tags["importance.key"]
+    key = logged.data.tags[RunTag.KEY]
     runs = client.search_runs([logged.info.experiment_id], f"tags.`importance.key` = '{key}'")
     assert len(runs) == 1
     for method in METHODS:

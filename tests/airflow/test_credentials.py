@@ -12,6 +12,7 @@ import mlflow
 import pytest
 import requests
 
+from importance_tasks.contract import VersionStatus, VersionTag
 from importance_tasks.errors import AccessDeniedError
 from tests.airflow.conftest import run_airflow
 from tests.conftest import register_friedman, start_mlflow_server, stop_process_group
@@ -138,5 +139,5 @@ def test_credentials_from_the_airflow_connection_stay_out_of_task_logs(
             assert ADMIN_PASSWORD not in handle.read(), path
     client = mlflow.MlflowClient(auth_server)
     tags = client.get_model_version(name, "1").tags
-    assert tags["importance.status"] == "complete"
-    assert ADMIN_PASSWORD not in _everything_logged(auth_server, tags["importance.run_id"])
+    assert tags[VersionTag.STATUS] == VersionStatus.COMPLETE
+    assert ADMIN_PASSWORD not in _everything_logged(auth_server, tags[VersionTag.RUN_ID])

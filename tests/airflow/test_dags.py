@@ -12,6 +12,16 @@ import mlflow
 import numpy as np
 import pytest
 
+from importance_tasks import contract
+from importance_tasks.contract import (
+    AuditStatus,
+    MethodStatus,
+    Metric,
+    RunTag,
+    VersionStatus,
+    VersionTag,
+    output_tag,
+)
 from tests.airflow.conftest import ROOT, airflow_env, run_airflow
 from tests.conftest import register_friedman
 from tests.mixed_models import DRIVERS, IGNORED, mixed_frame, mixed_model
@@ -91,21 +101,21 @@ def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
     assert all(s["state"] == "success" for s in states)
     client = mlflow.MlflowClient(mlflow_server)
     tags = client.get_model_version(name, version).tags
-    assert tags["importance.status"] == "complete"
-    run = client.get_run(tags["importance.run_id"])
+    assert tags[VersionTag.STATUS] == VersionStatus.COMPLETE
+    run = client.get_run(tags[VersionTag.RUN_ID])
     assert run.info.status == "FINISHED" and run.data.params["model_version"] == version
     for method in ("permutation", "probe", "weights"):
-        assert f"importance/{method}/x0" in run.data.metrics
+        assert contract.metric_key(Metric.IMPORTANCE, method, "x0") in run.data.metrics
     assert "rank/consensus/x0" in run.data.metrics
     paths = {a.path for a in client.list_artifacts(run.info.run_id, "importance")}
     assert {
-        "importance/manifest.json",
-        "importance/report.html",
-        "importance/rankings.csv",
-        "importance/interactions_effects.json",  # in a compute task, after permutation
+        contract.MANIFEST,
+        contract.REPORT,
+        contract.RANKINGS_TABLE,
+        contract.STEPS,  # in a compute task, after permutation
     } <= paths
     assert any(k.startswith("interaction/") for k in run.data.metrics)
-    assert "importance.directions" in tags
+    assert VersionTag.DIRECTIONS in tags
     # The method_options Param reached the methods (and beat the n_repeats shortcut).
     logged = {m: _logged(run.info.run_id, m).settings for m in ("permutation", "probe")}
     assert logged["permutation"]["n_repeats"] == 4
@@ -129,9 +139,9 @@ def test_a_dict_input_model_with_string_columns_runs_every_default_method(
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     client = mlflow.MlflowClient(mlflow_server)
     tags = client.get_model_version(name, version).tags
-    assert tags["importance.status"] == "complete"
+    assert tags[VersionTag.STATUS] == VersionStatus.COMPLETE
     local = mlflow.artifacts.download_artifacts(
-        run_id=tags["importance.run_id"], artifact_path="importance/manifest.json"
+        run_id=tags[VersionTag.RUN_ID], artifact_path=contract.MANIFEST
     )
     with open(local) as handle:
         manifest = json.load(handle)
@@ -141,7 +151,7 @@ def test_a_dict_input_model_with_string_columns_runs_every_default_method(
     }  # fmt: skip
     assert "StringLookup" in manifest["skip_reasons"]["weights"]
     assert manifest["data"]["column_types"]["city"] == "string (4 values)"
-    top = tags["importance.top_features"].split(",")[: len(DRIVERS)]
+    top = tags[VersionTag.TOP_FEATURES].split(",")[: len(DRIVERS)]
     assert set(top) == set(DRIVERS) and not set(top) & set(IGNORED)
 
 
@@ -149,7 +159,7 @@ def _logged(run_id: str, method: str):
     from importance_tasks.result import Importance
 
     local = mlflow.artifacts.download_artifacts(
-        run_id=run_id, artifact_path=f"importance/{method}.json"
+        run_id=run_id, artifact_path=contract.result_path(method)
     )
     with open(local) as handle:
         return Importance.from_record(json.load(handle))
@@ -202,8 +212,13 @@ def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
     assert len(computes) == 10 and all(s["state"] == "success" for s in states)
 
     client = mlflow.MlflowClient(mlflow_server)
-    run_id = client.get_model_version(name, version).tags["importance.run_id"]
-    parts = {a.path for a in client.list_artifacts(run_id, "importance/parts/permutation")}
+    run_id = client.get_model_version(name, version).tags[VersionTag.RUN_ID]
+    parts = {
+        a.path
+        for a in client.list_artifacts(
+            run_id, os.path.dirname(contract.part_path("permutation", 0))
+        )
+    }
     assert len(parts) == 4
     in_process = {
         "permutation": Permutation(n_repeats=2, random_state=3, shard_rows=300),
@@ -220,7 +235,7 @@ def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
     for method, instance in {"shap": Shap(random_state=3), "sage": Sage(random_state=3)}.items():
         logged = _logged(run_id, method)
         expected = instance.compute(friedman.model, friedman.data)
-        assert logged.status == expected.status == "complete"
+        assert logged.status == expected.status == MethodStatus.COMPLETE
         for key in ("n_rows", "max_evals", "n_orderings"):
             assert logged.settings.get(key) == expected.settings.get(key), key
         # The same batches on the same processor in another process: equal up to the order of
@@ -244,9 +259,7 @@ def test_bad_params_fail_at_plan_time_without_retrying(airflow_home, friedman, m
         output = result.stdout + result.stderr
         assert message in output and "AirflowFailException" in output, output[-3000:]
         # Failed on its first try (never up for retry), and nothing was computed.
-        assert _try_numbers(airflow_home, "feature_importance", "analysis.resolve") == [
-            ("failed", 1)
-        ]
+        assert _try_numbers(airflow_home, "feature_importance", "analysis.plan") == [("failed", 1)]
         computes = _try_numbers(airflow_home, "feature_importance", "analysis.compute")
         assert computes == [("upstream_failed", 0)]  # never expanded, never run
     # Nothing was opened in MLflow for the refused analyses.
@@ -278,14 +291,17 @@ def test_registry_audit_analyses_missing_versions_and_compares(
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     client = mlflow.MlflowClient(mlflow_server)
     for version in ("1", "2"):
-        assert client.get_model_version(name, version).tags["importance.status"] == "complete"
-    v2_run = client.get_model_version(name, "2").tags["importance.run_id"]
+        assert (
+            client.get_model_version(name, version).tags[VersionTag.STATUS]
+            == VersionStatus.COMPLETE
+        )
+    v2_run = client.get_model_version(name, "2").tags[VersionTag.RUN_ID]
     metrics = client.get_run(v2_run).data.metrics
     assert metrics["comparison/previous_version"] == 1.0
     assert metrics["comparison/spearman"] == pytest.approx(1.0)
     audit = client.search_runs([client.get_experiment_by_name("audit-table").experiment_id])[0]
     table = mlflow.artifacts.download_artifacts(
-        run_id=audit.info.run_id, artifact_path="importance/audit.csv"
+        run_id=audit.info.run_id, artifact_path=f"{contract.ARTIFACT_DIR}/{contract.AUDIT_TABLE}"
     )
     with open(table) as handle:
         lines = handle.read().splitlines()
@@ -299,16 +315,17 @@ def test_registry_audit_analyses_missing_versions_and_compares(
         [client.get_experiment_by_name("audit-table").experiment_id],
         order_by=["attributes.start_time DESC"],
     )
-    assert audits[0].data.metrics["audit/up_to_date"] == 2.0
+    assert audits[0].data.metrics[contract.audit_metric(AuditStatus.UP_TO_DATE)] == 2.0
     table = mlflow.artifacts.download_artifacts(
-        run_id=audits[0].info.run_id, artifact_path="importance/audit.csv"
+        run_id=audits[0].info.run_id,
+        artifact_path=f"{contract.ARTIFACT_DIR}/{contract.AUDIT_TABLE}",
     )
     with open(table) as handle:
         lines = handle.read().splitlines()
     assert lines[0].endswith(",run_id,verified")
     assert lines[1].endswith(",identical") and lines[2].endswith(",")  # one of two verified
-    v1_run = client.get_model_version(name, "1").tags["importance.run_id"]
-    assert client.get_run(v1_run).data.tags["importance.verified"] == "identical"
+    v1_run = client.get_model_version(name, "1").tags[VersionTag.RUN_ID]
+    assert client.get_run(v1_run).data.tags[RunTag.VERIFIED] == "identical"
 
 
 def _register_plainly(friedman, uri: str, name: str, *, with_data: bool, folder) -> str:
@@ -353,7 +370,7 @@ def test_a_plainly_registered_version_runs_twice_into_one_run_with_the_tags_of_r
         )
     client = mlflow.MlflowClient(mlflow_server)
     tags = client.get_model_version(name, version).tags
-    run = client.get_run(tags["importance.run_id"])
+    run = client.get_run(tags[VersionTag.RUN_ID])
     live = client.search_runs(
         [run.info.experiment_id], f"tags.`importance.key` = '{run.data.tags['importance.key']}'"
     )
@@ -363,7 +380,7 @@ def test_a_plainly_registered_version_runs_twice_into_one_run_with_the_tags_of_r
     ad_hoc = {**version_of, "methods": ["probe"]}
     result = _dags_test(airflow_home, "feature_importance", ad_hoc)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    assert client.get_model_version(name, version).tags["importance.run_id"] == run.info.run_id
+    assert client.get_model_version(name, version).tags[VersionTag.RUN_ID] == run.info.run_id
 
 
 def test_a_version_without_data_is_tagged_and_its_run_skipped_not_failed(
@@ -377,11 +394,11 @@ def test_a_version_without_data_is_tagged_and_its_run_skipped_not_failed(
     states = {
         s["task_id"]: s["state"] for s in _last_run_states(airflow_home, "feature_importance")
     }
-    assert states["analysis.resolve"] == "skipped"
+    assert states["analysis.plan"] == "skipped"
     assert "failed" not in states.values()
     tags = mlflow.MlflowClient(mlflow_server).get_model_version(name, version).tags
-    assert tags["importance.status"] == "needs_data"
-    assert tags["importance.reason"].startswith(f"no evaluation data for models:/{name}/{version}")
+    assert tags[VersionTag.STATUS] == VersionStatus.NEEDS_DATA
+    assert tags[VersionTag.REASON].startswith(f"no evaluation data for models:/{name}/{version}")
     assert "needs_data: no evaluation data" in result.stdout + result.stderr  # the task log
     failing = _dags_test(
         airflow_home, "feature_importance", {**conf, "fail_when_unanalysable": True}
@@ -390,7 +407,7 @@ def test_a_version_without_data_is_tagged_and_its_run_skipped_not_failed(
     states = {
         s["task_id"]: s["state"] for s in _last_run_states(airflow_home, "feature_importance")
     }
-    assert states["analysis.resolve"] == "failed"
+    assert states["analysis.plan"] == "failed"
 
 
 def test_a_sequence_model_runs_through_the_dag_from_its_long_table(
@@ -413,8 +430,8 @@ def test_a_sequence_model_runs_through_the_dag_from_its_long_table(
     result = _dags_test(airflow_home, "feature_importance", conf)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     tags = mlflow.MlflowClient(mlflow_server).get_model_version(name, "1").tags
-    assert tags["importance.status"] == "complete"
-    assert set(tags["importance.top_features"].split(",")[:2]) == {"load", "temp"}
+    assert tags[VersionTag.STATUS] == VersionStatus.COMPLETE
+    assert set(tags[VersionTag.TOP_FEATURES].split(",")[:2]) == {"load", "temp"}
 
 
 def test_a_two_output_model_runs_through_the_dag_per_output(airflow_home, mlflow_server, tmp_path):
@@ -434,9 +451,9 @@ def test_a_two_output_model_runs_through_the_dag_per_output(airflow_home, mlflow
     result = _dags_test(airflow_home, "feature_importance", conf)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     tags = mlflow.MlflowClient(mlflow_server).get_model_version(name, "1").tags
-    assert tags["importance.status"] == "complete"
-    assert set(tags["importance.churn.top_features"].split(",")[:2]) == {"c", "d"}
-    assert set(tags["importance.price.top_features"].split(",")[:2]) == {"a", "b"}
+    assert tags[VersionTag.STATUS] == VersionStatus.COMPLETE
+    assert set(tags[output_tag(VersionTag.TOP_FEATURES, "churn")].split(",")[:2]) == {"c", "d"}
+    assert set(tags[output_tag(VersionTag.TOP_FEATURES, "price")].split(",")[:2]) == {"a", "b"}
 
 
 def _log_with_table(server: str, name: str, model, table, target: str | None = None) -> None:  # type: ignore[no-untyped-def]

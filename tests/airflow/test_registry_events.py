@@ -24,7 +24,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from importance_tasks.contract import VersionTag
+from importance_tasks.contract import VersionStatus, VersionTag
 from importance_tasks.mlflow_io.audit import needs_analysis
 from importance_tasks.mlflow_io.webhooks import register_webhook
 from importance_tasks.webhook_events import sign
@@ -271,7 +271,7 @@ def _registering_a_version_runs_the_analysis_and_the_gate_asks(stack, friedman):
     analysed = _finished_run(stack, "feature_importance", analyses, 600)
     assert analysed["state"] == "success" and analysed["run_type"] == "asset_triggered"
     tags = client.get_model_version(name, "1").tags
-    assert tags["importance.status"] == "complete"
+    assert tags[VersionTag.STATUS] == VersionStatus.COMPLETE
     print(f"registration to complete analysis: {time.monotonic() - registered:.1f} s")
     # The analysis event starts the gate; no sanity check ran, so it asks; approved: promoted.
     gate = _wait_for(
@@ -282,7 +282,7 @@ def _registering_a_version_runs_the_analysis_and_the_gate_asks(stack, friedman):
     assert client.get_model_version_by_alias(name, "champion").version == "1"
     tags = client.get_model_version(name, "1").tags
     assert tags[VersionTag.PROMOTION] == "promoted to champion (approved)"
-    assert tags["importance.promotion_reasons"] == "no sanity check was run"
+    assert tags[VersionTag.PROMOTION_REASONS] == "no sanity check was run"
 
 
 def _bad_signatures_replays_and_other_events_create_nothing(stack):
@@ -358,4 +358,4 @@ def test_the_gate_promotes_at_once_or_keeps_on_rejection(stack, friedman):
     assert client.get_model_version_by_alias(name, "champion").version == "1"  # not moved
     tags = client.get_model_version(name, "2").tags
     assert tags[VersionTag.PROMOTION] == "kept: not approved"
-    assert "ndcg@5=0.400 drifted" in tags["importance.promotion_reasons"]
+    assert "ndcg@5=0.400 drifted" in tags[VersionTag.PROMOTION_REASONS]

@@ -12,6 +12,7 @@ import mlflow
 import pytest
 
 from importance_tasks.config import DEFAULT_METHODS
+from importance_tasks.contract import VersionStatus, VersionTag
 from tests.airflow.conftest import (
     airflow_components,
     max_overlap,
@@ -77,8 +78,8 @@ def test_asset_event_triggers_analysis_in_parallel_and_outages_are_retried(
 
     client = mlflow.MlflowClient(mlflow_server)
     tags = client.get_model_version(name, "1").tags
-    assert tags["importance.status"] == "complete"
-    run = client.get_run(tags["importance.run_id"])
+    assert tags[VersionTag.STATUS] == VersionStatus.COMPLETE
+    run = client.get_run(tags[VersionTag.RUN_ID])
     assert run.data.params["model_name"] == name and run.data.params["model_version"] == "1"
 
     rows = task_rows(database, "feature_importance", analysed["run_id"], "analysis.compute")
@@ -107,7 +108,7 @@ def test_asset_event_triggers_analysis_in_parallel_and_outages_are_retried(
     )
     assert retried["state"] == "success"
     assert proxy.remaining == 0
-    resolve = task_rows(database, "feature_importance", retried["run_id"], "analysis.resolve")
+    resolve = task_rows(database, "feature_importance", retried["run_id"], "analysis.plan")
     assert [(r["state"], r["try_number"]) for r in resolve] == [("success", 2)]
     experiment = client.get_experiment_by_name(name)
     assert len(client.search_runs([experiment.experiment_id])) == 1

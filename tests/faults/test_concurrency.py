@@ -12,6 +12,7 @@ import uuid
 import mlflow
 import pytest
 
+from importance_tasks import contract
 from importance_tasks.contract import MANIFEST, RunTag
 from tests.conftest import register_friedman
 
@@ -68,7 +69,7 @@ def test_two_models_and_the_same_model_twice_at_the_same_time(friedman, mlflow_s
         paths = {a.path for a in client.list_artifacts(run.info.run_id, "importance")}
         assert MANIFEST in paths
         local = mlflow.artifacts.download_artifacts(
-            run_id=run.info.run_id, artifact_path="importance/permutation.json"
+            run_id=run.info.run_id, artifact_path=contract.result_path("permutation")
         )
         with open(local) as handle:
             logged = json.load(handle)

@@ -16,7 +16,8 @@ import uuid
 import mlflow
 import pytest
 
-from importance_tasks.contract import MANIFEST, RunTag
+from importance_tasks import contract
+from importance_tasks.contract import MANIFEST, JobStatus, RunTag, VersionStatus
 from importance_tasks.errors import ServiceUnavailableError, is_retryable
 from importance_tasks.mlflow_io.client import HEALTH_BACKOFF_S, connect
 from importance_tasks.stage import aggregate, publish
@@ -40,7 +41,7 @@ def _assert_one_complete_run(uri: str, plan) -> None:
     for key in run.data.metrics:
         assert len(client.get_metric_history(plan.run_id, key)) == 1, key
     paths = {a.path for a in client.list_artifacts(plan.run_id, "importance")}
-    assert MANIFEST in paths and {f"importance/{m}.json" for m in METHODS} <= paths
+    assert MANIFEST in paths and {contract.result_path(m) for m in METHODS} <= paths
 
 
 def _manifest_absent(uri: str, run_id: str) -> bool:
@@ -52,7 +53,7 @@ def _finish(plan) -> None:
     for method in plan.config.methods:
         compute_method(plan, method)
     aggregate(plan)
-    assert publish(plan)["status"] == "complete"
+    assert publish(plan).status == VersionStatus.COMPLETE
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def test_server_killed_mid_analysis_and_restarted(own_server, monkeypatch):
     uri, name, kill, restart = own_server
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     plan = plan_analysis(f"{name}@champion", methods=METHODS, experiment="faults")
-    assert compute_method(plan, "permutation")["status"] == "done"
+    assert compute_method(plan, "permutation").status == JobStatus.DONE
     kill()
     start = time.monotonic()
     with pytest.raises(ServiceUnavailableError) as failure:
@@ -94,12 +95,12 @@ def test_server_killed_mid_analysis_and_restarted(own_server, monkeypatch):
     restart()
     retried = plan_analysis(f"{name}@champion", methods=METHODS, experiment="faults")
     assert retried.run_id == plan.run_id and not retried.complete
-    assert compute_method(retried, "permutation")["status"] == "reused"
+    assert compute_method(retried, "permutation").status == JobStatus.REUSED
     for method in ("probe", "weights"):
         compute_method(retried, method)
     aggregate(retried)
     assert _manifest_absent(uri, retried.run_id)  # not complete yet: no manifest
-    assert publish(retried)["status"] == "complete"
+    assert publish(retried).status == VersionStatus.COMPLETE
     _assert_one_complete_run(uri, retried)
 
 
@@ -171,7 +172,7 @@ def test_task_killed_while_logging_is_finished_in_the_same_run(own_server, monke
     run_id = task.stdout.readline().strip()
     client = mlflow.MlflowClient(uri)
     deadline = time.monotonic() + 120
-    logged = "importance/permutation.json"
+    logged = contract.result_path("permutation")
     while not any(a.path == logged for a in client.list_artifacts(run_id, "importance")):
         assert time.monotonic() < deadline and task.poll() is None
         time.sleep(0.2)
@@ -181,6 +182,6 @@ def test_task_killed_while_logging_is_finished_in_the_same_run(own_server, monke
 
     retried = plan_analysis(f"{name}@champion", methods=methods, experiment="faults-kill")
     assert retried.run_id == run_id
-    assert compute_method(retried, "permutation")["status"] == "reused"
+    assert compute_method(retried, "permutation").status == JobStatus.REUSED
     _finish(retried)
     _assert_one_complete_run(uri, retried)

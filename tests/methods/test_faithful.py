@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from importance_tasks.contract import MethodStatus
 from importance_tasks.data import EvalData
 from importance_tasks.errors import UnsupportedModelError
 from importance_tasks.keras import KerasModel
@@ -60,7 +61,9 @@ def test_a_passed_guard_stops_after_one_step_and_says_incomplete(friedman, name,
         friedman.model, friedman.data
     )
     key, count = done
-    assert result.status == "incomplete" and "time_budget_s=1e-09" in result.status_reason
+    assert (
+        result.status == MethodStatus.INCOMPLETE and "time_budget_s=1e-09" in result.status_reason
+    )
     assert result.settings[key] == count and result.settings["time_budget_s"] == 1e-9
     assert np.isfinite(result.mean).all() and (result.ci_high >= result.ci_low).all()
     if name == "sage":
@@ -82,7 +85,7 @@ def test_the_work_is_decided_by_model_and_data_not_by_the_clock(friedman, name):
     for key in ("n_rows", "n_orderings", "max_evals", "max_orderings"):
         assert quiet.settings.get(key) == loaded.settings.get(key)
     np.testing.assert_allclose(loaded.mean, quiet.mean, rtol=0, atol=1e-5 * quiet.mean.max())
-    assert quiet.status == loaded.status == "complete"
+    assert quiet.status == loaded.status == MethodStatus.COMPLETE
 
 
 def test_shap_sizes_its_work_from_the_models_cost():
@@ -99,7 +102,7 @@ def test_shap_sizes_its_work_from_the_models_cost():
     _, rows_large, evals_large = Shap().work(large, 500, 40)
     assert rows_large * evals_large < rows_small * evals_small
     few = Shap(max_samples=10, random_state=0).compute(small, data)
-    assert few.status == "insufficient" and "10 rows" in few.status_reason
+    assert few.status == MethodStatus.INSUFFICIENT and "10 rows" in few.status_reason
 
 
 # The integral of x**2 over [0, 1] by each rule with n = 16 steps, from the rules' exact error

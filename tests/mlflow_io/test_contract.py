@@ -8,7 +8,9 @@ import uuid
 import mlflow
 import pytest
 
+from importance_tasks import contract
 from importance_tasks.config import DEFAULT_METHODS
+from importance_tasks.contract import JobStatus, VersionStatus, VersionTag
 from importance_tasks.ranking.ranks import agreement
 from importance_tasks.stage import aggregate, publish
 from tests.conftest import register_friedman
@@ -57,25 +59,28 @@ def test_every_metric_artifact_and_tag_of_the_contract(analysed, friedman, mlflo
     assert params["data_digest"] == plan.data_digest and params["methods"] == ",".join(METHODS)
     assert "keras" in json.loads(params["package_versions"])
     paths = {a.path for a in client.list_artifacts(plan.run_id, "importance")}
-    expected = {f"importance/{m}.{ext}" for m in METHODS for ext in ("csv", "json")}
-    expected |= {"importance/rankings.csv", "importance/report.html", "importance/manifest.json"}
+    expected = {path(m) for m in METHODS for path in (contract.result_path, contract.table_path)}
+    expected |= {contract.RANKINGS_TABLE, contract.REPORT, contract.MANIFEST}
     assert expected <= paths
-    manifest = json.loads(_read_artifact(client, plan.run_id, "importance/manifest.json"))
+    manifest = json.loads(_read_artifact(client, plan.run_id, contract.MANIFEST))
     assert manifest["complete"] is True and manifest["methods"] == list(METHODS)
-    assert "importance/rankings.csv" in manifest["artifacts"]
-    rankings = _read_artifact(client, plan.run_id, "importance/rankings.csv").splitlines()
+    assert contract.RANKINGS_TABLE in manifest["artifacts"]
+    rankings = _read_artifact(client, plan.run_id, contract.RANKINGS_TABLE).splitlines()
     assert rankings[0] == (
         "feature,consensus_rank,rank_low,rank_high,p_top_5,shown_rank,tied,mean_rank,"
         + ",".join(f"{m},{m}_interval" for m in METHODS)
     )
     assert {line.split(",")[0] for line in rankings[1:6]} == {f"x{i}" for i in range(5)}
     tags = client.get_model_version(name, version).tags
-    assert tags["importance.run_id"] == plan.run_id
-    assert tags["importance.status"] == "complete"
-    assert set(tags["importance.top_features"].split(",")) == {f"x{i}" for i in range(5)}
-    assert tags["importance.config"] == plan.requested_digest == plan.config.digest()
+    assert tags[VersionTag.RUN_ID] == plan.run_id
+    assert tags[VersionTag.STATUS] == VersionStatus.COMPLETE
+    assert set(tags[VersionTag.TOP_FEATURES].split(",")) == {f"x{i}" for i in range(5)}
+    assert tags[VersionTag.CONFIG] == plan.requested_digest == plan.config.digest()
     logged_model = mlflow.get_logged_model(plan.model.model_id)
-    assert any(m.key == "importance/permutation/x0" for m in logged_model.metrics or [])
+    assert any(
+        m.key == contract.metric_key(contract.Metric.IMPORTANCE, "permutation", "x0")
+        for m in logged_model.metrics or []
+    )
 
 
 def test_second_identical_analysis_reuses_the_run(analysed, mlflow_server):
@@ -105,15 +110,15 @@ def test_interrupted_analysis_is_finished_in_the_same_run(friedman, mlflow_serve
     name = f"retry-{uuid.uuid4().hex[:6]}"
     register_friedman(friedman, mlflow_server, name, flavor="keras")
     first = plan_analysis(f"{name}@champion", methods=["permutation", "probe"], experiment="retry")
-    assert compute_method(first, "permutation")["status"] == "done"
+    assert compute_method(first, "permutation").status == JobStatus.DONE
     # The task dies here; a retry plans again and finds the same run.
     second = plan_analysis(f"{name}@champion", methods=["permutation", "probe"], experiment="retry")
     assert second.run_id == first.run_id and not second.complete
-    assert compute_method(second, "permutation")["status"] == "reused"
-    assert compute_method(second, "probe")["status"] == "done"
+    assert compute_method(second, "permutation").status == JobStatus.REUSED
+    assert compute_method(second, "probe").status == JobStatus.DONE
     aggregate(second)
     aggregate(second)  # a retried aggregate adds no history
-    assert publish(second)["status"] == "complete"
+    assert publish(second).status == VersionStatus.COMPLETE
     client = mlflow.MlflowClient(mlflow_server)
     for key in client.get_run(second.run_id).data.metrics:
         assert len(client.get_metric_history(second.run_id, key)) == 1, key
@@ -129,7 +134,7 @@ def test_comparison_with_the_previous_version(friedman, mlflow_server):
     metrics = client.get_run(plan.run_id).data.metrics
     assert metrics["comparison/previous_version"] == 1.0
     assert metrics["comparison/spearman"] == pytest.approx(1.0)  # same model, same data, same seed
-    comparison = json.loads(_read_artifact(client, plan.run_id, "importance/comparison.json"))
+    comparison = json.loads(_read_artifact(client, plan.run_id, contract.COMPARISON))
     assert comparison["previous_version"] == "1" and comparison["movers"] == []
 
 
@@ -158,9 +163,9 @@ def test_cli_log_writes_run_id_and_version(friedman, mlflow_server, tmp_path, ca
     assert payload["model_version"] == version
     run = mlflow.MlflowClient(mlflow_server).get_run(payload["run_id"])
     assert run.info.status == "FINISHED"
-    assert run.data.metrics["importance/weights/x0"] == pytest.approx(
-        payload["methods"]["weights"]["importance"]["x0"]
-    )
+    assert run.data.metrics[
+        contract.metric_key(contract.Metric.IMPORTANCE, "weights", "x0")
+    ] == pytest.approx(payload["methods"]["weights"]["importance"]["x0"])
     assert (
         main(
             ["explain", "--model", f"models:/{name}@nope", "--tracking-uri", mlflow_server, "--log"]

@@ -5,6 +5,7 @@ cannot be checked is refused with one line and the version tagged."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -13,8 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from importance_tasks import contract
 from importance_tasks.cli.commands import main
 from importance_tasks.config import AnalysisConfig
+from importance_tasks.contract import AuditStatus, VersionStatus, VersionTag, output_tag
 from importance_tasks.errors import DataError, NeedsDataError
 from importance_tasks.mlflow_io.registry import model_id_of
 from importance_tasks.mlflow_io.version_tags import VersionTags
@@ -222,8 +225,8 @@ def test_autologged_model_needs_names_then_runs_with_them(friedman, mlflow_serve
     with pytest.raises(NeedsDataError, match="no evaluation data"):
         plan(f"{name}/{version}", FAST, tracking_uri=mlflow_server)
     tags = client.get_model_version(name, version).tags
-    assert tags["importance.status"] == "needs_data"
-    assert tags["importance.reason"].startswith("no evaluation data")
+    assert tags[VersionTag.STATUS] == VersionStatus.NEEDS_DATA
+    assert tags[VersionTag.REASON].startswith("no evaluation data")
     named = AnalysisConfig(
         methods=("permutation",), n_repeats=2, feature_names=list(reversed(FRIEDMAN_FEATURES))
     )
@@ -261,10 +264,10 @@ def test_dataset_without_rows_is_named_and_the_cli_exits_2(friedman, mlflow_serv
     assert "dataset 'dataset' (context evaluation" in err and "Traceback" not in err
     client = mlflow.MlflowClient(mlflow_server)
     tags = client.get_model_version(name, version).tags
-    assert tags["importance.status"] == "needs_data"
+    assert tags[VersionTag.STATUS] == VersionStatus.NEEDS_DATA
     model_id = model_id_of(client.get_model_version(name, version))
     assert model_id is not None
-    assert client.get_logged_model(model_id).tags["importance.status"] == "needs_data"
+    assert client.get_logged_model(model_id).tags[VersionTag.STATUS] == VersionStatus.NEEDS_DATA
 
 
 def test_a_local_path_this_worker_cannot_read_is_named(friedman, mlflow_server):
@@ -414,8 +417,8 @@ def test_a_sequence_model_runs_in_the_stage_from_its_logged_long_table(mlflow_se
     order = np.argsort(analysis.consensus.rank)
     assert {analysis.consensus.features[i] for i in order[:2]} == {"load", "temp"}
     tags = mlflow.MlflowClient(mlflow_server).get_model_version(name, version).tags
-    assert tags["importance.status"] == "complete"
-    assert set(tags["importance.top_features"].split(",")[:2]) == {"load", "temp"}
+    assert tags[VersionTag.STATUS] == VersionStatus.COMPLETE
+    assert set(tags[VersionTag.TOP_FEATURES].split(",")[:2]) == {"load", "temp"}
     # Each variable per step: in the result, its table and the report's heat map.
     # 3 row shards per method (the profile from each method's first shard), then the
     # interactions and effects
@@ -424,9 +427,9 @@ def test_a_sequence_model_runs_in_the_stage_from_its_logged_long_table(mlflow_se
         profile = analysis.results[method].diagnostics["by_step"]
         assert int(np.argmax(profile["load"])) == 5 and len(profile["temp"]) == 6, method
     artifacts = mlflow.MlflowClient(mlflow_server).list_artifacts(
-        planned.run_id, "importance/plots"
+        planned.run_id, os.path.dirname(contract.plot_path("x"))
     )
-    assert "importance/plots/permutation_by_step.png" in {a.path for a in artifacts}
+    assert contract.plot_path("permutation_by_step") in {a.path for a in artifacts}
 
 
 def test_a_two_output_model_is_analysed_per_output_into_one_run(mlflow_server, tmp_path):
@@ -471,14 +474,17 @@ def test_a_two_output_model_is_analysed_per_output_into_one_run(mlflow_server, t
     assert "rank/price/consensus/a" in metrics and "agreement/churn/kendall_w" in metrics
     assert not any(k.startswith("importance/permutation/") for k in metrics)
     listed = {a.path for a in client.list_artifacts(pinned.run_id, "importance/price")}
-    assert {"importance/price/permutation.json", "importance/price/consensus.json"} <= listed
-    report = client.download_artifacts(pinned.run_id, "importance/report.html", str(tmp_path))
+    assert {
+        contract.scoped_path(contract.result_path("permutation"), "price"),
+        contract.scoped_path(contract.CONSENSUS, "price"),
+    } <= listed
+    report = client.download_artifacts(pinned.run_id, contract.REPORT, str(tmp_path))
     html = Path(report).read_text()
     assert 'id="output-price"' in html and 'id="output-churn"' in html
     tags = client.get_model_version(name, "1").tags
-    assert tags["importance.status"] == "complete" and "importance.top_features" not in tags
-    assert set(tags["importance.churn.top_features"].split(",")[:2]) == {"c", "d"}
-    assert tags["importance.price.top_ranks"].split(",")[0].split()[1] in {"a", "b"}
+    assert tags[VersionTag.STATUS] == VersionStatus.COMPLETE and VersionTag.TOP_FEATURES not in tags
+    assert set(tags[output_tag(VersionTag.TOP_FEATURES, "churn")].split(",")[:2]) == {"c", "d"}
+    assert tags[output_tag(VersionTag.TOP_RANKS, "price")].split(",")[0].split()[1] in {"a", "b"}
     # The data's digest covers every target: another churn column is another analysis.
     changed = frame.assign(churn=1 - frame["churn"])
     changed.to_parquet(tmp_path / "changed.parquet")
@@ -494,10 +500,17 @@ def test_a_two_output_model_is_analysed_per_output_into_one_run(mlflow_server, t
     assert set(summary.outputs) == {"price", "churn"} and summary.drifted is False
     assert summary.top_features[0].split("/")[0] == "price"
     tags = client.get_model_version(name, "2").tags
-    assert tags["importance.price.drift"].endswith("ok") and "importance.churn.drift" in tags
+    assert (
+        tags[output_tag(VersionTag.DRIFT, "price")].endswith("ok")
+        and output_tag(VersionTag.DRIFT, "churn") in tags
+    )
     [row] = audit_rows(client, [(name, "2")], set(), config.digest())
-    assert row.drifted == "no" and row.status == "up to date" and "churn: " in row.top_features
-    decision = decide(summary.event())
+    assert (
+        row.drifted == "no"
+        and row.status == AuditStatus.UP_TO_DATE
+        and "churn: " in row.top_features
+    )
+    decision = decide(summary)
     assert decision.action == "ask" and decision.reasons == ("no sanity check was run",)
 
 

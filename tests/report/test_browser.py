@@ -86,8 +86,8 @@ def _report(friedman) -> str:
     current = {
         f: int(r) for f, r in zip(analysis.consensus.features, analysis.consensus.rank, strict=True)
     }
-    steps = analysis.found.as_dict()
-    drawn = {"effects": effects_png(steps["effects"])}
+    steps = analysis.steps
+    drawn = {"effects": effects_png(steps.effects)}
     return report_html(
         section=steps_html(steps, drawn),
         summary=first_screen(analysis.consensus, results, steps, analysis.dependence.clusters),

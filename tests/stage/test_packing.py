@@ -9,13 +9,13 @@ import pytest
 from importance_tasks.config import DEFAULT_METHODS, AnalysisConfig
 from importance_tasks.mlflow_io.model_ref import ModelRef
 from importance_tasks.stage import Job, Plan, jobs
+from importance_tasks.stage.jobs import STEPS_JOB
 from importance_tasks.stage.packing import (
     METHOD_OVERHEAD_S,
     STARTUP_S,
     estimated_seconds,
     pack,
 )
-from importance_tasks.stage.plan import STEPS_JOB
 
 
 def _plan(

@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from importance_tasks import contract
 from importance_tasks.analysis import explain
 from importance_tasks.config import AnalysisConfig
+from importance_tasks.contract import VersionStatus, VersionTag
 from importance_tasks.errors import InputError
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.training import prepare_local_store, register_keras_model
@@ -59,13 +61,13 @@ def test_steps_log_the_whole_contract(store, friedman):
         assert {f"{method}.json", f"{method}.csv", f"plots/{method}.png"} <= paths
     assert {"consensus.json", "agreement.json", "rankings.csv", "plots/rank_heatmap.png"} <= paths
     assert {"report.html", "manifest.json"} <= paths
-    consensus = _json(store, pinned.run_id, "importance/consensus.json")
+    consensus = _json(store, pinned.run_id, contract.CONSENSUS)
     # weights, the naive baseline, is in the tables but not in the consensus by default
     assert consensus["methods"] == ["permutation", "probe"]
     assert "weights" in consensus["excluded"]
     top = sorted(consensus["rank"], key=consensus["rank"].get)[:5]
     assert set(top) == {f"x{i}" for i in range(5)} and published["top_features"] == top
-    agreement = _json(store, pinned.run_id, "importance/agreement.json")
+    agreement = _json(store, pinned.run_id, contract.AGREEMENT)
     metrics = client.get_run(pinned.run_id).data.metrics
     assert metrics["agreement/kendall_w"] == pytest.approx(agreement["kendall_w"])
     assert set(agreement["rank_spread"]) == set(friedman.data.feature_names)
@@ -76,16 +78,16 @@ def test_steps_log_the_whole_contract(store, friedman):
     # Friedman #1's one interacting pair first; x3 (10 x3) and x4 (5 x4) rise.
     assert {"interactions_effects.json", "interactions.csv", "effects.csv"} <= paths
     assert {"plots/interactions.png", "plots/effects.png"} <= paths
-    steps = _json(store, pinned.run_id, "importance/interactions_effects.json")
+    steps = _json(store, pinned.run_id, contract.STEPS)
     assert set(steps["interactions"][0]["features"]) == {"x0", "x1"}
     assert steps["ranked_by"] == ["permutation", "probe"]
     a, b = steps["interactions"][0]["features"]
     assert metrics[f"interaction/{a}/{b}"] == pytest.approx(steps["interactions"][0]["strength"])
-    directions = client.get_model_version(name, "1").tags["importance.directions"]
+    directions = client.get_model_version(name, "1").tags[VersionTag.DIRECTIONS]
     assert "x3 rises" in directions and "x4 rises" in directions
     # The report opens on what a reader came for, in sentences, before the wide tables.
     local = mlflow.artifacts.download_artifacts(
-        run_id=pinned.run_id, artifact_path="importance/report.html", tracking_uri=store
+        run_id=pinned.run_id, artifact_path=contract.REPORT, tracking_uri=store
     )
     page = Path(local).read_text()
     first = page[: page.index("Consensus ranking")]
@@ -115,7 +117,7 @@ def test_publish_reads_what_aggregate_logged(store, friedman):
     with pytest.raises(InputError, match="has not been aggregated"):
         publish(pinned)
     aggregate(pinned)
-    assert publish(pinned)["status"] == "complete"
+    assert publish(pinned).status == VersionStatus.COMPLETE
 
 
 def test_a_method_that_cannot_run_is_recorded_with_its_reason(store, friedman):
@@ -131,9 +133,9 @@ def test_a_method_that_cannot_run_is_recorded_with_its_reason(store, friedman):
     pinned = plan(f"{name}/1", config, tracking_uri=store, experiment="steps")
     summaries, _, _ = _steps(pinned)
     assert [s["status"] for s in summaries] == ["done", "skipped", "done"]
-    skipped = _json(store, pinned.run_id, "importance/weights.skipped.json")
+    skipped = _json(store, pinned.run_id, contract.skipped_path("weights"))
     assert "BatchNormalization" in skipped["reason"]
-    manifest = _json(store, pinned.run_id, "importance/manifest.json")
+    manifest = _json(store, pinned.run_id, contract.MANIFEST)
     assert manifest["methods"] == ["probe"] and manifest["skipped"] == ["weights"]
     assert "BatchNormalization" in manifest["skip_reasons"]["weights"]
 
@@ -170,7 +172,7 @@ def test_the_previous_version_is_compared(store, friedman):
     metrics = mlflow.MlflowClient(store).get_run(pinned.run_id).data.metrics
     assert metrics["comparison/previous_version"] == 1.0
     assert metrics["comparison/spearman"] == pytest.approx(1.0)  # same model, data and seed
-    compared = _json(store, pinned.run_id, "importance/comparison.json")
+    compared = _json(store, pinned.run_id, contract.COMPARISON)
     assert compared["previous_version"] == "1" and compared["movers"] == []
     assert np.isclose(compared["spearman"], metrics["comparison/spearman"])
 

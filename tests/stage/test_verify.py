@@ -11,6 +11,7 @@ import pytest
 
 from importance_tasks.cli.commands import main
 from importance_tasks.config import AnalysisConfig
+from importance_tasks.contract import MethodStatus, VersionTag
 from importance_tasks.mlflow_io.training import prepare_local_store
 from importance_tasks.stage import plan, run_stage
 from importance_tasks.stage.verify import CannotVerifyError, verify
@@ -89,7 +90,7 @@ def test_another_table_leaves_the_versions_tags(store, logged, friedman):
     assert pinned.tag_version and not given.tag_version
     assert "is not the evaluation data the version logged" in given.untagged
     tags = mlflow.MlflowClient(store).get_model_version(name, "1").tags
-    assert tags["importance.run_id"] == pinned.run_id
+    assert tags[VersionTag.RUN_ID] == pinned.run_id
     asked = AnalysisConfig(methods=METHODS, interactions=False, effects=False, tag_version=True)
     assert plan(f"{name}@champion", asked, tracking_uri=store, data_uri=str(table)).tag_version
     own = mlflow.artifacts.download_artifacts(
@@ -114,7 +115,7 @@ def test_the_command_line_gives_the_logged_numbers(store, logged, tmp_path):
     [analysis] = read_logged_outputs(store, pinned.run_id).values()
     for method, result in analysis.results.items():
         ours = payload["methods"][method]
-        assert ours["status"] == result.status == "complete"
+        assert ours["status"] == result.status == MethodStatus.COMPLETE
         values = [ours["importance"][f] for f in result.features]
         assert max(abs(a - b) for a, b in zip(values, result.mean, strict=True)) <= (
             2e-5 * max(abs(result.mean))
