@@ -57,6 +57,8 @@ def test_explain_prints_ranking_and_writes_the_json_contract(files, tmp_path, ca
         "cluster_importance",
         "interactions",
         "interaction_total_h2",
+        "interaction_evaluations",
+        "interaction_rows",
         "effects",
         "feature_names_checked",
         "negligible",

@@ -123,14 +123,16 @@ def test_directions_and_categories():
 
 
 def test_the_report_says_which_pair_explains_a_disagreement():
+    from importance_tasks.effects.steps import InteractionsAndEffects
     from importance_tasks.report.steps_section import effects_csv, interactions_csv, steps_html
 
     X = _uniform()
     model = CallableModel(lambda X: 3 * X[:, 0] * X[:, 1] + X[:, 2] + X[:, 3], 4)
     found = interactions(model, X, _columns(4), n_rows=60)
     effect = accumulated_effect(model, X[:500], 2)
-    pairs = [p.as_dict() for p in found.pairs]
-    record = {"interactions": pairs, "effects": {"x2": effect.as_dict()}}
+    record = InteractionsAndEffects(found, {"x2": effect})
+    # the record read back as it is logged says the same
+    assert InteractionsAndEffects.from_dict(record.to_dict()) == record
     page = steps_html(record, {})
     assert "x0 and x1 matter through their interaction" in page and "x2 rises" in page
     assert interactions_csv(record).splitlines()[1].startswith("x0,x1,")

@@ -3,6 +3,7 @@ and artifacts under a temporary folder, no server (the server is in the integrat
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from importance_tasks import contract
 from importance_tasks.analysis import explain
 from importance_tasks.config import AnalysisConfig
-from importance_tasks.contract import VersionStatus, VersionTag
+from importance_tasks.contract import JobStatus, VersionStatus, VersionTag
 from importance_tasks.errors import InputError
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.training import prepare_local_store, register_keras_model
@@ -52,37 +53,38 @@ def test_steps_log_the_whole_contract(store, friedman):
     pinned = plan(f"{name}@champion", config, tracking_uri=store, experiment="steps")
     assert (pinned.model.name, pinned.model.version, pinned.model.alias) == (name, "1", "champion")
     summaries, aggregated, published = _steps(pinned)
-    assert [s["status"] for s in summaries] == ["done"] * 4  # 3 methods, interactions+effects
+    assert [s.status for s in summaries] == [JobStatus.DONE] * 4  # 3 methods, the steps
     client = mlflow.MlflowClient(store)
-    paths = {
-        p.removeprefix("importance/") for p in AnalysisRun(client, pinned.run_id).artifact_paths()
-    }
+    paths = set(AnalysisRun(client, pinned.run_id).artifact_paths())
     for method in config.methods:
-        assert {f"{method}.json", f"{method}.csv", f"plots/{method}.png"} <= paths
-    assert {"consensus.json", "agreement.json", "rankings.csv", "plots/rank_heatmap.png"} <= paths
-    assert {"report.html", "manifest.json"} <= paths
+        written = {contract.result_path(method), contract.table_path(method)}
+        assert written | {contract.plot_path(method)} <= paths
+    aggregated_paths = {contract.CONSENSUS, contract.AGREEMENT, contract.RANKINGS_TABLE}
+    assert aggregated_paths | {contract.plot_path("rank_heatmap")} <= paths
+    assert {contract.REPORT, contract.MANIFEST} <= paths
     consensus = _json(store, pinned.run_id, contract.CONSENSUS)
     # weights, the naive baseline, is in the tables but not in the consensus by default
     assert consensus["methods"] == ["permutation", "probe"]
     assert "weights" in consensus["excluded"]
     top = sorted(consensus["rank"], key=consensus["rank"].get)[:5]
-    assert set(top) == {f"x{i}" for i in range(5)} and published["top_features"] == top
+    assert set(top) == {f"x{i}" for i in range(5)} and published.top_features == top
     agreement = _json(store, pinned.run_id, contract.AGREEMENT)
     metrics = client.get_run(pinned.run_id).data.metrics
-    assert metrics["agreement/kendall_w"] == pytest.approx(agreement["kendall_w"])
+    assert metrics[contract.Metric.KENDALL_W] == pytest.approx(agreement["kendall_w"])
     assert set(agreement["rank_spread"]) == set(friedman.data.feature_names)
     tags = VersionTags.read(client, name, "1")
     assert tags.is_current(config.digest()) and tags.run_id == pinned.run_id
-    assert aggregated["top_features"] == top
+    assert aggregated.by_output[None].top_features == top
     # The interactions and effects of the top features, from the consensus of the methods:
     # Friedman #1's one interacting pair first; x3 (10 x3) and x4 (5 x4) rise.
-    assert {"interactions_effects.json", "interactions.csv", "effects.csv"} <= paths
-    assert {"plots/interactions.png", "plots/effects.png"} <= paths
+    assert {contract.STEPS, contract.INTERACTIONS_TABLE, contract.EFFECTS_TABLE} <= paths
+    assert {contract.plot_path("interactions"), contract.plot_path("effects")} <= paths
     steps = _json(store, pinned.run_id, contract.STEPS)
     assert set(steps["interactions"][0]["features"]) == {"x0", "x1"}
     assert steps["ranked_by"] == ["permutation", "probe"]
     a, b = steps["interactions"][0]["features"]
-    assert metrics[f"interaction/{a}/{b}"] == pytest.approx(steps["interactions"][0]["strength"])
+    strength = metrics[contract.metric_key(contract.Metric.INTERACTION, a, b)]
+    assert strength == pytest.approx(steps["interactions"][0]["strength"])
     directions = client.get_model_version(name, "1").tags[VersionTag.DIRECTIONS]
     assert "x3 rises" in directions and "x4 rises" in directions
     # The report opens on what a reader came for, in sentences, before the wide tables.
@@ -132,7 +134,7 @@ def test_a_method_that_cannot_run_is_recorded_with_its_reason(store, friedman):
     config = AnalysisConfig(methods=("probe", "weights"))
     pinned = plan(f"{name}/1", config, tracking_uri=store, experiment="steps")
     summaries, _, _ = _steps(pinned)
-    assert [s["status"] for s in summaries] == ["done", "skipped", "done"]
+    assert [s.status for s in summaries] == [JobStatus.DONE, JobStatus.SKIPPED, JobStatus.DONE]
     skipped = _json(store, pinned.run_id, contract.skipped_path("weights"))
     assert "BatchNormalization" in skipped["reason"]
     manifest = _json(store, pinned.run_id, contract.MANIFEST)
@@ -168,13 +170,15 @@ def test_the_previous_version_is_compared(store, friedman):
         register_friedman(friedman, store, name)
         pinned = plan(f"{name}/{version}", config, tracking_uri=store, experiment="steps")
         _, aggregated, published = _steps(pinned)
-    assert aggregated["previous_version"] == "1" and published["previous_version"] == "1"
+    assert aggregated.by_output[None].previous_version == "1"
+    assert published.previous_version == "1"
     metrics = mlflow.MlflowClient(store).get_run(pinned.run_id).data.metrics
-    assert metrics["comparison/previous_version"] == 1.0
-    assert metrics["comparison/spearman"] == pytest.approx(1.0)  # same model, data and seed
+    compared_key = functools.partial(contract.metric_key, contract.Metric.COMPARISON)
+    assert metrics[compared_key("previous_version")] == 1.0
+    assert metrics[compared_key("spearman")] == pytest.approx(1.0)  # same model, data, seed
     compared = _json(store, pinned.run_id, contract.COMPARISON)
     assert compared["previous_version"] == "1" and compared["movers"] == []
-    assert np.isclose(compared["spearman"], metrics["comparison/spearman"])
+    assert np.isclose(compared["spearman"], metrics[compared_key("spearman")])
 
 
 def test_a_registered_model_with_named_inputs(store):
@@ -192,13 +196,14 @@ def test_a_registered_model_with_named_inputs(store):
     config = AnalysisConfig(methods=("permutation", "probe", "weights"), n_repeats=2)
     pinned = plan(f"{name}/1", config, tracking_uri=store, experiment="steps")
     summaries, _, published = _steps(pinned)
-    statuses = [s["status"] for s in summaries]
-    assert statuses == ["done", "done", "skipped", "done"]  # weights: not a chain
+    statuses = [s.status for s in summaries]
+    done, skipped = JobStatus.DONE, JobStatus.SKIPPED
+    assert statuses == [done, done, skipped, done]  # weights: not a chain
     run = AnalysisRun(mlflow.MlflowClient(store), pinned.run_id)
     for method in ("permutation", "probe"):
         result = run.result(method)
         assert result.features == ROWS  # pair[0], pair[1]: one (None, 2) input, one row
         importance = dict(zip(result.features, result.mean, strict=True))
         assert importance["noise"] == pytest.approx(0.0, abs=1e-9) and importance["age"] > 0.1
-    assert set(published["top_features"][:3]) == {"age", "income", "pair"}
+    assert set(published.top_features[:3]) == {"age", "income", "pair"}
     assert pinned.settings["groups"] == {"pair": ["pair[0]", "pair[1]"]}  # logged, not hidden
