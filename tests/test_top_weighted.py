@@ -67,6 +67,17 @@ def test_ndcg_of_a_swapped_top_pair_is_the_textbook_value():
     assert ndcg_at_k(previous, current, k=2) == pytest.approx(expected)
 
 
+def test_ndcg_shares_the_gain_of_features_tied_in_the_current_ranking():
+    previous = {"a": 1, "b": 2, "c": 3}
+    tied = {"a": 1, "b": 1, "c": 3}
+    # k = 2: a and b share positions 1 and 2, each gaining the mean of their discounts; the
+    # ranking that keeps a ahead of b (1.0) is not claimed, nor the one that swaps them.
+    swapped = ndcg_at_k(previous, {"b": 1, "a": 2, "c": 3}, k=2)
+    assert swapped < ndcg_at_k(previous, tied, k=2) < 1.0
+    shared = (2 + 1) * (1 + 1 / np.log2(3)) / 2 / (2 + 1 / np.log2(3))
+    assert ndcg_at_k(previous, tied, k=2) == pytest.approx(shared)
+
+
 def test_compare_flags_drift_below_the_threshold():
     previous = {f: r for r, f in enumerate("abcdefgh", start=1)}
     same = compare(previous, previous, k=3, threshold=0.9)

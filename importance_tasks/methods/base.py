@@ -151,6 +151,7 @@ class ImportanceMethod:
     A subclass declares ``name`` (how settings, tags and tables refer to it), ``label`` (its
     column in tables), ``unit`` (what its progress counts), ``needs_data``, ``uses_labels``
     (measured through a loss against the labels: the label randomisation check applies),
+    ``minimum`` (the least work whose result means anything),
     ``per_step`` (also gives a sequence model's importance per step), ``in_consensus`` (False
     for a baseline kept in the tables but out of the consensus unless asked), its options with
     ``option``, ``seconds`` and ``measure``. It is registered under the entry-point group
@@ -164,6 +165,9 @@ class ImportanceMethod:
     uses_labels: ClassVar[bool] = False
     per_step: ClassVar[bool] = False
     in_consensus: ClassVar[bool] = True
+    # The least work, in ``unit``, whose result means what it says: a method whose planned or
+    # finished work is less ends ``insufficient`` (0: any).
+    minimum: ClassVar[int] = 0
 
     groups: Mapping[str, Sequence[str]] = option(
         default_factory=dict,

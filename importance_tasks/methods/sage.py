@@ -87,6 +87,7 @@ class Sage(Seeded):
     name: ClassVar[str] = "sage"
     label: ClassVar[str] = "sage"
     unit: ClassVar[str] = "orderings"
+    minimum: ClassVar[int] = CHUNK * MIN_CHUNKS
     uses_labels: ClassVar[bool] = True
 
     n_background: int = option(64, help="background rows of each chunk", schema=integer())
@@ -125,7 +126,7 @@ class Sage(Seeded):
         per_ordering = (n_units + 1) * background * state_cost(model)
         seconds = self.typical_seconds(n_units)
         chunks = int(multiply_adds_in(seconds) // (per_ordering * CHUNK))
-        return CHUNK * max(MIN_CHUNKS, chunks)
+        return max(self.minimum, CHUNK * chunks)
 
     def measure(self, run: Run) -> Importance:
         from sage import utils
@@ -216,7 +217,7 @@ class Sage(Seeded):
             if progress is not None:  # orderings still needed, by the package's own estimate
                 needed = self.n_permutations or max(done, int(done * (ratio / self.thresh) ** 2))
                 progress(done, min(needed, most))
-            if not self.n_permutations and len(chunks) >= MIN_CHUNKS and ratio < self.thresh:
+            if not self.n_permutations and done >= self.minimum and ratio < self.thresh:
                 converged = True
                 break
         half = _t_quantile(len(chunks)) * std

@@ -85,6 +85,7 @@ class Shap(Seeded):
     name: ClassVar[str] = "shap"
     label: ClassVar[str] = "shap"
     unit: ClassVar[str] = "rows"
+    minimum: ClassVar[int] = MIN_ROWS
 
     algorithm: Algorithm = option(
         "auto",
@@ -166,10 +167,10 @@ class Shap(Seeded):
         select = output_selection(model.predict(X[:done]), y[:done])
         per_row = np.einsum("nfk,nk->nf", values, select)
         status = guard_status(done, len(X), "rows", self.time_budget_s)
-        if status[0] == MethodStatus.COMPLETE and done < min(MIN_ROWS, data.n_rows):
+        if status[0] == MethodStatus.COMPLETE and done < min(self.minimum, data.n_rows):
             status = (
                 MethodStatus.INSUFFICIENT,
-                f"{done} rows explained, fewer than the {MIN_ROWS} a mean over rows needs; "
+                f"{done} rows explained, fewer than the {self.minimum} a mean over rows needs; "
                 "give max_samples (and max_evals) to explain more",
             )
         return attribution_result(

@@ -8,22 +8,21 @@ a reader of an importance ranking cares about the top. Two measures here:
   about 86% of the weight). For two complete rankings of the same items the tail beyond the
   last depth is known exactly (every item is seen by then), so the value is exact, not
   extrapolated: ``(1 - p) * sum_{d=1..n} p^(d-1) * overlap(d) / d + p^n``.
-- ``ndcg_at_k``: normalised discounted cumulative gain of a ranking against a reference one,
-  with graded relevance ``k + 1 - reference rank`` for the reference's top ``k`` (0 below);
+- ``ndcg_at_k``: scikit-learn's normalised discounted cumulative gain of a ranking against a
+  reference one, with graded relevance ``k + 1 - reference rank`` for the reference's top ``k``
+  (0 below);
   1 when the top ``k`` is the same in the same order, 0 when none of it is in the top ``k``.
   SageMaker Clarify uses nDCG for attribution drift and flags values below 0.9; it takes the
   baseline's attribution values as relevance, which here would mix the methods' scales, so the
   reference's ranks are used.
 
-Written here rather than taken from a package: both are a few lines of exact arithmetic, and
-the packages that exist (``rbo``) compute the extrapolated variant for lists of unequal length.
+``rbo`` is written here rather than taken from a package: a few lines of exact arithmetic, where
+the package that exists (``rbo``) computes the extrapolated variant for lists of unequal length.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-
-import numpy as np
 
 __all__ = ["RBO_P", "ndcg_at_k", "rbo"]
 
@@ -69,7 +68,8 @@ def rbo(first: Sequence[str], second: Sequence[str], *, p: float = RBO_P) -> flo
 
 
 def ndcg_at_k(reference: Mapping[str, float], current: Mapping[str, float], *, k: int) -> float:
-    """nDCG@k of ``current``'s ranking with relevance from ``reference``'s ranks.
+    """nDCG@k of ``current``'s ranking with relevance from ``reference``'s ranks:
+    scikit-learn's ``ndcg_score`` (features tied in ``current`` share their positions' gain).
 
     Parameters
     ----------
@@ -77,20 +77,16 @@ def ndcg_at_k(reference: Mapping[str, float], current: Mapping[str, float], *, k
         Only features both rank are compared.
     k : int >= 1
     """
+    from sklearn.metrics import ndcg_score
+
     if k < 1:
         raise ValueError(f"k={k!r} is not allowed; it must be >= 1")
     common = [f for f in current if f in reference]
     if not common:
         return float("nan")
     k = min(k, len(common))
-
-    def relevance(feature: str) -> float:
-        return max(k + 1 - float(reference[feature]), 0.0)
-
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
-    by_current = sorted(common, key=lambda f: (current[f], reference[f]))[:k]
-    ideal = sorted((relevance(f) for f in common), reverse=True)[:k]
-    best = float(np.dot(ideal, discount))
-    if best == 0:
-        return float("nan")
-    return float(np.dot([relevance(f) for f in by_current], discount) / best)
+    relevance = [max(k + 1 - float(reference[f]), 0.0) for f in common]
+    if len(common) == 1 or not any(relevance):  # nothing of the reference's top k to find
+        return 1.0 if len(common) == 1 and relevance[0] else float("nan")
+    score = [-float(current[f]) for f in common]
+    return float(ndcg_score([relevance], [score], k=k))
