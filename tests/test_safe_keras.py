@@ -16,7 +16,7 @@ from importance_tasks.keras.safe_load import load_keras_file
 
 def _writer(marker):
     """A Python function that writes the marker when called."""
-    return eval(f"lambda x: (open({str(marker)!r}, 'w').write('ran'), x)[1]")
+    return eval(f"lambda x: (__import__('pathlib').Path({str(marker)!r}).write_text('ran'), x)[1]")
 
 
 def _graph_module(marker):

@@ -141,5 +141,7 @@ def train_structured(
     }
     rows = tf.data.Dataset.from_tensor_slices((columns, frame[target].to_numpy(np.float32)))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
-    model.fit(rows.shuffle(len(frame), seed=seed).batch(64), epochs=epochs, verbose=0)
+    # Shuffled by the dataset itself, seeded (fit's own shuffle does not apply to a dataset).
+    batches = rows.shuffle(len(frame), seed=seed).batch(64)
+    model.fit(batches, epochs=epochs, shuffle=False, verbose=0)
     return model

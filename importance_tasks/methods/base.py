@@ -35,6 +35,7 @@ __all__ = [
     "OptionSpec",
     "Run",
     "Seeded",
+    "choice",
     "integer",
     "option",
     "options_of",
@@ -95,6 +96,11 @@ def options_of(cls: type[ImportanceMethod]) -> dict[str, tuple[Any, OptionSpec]]
 ROWS_OR_FRACTION = {"type": "number", "exclusiveMinimum": 0}
 # A sequence model's importance per step samples at most this many windows (``per_step``).
 STEP_ROWS = 1000
+
+
+def choice(default: str, choices: Sequence[str], *, help: str) -> Any:
+    """An option that takes one of ``choices``."""
+    return option(default, help=help, schema={"type": "string", "enum": list(choices)})
 
 
 def integer(minimum: int = 1) -> dict[str, Any]:

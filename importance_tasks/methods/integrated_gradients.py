@@ -21,7 +21,7 @@ from importance_tasks.methods._common import (
     sample_size,
     settings_of,
 )
-from importance_tasks.methods.base import Run, Seeded, integer, option, rows_option
+from importance_tasks.methods.base import Run, Seeded, choice, integer, option, rows_option
 from importance_tasks.result import Importance
 
 if TYPE_CHECKING:
@@ -88,21 +88,21 @@ class IntegratedGradients(Seeded):
     label: ClassVar[str] = "IG"
     per_step: ClassVar[bool] = True
 
-    kind: Kind = option(
+    kind: Kind = choice(
         "integrated",
+        KINDS,
         help="integrated, or gradient_x_input (one gradient, no path integral)",
-        schema={"type": "string", "enum": list(KINDS)},
     )
-    baseline: Baseline = option(
+    baseline: Baseline = choice(
         "mean",
+        BASELINES,
         help="the path's start: zeros, the data's mean, or a row drawn from the data (sample)",
-        schema={"type": "string", "enum": list(BASELINES)},
     )
     n_steps: int = option(32, help="quadrature points of the path", schema=integer(2))
-    rule: Rule = option(
+    rule: Rule = choice(
         "gauss_legendre",
+        RULES,
         help="the quadrature rule",
-        schema={"type": "string", "enum": list(RULES)},
     )
     smoothgrad_samples: int = option(
         0, help="noisy copies averaged per gradient (SmoothGrad; 0: off)", schema=integer(0)

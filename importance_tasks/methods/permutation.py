@@ -115,13 +115,8 @@ class Permutation(Sharded):
 
     def measure_shard(self, run: Run, shard: int) -> ShardPart:
         """The losses of one shard of rows, intact and with each feature shuffled."""
-        model, data, scoring, progress, start = (
-            run.model,
-            run.data,
-            run.scoring,
-            run.progress,
-            run.started,
-        )
+        model, data, progress = run.model, run.data, run.progress
+        scoring, start = run.scoring, run.started
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
         clusters = self._cluster_rows(data.feature_names)
         sample = dataclasses.replace(sample, rows=sample.rows + clusters)

@@ -18,7 +18,7 @@ from importance_tasks.methods._common import (
     perturbed_outputs,
     sample_size,
 )
-from importance_tasks.methods.base import Run, integer, option
+from importance_tasks.methods.base import Run, choice, integer, option
 from importance_tasks.methods.shards import (
     Sharded,
     ShardPart,
@@ -84,15 +84,15 @@ class Probe(Sharded):
     uses_labels: ClassVar[bool] = True
     per_step: ClassVar[bool] = True
 
-    mode: Mode = option(
+    mode: Mode = choice(
         "occlusion",
+        MODES,
         help="occlusion (real rows) or onehot (the literal probe, for comparison only)",
-        schema={"type": "string", "enum": list(MODES)},
     )
-    baseline: Baseline = option(
+    baseline: Baseline = choice(
         "mean",
+        BASELINES,
         help="the value a probed feature is set to, per column",
-        schema={"type": "string", "enum": list(BASELINES)},
     )
     n_bootstrap: int = option(
         50, help="row resamples for the spread of occlusion importance", schema=integer()
@@ -112,13 +112,8 @@ class Probe(Sharded):
 
     def measure_shard(self, run: Run, shard: int) -> ShardPart:
         """One shard's losses: intact, each feature occluded, and per bootstrap resample."""
-        model, data, scoring, progress, start = (
-            run.model,
-            run.data,
-            run.scoring,
-            run.progress,
-            run.started,
-        )
+        model, data, progress = run.model, run.data, run.progress
+        scoring, start = run.scoring, run.started
         sample = draw_sample(data, groups=self.groups, seed=self.seed, max_samples=self.max_samples)
         clusters = (
             [] if self.mode == "onehot" else cluster_rows(data.feature_names, self.cluster_groups)

@@ -25,7 +25,7 @@ from importance_tasks.methods._work import (
     state_cost,
     time_guard,
 )
-from importance_tasks.methods.base import Run, Seeded, integer, option, rows_option
+from importance_tasks.methods.base import Run, Seeded, choice, integer, option, rows_option
 from importance_tasks.methods.permutation_shap import PermutationShap
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
@@ -87,10 +87,10 @@ class Shap(Seeded):
     unit: ClassVar[str] = "rows"
     minimum: ClassVar[int] = MIN_ROWS
 
-    algorithm: Algorithm = option(
+    algorithm: Algorithm = choice(
         "auto",
+        ALGORITHMS,
         help="auto (exact for at most 8 features, else permutation), permutation or exact",
-        schema={"type": "string", "enum": list(ALGORITHMS)},
     )
     n_background: int = option(
         100, help="background rows that absent features are drawn from", schema=integer()

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from importance_tasks.errors import InputError, UnsupportedModelError
 from importance_tasks.methods._common import make_result, resolve_groups, settings_of
-from importance_tasks.methods.base import ImportanceMethod, Run, option
+from importance_tasks.methods.base import ImportanceMethod, Run, choice
 from importance_tasks.result import Importance
 
 __all__ = ["Weights", "dense_kernels"]
@@ -59,10 +59,10 @@ class Weights(ImportanceMethod):
     needs_data: ClassVar[bool] = False
     in_consensus: ClassVar[bool] = False
 
-    kind: Kind = option(
+    kind: Kind = choice(
         "olden",
+        KINDS,
         help="olden (default), garson, or first_layer (the naive answer, a baseline)",
-        schema={"type": "string", "enum": list(KINDS)},
     )
 
     def seconds(self, n_rows: int, n_features: int, rows_per_s: float) -> float:

@@ -122,9 +122,6 @@ class ComputedTask:
         return cls(float(data["estimated_s"]), tuple(map(JobSummary.from_dict, data["jobs"])))
 
 
-_NAMED = ("model_name", "model_version")  # an event must name its version
-
-
 def _least(values: Any) -> float | None:
     found = [v for v in values if v is not None]
     return min(found) if found else None
@@ -287,26 +284,21 @@ class PublishSummary:
 
     @classmethod
     def from_event(cls, extra: Mapping[str, Any]) -> PublishSummary:
-        """The summary in an event's ``extra`` (``event()``).
+        """The summary in an event's ``extra`` (``event()``); an event posted by other means
+        may leave out all but the version: no top features, exclusions or sanity verdicts,
+        and of record unless ``tagged`` is false.
 
         Raises
         ------
         InputError
-            When the event does not carry an analysed version's summary.
+            When the event does not name an analysed model version.
         """
-        needed = [
-            f.name
-            for f in dataclasses.fields(cls)
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        ]
-        missing = [name for name in needed if not extra.get(name) and name in _NAMED]
-        missing += [name for name in needed if name not in extra and name not in _NAMED]
-        if missing:
-            raise InputError(
-                f"the analysis event names no analysed model version (it lacks {missing}): "
-                f"{dict(extra)!r}"
-            )
-        return cls.from_dict(extra)
+        if not extra.get("model_name") or not extra.get("model_version"):
+            raise InputError(f"the analysis event names no analysed model version: {dict(extra)!r}")
+        absent: dict[str, Any] = {
+            "run_id": None, "top_features": [], "excluded": {}, "sanity": {}, "tagged": True,
+        }  # fmt: skip
+        return cls.from_dict({**absent, **extra})
 
     def event(self) -> dict[str, Any]:
         """The ``extra`` of this version's event on the results Asset."""

@@ -251,7 +251,15 @@ def test_bad_params_fail_at_plan_time_without_retrying(airflow_home, friedman, m
     model = {"model_name": name, "model_alias": "champion"}
     cases = [
         ({"model_name": "no-such-model-anywhere", "model_alias": "champion"}, "no registered"),
-        ({**model, "methods": ["lime"], "method_options": {"lime": {"num_samples": 0}}}, "num_"),
+        # What a schema cannot say, the option's own check does (a count of rows is whole).
+        (
+            {
+                **model,
+                "methods": ["permutation"],
+                "method_options": {"permutation": {"max_samples": 2.5}},
+            },
+            "max_samples above 1 is a count of rows",
+        ),
         ({**model, "methods": ["permutation"], "scoring": "log_loss"}, "class probabilities"),
     ]
     for conf, message in cases:
@@ -271,6 +279,10 @@ def test_bad_params_fail_at_plan_time_without_retrying(airflow_home, friedman, m
     unknown = {"model_name": "m", "method_options": {"shap": {"max_eval": 60}}}
     refused = _dags_test(airflow_home, "feature_importance", unknown)
     assert refused.returncode != 0 and "max_eval" in refused.stdout + refused.stderr
+    # A method's option out of its declared range, by the same declaration.
+    low = {"model_name": "m", "method_options": {"lime": {"num_samples": 0}}}
+    refused = _dags_test(airflow_home, "feature_importance", low)
+    assert refused.returncode != 0 and "num_samples" in refused.stdout + refused.stderr
 
 
 def test_registry_audit_analyses_missing_versions_and_compares(

@@ -439,7 +439,6 @@ def test_a_two_output_model_is_analysed_per_output_into_one_run(mlflow_server, t
     read back per output, compared per output with the previous version, and audited."""
     from importance_tasks.mlflow_io.audit import audit_rows
     from importance_tasks.promotion import decide
-    from importance_tasks.stage.messages import PublishSummary
     from tests.test_outputs import FEATURES, _frame, two_heads
 
     name = _name("two-heads")
@@ -496,7 +495,7 @@ def test_a_two_output_model_is_analysed_per_output_into_one_run(mlflow_server, t
     # A second version: each output compared with its own ranking of version 1.
     _register(mlflow_server, name, log)
     second, _ = run_stage(f"{name}/2", config, tracking_uri=mlflow_server)
-    summary = PublishSummary.from_dict(publish(second))
+    summary = publish(second)
     assert set(summary.outputs) == {"price", "churn"} and summary.drifted is False
     assert summary.top_features[0].split("/")[0] == "price"
     tags = client.get_model_version(name, "2").tags
