@@ -27,6 +27,9 @@ from tests.conftest import register_friedman
 from tests.mixed_models import DRIVERS, IGNORED, mixed_frame, mixed_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("airflow_dags")]
+# The DAG runs in two groups, each in one worker with its own Airflow home (SQLite takes one
+# writer), so that the two halves run side by side.
+OTHER_HALF = pytest.mark.xdist_group("airflow_dags_b")
 
 
 def test_dagbag_has_no_errors_and_parsing_is_light(tmp_path):
@@ -80,6 +83,7 @@ def _last_run_states(env, dag_id: str) -> list[dict]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@OTHER_HALF
 def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
     name = f"dag-{uuid.uuid4().hex[:6]}"
     version = register_friedman(friedman, mlflow_server, name)
@@ -183,6 +187,7 @@ def _try_numbers(env, dag_id: str, task_id: str) -> list[tuple[str, int]]:
         return [(str(state), int(tries)) for state, tries in rows]
 
 
+@OTHER_HALF
 def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
     airflow_home, friedman, mlflow_server
 ):
@@ -245,6 +250,7 @@ def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
         )
 
 
+@OTHER_HALF
 def test_bad_params_fail_at_plan_time_without_retrying(airflow_home, friedman, mlflow_server):
     name = f"bad-{uuid.uuid4().hex[:6]}"
     register_friedman(friedman, mlflow_server, name)
@@ -276,15 +282,34 @@ def test_bad_params_fail_at_plan_time_without_retrying(airflow_home, friedman, m
     refused = _dags_test(airflow_home, "feature_importance", {"model_name": "m", "n_repeats": 0})
     assert refused.returncode != 0
     assert "n_repeats" in refused.stdout + refused.stderr
-    unknown = {"model_name": "m", "method_options": {"shap": {"max_eval": 60}}}
-    refused = _dags_test(airflow_home, "feature_importance", unknown)
-    assert refused.returncode != 0 and "max_eval" in refused.stdout + refused.stderr
-    # A method's option out of its declared range, by the same declaration.
-    low = {"model_name": "m", "method_options": {"lime": {"num_samples": 0}}}
-    refused = _dags_test(airflow_home, "feature_importance", low)
-    assert refused.returncode != 0 and "num_samples" in refused.stdout + refused.stderr
 
 
+@pytest.mark.parametrize(
+    "conf,named",
+    [
+        ({"n_repeats": 0}, "n_repeats"),
+        ({"method_options": {"shap": {"max_eval": 60}}}, "max_eval"),
+        # A method's option out of its declared range, by the method's own declaration.
+        ({"method_options": {"lime": {"num_samples": 0}}}, "num_samples"),
+        ({"method_options": {"permutation": {"max_samples": -1}}}, "max_samples"),
+    ],
+)
+def test_the_trigger_forms_schema_refuses_a_bad_setting(conf, named):
+    """What ``airflow dags test`` and a trigger validate first: the DAG's Params (shown once
+    through the command line above)."""
+    import copy
+
+    from airflow.sdk.exceptions import ParamValidationError
+
+    from importance_tasks.airflow.shipped_dags import feature_importance_dag
+
+    params = copy.deepcopy(feature_importance_dag().params)
+    with pytest.raises(ParamValidationError, match=named):
+        params.update({"model_name": "m", **conf})
+        params.validate()
+
+
+@OTHER_HALF
 def test_registry_audit_analyses_missing_versions_and_compares(
     airflow_home, friedman, mlflow_server
 ):
@@ -395,6 +420,7 @@ def test_a_plainly_registered_version_runs_twice_into_one_run_with_the_tags_of_r
     assert client.get_model_version(name, version).tags[VersionTag.RUN_ID] == run.info.run_id
 
 
+@OTHER_HALF
 def test_a_version_without_data_is_tagged_and_its_run_skipped_not_failed(
     airflow_home, friedman, mlflow_server, tmp_path
 ):
