@@ -56,7 +56,7 @@ test-fast: $(STAMP)
 # and one run of the feature_importance DAG (the demo, through dag.test()) in it.
 $(LOWEST_STAMP): requirements-lowest.lock pyproject.toml $(STAMP)
 	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
-	$(UV) pip sync --quiet --compile-bytecode --python $(LOWEST)/bin/python requirements-lowest.lock
+	$(UV) pip sync --quiet --python $(LOWEST)/bin/python requirements-lowest.lock
 	$(UV) pip install --quiet --python $(LOWEST)/bin/python --no-deps -e .
 	touch $(LOWEST_STAMP)
 

@@ -155,20 +155,20 @@ def start_mlflow_server(
 
     port = port or _free_port()
     folder.mkdir(parents=True, exist_ok=True)
-    log = open(folder / "server.log", "ab")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "mlflow"), "server",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-            "--backend-store-uri", backend_store_uri or f"sqlite:///{folder / 'mlflow.db'}",
-            "--artifacts-destination", str(folder / "artifacts"),
-            *extra,
-        ],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        # MLflow's job runner (about 8 consumer processes) serves GenAI jobs the tests never
-        # use; without it a server answers /health about 15 s sooner on this machine.
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})},
-    )  # fmt: skip
+    with open(folder / "server.log", "ab") as log:  # the server keeps its own copy
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "mlflow"), "server",
+                "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                "--backend-store-uri", backend_store_uri or f"sqlite:///{folder / 'mlflow.db'}",
+                "--artifacts-destination", str(folder / "artifacts"),
+                *extra,
+            ],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            # MLflow's job runner (about 8 consumer processes) serves GenAI jobs the tests
+            # never use; without it a server answers /health about 15 s sooner here.
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})},
+        )  # fmt: skip
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

@@ -93,7 +93,7 @@ def test_asset_event_triggers_analysis_in_parallel_and_outages_are_retried(
     assert concurrency >= 2, "the method tasks did not overlap in time"
     assert len({r["pid"] for r in rows}) >= 2  # separate worker processes
 
-    # MLflow answers 503 to the next 4 requests: the /health checks of resolve's first try
+    # MLflow answers 503 to the next 4 requests: the /health checks of plan's first try
     # (1 + 2 + 4 s apart). It fails as transient, Airflow retries it 10 s later, and then the
     # analysis completes.
     proxy.fail_next(4)
@@ -108,7 +108,7 @@ def test_asset_event_triggers_analysis_in_parallel_and_outages_are_retried(
     )
     assert retried["state"] == "success"
     assert proxy.remaining == 0
-    resolve = task_rows(database, "feature_importance", retried["run_id"], "analysis.plan")
-    assert [(r["state"], r["try_number"]) for r in resolve] == [("success", 2)]
+    planned = task_rows(database, "feature_importance", retried["run_id"], "analysis.plan")
+    assert [(r["state"], r["try_number"]) for r in planned] == [("success", 2)]
     experiment = client.get_experiment_by_name(name)
     assert len(client.search_runs([experiment.experiment_id])) == 1

@@ -113,7 +113,7 @@ def test_lambda_model_is_refused_before_its_code_runs(mlflow_server, tmp_path):
 
     marker = tmp_path / "marker.txt"
     # A Python lambda is stored as bytecode in the file; this one writes the marker when run.
-    touch = eval(f"lambda x: (open({str(marker)!r}, 'w').write('ran'), x)[1]")
+    touch = eval(f"lambda x: (__import__('pathlib').Path({str(marker)!r}).write_text('ran'), x)[1]")
 
     inputs = keras.Input(shape=(3,))
     model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Lambda(touch)(inputs)))
