@@ -124,9 +124,7 @@ def make_method(name: str, **options: Any) -> ImportanceMethod:
         raise InputError(f"method {name!r}: unknown options {unknown}; it takes {takes}")
     try:
         return REGISTRY[name](**options)
-    except InputError as exc:
-        raise InputError(f"method {name!r}: {exc}") from exc
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:  # InputError is a ValueError
         raise InputError(f"method {name!r}: {exc}") from exc
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "Run",
     "Seeded",
     "choice",
+    "column_groups",
     "integer",
     "option",
     "options_of",
@@ -133,7 +134,8 @@ def rows_option(default: float | int | None, *, help: str) -> Any:
     )
 
 
-def _groups(groups: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[str, ...]]:
+def column_groups(groups: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[str, ...]]:
+    """Named groups of columns (``groups``, ``cluster_groups``) as name -> tuple of columns."""
     return {str(k): tuple(v) for k, v in (groups or {}).items()}
 
 
@@ -178,7 +180,7 @@ class ImportanceMethod:
     groups: Mapping[str, Sequence[str]] = option(
         default_factory=dict,
         help="columns reported together as one feature, such as a one-hot encoding's",
-        check=_groups,
+        check=column_groups,
         from_analysis=True,
     )
 
@@ -187,7 +189,8 @@ class ImportanceMethod:
         dataclass(kw_only=True, eq=False)(cls)
 
     def __post_init__(self) -> None:
-        for name, (_, spec) in options_of(type(self)).items():
+        for item in dataclasses.fields(self):
+            name, spec = item.name, item.metadata["option"]
             value = getattr(self, name)
             if spec.schema is not None:
                 value = checked_value(name, value, spec.schema)

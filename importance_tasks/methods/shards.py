@@ -34,7 +34,14 @@ from importance_tasks.methods._common import (
     sample_size,
     settings_of,
 )
-from importance_tasks.methods.base import Run, Seeded, integer, option, rows_option
+from importance_tasks.methods.base import (
+    Run,
+    Seeded,
+    column_groups,
+    integer,
+    option,
+    rows_option,
+)
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
 from importance_tasks.scoring import Scorer
@@ -94,10 +101,6 @@ def shard_rows_of(sample: Sample, *, shard: int, shard_rows: int, seed: int) -> 
     )
 
 
-def _clusters(clusters: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[str, ...]]:
-    return {str(k): tuple(v) for k, v in (clusters or {}).items()}
-
-
 class Sharded(Seeded):
     """A method built from means of a loss over rows (permutation, probe): its rows computed
     in shards, each apart (``compute_shard``, in this process or a task of its own), combined
@@ -107,7 +110,7 @@ class Sharded(Seeded):
     cluster_groups: Mapping[str, Sequence[str]] = option(
         default_factory=dict,
         help="clusters of dependent columns, each also perturbed as one group beside them",
-        check=_clusters,
+        check=column_groups,
         from_analysis=True,
     )
     max_batch_bytes: int = option(

@@ -72,12 +72,11 @@ class JobSummary:
     ranked_by: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        found = {
+        return {
             **self.job.to_dict(), "run_id": self.run_id, "status": str(self.status),
             "reason": self.reason, "seconds": self.seconds,
             "top_features": list(self.top_features), "ranked_by": list(self.ranked_by),
         }  # fmt: skip
-        return found
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> JobSummary:
