@@ -1,11 +1,7 @@
-"""The MLflow contract, spelled once (docs/mlflow-contract.md).
-
-Every name an analysis, the registry audit and the stage's claims use in MLflow is here and
-nowhere else: artifact files, run and version tag keys (and their parsing), the status values,
-metric families, params, the manifest's keys, the audit run's names, the claims' prefix and the
-default experiments. ``mlflow_io.logged_values`` builds the metrics and tag values from these
-names; ``AnalysisRun`` writes and reads them. Nothing here talks to MLflow or imports the rest
-of the package (the types below are for type checkers only).
+"""The MLflow contract, spelled once (docs/mlflow-contract.md): every name an analysis, the
+registry audit, the monitor and the stage's claims use in MLflow (artifact files, run and
+version tags and their parsing, status values, metric families, params, the manifest's keys,
+experiments). ``mlflow_io`` builds and reads the values; nothing here talks to MLflow.
 """
 
 from __future__ import annotations
@@ -13,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -45,6 +41,8 @@ __all__ = [
     "ManifestModel",
     "MethodStatus",
     "Metric",
+    "Monitor",
+    "MonitorStatus",
     "OutputPart",
     "RunTag",
     "VersionStatus",
@@ -64,23 +62,22 @@ __all__ = [
 ]
 
 # The default MLflow experiments: the analyses', and the registry audit's.
-DEFAULT_EXPERIMENT = "importance"
-AUDIT_EXPERIMENT = "importance-audit"
+DEFAULT_EXPERIMENT, AUDIT_EXPERIMENT = "importance", "importance-audit"
 # The artifacts of an analysis run.
 ARTIFACT_DIR = "importance"
 MANIFEST_FILE = "manifest.json"  # written last: the run is complete
 MANIFEST = f"{ARTIFACT_DIR}/{MANIFEST_FILE}"
-CONSENSUS = f"{ARTIFACT_DIR}/consensus.json"
-AGREEMENT = f"{ARTIFACT_DIR}/agreement.json"
-COMPARISON = f"{ARTIFACT_DIR}/comparison.json"
-COMPARISON_TABLE = f"{ARTIFACT_DIR}/comparison.csv"
+CONSENSUS, AGREEMENT = f"{ARTIFACT_DIR}/consensus.json", f"{ARTIFACT_DIR}/agreement.json"
+COMPARISON, COMPARISON_TABLE = f"{ARTIFACT_DIR}/comparison.json", f"{ARTIFACT_DIR}/comparison.csv"
 DEPENDENCE = f"{ARTIFACT_DIR}/dependence.json"
 RANKINGS_TABLE = f"{ARTIFACT_DIR}/rankings.csv"
 REPORT = f"{ARTIFACT_DIR}/report.html"
 # The analysis steps on the top features: the record (interactions and effects) and tables.
 STEPS = f"{ARTIFACT_DIR}/interactions_effects.json"
-INTERACTIONS_TABLE = f"{ARTIFACT_DIR}/interactions.csv"
-EFFECTS_TABLE = f"{ARTIFACT_DIR}/effects.csv"
+INTERACTIONS_TABLE, EFFECTS_TABLE = (
+    f"{ARTIFACT_DIR}/interactions.csv",
+    f"{ARTIFACT_DIR}/effects.csv",
+)
 # The name of the evaluation data as a dataset input of the run and on linked metrics.
 EVALUATION_DATASET = "evaluation"
 AUDIT_RUN_NAME, AUDIT_TABLE, AUDIT_PAGE = "registry audit", "audit.csv", "audit.html"
@@ -126,10 +123,8 @@ class AuditStatus(StrEnum):
 class RunTag:
     """Tags of an analysis run (and of the claims that settle which run a key has)."""
 
-    KEY = "importance.key"
-    MODEL_NAME = "importance.model_name"
-    MODEL_VERSION = "importance.model_version"
-    CLAIMANT = "importance.claimant"
+    KEY, MODEL_NAME = "importance.key", "importance.model_name"
+    MODEL_VERSION, CLAIMANT = "importance.model_version", "importance.claimant"
     CLAIMED_RUN = "importance.run_id"
     # The registry audit's verdict on computing the run again (``stage.verify``).
     VERIFIED = "importance.verified"
@@ -139,16 +134,11 @@ class VersionTag:
     """Tags of a model version (and of its LoggedModel); ``importance.status`` holds a
     ``VersionStatus``, set last."""
 
-    RUN_ID = "importance.run_id"
-    TOP_FEATURES = "importance.top_features"
-    TOP_RANKS = "importance.top_ranks"
-    DRIFT = "importance.drift"
-    DIRECTIONS = "importance.directions"
-    CONFIG = "importance.config"
-    STATUS = "importance.status"
-    REASON = "importance.reason"
-    PROMOTION = "importance.promotion"
-    PROMOTION_REASONS = "importance.promotion_reasons"
+    RUN_ID, CONFIG = "importance.run_id", "importance.config"
+    TOP_FEATURES, TOP_RANKS = "importance.top_features", "importance.top_ranks"
+    DRIFT, DIRECTIONS = "importance.drift", "importance.directions"
+    STATUS, REASON = "importance.status", "importance.reason"
+    PROMOTION, PROMOTION_REASONS = "importance.promotion", "importance.promotion_reasons"
     # Tags set per output of a model with several (``output_tag``).
     PER_OUTPUT = (TOP_FEATURES, TOP_RANKS, DRIFT, DIRECTIONS)
 
@@ -156,28 +146,44 @@ class VersionTag:
 class Metric:
     """Metric families (``<family>/<method or consensus>/<feature>``), and run-wide names."""
 
-    IMPORTANCE = "importance"
-    IMPORTANCE_STD = "importance_std"
-    RANK = "rank"
-    RANK_LOW = "rank_low"
-    RANK_HIGH = "rank_high"
-    P_TOP = "p_top"
-    CONSENSUS = "consensus"
-    SANITY = "sanity"
-    INTERACTION = "interaction"
-    INTERACTION_H2 = "interaction_h2"
+    IMPORTANCE, IMPORTANCE_STD = "importance", "importance_std"
+    RANK, RANK_LOW, RANK_HIGH = "rank", "rank_low", "rank_high"
+    P_TOP, CONSENSUS, SANITY = "p_top", "consensus", "sanity"
+    INTERACTION, INTERACTION_H2 = "interaction", "interaction_h2"
     INTERACTION_TOTAL_H2 = "interaction_total_h2"
-    AGREEMENT = "agreement"
-    KENDALL_W = "agreement/kendall_w"
-    COMPARISON = "comparison"
-    AUDIT = "audit"
-    AUDIT_VERSIONS = "audit/versions"
+    AGREEMENT, KENDALL_W = "agreement", "agreement/kendall_w"
+    COMPARISON, AUDIT, AUDIT_VERSIONS = "comparison", "audit", "audit/versions"
+
+
+class MonitorStatus(StrEnum):
+    """The ``importance.monitor.status`` tag: the last window's verdict."""
+
+    OK = "ok"
+    DRIFT = "drift"
+
+
+class Monitor:
+    """The monitoring of a deployed version (the ``importance_monitor`` DAG): its experiment,
+    its run's tags and artifacts, the metric family (``monitor/<feature>``, stepped by the
+    window's day) and the version's tags, none of which an analysis sets or reads."""
+
+    EXPERIMENT, DIR, METRIC = "importance-monitor", "monitor", "monitor"
+    BASELINE, REPORT, NDCG = "monitor/baseline.json", "monitor/report.html", "monitor/ndcg"
+    TAG_PREFIX = "importance.monitor."
+    RUN_KEY, RUN_MODEL = "importance.monitor.key", "importance.monitor.model"
+    RUN_VERSION = "importance.monitor.version"
+    STATUS, DRIFTED = "importance.monitor.status", "importance.monitor.drifted"
+    WINDOW, RUN_ID = "importance.monitor.window", "importance.monitor.run_id"
+
+    @staticmethod
+    def window_path(ds: str) -> str:  # a window's record, by its date YYYY-MM-DD
+        return f"monitor/{ds}.json"
 
 
 def tag_kind(key: str) -> tuple[str | None, str] | None:
     """A version tag key read back: ``(output, kind)`` for ``importance.<output>.<kind>``,
     ``(None, kind)`` for ``importance.<kind>``; None for a key that is not ours."""
-    if not key.startswith(_TAG_PREFIX):
+    if not key.startswith(_TAG_PREFIX) or key.startswith(Monitor.TAG_PREFIX):
         return None
     middle, _, kind = key.removeprefix(_TAG_PREFIX).rpartition(".")
     return (middle or None, kind)
@@ -359,15 +365,7 @@ class Manifest:
             "key": self.key,
             "run_id": self.run_id,
             "model": {k: getattr(self.model, k) for k in ("name", "version", "model_id")},
-            "data": {
-                "uri": self.data.uri,
-                "digest": self.data.digest,
-                "rows": self.data.rows,
-                "target": self.data.target,
-                "targets": list(self.data.targets),
-                "column_types": dict(self.data.column_types),
-                "unseen": dict(self.data.unseen),
-            },
+            "data": {**asdict(self.data), "targets": list(self.data.targets)},
             **OutputPart(None, self.methods, self.skip_reasons).to_dict(),
             "config": dict(self.config),
             "settings": None if self.settings is None else dict(self.settings),

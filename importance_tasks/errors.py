@@ -12,6 +12,7 @@ from importance_tasks.contract import VersionStatus
 __all__ = [
     "AccessDeniedError",
     "DataError",
+    "DataNotReadyError",
     "ImportanceError",
     "InputError",
     "MissingPackageError",
@@ -78,6 +79,10 @@ class ServiceUnavailableError(ImportanceError):
     """The MLflow server (or another service) could not be reached; retrying may help."""
 
 
+class DataNotReadyError(ImportanceError):
+    """A window of new data is not there yet: worth waiting for (the monitor retries)."""
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Whether a later retry of the same call may succeed.
 
@@ -88,7 +93,7 @@ def is_retryable(exc: BaseException) -> bool:
     then limit. MLflow's exceptions are recognised by their ``error_code`` without importing
     MLflow here.
     """
-    if isinstance(exc, ServiceUnavailableError):
+    if isinstance(exc, ServiceUnavailableError | DataNotReadyError):
         return True
     if isinstance(exc, InputError):
         return False

@@ -29,7 +29,8 @@ class Scorer:
     Attributes
     ----------
     name : str
-        ``mse``, ``mae``, ``r2``, ``log_loss``, ``accuracy`` or ``roc_auc``.
+        ``mse``, ``mae``, ``r2``, ``log_loss``, ``accuracy``, ``class_probability`` or
+        ``roc_auc``.
     task : {"regression", "classification"}
     greater_is_better : bool
         Whether the metric itself is a score (the loss is then its negative).
@@ -156,6 +157,11 @@ def _log_loss(y: Array, output: Array) -> NDArray[np.float64]:
     return -np.log(true)
 
 
+def _class_probability(y: Array, output: Array) -> NDArray[np.float64]:
+    proba = np.asarray(_probabilities(output), dtype=np.float64)
+    return proba[np.arange(len(proba)), np.asarray(y).astype(np.intp)]
+
+
 def _accuracy(y: Array, output: Array) -> NDArray[np.float64]:
     hit = _probabilities(output).argmax(axis=1) == np.asarray(y).astype(np.intp)
     return hit.astype(np.float64)
@@ -194,6 +200,11 @@ SCORERS: dict[str, Scorer] = {
     "r2": Scorer("r2", "regression", True, _regression(_sk("r2_score"))),
     "log_loss": Scorer("log_loss", "classification", False, _rows=_log_loss),
     "accuracy": Scorer("accuracy", "classification", True, _rows=_accuracy),
+    # The probability the model gives each row's label (the monitor's label-free output: the
+    # drop of the predicted class's probability).
+    "class_probability": Scorer(
+        "class_probability", "classification", True, _rows=_class_probability
+    ),
     "roc_auc": Scorer("roc_auc", "classification", True, _roc_auc),
 }
 _DEFAULT = {"regression": "mse", "classification": "log_loss"}

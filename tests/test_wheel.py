@@ -86,7 +86,9 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
 """
     report = json.loads(_run(python, "-c", parse, env=env, cwd=tmp_path).splitlines()[-1])
     assert report["errors"] == {}
-    assert report["dags"] == ["feature_importance", "promote_model", "registry_audit"]
+    assert report["dags"] == [
+        "feature_importance", "importance_monitor", "promote_model", "registry_audit",
+    ]  # fmt: skip
     assert str(env_dir) in report["package"]  # the installed package, not this checkout
 
     env["IMPORTANCE_DEMO_DIR"] = str(tmp_path / "demo")

@@ -1,6 +1,7 @@
 """The Assets of the stage: the one a training pipeline (or the MLflow webhook receiver)
 updates when a model version is registered, and the one the stage updates when it has analysed
-a version (its event's ``extra`` is the analysis summary a promotion gate reads)."""
+a version (its event's ``extra`` is the analysis summary a promotion gate reads), and the one
+the monitor updates when a deployed version's importance drifted."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
     from importance_tasks.stage.messages import Request
 
 __all__ = [
+    "IMPORTANCE_DRIFT",
     "IMPORTANCE_RESULTS",
     "REGISTERED_MODEL_VERSIONS",
     "model_version_event",
@@ -24,6 +26,10 @@ REGISTERED_MODEL_VERSIONS = Asset(
 
 
 IMPORTANCE_RESULTS = Asset(name="feature_importance_results", uri="mlflow://importance/analyses")
+
+# Updated by the monitor when a window's importance drifted (one Asset for every model: the
+# event's ``extra`` names the model, version, window, drifted features and monitoring run).
+IMPORTANCE_DRIFT = Asset(name="feature_importance_drift", uri="mlflow://importance/monitor")
 
 
 def model_version_event(

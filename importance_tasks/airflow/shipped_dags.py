@@ -1,5 +1,6 @@
-"""The three DAGs the package ships, as factories: the analysis (``feature_importance``), the
-registry audit (``registry_audit``) and the promotion gate (``promote_model``).
+"""The DAGs the package ships, as factories: the analysis (``feature_importance``), the
+registry audit (``registry_audit``), the promotion gate (``promote_model``) and the monitor
+(``importance_monitor``, in ``monitor_dag``).
 
 A deployment's DAG folder holds thin files that call these (``importance-tasks dags install``
 writes them), each with the deployment's own defaults for the DAG's Params: ``defaults`` maps a
@@ -13,11 +14,11 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-import pendulum
 from airflow.sdk import DAG, Param, dag, task
 
 from importance_tasks.airflow.assets import IMPORTANCE_RESULTS, REGISTERED_MODEL_VERSIONS
-from importance_tasks.airflow.params import analysis_params
+from importance_tasks.airflow.monitor_dag import importance_monitor_dag, importance_monitor_params
+from importance_tasks.airflow.params import START, analysis_params, with_defaults
 from importance_tasks.airflow.stage_group import COMPUTE_SLOTS, RETRY_ARGS, importance_stage
 from importance_tasks.contract import AUDIT_EXPERIMENT
 from importance_tasks.promotion import MIN_NDCG
@@ -26,12 +27,11 @@ __all__ = [
     "SHIPPED_DAGS",
     "SHIPPED_PARAMS",
     "feature_importance_dag",
+    "importance_monitor_dag",
     "promote_model_dag",
     "registry_audit_dag",
-    "with_defaults",
 ]
 
-START = pendulum.datetime(2026, 1, 1, tz="UTC")
 APPROVAL_TIMEOUT = timedelta(days=1)
 
 ANALYSIS_DOC = """
@@ -73,25 +73,6 @@ and the top features have not drifted from the previous version; otherwise it as
 alias, **Keep** (or no answer within a day) leaves it. Every decision is tagged on the version
 (`importance.promotion`, `importance.promotion_reasons`).
 """
-
-
-def with_defaults(
-    dag_id: str, params: Mapping[str, Param], defaults: Mapping[str, Any] | None
-) -> dict[str, Param]:
-    """``params`` with the defaults a deployment chose; a name that is not a Param of the DAG,
-    or a value its schema refuses, is an error that names the DAG and the Param."""
-    chosen = dict(params)
-    for name, value in (defaults or {}).items():
-        if name not in chosen:
-            raise ValueError(f"{dag_id} has no Param {name!r}; its Params are {sorted(chosen)}")
-        param = chosen[name]
-        changed = Param(value, description=param.description, **param.schema)
-        try:
-            changed.resolve(suppress_exception=False)
-        except Exception as exc:  # Airflow's ParamValidationError: say which DAG and Param
-            raise ValueError(f"{dag_id}: default {value!r} for {name!r} is refused: {exc}") from exc
-        chosen[name] = changed
-    return chosen
 
 
 def feature_importance_params() -> dict[str, Param]:
@@ -300,6 +281,7 @@ SHIPPED_PARAMS: dict[str, Callable[[], dict[str, Param]]] = {
     "feature_importance": feature_importance_params,
     "registry_audit": registry_audit_params,
     "promote_model": promote_model_params,
+    "importance_monitor": importance_monitor_params,
 }
 """Each shipped DAG's Params (without building the DAG)."""
 
@@ -307,5 +289,6 @@ SHIPPED_DAGS: dict[str, Callable[..., DAG]] = {
     "feature_importance": feature_importance_dag,
     "registry_audit": registry_audit_dag,
     "promote_model": promote_model_dag,
+    "importance_monitor": importance_monitor_dag,
 }
 """Each shipped DAG's default id and its factory."""

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPUTE_SLOTS",
     "RETRY_ARGS",
+    "fail_fast",
     "importance_stage",
     "requests_from_params",
     "stage_settings",
@@ -50,7 +51,7 @@ CONFIG_VARIABLE = "importance_config"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _fail_fast(fn: F) -> F:
+def fail_fast(fn: F) -> F:
     """Turn errors that a retry cannot fix into ``AirflowFailException``."""
 
     @functools.wraps(fn)
@@ -106,7 +107,7 @@ def _label(text: str) -> None:
 
 
 @task(task_id="plan", **RETRY_ARGS)
-@_fail_fast
+@fail_fast
 def plan_versions(
     requests: list[dict[str, Any]] | None, overrides: dict[str, Any], slots: int | None
 ) -> list[dict[str, Any]]:
@@ -236,7 +237,7 @@ def _packed(plans: list[Plan], slots: int | None) -> list[dict[str, Any]]:
 
 
 @task(map_index_template="{{ importance_label }}", **RETRY_ARGS)
-@_fail_fast
+@fail_fast
 def compute(work: dict[str, Any]) -> dict[str, Any]:
     """Compute one packed task's jobs for one model version, each logged to the analysis run.
     (``work``, since ``task`` is a name of Airflow's context.)"""
@@ -254,7 +255,7 @@ def compute(work: dict[str, Any]) -> dict[str, Any]:
 
 
 @task(**RETRY_ARGS)
-@_fail_fast
+@fail_fast
 def aggregate_analysis(work: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Consensus, agreement and comparison with the previous version, for every plan of the
     compute tasks (``work``, as ``plan`` listed them).
@@ -274,7 +275,7 @@ def aggregate_analysis(work: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @task(map_index_template="{{ importance_label }}", outlets=[IMPORTANCE_RESULTS], **RETRY_ARGS)
-@_fail_fast
+@fail_fast
 def publish_analysis(aggregated: dict[str, Any]) -> dict[str, Any]:
     """Report, manifest and model version tags; returns the analysis summary, which is also
     the ``extra`` of this version's event on ``IMPORTANCE_RESULTS`` (status, top features,

@@ -15,10 +15,12 @@ def add_dags_parser(commands: Any) -> None:
     actions = dags.add_subparsers(dest="dags_command", required=True)
     install = actions.add_parser(
         "install",
-        help="write thin files for the analysis, audit and promotion DAGs into a DAG folder",
-        description="Write feature_importance.py, registry_audit.py and promote_model.py into "
-        "DIR: each imports its DAG from the installed package with your defaults. Run again "
-        "after an upgrade: files you have not changed are updated, changed ones are kept.",
+        help="write thin files for the analysis, audit, promotion and monitor DAGs into a DAG "
+        "folder",
+        description="Write feature_importance.py, registry_audit.py, promote_model.py and "
+        "importance_monitor.py into DIR: each imports its DAG from the installed package with "
+        "your defaults. Run again after an upgrade: files you have not changed are updated, "
+        "changed ones are kept.",
     )
     install.add_argument("folder", metavar="DIR", help="the DAG folder (created if missing)")
     install.add_argument(
@@ -32,6 +34,22 @@ def add_dags_parser(commands: Any) -> None:
         "--set promote_model.alias=production)",
     )
     install.add_argument(
+        "--schedule",
+        action="append",
+        default=[],
+        metavar="DAG=SCHEDULE",
+        help="a DAG's schedule, a cron expression or preset (e.g. --schedule "
+        "importance_monitor=@daily; the monitor has none unless given); repeatable",
+    )
+    install.add_argument(
+        "--notifier",
+        action="append",
+        default=[],
+        metavar="DAG=MODULE:NAME",
+        help="an Airflow notifier your code defines, called when the DAG alarms (e.g. "
+        "--notifier importance_monitor=team_alerts:slack_drift); repeatable",
+    )
+    install.add_argument(
         "--force", action="store_true", help="overwrite files you changed since they were written"
     )
 
@@ -40,7 +58,10 @@ def run_dags(args: argparse.Namespace) -> int:
     from importance_tasks.airflow.dag_files import install_dags
 
     try:
-        done = install_dags(args.folder, defaults=_defaults(args.defaults), force=args.force)
+        done = install_dags(
+            args.folder, defaults=_defaults(args.defaults),
+            args=_factory_args(args.schedule, args.notifier), force=args.force,
+        )  # fmt: skip
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -78,6 +99,27 @@ def _defaults(pairs: list[str]) -> dict[str, dict[str, Any]]:
         for target in targets:
             chosen.setdefault(target, {})[param] = _value(text)
     return chosen
+
+
+def _factory_args(schedules: list[str], notifiers: list[str]) -> dict[str, Any]:
+    """``--schedule DAG=SCHEDULE`` and ``--notifier DAG=MODULE:NAME`` flags by DAG."""
+    from importance_tasks.airflow.dag_files import FactoryArgs
+
+    chosen: dict[str, dict[str, Any]] = {}
+    for flag, pairs in (("--schedule", schedules), ("--notifier", notifiers)):
+        for pair in pairs:
+            dag_id, sep, value = pair.partition("=")
+            if not sep or not dag_id.strip() or not value.strip():
+                raise ValueError(f"{flag} {pair!r}: expected DAG=VALUE")
+            found = chosen.setdefault(dag_id.strip(), {"schedule": None, "notifiers": []})
+            if flag == "--schedule":
+                found["schedule"] = value.strip()
+            else:
+                found["notifiers"].append(value.strip())
+    return {
+        dag_id: FactoryArgs(found["schedule"], tuple(found["notifiers"]))
+        for dag_id, found in chosen.items()
+    }
 
 
 def _value(text: str) -> Any:

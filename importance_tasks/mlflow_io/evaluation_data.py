@@ -15,6 +15,7 @@ when the inputs' names are known. What was used, and why, is recorded (``data_so
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from importance_tasks.data import EvalData, read_eval_data, unnamed_columns_warning
 from importance_tasks.errors import DataError, NeedsDataError
 from importance_tasks.mlflow_io.feature_names import FeatureNames
-from importance_tasks.tables import table_columns
+from importance_tasks.tables import load_table, table_columns
 from importance_tasks.windows import Windowing, read_windows
 
 if TYPE_CHECKING:
@@ -38,7 +39,9 @@ __all__ = [
     "EVALUATION_CONTEXTS",
     "ColumnRule",
     "DataSource",
+    "data_exists",
     "fetch_data",
+    "fetch_window",
 ]
 
 EVALUATION_CONTEXTS = ("evaluation", "test", "eval", "validation")
@@ -148,6 +151,57 @@ def fetch_data(
                 windowing=columns.windowing, static=columns.model_columns or (),
             )  # fmt: skip
     return DataSource(data, uri, tuple(targets), data_source, target_source, names_source, ignored)
+
+
+def fetch_window(
+    client: MlflowClient,
+    ref: ModelRef,
+    *,
+    data_uri: str,
+    targets: Sequence[str],
+    columns: ColumnRule,
+) -> tuple[DataSource, bool]:
+    """A window of new data, read and checked like the evaluation data (``fetch_data``, with
+    its targets), and whether it holds them. Production rows usually have no target yet: a
+    window without its target columns is read with each added as a placeholder (0), for the
+    caller to replace by the model's own prediction (``monitor.labels``)."""
+    uri = _given(data_uri)
+    with _local_copy(client, uri) as path:
+        labelled = all(t in table_columns(path) for t in targets)
+        if labelled:
+            source = fetch_data(
+                client, ref, data_uri=str(path), target=list(targets), columns=columns
+            )
+        else:
+            frame = load_table(path)
+            for name in targets:
+                if name not in frame.columns:
+                    frame[name] = 0.0
+            with tempfile.TemporaryDirectory() as tmp:
+                copy = Path(tmp) / "window.parquet"
+                frame.to_parquet(copy, index=False)
+                source = fetch_data(
+                    client, ref, data_uri=str(copy), target=list(targets), columns=columns
+                )
+    return dataclasses.replace(source, uri=uri, data_source="given (data_uri)"), labelled
+
+
+def data_exists(client: MlflowClient, uri: str) -> bool:
+    """Whether a table is at ``uri`` yet: a local file, or an artifact MLflow lists (a URI it
+    cannot list is taken as there, and reading it says what is wrong)."""
+    import mlflow
+
+    local = _local_path(_given(uri))
+    if local is not None:
+        return local.is_file()
+    parent, _, name = uri.rstrip("/").rpartition("/")
+    try:
+        listed = mlflow.artifacts.list_artifacts(
+            artifact_uri=parent, tracking_uri=client.tracking_uri
+        )
+    except Exception:  # an object store MLflow cannot list here: let the read say why
+        return True
+    return any(Path(item.path).name == name for item in listed)
 
 
 def _local_path(uri: str) -> Path | None:

@@ -14,7 +14,9 @@ from importance_tasks.airflow.shipped_dags import SHIPPED_DAGS
 from importance_tasks.cli import main
 from tests.airflow.conftest import ROOT, airflow_env, run_airflow
 
-SHIPPED = ["feature_importance.py", "promote_model.py", "registry_audit.py"]
+SHIPPED = [
+    "feature_importance.py", "importance_monitor.py", "promote_model.py", "registry_audit.py",
+]  # fmt: skip
 
 
 def test_install_writes_thin_files_that_build_the_dags_with_the_defaults(tmp_path):
@@ -22,7 +24,7 @@ def test_install_writes_thin_files_that_build_the_dags_with_the_defaults(tmp_pat
         tmp_path,
         defaults={"feature_importance": {"methods": ["permutation"], "n_repeats": 3}},
     )
-    assert [item.action for item in done] == ["written"] * 3
+    assert [item.action for item in done] == ["written"] * len(SHIPPED)
     assert sorted(p.name for p in tmp_path.iterdir()) == SHIPPED
     text = (tmp_path / "feature_importance.py").read_text()
     assert "from importance_tasks.airflow.shipped_dags import feature_importance_dag" in text
@@ -70,6 +72,7 @@ def test_a_second_install_updates_what_it_wrote_and_keeps_what_the_user_changed(
         "feature_importance.py": "unchanged",
         "registry_audit.py": "kept",
         "promote_model.py": "updated",
+        "importance_monitor.py": "unchanged",
     }
     assert changed.read_text() == mine
     assert "'alias': 'prod'" in (tmp_path / "promote_model.py").read_text()
@@ -103,6 +106,49 @@ def test_the_command_sets_a_param_on_every_dag_that_has_it_or_on_one(tmp_path, c
     (tmp_path / "feature_importance.py").write_text("# mine\n")
     assert main(["dags", "install", str(tmp_path)]) == 1  # a kept file is reported
     assert "--force" in capsys.readouterr().err
+
+
+NOTIFIERS = """
+from airflow.sdk import BaseNotifier
+
+
+class Drift(BaseNotifier):
+    def notify(self, context):
+        pass
+
+
+slack_drift = Drift()
+"""
+
+
+def test_the_monitor_gets_its_schedule_and_notifiers_from_the_command(
+    tmp_path, capsys, monkeypatch
+):
+    (tmp_path / "team_alerts.py").write_text(NOTIFIERS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    folder = tmp_path / "dags"
+    code = main([
+        "dags", "install", str(folder), "--schedule", "importance_monitor=@daily",
+        "--notifier", "importance_monitor=team_alerts:slack_drift",
+    ])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    text = (folder / "importance_monitor.py").read_text()
+    assert "from team_alerts import slack_drift" in text
+    namespace: dict[str, object] = {}
+    exec(compile(text, "importance_monitor.py", "exec"), namespace)
+    dag = namespace["dag"]
+    assert dag.schedule == "@daily"  # type: ignore[attr-defined]
+    assert dag.max_active_runs == 1 and not dag.catchup  # type: ignore[attr-defined]
+    assert "importance_monitor_dag()" in render("importance_monitor", {})  # no schedule by default
+    other = tmp_path / "other"
+    refused = {
+        "promote_model=team_alerts:slack_drift": "promote_model takes no ['notifiers']",
+        "importance_monitor=team_alerts:nothing": "'team_alerts:nothing' cannot be imported",
+    }
+    for flag, message in refused.items():
+        assert main(["dags", "install", str(other), "--notifier", flag]) == 2
+        assert message in capsys.readouterr().err
+    assert not other.exists()
 
 
 def test_the_repository_dags_are_what_install_writes(tmp_path):

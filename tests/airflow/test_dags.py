@@ -60,6 +60,7 @@ print(json.dumps({{
     assert report["dags"] == [
         "example_reuse",
         "feature_importance",
+        "importance_monitor",
         "promote_model",
         "registry_audit",
         "train_example",
