@@ -20,7 +20,8 @@ from importance_tasks.mlflow_io.monitor_run import day_number
 from tests.airflow.conftest import run_airflow
 from tests.conftest import FRIEDMAN_FEATURES, register_friedman
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("airflow_monitor")]
+# In the first group of the DAG tests (test_dags.py), with their Airflow home.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("airflow_dags")]
 
 
 def _window(path, seed: int, *, constant: int | None = None) -> None:
