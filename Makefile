@@ -12,7 +12,7 @@ TEST_WORKERS ?= 4
 LOWEST := .venv-lowest
 LOWEST_STAMP := $(LOWEST)/.installed
 
-.PHONY: demo test test-fast test-lowest ui bench bench-memory lock lock-lowest dist clean
+.PHONY: demo test test-fast test-lowest ui bench bench-memory bench-monitor lock lock-lowest dist clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or PYTHON=...)"; exit 1; }
@@ -40,6 +40,11 @@ bench: $(STAMP)
 # Peak memory per task on 1,000,000 rows x 100 features; rewrites benchmarks/MEMORY.md.
 bench-memory: $(STAMP)
 	$(VENV)/bin/python benchmarks/memory.py
+
+# The monitor's false alarms over 60 windows and one daily window through its DAG; rewrites
+# benchmarks/MONITOR.md (about 5 minutes).
+bench-monitor: $(STAMP)
+	$(VENV)/bin/python benchmarks/monitor.py
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

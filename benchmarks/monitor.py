@@ -19,6 +19,7 @@ and one daily window through the `importance_monitor` DAG under a scheduler.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import tempfile
@@ -116,9 +117,9 @@ def daily_window(emit: Callable[[str], None]) -> float:
     frame.drop(columns=["y"]).iloc[rows].to_parquet(window)
     server, tracking_uri = start_mlflow_server(folder / "mlflow")
     walls: list[float] = []
-    try:
-        import mlflow
+    import mlflow
 
+    try:
         name = "bench_monitor_100"
         version = register_keras_model(
             load_keras_file(model_path).keras_model, name=name, eval_frame=frame, target="y",
@@ -134,17 +135,17 @@ def daily_window(emit: Callable[[str], None]) -> float:
         commands = (["api-server", "--port", str(port)], ["scheduler"], ["dag-processor"])
         with airflow_components(env, commands, folder / "airflow"):
             time.sleep(15)  # the components start up (not part of a run)
-            for day in ("2026-01-05", "2026-01-06"):
+            for _ in range(2):
+                with contextlib.suppress(mlflow.exceptions.MlflowException):  # none at first
+                    client.delete_model_version_tag(name, version, Monitor.WINDOW)
                 conf = {"model_name": name, "data_uri": str(window)}
                 triggered_at = time.time()
                 out = run_airflow(
-                    env, "dags", "trigger", "importance_monitor", "-c", json.dumps(conf),
-                    "--logical-date", f"{day}T00:00:00+00:00",
-                )  # fmt: skip
+                    env, "dags", "trigger", "importance_monitor", "-c", json.dumps(conf)
+                )
                 assert out.returncode == 0, out.stderr[-2000:]
                 while time.time() - triggered_at < 600:
-                    tags = client.get_model_version(name, version).tags
-                    if tags.get(Monitor.WINDOW) == day:
+                    if Monitor.WINDOW in client.get_model_version(name, version).tags:
                         break
                     time.sleep(0.5)
                 else:

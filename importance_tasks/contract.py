@@ -168,7 +168,8 @@ class Monitor:
     window's day) and the version's tags, none of which an analysis sets or reads."""
 
     EXPERIMENT, DIR, METRIC = "importance-monitor", "monitor", "monitor"
-    BASELINE, REPORT, NDCG = "monitor/baseline.json", "monitor/report.html", "monitor/ndcg"
+    BASELINE, REPORT = "monitor/baseline.json", "monitor/report.html"
+    NDCG = "ndcg"  # monitor/ndcg: the window's nDCG@k against the baseline
     TAG_PREFIX = "importance.monitor."
     RUN_KEY, RUN_MODEL = "importance.monitor.key", "importance.monitor.model"
     RUN_VERSION = "importance.monitor.version"

@@ -19,7 +19,7 @@ from typing import Any
 from airflow.sdk import DAG, Param, dag, task
 
 from importance_tasks.airflow.assets import IMPORTANCE_DRIFT
-from importance_tasks.airflow.params import START, with_defaults
+from importance_tasks.airflow.params import START, model_params, with_defaults
 from importance_tasks.airflow.stage_group import fail_fast
 from importance_tasks.config import settings
 from importance_tasks.contract import Monitor
@@ -66,15 +66,10 @@ def importance_monitor_params() -> dict[str, Param]:
 
     analysis = {s.name: s for s in settings() if s.name in MONITOR_SETTINGS}
     params = {
-        "model_name": Param(None, type=["null", "string"], description="Registered model name"),
-        "model_alias": Param(
-            "champion", type=["null", "string"], description="Alias of the deployed version"
-        ),
-        "model_version": Param(
-            None,
-            type=["null", "string"],
-            pattern=r"^[0-9]+$",
-            description="A version instead of the alias",
+        **model_params(
+            alias="champion",
+            target_help="Target column of the evaluation data (empty: as the analysis finds it); "
+            "a window holding it is analysed by loss too",
         ),
         "data_uri": Param(
             None,
@@ -86,13 +81,6 @@ def importance_monitor_params() -> dict[str, Param]:
             None,
             type=["null", "string"],
             description="The baseline's evaluation table; empty: the data the version logged",
-        ),
-        "target": Param(
-            None,
-            type=["null", "string", "array"],
-            items={"type": "string"},
-            description="Target column(s) of the evaluation data (empty: as the analysis "
-            "finds them); a window holding them is analysed by loss too",
         ),
         "alpha": Param(
             ALPHA,

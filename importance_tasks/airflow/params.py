@@ -18,10 +18,31 @@ from airflow.sdk import Param
 from importance_tasks.config import settings
 from importance_tasks.contract import DEFAULT_EXPERIMENT
 
-__all__ = ["START", "analysis_params", "with_defaults"]
+__all__ = ["START", "analysis_params", "model_params", "with_defaults"]
 
 # The shipped DAGs' start date (none catches up unless asked).
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
+
+
+def model_params(*, alias: str | None, target_help: str) -> dict[str, Param]:
+    """The Params naming a registered model (by ``model_alias``, default ``alias``, or
+    ``model_version``) and its data's target column(s)."""
+    return {
+        "model_name": Param(None, type=["null", "string"], description="Registered model name"),
+        "model_alias": Param(
+            alias, type=["null", "string"], description="Alias, e.g. champion (or give a version)"
+        ),
+        "model_version": Param(
+            None, type=["null", "string"], pattern=r"^[0-9]+$", description="Version number"
+        ),
+        "target": Param(
+            None,
+            type=["null", "string", "array"],
+            items={"type": "string"},
+            description=f"{target_help}; for a model with several outputs, one per output "
+            "(a list, or names separated by commas)",
+        ),
+    }
 
 
 def analysis_params() -> dict[str, Param]:

@@ -18,7 +18,7 @@ from airflow.sdk import DAG, Param, dag, task
 
 from importance_tasks.airflow.assets import IMPORTANCE_RESULTS, REGISTERED_MODEL_VERSIONS
 from importance_tasks.airflow.monitor_dag import importance_monitor_dag, importance_monitor_params
-from importance_tasks.airflow.params import START, analysis_params, with_defaults
+from importance_tasks.airflow.params import START, analysis_params, model_params, with_defaults
 from importance_tasks.airflow.stage_group import COMPUTE_SLOTS, RETRY_ARGS, importance_stage
 from importance_tasks.contract import AUDIT_EXPERIMENT
 from importance_tasks.promotion import MIN_NDCG
@@ -78,25 +78,12 @@ alias, **Keep** (or no answer within a day) leaves it. Every decision is tagged 
 def feature_importance_params() -> dict[str, Param]:
     """The analysis DAG's Params: the model, its data and target, and every analysis setting."""
     return {
-        "model_name": Param(None, type=["null", "string"], description="Registered model name"),
-        "model_alias": Param(
-            None, type=["null", "string"], description="Alias, e.g. champion (or give a version)"
-        ),
-        "model_version": Param(
-            None, type=["null", "string"], pattern=r"^[0-9]+$", description="Version number"
-        ),
+        **model_params(alias=None, target_help="Target column"),
         "data_uri": Param(
             None,
             type=["null", "string"],
             description="Evaluation table (parquet/CSV path or MLflow artifact URI); "
             "empty: the data the model's run logged",
-        ),
-        "target": Param(
-            None,
-            type=["null", "string", "array"],
-            items={"type": "string"},
-            description="Target column; for a model with several outputs, one per output "
-            "analysed (a list, or names separated by commas)",
         ),
         "compute_slots": Param(
             None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from importance_tasks.config import AnalysisConfig
-from importance_tasks.contract import Monitor, MonitorStatus, metric_key, scoped_metrics
+from importance_tasks.contract import Monitor, MonitorStatus, metric_key
 from importance_tasks.errors import DataNotReadyError, InputError
 from importance_tasks.mlflow_io import monitor_run as runs
 from importance_tasks.mlflow_io.evaluation_data import data_exists, fetch_window
@@ -177,12 +177,10 @@ def watch_window(
     metrics: dict[str, float] = {}
     for output, watched in found.items():
         first = watched.window.first
-        values = {
-            metric_key(Monitor.METRIC, f): float(v)
-            for f, v in zip(first.features, first.mean, strict=True)
-        }
-        values[Monitor.NDCG] = watched.ndcg
-        metrics.update(scoped_metrics(values, output or None))
+        metrics.update(
+            {_metric(f, output): float(v) for f, v in zip(first.features, first.mean, strict=True)}
+        )
+        metrics[_metric(Monitor.NDCG, output)] = watched.ndcg
     runs.log_window(
         client, run_id, ds=ds, record=record, metrics=metrics,
         report=_report(client, run_id, ref, record, found, metrics),
@@ -268,6 +266,12 @@ def _record(
     }
 
 
+def _metric(name: str, output: str) -> str:
+    """``monitor/<name>`` (a feature, or ``ndcg``); of one output of several,
+    ``monitor/<output>/<name>``."""
+    return metric_key(Monitor.METRIC, output, name) if output else metric_key(Monitor.METRIC, name)
+
+
 def _flag_name(flag: Mapping[str, Any]) -> str:
     return f"{flag['output']}:{flag['feature']}" if flag.get("output") else str(flag["feature"])
 
@@ -287,16 +291,7 @@ def _report(
     for output, watched in found.items():
         base = watched.baseline.first
         top = sorted(range(len(base.features)), key=lambda i: -base.mean[i])[:CHARTED]
-        keys = {
-            base.features[i]: next(
-                iter(
-                    scoped_metrics(
-                        {metric_key(Monitor.METRIC, base.features[i]): 0.0}, output or None
-                    )
-                )
-            )
-            for i in top
-        }
+        keys = {base.features[i]: _metric(base.features[i], output) for i in top}
         logged = runs.metric_history(client, run_id, list(keys.values()))
         bands[output] = {
             base.features[i]: (float(base.mean[i]), float(base.low[i]), float(base.high[i]))

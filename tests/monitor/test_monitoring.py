@@ -74,6 +74,14 @@ def test_two_outputs_are_watched_each_and_a_labelled_window_by_loss_too(heads):
     assert set(price["importance"]) == set(FEATURES) and "loss" in price
     top = max(price["importance"], key=price["importance"].get)
     assert top == "a"  # price = 2a - b
+    report = mlflow.artifacts.download_artifacts(
+        run_id=drift.run_id, artifact_path=Monitor.REPORT, tracking_uri=uri
+    )
+    with open(report) as file:
+        page = file.read()
+    # The last window first, then a trend chart per top feature of each output.
+    assert page.index("Window 2026-02-02: importance drift") < page.index("<img")
+    assert 'alt="c"' in page and "<h3>price</h3>" in page and "<h3>churn</h3>" in page
     # One monitoring run for the version: the second window read the baseline logged once.
     assert quiet.run_id == drift.run_id
 

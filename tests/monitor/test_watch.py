@@ -106,3 +106,26 @@ def test_a_labelled_window_is_analysed_by_loss_beside_the_output(friedman):
     found = estimates(friedman.model, friedman.data, CONFIG, mode=Mode.LOSS, scoring="mse")
     top = {found.first.features[i] for i in np.argsort(-found.first.mean)[:5]}
     assert top == INFORMATIVE
+
+
+# Each method's label-free known answer on Friedman #1 at a small budget (its option names are
+# its own): x0-x4 drive the prediction, x5-x9 do not.
+SMALL = {
+    "probe": {},
+    "conditional_permutation": {"n_repeats": 2},
+    "integrated_gradients": {"max_samples": 200},
+    "shap": {"max_samples": 64},
+    "lime": {"max_samples": 40, "num_samples": 500},
+    "sage": {"max_samples": 200},
+}
+
+
+@pytest.mark.parametrize("method", sorted(SMALL))
+def test_every_method_explains_the_prediction_without_labels(friedman, method):
+    config = AnalysisConfig.from_settings(
+        {"methods": [method], "method_options": {method: SMALL[method]}}
+    )
+    found = estimates(friedman.model, friedman.data, config, mode=Mode.OUTPUT).first
+    top = {found.features[i] for i in np.argsort(-found.mean)[:5]}
+    assert top == INFORMATIVE, dict(zip(found.features, found.mean.round(4), strict=True))
+    assert (found.se >= 0).all() and np.isfinite(found.se).all()
