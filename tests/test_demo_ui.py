@@ -60,5 +60,5 @@ def test_make_demo_runs_the_stage_and_prints_the_ranking(tmp_path):
     assert "rank  interval  feature" in found.stdout and "which way: " in found.stdout
     assert (tmp_path / "demo" / "importance.json").is_file()
     assert sorted(p.name for p in (tmp_path / "demo" / "dags").glob("*.py")) == [
-        "feature_importance.py", "promote_model.py", "registry_audit.py",
+        "feature_importance.py", "importance_monitor.py", "promote_model.py", "registry_audit.py",
     ]  # fmt: skip

@@ -24,7 +24,15 @@ from importance_tasks.airflow.stage_group import fail_fast
 from importance_tasks.config import settings
 from importance_tasks.contract import Monitor
 
-__all__ = ["MONITOR_SETTINGS", "importance_monitor_dag", "importance_monitor_params"]
+__all__ = [
+    "MONITOR_SETTINGS",
+    "alarm_task",
+    "importance_monitor_dag",
+    "importance_monitor_params",
+    "watch_task",
+    "window_date",
+    "window_uri",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -119,8 +127,8 @@ def watch_task(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[st
         params["model_name"], alias=None if version else params.get("model_alias"),
         version=version or None,
     )  # fmt: skip
-    ds = _window_date(context)
-    data_uri = _data_uri(params.get("data_uri"), ds, context.get("triggering_asset_events"))
+    ds = window_date(context)
+    data_uri = window_uri(params.get("data_uri"), ds, context.get("triggering_asset_events"))
     chosen = MonitorSettings(
         analysis={k: params[k] for k in MONITOR_SETTINGS if params.get(k) is not None},
         alpha=float(params["alpha"]),
@@ -133,7 +141,7 @@ def watch_task(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[st
     return watch_window(client, spec, ds=ds, data_uri=data_uri, settings=chosen).to_dict()
 
 
-def _window_date(context: Mapping[str, Any]) -> str:
+def window_date(context: Mapping[str, Any]) -> str:
     """The date of the run's data interval start (its logical date; a run triggered without
     one: when it was asked to run)."""
     start = context.get("data_interval_start") or context.get("logical_date")
@@ -142,7 +150,7 @@ def _window_date(context: Mapping[str, Any]) -> str:
     return str(start.date().isoformat())
 
 
-def _data_uri(template: str | None, ds: str, events: Any) -> str:
+def window_uri(template: str | None, ds: str, events: Any) -> str:
     """The window's URI: the Param with ``{ds}`` replaced, else the triggering Asset event's
     (its ``extra["data_uri"]``, else the Asset's URI)."""
     from importance_tasks.errors import InputError
