@@ -2,7 +2,8 @@
 
 ``InputError`` and its subclasses are permanent: the model, the data or the options are wrong
 and the same call will fail again (Airflow tasks turn them into ``AirflowFailException``).
-``ServiceUnavailableError`` is transient: a retry later may succeed.
+``ServiceUnavailableError`` is transient: a retry later may succeed; so is
+``DataNotReadyError`` (a window of new data not written yet).
 """
 
 from __future__ import annotations
@@ -88,10 +89,10 @@ def is_retryable(exc: BaseException) -> bool:
 
     No for bad input (``InputError`` and its subclasses) and for an MLflow error whose code
     says the request is wrong (a missing resource, a bad parameter, a missing permission);
-    yes for an unreachable service (``ServiceUnavailableError``, connection errors, timeouts,
-    MLflow's other codes) and for anything unforeseen, which the scheduler's bounded retries
-    then limit. MLflow's exceptions are recognised by their ``error_code`` without importing
-    MLflow here.
+    yes for data not there yet (``DataNotReadyError``), an unreachable service
+    (``ServiceUnavailableError``, connection errors, timeouts, MLflow's other codes) and for
+    anything unforeseen, which the scheduler's bounded retries then limit. MLflow's exceptions
+    are recognised by their ``error_code`` without importing MLflow here.
     """
     if isinstance(exc, ServiceUnavailableError | DataNotReadyError):
         return True

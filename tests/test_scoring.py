@@ -94,3 +94,15 @@ def test_numpy_losses_equal_scikit_learn_with_weights_outputs_and_extremes(seed)
     assert SCORERS["log_loss"].loss(labels, proba, weight) == pytest.approx(expected, rel=1e-12)
     accuracy = metrics.accuracy_score(labels, proba.argmax(axis=1), sample_weight=weight)
     assert SCORERS["accuracy"].loss(labels, proba, weight) == pytest.approx(-accuracy, rel=1e-12)
+
+
+def test_class_probability_is_the_probability_of_each_rows_label():
+    # By hand: softmax rows give 0.8 and 0.6 to their labels, a sigmoid 0.9 and 1 - 0.3.
+    scorer = get_scorer(
+        "class_probability", output=np.array([[0.2, 0.8], [0.6, 0.4]]), y=np.array([1, 0])
+    )
+    np.testing.assert_allclose(
+        scorer.row_losses(np.array([1, 0]), np.array([[0.2, 0.8], [0.6, 0.4]])), [-0.8, -0.6]
+    )
+    sigmoid = np.array([[0.9], [0.3]])
+    assert scorer.loss(np.array([1, 0]), sigmoid) == pytest.approx(-0.8)

@@ -3,10 +3,10 @@
 Each file imports one of the package's DAG factories (``shipped_dags``) and calls it with the
 deployment's defaults for its Params and its factory arguments (a ``schedule``, the monitor's
 ``notifiers`` imported from the deployment's own modules), so upgrading the package upgrades
-the DAGs. A file ends
-with the checksum of what was written: a second install rewrites a file whose checksum still
-matches (the user has not changed it), leaves alone one that is already current, and refuses to
-overwrite one the user changed unless ``force``.
+the DAGs. A file ends with the checksum of what was written: a second install (given the same
+defaults and arguments again) rewrites a file whose checksum still matches (the user has not
+changed it), leaves alone one that is already current, and refuses to overwrite one the user
+changed unless ``force``.
 """
 
 from __future__ import annotations

@@ -78,16 +78,21 @@ class Watched:
     window: Estimates
     flags: tuple[Flag, ...]
     moved: Mapping[str, float]  # column -> Holm-adjusted p of its two-sample test
-    data_drift: tuple[str, ...]  # the features (result rows) whose columns moved
     ndcg: float
     k: int
     loss: Estimates | None = None
+
+    @property
+    def data_drift(self) -> tuple[str, ...]:
+        """The columns whose distribution moved, most certain first."""
+        return tuple(sorted(self.moved, key=self.moved.__getitem__))
 
     def record(self) -> dict[str, Any]:
         """The window's part of ``monitor/<ds>.json`` for this output."""
         first = self.window.first
         base = self.baseline.first
-        moved = set(self.data_drift)
+        groups = self.window.first.groups
+        moved = {f for f in first.features if set(groups.get(f, (f,))) & set(self.moved)}
         return {
             "method": first.method,
             "importance": dict(zip(first.features, first.mean.tolist(), strict=True)),
@@ -117,7 +122,7 @@ class Watched:
                 }
                 for f in self.flags
             ],
-            "data_drift": list(self.data_drift),
+            "data_drift": list(self.data_drift),  # columns
             "data_drift_p": dict(self.moved),
             "ndcg": self.ndcg,
             "k": self.k,
@@ -140,12 +145,10 @@ def watch(
     """Compare ``window`` (its estimates and rows) with ``baseline`` (``monitor.drift``)."""
     flags = flagged(baseline.by_method, window.by_method, alpha=alpha, materiality=materiality)
     moved = moved_columns(baseline_data, window_data, alpha=alpha)
-    groups = window.first.groups
-    drifted_data = tuple(f for f in window.first.features if set(groups.get(f, (f,))) & set(moved))
     before, after = baseline.first, window.first
     ndcg = ndcg_at_k(
         dict(zip(before.features, rank_descending(before.mean).tolist(), strict=True)),
         dict(zip(after.features, rank_descending(after.mean).tolist(), strict=True)),
         k=k,
     )
-    return Watched(baseline, window, tuple(flags), moved, drifted_data, ndcg, k, loss)
+    return Watched(baseline, window, tuple(flags), moved, ndcg, k, loss)
