@@ -163,20 +163,24 @@ def fetch_window(
 ) -> tuple[DataSource, bool]:
     """A window of new data, read and checked like the evaluation data (``fetch_data``, with
     its targets), and whether it holds them. Production rows usually have no target yet: a
-    window without its target columns is read with each added as a placeholder (0), for the
-    caller to replace by the model's own prediction (``monitor.labels``)."""
+    window without its target columns, or with any row's target not filled in, is read with
+    each target column a placeholder (0), for the caller to replace by the model's own
+    prediction (``monitor.labels``)."""
     uri = _given(data_uri)
     with _local_copy(client, uri) as path:
+        frame = None
         labelled = all(t in table_columns(path) for t in targets)
+        if labelled:
+            frame = load_table(path)
+            labelled = not frame[list(targets)].isna().to_numpy().any()
         if labelled:
             source = fetch_data(
                 client, ref, data_uri=str(path), target=list(targets), columns=columns
             )
         else:
-            frame = load_table(path)
+            frame = load_table(path) if frame is None else frame
             for name in targets:
-                if name not in frame.columns:
-                    frame[name] = 0.0
+                frame[name] = 0.0
             with tempfile.TemporaryDirectory() as tmp:
                 copy = Path(tmp) / "window.parquet"
                 frame.to_parquet(copy, index=False)

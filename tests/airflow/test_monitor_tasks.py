@@ -65,3 +65,16 @@ def test_the_alarm_emits_the_event_and_calls_every_notifier_even_after_one_fails
     with pytest.raises(AirflowSkipException, match="no importance drift"):
         alarm_task({**SUMMARY, "status": "ok", "drifted": []}, [called.append], {}, quiet)
     assert not quiet and len(called) == 1  # no event, no notifier
+
+
+def test_the_dag_waits_for_a_window_by_retrying_and_runs_one_window_at_a_time():
+    from datetime import timedelta
+
+    from importance_tasks.airflow.monitor_dag import importance_monitor_dag
+
+    dag = importance_monitor_dag(wait=timedelta(hours=2), poll=timedelta(minutes=10))
+    watch = dag.get_task("watch")
+    assert watch.retries == 12 and watch.retry_delay == timedelta(minutes=10)
+    assert dag.max_active_runs == 1 and dag.is_paused_upon_creation and not dag.catchup
+    assert dag.schedule is None
+    assert [o.name for o in dag.get_task("alarm").outlets] == [IMPORTANCE_DRIFT.name]

@@ -32,7 +32,9 @@ def heads(tmp_path_factory):
         _frame(2000, seed=0).to_parquet(folder / "evaluation.parquet")
         mlflow.log_artifact(str(folder / "evaluation.parquet"))
         mlflow.log_params({"target": "price,churn", "feature_names": json.dumps(FEATURES)})
-        info = mlflow.keras.log_model(two_heads(), name="model", registered_model_name="heads")
+        info = mlflow.keras.log_model(
+            two_heads(), name="model", registered_model_name="heads", pip_requirements=["keras"]
+        )
     version = str(info.registered_model_version)
     mlflow.MlflowClient(uri).set_registered_model_alias("heads", "champion", version)
     return uri, version, folder
@@ -52,6 +54,10 @@ def test_two_outputs_are_watched_each_and_a_labelled_window_by_loss_too(heads):
     _frame(3000, seed=1).to_parquet(folder / "labelled.parquet")  # with price and churn
     quiet = _watch(uri, folder / "labelled.parquet", "2026-02-01")
     assert quiet.status == MonitorStatus.OK and quiet.modes == ("output", "loss")
+    partly = _frame(3000, seed=4)  # labels arriving late: some rows' target is empty
+    partly.loc[::2, "churn"] = np.nan
+    partly.to_parquet(folder / "partly.parquet")
+    assert _watch(uri, folder / "partly.parquet", "2026-01-31").modes == ("output",)
     window = _frame(3000, seed=2).drop(columns=["price", "churn"])
     window["c"] = 0.25  # churn's driver held constant; price does not use it
     window.to_parquet(folder / "unlabelled.parquet")
