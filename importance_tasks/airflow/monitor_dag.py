@@ -160,7 +160,11 @@ def window_uri(template: str | None, ds: str, events: Any) -> str:
     for asset, found in (events or {}).items():
         for event in found:
             extra = getattr(event, "extra", None) or {}
-            uri = extra.get("data_uri") or getattr(asset, "uri", None)
+            uri = (
+                extra.get("data_uri")
+                or getattr(asset, "uri", None)
+                or getattr(getattr(event, "asset", None), "uri", None)
+            )
             if uri:
                 return str(uri)
     raise InputError("no data_uri: give the Param, or trigger the DAG with an Asset event")
