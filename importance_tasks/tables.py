@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,8 +61,8 @@ def _bytes(size: int) -> str:
     return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size} bytes"
 
 
-def load_table(path: str | Path) -> pd.DataFrame:
-    """Read a parquet or CSV file into a DataFrame, by its suffix."""
+def load_table(path: str | Path, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read a parquet or CSV file into a DataFrame, by its suffix (only ``columns`` if given)."""
     import pandas as pd
 
     path = Path(path)
@@ -72,12 +73,12 @@ def load_table(path: str | Path) -> pd.DataFrame:
         import pyarrow as pa
 
         try:
-            return pd.read_parquet(path)
+            return pd.read_parquet(path, columns=None if columns is None else list(columns))
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise unreadable(path, "parquet", exc) from None
     if suffix in {".csv", ".txt"}:
         try:
-            return pd.read_csv(path)
+            return pd.read_csv(path, usecols=None if columns is None else list(columns))
         except pd.errors.EmptyDataError:
             raise DataError(f"{path.name} is empty: no header and no rows") from None
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:

@@ -168,17 +168,15 @@ def fetch_window(
     prediction (``monitor.labels``)."""
     uri = _given(data_uri)
     with _local_copy(client, uri) as path:
-        frame = None
         labelled = all(t in table_columns(path) for t in targets)
-        if labelled:
-            frame = load_table(path)
-            labelled = not frame[list(targets)].isna().to_numpy().any()
+        if labelled:  # the target columns alone: whether every row's is filled in
+            labelled = not load_table(path, columns=targets).isna().to_numpy().any()
         if labelled:
             source = fetch_data(
                 client, ref, data_uri=str(path), target=list(targets), columns=columns
             )
         else:
-            frame = load_table(path) if frame is None else frame
+            frame = load_table(path)
             for name in targets:
                 frame[name] = 0.0
             with tempfile.TemporaryDirectory() as tmp:

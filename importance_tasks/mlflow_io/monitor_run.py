@@ -10,13 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from importance_tasks.contract import Monitor, MonitorStatus
-from importance_tasks.mlflow_io.runs import experiment_id, read_json_artifact
+from importance_tasks.mlflow_io.runs import experiment_id, log_artifacts, read_json_artifact
 from importance_tasks.mlflow_io.version_tags import set_version_tag
 
 if TYPE_CHECKING:
@@ -80,6 +78,14 @@ def read_baseline(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
 
 def log_baseline(client: MlflowClient, run_id: str, record: Mapping[str, Any]) -> None:
     _log_files(client, run_id, {Monitor.BASELINE: json.dumps(record, indent=1)})
+
+
+def _log_files(client: MlflowClient, run_id: str, files: Mapping[str, str]) -> None:
+    """Files by their path under ``monitor/`` (``runs.log_artifacts`` into that folder)."""
+    prefix = Monitor.DIR + "/"
+    log_artifacts(
+        client, run_id, {p.removeprefix(prefix): c for p, c in files.items()}, folder=Monitor.DIR
+    )
 
 
 def day_number(ds: str) -> int:
@@ -150,13 +156,3 @@ def tag_monitored_version(
     }
     for key, value in values.items():
         set_version_tag(client, ref.name, str(ref.version), key, value)
-
-
-def _log_files(client: MlflowClient, run_id: str, files: Mapping[str, str]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / Monitor.DIR
-        for relative, content in files.items():
-            path = root / relative.removeprefix(Monitor.DIR + "/")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content)
-        client.log_artifacts(run_id, str(root), Monitor.DIR)

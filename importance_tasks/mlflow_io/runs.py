@@ -303,10 +303,16 @@ def log_dataset(client: MlflowClient, run_id: str, *, digest: str, uri: str) -> 
     client.log_inputs(run_id, datasets=[DatasetInput(dataset=dataset, tags=[context])])
 
 
-def log_artifacts(client: MlflowClient, run_id: str, files: Mapping[str, str | bytes]) -> None:
-    """Write files (relative path under ``importance/`` -> content) into the run's artifacts."""
+def log_artifacts(
+    client: MlflowClient,
+    run_id: str,
+    files: Mapping[str, str | bytes],
+    *,
+    folder: str = ARTIFACT_DIR,
+) -> None:
+    """Write files (relative path under ``folder`` -> content) into the run's artifacts."""
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / ARTIFACT_DIR
+        root = Path(tmp) / folder
         for relative, content in files.items():
             path = root / relative
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -314,7 +320,7 @@ def log_artifacts(client: MlflowClient, run_id: str, files: Mapping[str, str | b
                 path.write_bytes(content)
             else:
                 path.write_text(content)
-        client.log_artifacts(run_id, str(root), ARTIFACT_DIR)
+        client.log_artifacts(run_id, str(root), folder)
 
 
 def read_json_artifact(client: MlflowClient, run_id: str, path: str) -> Any | None:

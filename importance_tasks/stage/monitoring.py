@@ -10,6 +10,7 @@ report, the version's ``importance.monitor.*`` tags.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ class MonitorSettings:
         object.__setattr__(self, "analysis", {"methods": DEFAULT_METHODS, **self.analysis})
         self.config  # noqa: B018 - the analysis settings are checked now
 
-    @property
+    @functools.cached_property
     def config(self) -> AnalysisConfig:
         return AnalysisConfig.from_settings(self.analysis)
 
@@ -151,10 +152,10 @@ def watch_window(
         feature_names=config.feature_names, columns_in_model_order=config.columns_in_model_order,
         windowing=config.windowing,
     )  # fmt: skip
-    ref = inputs.ref
-    key = runs.monitor_key(ref, settings.identity())
+    ref, identity = inputs.ref, settings.identity()
+    key = runs.monitor_key(ref, identity)
     run_id = runs.monitor_run(
-        client, ref, key=key, experiment=settings.experiment, settings=settings.identity()
+        client, ref, key=key, experiment=settings.experiment, settings=identity
     )
     heads = _heads(inputs)
     baselines = _baselines(client, run_id, inputs, heads, config, key)
