@@ -14,7 +14,7 @@ from importance_tasks.analysis import Analysis, by_output, explain_outputs
 from importance_tasks.cli.dags_command import add_dags_parser, run_dags
 from importance_tasks.cli.exits import failed
 from importance_tasks.cli.keras_file import keras_file_heads
-from importance_tasks.cli.output_capture import import_tensorflow_quietly
+from importance_tasks.cli.output_capture import import_keras_quietly
 from importance_tasks.cli.verify_command import add_verify_parser, run_verify
 from importance_tasks.config import AnalysisConfig, settings
 from importance_tasks.contract import DEFAULT_EXPERIMENT
@@ -226,7 +226,7 @@ def _explain(args: argparse.Namespace) -> tuple[dict[str, Analysis], dict[str, A
     targets = [name for names in args.target or [] for name in names]
     target = targets[0] if len(targets) == 1 else targets or None
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import_tensorflow_quietly()
+    import_keras_quietly()
     registered = args.model.startswith("models:/")
     if args.log and not registered:
         raise InputError("--log needs a registered model: --model models:/NAME@ALIAS")

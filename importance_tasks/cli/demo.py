@@ -21,7 +21,7 @@ from pathlib import Path
 
 from importance_tasks.cli.commands import format_ranking, write_json_atomically
 from importance_tasks.cli.demo_models import diabetes_frames, train_mlp
-from importance_tasks.cli.output_capture import import_tensorflow_quietly, output_to
+from importance_tasks.cli.output_capture import import_keras_quietly, output_to
 from importance_tasks.contract import AUDIT_EXPERIMENT, DEFAULT_EXPERIMENT
 from importance_tasks.mlflow_io.analysis_run import AnalysisRun
 from importance_tasks.mlflow_io.client import connect
@@ -91,7 +91,7 @@ def run_demo() -> int:
 
     from importance_tasks.airflow.local import test_dag
 
-    import_tensorflow_quietly()
+    import_keras_quietly()
 
     logs = DEMO_DIR / "logs"
     print(f"logs of Airflow, MLflow and TensorFlow: {logs}/")

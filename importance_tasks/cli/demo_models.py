@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from importance_tasks.keras.tensorflow_setup import require_tensorflow
+from importance_tasks.keras.backend_setup import require_backend
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,7 +52,7 @@ def train_mlp(
     seed: int = 0,
 ) -> Any:
     """Train a Dense network (ReLU hidden layers) with Adam; returns the ``keras.Model``."""
-    require_tensorflow()
+    require_backend()
     import keras
 
     keras.utils.set_random_seed(seed)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["import_tensorflow_quietly", "output_to"]
+__all__ = ["import_keras_quietly", "output_to"]
 
 
 @contextlib.contextmanager
@@ -38,20 +38,21 @@ def output_to(path: Path) -> Iterator[Path]:
             os.close(saved[1])
 
 
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its start-up chatter kept off the terminal; shown if it fails."""
-    from importance_tasks.keras.tensorflow_setup import require_tensorflow
+def import_keras_quietly() -> None:
+    """Import Keras on its backend (``keras.backend_setup``) with the backend's start-up
+    chatter kept off the terminal; shown if it fails."""
+    from importance_tasks.keras.backend_setup import require_backend
 
-    require_tensorflow()
-    if "tensorflow" in sys.modules:
+    require_backend()
+    if "keras" in sys.modules:
         return
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
-        log = Path(folder) / "tensorflow-import.log"
+        log = Path(folder) / "keras-import.log"
         try:
             with output_to(log):
-                import tensorflow  # noqa: F401
+                import keras  # noqa: F401
         except BaseException:
             sys.stderr.write(log.read_text(errors="replace"))
             raise

@@ -31,12 +31,12 @@ def add_verify_parser(commands: Any) -> None:
 
 def run_verify(args: argparse.Namespace) -> int:
     from importance_tasks.cli.exits import failed
-    from importance_tasks.cli.output_capture import import_tensorflow_quietly
+    from importance_tasks.cli.output_capture import import_keras_quietly
     from importance_tasks.errors import InputError, ServiceUnavailableError
     from importance_tasks.stage.verify import verification_summary, verify
     from importance_tasks.tables import write_text_atomically
 
-    import_tensorflow_quietly()
+    import_keras_quietly()
     try:
         found = verify(args.run_id, tracking_uri=args.tracking_uri)
     except (InputError, FileNotFoundError, ServiceUnavailableError) as exc:

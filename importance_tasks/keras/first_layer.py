@@ -69,12 +69,13 @@ class FirstDense:
 
     def at(self, X: NDArray[np.float32]) -> RowsAtFirstDense:
         """The rows with their preprocessed inputs and pre-activations, for many copies."""
-        import tensorflow as tf
+        import keras
 
         inputs = self.inputs_of(np.asarray(X, dtype=np.float32))
         pre = inputs @ self.kernel + self.bias
-        blocks = tuple(
-            tf.constant(pre[i : i + BLOCK_ROWS]) for i in range(0, max(len(pre), 1), BLOCK_ROWS)
+        blocks = tuple(  # on the backend's device once, for every copy
+            keras.ops.convert_to_tensor(pre[i : i + BLOCK_ROWS])
+            for i in range(0, max(len(pre), 1), BLOCK_ROWS)
         )
         return RowsAtFirstDense(self, inputs, blocks)
 
@@ -239,29 +240,23 @@ def _read_elsewhere(layers: list[Any], tensors: list[Any]) -> bool:
 
 def _split_at(dense: Any, steps: list[Preprocess], after: Callable[[Any], Any]) -> FirstDense:
     import keras
-    import tensorflow as tf
 
+    from importance_tasks.keras.backends import current
+
+    backend = current()
     activation = dense.activation or _unchanged
     units = int(dense.units)
 
     def rest(pre: Any) -> Any:
-        return after(activation(tf.reshape(pre, (-1, units))))
+        return after(activation(keras.ops.reshape(pre, (-1, units))))
 
-    rest_of_outer = tf.function(
+    rest_of_outer = backend.compiled(
         lambda pre, change, rows: rest(pre[None] + change[:, :, None] * rows[:, None, :]),
-        input_signature=[
-            tf.TensorSpec(shape=(None, units), dtype=tf.float32),
-            tf.TensorSpec(shape=(None, None), dtype=tf.float32),
-            tf.TensorSpec(shape=(None, units), dtype=tf.float32),
-        ],
+        [(None, units), (None, None), (None, units)],
     )
-    rest_of_low_rank = tf.function(
-        lambda pre, change, rows: rest(pre[None] + tf.linalg.matmul(change, rows)),
-        input_signature=[
-            tf.TensorSpec(shape=(None, units), dtype=tf.float32),
-            tf.TensorSpec(shape=(None, None, None), dtype=tf.float32),
-            tf.TensorSpec(shape=(None, None, units), dtype=tf.float32),
-        ],
+    rest_of_low_rank = backend.compiled(
+        lambda pre, change, rows: rest(pre[None] + keras.ops.matmul(change, rows)),
+        [(None, units), (None, None, None), (None, None, units)],
     )
     kernel = np.ascontiguousarray(keras.ops.convert_to_numpy(dense.kernel), dtype=np.float32)
     bias = (
@@ -270,9 +265,7 @@ def _split_at(dense: Any, steps: list[Preprocess], after: Callable[[Any], Any]) 
         else np.zeros(units, dtype=np.float32)
     )
 
-    rest_of_pre = tf.function(
-        rest, input_signature=[tf.TensorSpec(shape=(None, units), dtype=tf.float32)]
-    )
+    rest_of_pre = backend.compiled(rest, [(None, units)])
     return FirstDense(
         dense.name, tuple(steps), kernel, bias, rest_of_outer, rest_of_low_rank, rest_of_pre
     )

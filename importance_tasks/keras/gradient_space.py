@@ -88,7 +88,8 @@ def gradient_space(
         a path from an input to the output bypasses every differentiable tensor).
     """
     import keras
-    import tensorflow as tf
+
+    from importance_tasks.keras.backends import current
 
     own, cut = _frontier(keras_model)
     if not cut and len(own) == len(keras_model.inputs):
@@ -125,45 +126,29 @@ def gradient_space(
     def flatten(parts: Any) -> Any:
         parts = parts if isinstance(parts, (list, tuple)) else [parts]
         flat = [
-            tf.reshape(tf.cast(p, tf.float32), (-1, n)) for p, n in zip(parts, sizes, strict=True)
+            keras.ops.reshape(keras.ops.cast(p, "float32"), (-1, n))
+            for p, n in zip(parts, sizes, strict=True)
         ]
-        return tf.concat(flat, axis=1)
+        return keras.ops.concatenate(flat, axis=1)
 
     def unflatten(z: Any) -> list[Any]:
-        pieces = tf.split(z, sizes, axis=1)
-        return [tf.reshape(p, (-1, *s)) for p, s in zip(pieces, shapes, strict=True)]
+        pieces = keras.ops.split(z, np.cumsum(sizes)[:-1].tolist(), axis=1)
+        return [keras.ops.reshape(p, (-1, *s)) for p, s in zip(pieces, shapes, strict=True)]
 
+    def head_of(z: Any) -> Any:
+        return head(unflatten(z), training=False)
+
+    backend = current()
     width = sum(sizes)
-    encode_fn = tf.function(
-        lambda x: flatten(encoder(prepare(x), training=False)),
-        input_signature=[tf.TensorSpec(shape=(None, len(columns)), dtype=tf.float32)],
+    encode_fn = backend.compiled(
+        lambda x: flatten(encoder(prepare(x), training=False)), [(None, len(columns))]
     )
-    head_fn = tf.function(
-        lambda z: head(unflatten(z), training=False),
-        input_signature=[tf.TensorSpec(shape=(None, width), dtype=tf.float32)],
-    )
-
-    def gradient_of(z: Any, w: Any) -> Any:
-        with tf.GradientTape() as tape:
-            tape.watch(z)
-            out = tf.reshape(head(unflatten(z), training=False), tf.shape(w))
-            total = tf.reduce_sum(out * w)
-        return tape.gradient(total, z)
-
-    gradient_fn = tf.function(
-        gradient_of,
-        input_signature=[
-            tf.TensorSpec(shape=(None, width), dtype=tf.float32),
-            tf.TensorSpec(shape=(None, None), dtype=tf.float32),
-        ],
-    )
+    head_fn = backend.compiled(head_of, [(None, width)])
+    gradient_fn = backend.gradient_of(head_of, [(None, width), (None, None)])
 
     def batched(fn: Any, *arrays: NDArray[Any]) -> NDArray[np.float64]:
         parts = [
-            np.asarray(
-                fn(*(np.ascontiguousarray(a[i : i + batch_rows], np.float32) for a in arrays)),
-                dtype=np.float64,
-            )
+            fn(*(np.ascontiguousarray(a[i : i + batch_rows], np.float32) for a in arrays))
             for i in range(0, arrays[0].shape[0], batch_rows)
         ]
         out = np.concatenate(parts)

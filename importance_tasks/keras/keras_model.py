@@ -1,8 +1,9 @@
-"""The Keras model as the methods see it (``Model``): its forward pass traced once.
+"""The Keras model as the methods see it (``Model``): its forward pass compiled once.
 
-``KerasModel`` traces the model's forward pass once into a ``tf.function`` and feeds it large
-batches, instead of calling ``model.predict`` (which sets up a data pipeline on every call) once
-per feature and repeat. ``for_data`` binds any model to the columns of the evaluation data.
+``KerasModel`` compiles the model's forward pass once on Keras' backend (a ``tf.function``, a
+``jax.jit``; ``importance_tasks.keras.backends``) and feeds it large batches, instead of calling
+``model.predict`` (which sets up a data pipeline on every call) once per feature and repeat.
+``for_data`` binds any model to the columns of the evaluation data.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from importance_tasks.keras.model_inputs import (
     named_windows,
     splitter,
 )
-from importance_tasks.model import DEFAULT_BATCH_ROWS, TENSOR_ALIGNMENT, Model, stack_outputs
+from importance_tasks.model import DEFAULT_BATCH_ROWS, Model, stack_outputs
 from importance_tasks.windows import cell_names, variables_of
 
 if TYPE_CHECKING:
     from importance_tasks.data import EvalData
 
-__all__ = ["KerasModel", "as_tensor", "first_dense_of", "for_data", "heads_of"]
+__all__ = ["KerasModel", "first_dense_of", "for_data", "heads_of"]
 
 # The first Dense layer's least share of the Dense layers' work for low-rank updates by default.
 MIN_FIRST_LAYER_SHARE = 0.5
@@ -73,7 +74,7 @@ class KerasModel:
         rank_one_updates: bool | None = None,
         steps: int | None = None,
     ) -> None:
-        import tensorflow as tf
+        from importance_tasks.keras.backends import current
 
         if batch_rows < 1:
             raise InputError(f"batch_rows must be >= 1, got {batch_rows}")
@@ -119,12 +120,9 @@ class KerasModel:
             order = column_order(self.slots, self.feature_names)
             prepare = splitter(self.slots, order, vocabularies)
         self._prepare = prepare
+        self._backend = current()
         self._gradient: Any = None
-        self._forward = tf.function(
-            lambda x: model(prepare(x), training=False),
-            input_signature=[tf.TensorSpec(shape=(None, self.n_features), dtype=tf.float32)],
-            reduce_retracing=True,
-        )
+        self._forward = self._backend.compiled(self._call, [(None, self.n_features)])
 
     def bind(self, data: EvalData) -> KerasModel:
         """This model taking the rows of ``data``: columns by name and coded columns as their
@@ -193,11 +191,14 @@ class KerasModel:
             model, batch_rows=self.batch_rows, rank_one_updates=self.rank_one_updates, **settings
         )
 
+    def _call(self, x: Any) -> Any:
+        """The forward pass on a tensor of rows (inside the backend's compiled function)."""
+        return self.keras_model(self._prepare(x), training=False)
+
     def predict(self, X: NDArray[np.float32]) -> NDArray[np.float64]:
         X = np.ascontiguousarray(X, dtype=np.float32)
         return stack_outputs(
-            np.asarray(self._forward(as_tensor(X[i : i + self.batch_rows])), dtype=np.float64)
-            for i in range(0, X.shape[0], self.batch_rows)
+            self._forward(X[i : i + self.batch_rows]) for i in range(0, X.shape[0], self.batch_rows)
         )
 
     @property
@@ -252,32 +253,13 @@ class KerasModel:
         is taken of (a one-hot row picks one class).
         """
         if self._gradient is None:
-            import tensorflow as tf
-
-            model, prepare = self.keras_model, self._prepare
-
-            def gradient(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
-                with tf.GradientTape() as tape:
-                    tape.watch(x)
-                    out = tf.reshape(model(prepare(x), training=False), tf.shape(w))
-                    total = tf.reduce_sum(out * w)
-                return tape.gradient(total, x)
-
-            self._gradient = tf.function(
-                gradient,
-                input_signature=[
-                    tf.TensorSpec(shape=(None, self.n_features), dtype=tf.float32),
-                    tf.TensorSpec(shape=(None, None), dtype=tf.float32),
-                ],
-                reduce_retracing=True,
+            self._gradient = self._backend.gradient_of(
+                self._call, [(None, self.n_features), (None, None)]
             )
         X = np.ascontiguousarray(X, dtype=np.float32)
         W = np.ascontiguousarray(weights, dtype=np.float32)
         parts = [
-            np.asarray(
-                self._gradient(X[i : i + self.batch_rows], W[i : i + self.batch_rows]),
-                dtype=np.float64,
-            )
+            self._gradient(X[i : i + self.batch_rows], W[i : i + self.batch_rows])
             for i in range(0, X.shape[0], self.batch_rows)
         ]
         return np.concatenate(parts) if parts else np.empty((0, self.n_features))
@@ -309,10 +291,10 @@ def _unchanged(x: Any) -> Any:
 
 
 def _windows(steps: int, n_variables: int) -> Any:
-    """Rows of cells back to windows of (steps, variables), inside the traced forward."""
-    import tensorflow as tf
+    """Rows of cells back to windows of (steps, variables), inside the compiled forward."""
+    import keras
 
-    return lambda x: tf.reshape(x, (-1, steps, n_variables))
+    return lambda x: keras.ops.reshape(x, (-1, steps, n_variables))
 
 
 def for_data(model: Model, data: EvalData) -> Model:
@@ -376,16 +358,3 @@ def heads_of(
 def first_dense_of(model: Model) -> FirstDense | None:
     """``model``'s first Dense layer for low-rank updates (``KerasModel.first_dense``), if any."""
     return model.first_dense() if isinstance(model, KerasModel) else None
-
-
-def as_tensor(batch: NDArray[np.float32]) -> Any:
-    """The batch as a tensor: shared without a copy when it is contiguous and 64-byte aligned.
-
-    Safe because the forward pass runs synchronously and its float32 outputs are converted to
-    new float64 arrays before the caller can write to the batch again.
-    """
-    import tensorflow as tf
-
-    if batch.flags.c_contiguous and batch.ctypes.data % TENSOR_ALIGNMENT == 0 and batch.size:
-        return tf.experimental.dlpack.from_dlpack(batch.__dlpack__())
-    return batch

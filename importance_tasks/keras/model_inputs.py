@@ -203,36 +203,61 @@ def splitter(
     order: NDArray[np.intp] | None,
     vocabularies: Sequence[NDArray[Any] | None],
 ) -> Callable[[Any], dict[str, Any]]:
-    """A TensorFlow function from the (rows, columns) float32 matrix in the data's column order
-    to the model's inputs by name, each in its own shape and dtype. ``vocabularies`` holds, per
-    model column in input order, the values its codes index (None for a numeric column)."""
-    import tensorflow as tf
+    """A function of tensors (``keras.ops``) from the (rows, columns) float32 matrix in the
+    data's column order to the model's inputs by name, each in its own shape and dtype.
+    ``vocabularies`` holds, per model column in input order, the values its codes index (None
+    for a numeric column)."""
+    import keras
 
-    lookups = [None if v is None else tf.constant(v) for v in vocabularies]
+    lookups = [None if v is None else _vocabulary_tensor(v) for v in vocabularies]
+    strings = [v is not None and v.dtype.kind in "USO" for v in vocabularies]
+    ops = keras.ops
 
     def column(x: Any, j: int, dtype: str) -> Any:
         lookup = lookups[j]
         if lookup is None:
-            return tf.cast(x[:, j], dtype)
-        return tf.cast(tf.gather(lookup, tf.cast(x[:, j], tf.int32)), dtype)
+            return ops.cast(x[:, j], dtype)
+        codes = ops.cast(x[:, j], "int32")
+        if strings[j]:
+            return _strings_at(lookup, codes)
+        return ops.cast(ops.take(lookup, codes), dtype)
 
     def split(x: Any) -> dict[str, Any]:
         if order is not None:
-            x = tf.gather(x, order, axis=1)
+            x = ops.take(x, order, axis=1)
         parts, start = {}, 0
         for slot in slots:
             span = range(start, start + slot.width)
             if slot.steps:  # rows of cells back to windows (steps, variables)
                 shape = (-1, slot.steps, slot.width // slot.steps)
-                part = tf.reshape(x[:, start : start + slot.width], shape)
-                parts[slot.name] = tf.cast(part, slot.dtype)
+                part = ops.reshape(x[:, start : start + slot.width], shape)
+                parts[slot.name] = ops.cast(part, slot.dtype)
             elif all(lookups[j] is None for j in span):
                 part = x[:, start] if slot.flat else x[:, start : start + slot.width]
-                parts[slot.name] = tf.cast(part, slot.dtype)
+                parts[slot.name] = ops.cast(part, slot.dtype)
             else:
                 values = [column(x, j, slot.dtype) for j in span]
-                parts[slot.name] = values[0] if slot.flat else tf.stack(values, axis=1)
+                parts[slot.name] = values[0] if slot.flat else ops.stack(values, axis=1)
             start += slot.width
         return parts
 
     return split
+
+
+def _vocabulary_tensor(vocabulary: NDArray[Any]) -> Any:
+    """A coded column's values as a constant tensor; strings only on TensorFlow, the one
+    backend with string tensors (a model taking strings loads only there)."""
+    import keras
+
+    if vocabulary.dtype.kind in "USO":
+        import tensorflow as tf
+
+        return tf.constant(vocabulary.astype(str))
+    return keras.ops.convert_to_tensor(vocabulary)
+
+
+def _strings_at(vocabulary: Any, codes: Any) -> Any:
+    """``vocabulary[codes]`` for strings (``tf.gather``: ``keras.ops`` has no string tensors)."""
+    import tensorflow as tf
+
+    return tf.gather(vocabulary, codes)

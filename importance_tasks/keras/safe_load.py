@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from importance_tasks.errors import UnsafeModelError
+from importance_tasks.errors import UnsafeModelError, UnsupportedModelError
+from importance_tasks.keras.backend_setup import BACKENDS, require_backend
 from importance_tasks.keras.keras_model import KerasModel
-from importance_tasks.keras.tensorflow_setup import require_tensorflow
 
 __all__ = ["check_keras_archive", "load_keras_file"]
 
@@ -31,6 +31,11 @@ _CODE_CARRYING = {
     "JaxLayer",
     "FlaxLayer",
 }
+# Keras layers that hold strings or run TensorFlow ops in any backend: loaded only where Keras
+# runs on TensorFlow.
+TENSORFLOW_ONLY = {
+    "StringLookup", "IntegerLookup", "TextVectorization", "Hashing", "HashedCrossing",
+}  # fmt: skip
 _ALLOWED_MEMBERS = {"config.json", "metadata.json", "model.weights.h5", "model.weights.npz"}
 
 
@@ -115,7 +120,9 @@ def load_keras_file(path: str | Path) -> KerasModel:
             "SavedModels can run code on load); re-save the model with model.save('m.keras')"
         )
     check_keras_archive(path)
-    require_tensorflow()
+    backend = require_backend()
+    if backend != "tensorflow":
+        _refuse_tensorflow_layers(path, backend)
     import keras
 
     try:
@@ -123,3 +130,22 @@ def load_keras_file(path: str | Path) -> KerasModel:
     except ValueError as exc:
         raise UnsafeModelError(f"{path.name} was refused by Keras safe mode: {exc}") from exc
     return KerasModel(model)
+
+
+def _refuse_tensorflow_layers(path: Path, backend: str) -> None:
+    """Refuse, by name, the layers that run only on TensorFlow (lookups of strings and
+    integers, hashing): Keras on JAX or PyTorch cannot load them (without TensorFlow) or run
+    them on its own tensors (with it)."""
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    found = [
+        f"{obj.get('config', {}).get('name', obj['class_name'])!r} ({obj['class_name']})"
+        for obj in _objects(config)
+        if obj.get("class_name") in TENSORFLOW_ONLY
+    ]
+    if found:
+        raise UnsupportedModelError(
+            f"{path.name}: the layers {', '.join(found)} run only on TensorFlow, and Keras runs "
+            f"on {backend}; pip install {BACKENDS['tensorflow'][1]} and set "
+            "KERAS_BACKEND=tensorflow to analyse this model"
+        )

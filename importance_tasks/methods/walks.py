@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from importance_tasks.keras.first_layer import FirstDense
-from importance_tasks.keras.keras_model import as_tensor, first_dense_of
+from importance_tasks.keras.keras_model import first_dense_of
 from importance_tasks.model import Model, aligned_empty
 
 __all__ = ["Walks"]
@@ -152,6 +152,6 @@ class Walks:
                     state += 1
                     states[state] = running
             states[-1] = states[0]
-        out = np.asarray(first.rest_of_pre(as_tensor(states.reshape(-1, rows.shape[2]))))
+        out = first.rest_of_pre(states.reshape(-1, rows.shape[2]))
         means = out.reshape(len(states), n_walks, n_background, -1).mean(axis=2, dtype=np.float64)
         return means.transpose(1, 0, 2)

@@ -125,6 +125,10 @@ def package_versions() -> dict[str, str]:
     for package in (
         "importance_tasks",
         "tensorflow-cpu",
+        "tensorflow",
+        "jax",
+        "jaxlib",
+        "torch",
         "keras",
         "mlflow",
         "scikit-learn",

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from importance_tasks.errors import DataError, RegistryError, UnsafeModelError
+from importance_tasks.keras.backend_setup import require_backend
 from importance_tasks.keras.safe_load import load_keras_file
-from importance_tasks.keras.tensorflow_setup import require_tensorflow
 from importance_tasks.mlflow_io.feature_names import FeatureNames, logged_feature_names
 from importance_tasks.mlflow_io.model_ref import ModelRef, ModelSpec
 from importance_tasks.model import CallableModel, Model
@@ -183,7 +183,7 @@ def _pyfunc(local: Path, found: FeatureNames | None) -> Model:
     import mlflow
     import pandas as pd
 
-    require_tensorflow()  # a Keras model logged as a plain pyfunc still needs TensorFlow
+    require_backend()  # a Keras model logged as a plain pyfunc loads with Keras
     pyfunc = mlflow.pyfunc.load_model(str(local))
     schema = pyfunc.metadata.get_input_schema()
     names = None if found is None or found.may_hold_target else found.names

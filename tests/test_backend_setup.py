@@ -1,0 +1,100 @@
+"""The Keras backend comes from one of the package's extras: Keras' own choice where one is
+made, else the first installed; a missing one is one line naming its extra. GPU memory growth
+is on unless the user set it (several tasks on one GPU worker)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib.util import find_spec
+
+import pytest
+
+HIDE = """
+import sys
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {hidden!r}:
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, Hide())
+"""
+LOAD = """
+from importance_tasks import load_keras_file
+from importance_tasks.errors import MissingPackageError
+import zipfile
+config = '{"class_name": "Sequential", "config": {}}'
+zipfile.ZipFile("m.keras", "w").writestr("config.json", config)
+try:
+    load_keras_file("m.keras")
+except MissingPackageError as exc:
+    print(exc)
+"""
+
+
+GPU_MEMORY = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+
+
+def _python(code: str, cwd, **env: str):  # type: ignore[no-untyped-def]
+    chosen = ("KERAS_BACKEND", "KERAS_HOME", *GPU_MEMORY)
+    keep = {k: v for k, v in os.environ.items() if k not in chosen}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env={**keep, **env}, capture_output=True,
+        text=True, check=False,
+    )  # fmt: skip
+
+
+def _one_line(found) -> str:  # type: ignore[no-untyped-def]
+    lines = found.stdout.strip().splitlines()
+    assert len(lines) == 1, found.stdout + found.stderr[-2000:]
+    return str(lines[0])
+
+
+def test_a_chosen_backend_that_is_missing_is_one_line_naming_its_extras(tmp_path):
+    """KERAS_BACKEND=tensorflow without either TensorFlow distribution says what to install."""
+    code = HIDE.format(hidden={"tensorflow"}) + LOAD
+    line = _one_line(_python(code, tmp_path, KERAS_BACKEND="tensorflow", KERAS_HOME=str(tmp_path)))
+    assert "Keras is set to the tensorflow backend (KERAS_BACKEND)" in line
+    assert "importance-tasks[tensorflow]" in line and "importance-tasks[tensorflow-cpu]" in line
+
+
+def test_keras_json_chooses_and_is_named(tmp_path):
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": "jax"}))
+    code = HIDE.format(hidden={"jax"}) + LOAD
+    line = _one_line(_python(code, tmp_path, KERAS_HOME=str(tmp_path)))
+    assert f"jax backend ({tmp_path / 'keras.json'})" in line
+    assert "importance-tasks[jax]" in line
+
+
+def test_without_a_choice_the_first_installed_backend_is_taken(tmp_path):
+    """No KERAS_BACKEND, no keras.json: TensorFlow where it is installed, else JAX, else
+    PyTorch; none installed names every extra."""
+    code = """
+from importance_tasks.keras.backend_setup import require_backend
+import os
+print(require_backend(), os.environ["KERAS_BACKEND"])
+"""
+    first = next(name for name in ("tensorflow", "jax", "torch") if find_spec(name))
+    taken = _one_line(_python(code, tmp_path, KERAS_HOME=str(tmp_path)))
+    assert taken.split() == [first, first]
+    none = HIDE.format(hidden={"tensorflow", "jax", "torch"}) + LOAD
+    line = _one_line(_python(none, tmp_path, KERAS_HOME=str(tmp_path)))
+    assert line.startswith("no Keras backend is installed")
+    for extra in ("[tensorflow-cpu]", "[jax]", "[torch]"):
+        assert extra in line
+
+
+@pytest.mark.parametrize("variable", sorted(GPU_MEMORY))
+def test_gpu_memory_is_taken_as_needed_unless_the_user_chose(tmp_path, variable):
+    code = f"""
+import os
+from importance_tasks.keras.backend_setup import require_backend
+require_backend()
+import keras
+print(os.environ[{variable!r}])
+"""
+    found = _python(code, tmp_path, KERAS_HOME=str(tmp_path))
+    assert found.stdout.split()[-1] == GPU_MEMORY[variable], found.stderr[-2000:]
+    chosen = _python(code, tmp_path, KERAS_HOME=str(tmp_path), **{variable: "chosen"})
+    assert chosen.stdout.split()[-1] == "chosen"
