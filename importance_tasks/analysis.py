@@ -58,6 +58,8 @@ class Analysis:
     unseen : mapping of column name to rows
         Rows whose value a lookup layer of the model has no entry for (analysed as the
         model's out-of-vocabulary value; ``keras.lookups``).
+    backend : str
+        The Keras backend the model ran on ("" for a model function).
     """
 
     results: Mapping[str, Importance]
@@ -67,11 +69,13 @@ class Analysis:
     dependence: Dependence | None = None
     steps: InteractionsAndEffects = field(default_factory=InteractionsAndEffects)
     unseen: Mapping[str, int] = field(default_factory=dict)
+    backend: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """The CLI's ``--json`` shape (the contract other pipelines read)."""
         return {
             "features": list(self.consensus.features),
+            **({"backend": self.backend} if self.backend else {}),
             "column_types": dict(self.column_types),
             "methods": {
                 name: {
@@ -228,6 +232,7 @@ def _explain_bound(
         dependence=found,
         steps=steps_on(model, data, config, combined, results.values()),
         unseen=prepared.unseen,
+        backend=getattr(model, "backend", ""),
     )
 
 

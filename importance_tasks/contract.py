@@ -263,7 +263,8 @@ def run_params(
     scoring: str | Mapping[str, str],
     package_versions: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The params of an analysis run: the model (``name``, ``version``, ``uri``, ``flavor``),
+    """The params of an analysis run: the model (``name``, ``version``, ``uri``, ``flavor``,
+    ``backend``: the Keras backend it ran on, "" for a pyfunc),
     the data (``uri``, ``source``, ``digest``, ``rows``, ``target``, ``target_source``,
     ``names_checked``, ``names_source``), the configuration's identity."""
     return {
@@ -271,6 +272,7 @@ def run_params(
         "model_version": model["version"],
         "model_uri": model["uri"],
         "model_flavor": model["flavor"],
+        "keras_backend": model["backend"],
         "data_uri": data["uri"],
         "data_source": data["source"],
         "data_digest": data["digest"],

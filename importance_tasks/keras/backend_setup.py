@@ -2,10 +2,11 @@
 memory as it needs it.
 
 Keras runs on TensorFlow, JAX or PyTorch, its own choice: ``KERAS_BACKEND``, else the
-``backend`` of ``keras.json`` (in ``KERAS_HOME``, default ``~/.keras``). Where neither chooses,
-Keras would take TensorFlow; we take the first installed of TensorFlow, JAX and PyTorch instead
-(and set ``KERAS_BACKEND``, so that Keras and every process started from this one agree), so that
-``pip install 'importance-tasks[jax]'`` works without a setting. The package requires none of
+``backend`` of ``keras.json`` (in ``KERAS_HOME``, default ``~/.keras``). Where neither chooses an
+installed backend, Keras would take TensorFlow (and writes it into a new ``keras.json``); we
+take the first installed of TensorFlow, JAX and PyTorch instead (and set ``KERAS_BACKEND``, so
+that Keras and every process started from this one agree), so that ``pip install
+'importance-tasks[jax]'`` works without a setting. The package requires none of
 them: each comes from an extra, so that a team's own build stays the only one.
 
 Several analysis tasks on one GPU worker would each take the whole GPU's memory at TensorFlow's
@@ -50,7 +51,7 @@ def require_backend() -> str:
         import keras
 
         return str(keras.backend.backend())
-    chosen, where = _chosen()
+    chosen = os.environ.get("KERAS_BACKEND") or _keras_json()
     if chosen is None:
         found = next((name for name, (package, _) in BACKENDS.items() if _installed(package)), None)
         if found is None:
@@ -60,29 +61,30 @@ def require_backend() -> str:
         return found
     if chosen not in BACKENDS:
         raise MissingPackageError(
-            f"Keras is set to the {chosen!r} backend ({where}), which cannot take gradients; "
-            f"set KERAS_BACKEND to one of {sorted(BACKENDS)}"
+            f"KERAS_BACKEND is {chosen!r}, a backend that cannot take gradients; set it to one "
+            f"of {sorted(BACKENDS)}"
         )
     package, extra = BACKENDS[chosen]
     if not _installed(package):
         raise MissingPackageError(
-            f"Keras is set to the {chosen} backend ({where}), but {package} is not installed: "
-            f"pip install {extra}, or set KERAS_BACKEND to an installed backend"
+            f"KERAS_BACKEND is {chosen}, but {package} is not installed: pip install {extra}, "
+            "or set KERAS_BACKEND to an installed backend"
         )
     return chosen
 
 
-def _chosen() -> tuple[str | None, str]:
-    """The backend ``KERAS_BACKEND`` or ``keras.json`` names, and where it was named."""
-    if os.environ.get("KERAS_BACKEND"):
-        return os.environ["KERAS_BACKEND"], "KERAS_BACKEND"
+def _keras_json() -> str | None:
+    """The backend ``keras.json`` names, where it is installed. Keras writes that file on its
+    first import with its own default (TensorFlow), so a backend it names that is not
+    installed is no one's choice."""
     home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
-    path = home / "keras.json"
     try:
-        backend = json.loads(path.read_text()).get("backend")
+        backend = json.loads((home / "keras.json").read_text()).get("backend")
     except (OSError, ValueError, AttributeError):
-        return None, ""
-    return (str(backend), str(path)) if backend else (None, "")
+        return None
+    if backend not in BACKENDS or not _installed(BACKENDS[backend][0]):
+        return None
+    return str(backend)
 
 
 def _installed(package: str) -> bool:

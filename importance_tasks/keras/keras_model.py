@@ -191,6 +191,13 @@ class KerasModel:
             model, batch_rows=self.batch_rows, rank_one_updates=self.rank_one_updates, **settings
         )
 
+    @property
+    def backend(self) -> str:
+        """The Keras backend the model runs on (``tensorflow``, ``jax``, ``torch``)."""
+        import keras
+
+        return str(keras.backend.backend())
+
     def _call(self, x: Any) -> Any:
         """The forward pass on a tensor of rows (inside the backend's compiled function)."""
         return self.keras_model(self._prepare(x), training=False)

@@ -82,6 +82,9 @@ class Plan:
     window_steps: int = 0
     # Per column, the rows whose value the model's lookup layers have no entry for.
     unseen: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    # The Keras backend the model runs on ("" for a pyfunc model): recorded, not part of the
+    # analysis's identity (the numbers agree across backends within float32 rounding).
+    backend: str = ""
 
     def provenance(self) -> dict[str, Any]:
         """Where the data, target and column names came from (the CLI prints these)."""
@@ -207,6 +210,7 @@ def plan(
         outputs=tuple(inputs.outputs),
         window_steps=getattr(inputs.model, "window_steps", 0),
         unseen=prepared.unseen,
+        backend=getattr(inputs.model, "backend", ""),
     )
 
 
@@ -280,7 +284,8 @@ def _opened_run(
     ref, source = inputs.ref, inputs.source
     params = contract.run_params(
         model={"name": ref.name, "version": ref.version, "uri": ref.uri,
-               "flavor": inputs.loaded.flavor},
+               "flavor": inputs.loaded.flavor,
+               "backend": getattr(inputs.model, "backend", "")},
         data={"uri": inputs.data_uri, "source": source.data_source, "digest": digest,
               "rows": inputs.data.n_rows, "target": inputs.target,
               "target_source": source.target_source, "names_checked": source.names_checked,

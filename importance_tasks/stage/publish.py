@@ -219,6 +219,7 @@ def _report(plan: Plan, logged: Aggregated, output: str | None) -> tuple[str, di
             "data": plan.data_uri,
             "data digest": plan.data_digest,
             "rows": plan.n_rows,
+            **({"Keras backend": plan.backend} if plan.backend else {}),
             **({} if output is None else {"output": output}),
             "target": target,
             "settings": json.dumps(plan.config.identity(), sort_keys=True),

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Compiled", "Shapes", "current"]
+__all__ = ["Compiled", "Shapes", "current", "weighted_sum"]
 
 Shapes = Sequence[tuple[int | None, ...]]
 Compiled = Callable[..., NDArray[np.float64]]
