@@ -264,9 +264,8 @@ def run_params(
     package_versions: Mapping[str, str],
 ) -> dict[str, Any]:
     """The params of an analysis run: the model (``name``, ``version``, ``uri``, ``flavor``,
-    ``backend``: the Keras backend it ran on, "" for a pyfunc),
-    the data (``uri``, ``source``, ``digest``, ``rows``, ``target``, ``target_source``,
-    ``names_checked``, ``names_source``), the configuration's identity."""
+    ``backend``: Keras' backend or ""), the data (``uri``, ``source``, ``digest``, ``rows``,
+    ``target``, ``target_source``, ``names_checked``, ``names_source``), the identity."""
     return {
         "model_name": model["name"],
         "model_version": model["version"],

@@ -18,6 +18,11 @@ from importance_tasks.cli.demo import stop_process_group
 from importance_tasks.cli.demo_models import train_mlp
 from importance_tasks.data import EvalData
 from importance_tasks.keras import KerasModel
+from importance_tasks.keras.backend_setup import require_backend
+
+# The tests' own models are built on the backend the package runs on (KERAS_BACKEND, else the
+# first installed: TensorFlow in .venv, JAX in .venv-lowest), set before Keras is imported.
+require_backend()
 
 FRIEDMAN_FEATURES = tuple(f"x{i}" for i in range(10))
 
@@ -274,7 +279,7 @@ def register_friedman(
     name: str,
     *,
     alias: str | None = "champion",
-    flavor: str = "tensorflow",
+    flavor: str | None = None,
 ) -> str:
     """Register the Friedman model with its evaluation data (as ``name@alias``)."""
     from importance_tasks.mlflow_io.training import register_keras_model

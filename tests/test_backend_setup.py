@@ -99,7 +99,6 @@ def test_gpu_memory_is_taken_as_needed_unless_the_user_chose(tmp_path, variable)
 import os
 from importance_tasks.keras.backend_setup import require_backend
 require_backend()
-import keras
 print(os.environ[{variable!r}])
 """
     found = _python(code, tmp_path, KERAS_HOME=str(tmp_path))

@@ -48,7 +48,11 @@ def test_explain_prints_ranking_and_writes_the_json_contract(files, tmp_path, ca
     assert max(len(line) for line in printed.out.splitlines()[:12]) <= 100
     assert "permutation:" in printed.err  # progress
     payload = json.loads(out.read_text())
+    import keras
+
+    assert payload["backend"] == keras.backend.backend()
     assert set(payload) == {
+        "backend",
         "features",
         "column_types",
         "methods",

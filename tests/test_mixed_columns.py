@@ -25,6 +25,9 @@ from tests.mixed_models import (
 )
 from tests.precision import assert_within, importance_atol, output_atol
 
+# Lookups of strings, hashing and crossing run on TensorFlow alone (keras.safe_load).
+pytestmark = pytest.mark.tensorflow
+
 DEFAULTS = ["permutation", "probe", "integrated_gradients", "shap", "lime", "sage", "weights"]
 
 

@@ -45,6 +45,7 @@ def test_lambda_layer_in_a_keras_archive(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.tensorflow
 def test_exported_savedmodel(tmp_path):
     import tensorflow as tf
 
@@ -58,6 +59,7 @@ def test_exported_savedmodel(tmp_path):
     assert marker.exists()  # the graph is code: calling it wrote the file
 
 
+@pytest.mark.tensorflow
 def test_tfsm_layer_in_a_keras_archive(tmp_path):
     import keras
     import tensorflow as tf

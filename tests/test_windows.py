@@ -290,6 +290,7 @@ def _stations_with_columns():
     return pd.concat(frames).sample(frac=1.0, random_state=2)
 
 
+@pytest.mark.tensorflow
 def test_a_window_input_beside_named_columns(tmp_path, capsys):
     """The window's variables are the table's columns no other input takes; the other
     inputs' columns are taken at each window's last row (a string stays a string), and the

@@ -12,7 +12,12 @@ if TYPE_CHECKING:
 
 __all__ = ["prepare_local_store", "register_keras_model"]
 
-PIP_REQUIREMENTS = ["tensorflow-cpu==2.21.0", "keras>=3.13.2"]
+# What a model version needs to be served, per Keras backend it was trained on.
+PIP_REQUIREMENTS = {
+    "tensorflow": ["tensorflow-cpu==2.21.0", "keras>=3.13.2"],
+    "jax": ["jax>=0.6", "keras>=3.13.2"],
+    "torch": ["torch>=2.6", "keras>=3.13.2"],
+}
 
 
 def register_keras_model(
@@ -24,23 +29,30 @@ def register_keras_model(
     tracking_uri: str,
     experiment: str = "training",
     alias: str | None = None,
-    flavor: str = "tensorflow",
+    flavor: str | None = None,
 ) -> str:
     """Log ``model`` in a run with its evaluation data, register it, optionally set an alias.
+
+    ``flavor`` is MLflow's ``tensorflow`` or ``keras`` (both write ``model.keras``); default:
+    ``tensorflow`` on Keras' TensorFlow backend, ``keras`` (any backend) on the others.
 
     The run records what the importance stage looks for: the evaluation table as artifact
     ``evaluation.parquet`` and as a dataset input (context ``evaluation``), the ``target``
     param and the ``feature_names`` param. Returns the new version number.
     """
+    import keras
     import mlflow
     from mlflow.data.pandas_dataset import from_pandas
     from mlflow.exceptions import MlflowException
+
+    backend = keras.backend.backend()
+    flavor = flavor or ("tensorflow" if backend == "tensorflow" else "keras")
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     mlflow.set_experiment(experiment)
     features = [c for c in eval_frame.columns if c != target]
-    log_model = {"tensorflow": mlflow.tensorflow.log_model, "keras": mlflow.keras.log_model}[flavor]
+    log_model = mlflow.tensorflow.log_model if flavor == "tensorflow" else mlflow.keras.log_model
     with mlflow.start_run(), tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "evaluation.parquet"
         eval_frame.to_parquet(path)
@@ -53,7 +65,10 @@ def register_keras_model(
             dataset = from_pandas(eval_frame, targets=target, name="evaluation")
         mlflow.log_input(dataset, context="evaluation")
         info = log_model(
-            model, name="model", pip_requirements=PIP_REQUIREMENTS, registered_model_name=name
+            model,
+            name="model",
+            pip_requirements=PIP_REQUIREMENTS[backend],
+            registered_model_name=name,
         )
     version = str(info.registered_model_version)
     if alias:
