@@ -188,3 +188,25 @@ def test_two_heads(tmp_path):
         _same_answers(tf["outputs"][output], jax["outputs"][output])
     assert _top(tf["outputs"]["first"], 1) == {"x0"}
     assert _top(tf["outputs"]["second"], 2) == {"x3", "x4"}
+
+
+def test_a_model_with_string_lookups_is_refused_by_name_off_tensorflow(tmp_path):
+    """Keras' StringLookup runs on TensorFlow alone: on JAX the model is refused before it is
+    loaded, naming the layer and the extra, never analysed wrongly."""
+    from tests.mixed_models import mixed_frame, mixed_model
+
+    frame = mixed_frame(200)
+    mixed_model().save(tmp_path / "mixed.keras")
+    frame.to_csv(tmp_path / "mixed.csv", index=False)
+    cli = Path(sys.executable).with_name("importance-tasks")
+    found = subprocess.run(
+        [str(cli), "explain", "--model", str(tmp_path / "mixed.keras"), "--data",
+         str(tmp_path / "mixed.csv"), "--target", "y", "--methods", "permutation"],
+        env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True, check=False,
+        timeout=300,
+    )  # fmt: skip
+    assert found.returncode != 0
+    assert "'city_lookup' (StringLookup)" in found.stderr
+    assert "run only on TensorFlow, and Keras runs on jax" in found.stderr
+    assert "importance-tasks[tensorflow-cpu]" in found.stderr
+    assert "KERAS_BACKEND=tensorflow" in found.stderr
