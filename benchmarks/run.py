@@ -559,6 +559,13 @@ def main() -> None:
     emit("| --- | ---: | ---: | ---: |")
     up = _startup(*build("wide"))
     emit(f"| wide | {up['process']:.2f} | {up['imports']:.2f} | {up['model_load']:.2f} |")
+    emit()
+    from backends import run as run_backends
+    from backends import section
+
+    backend_lines: list[str] = []
+    run_backends(backend_lines.append)
+    emit(section(backend_lines))
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
 
 

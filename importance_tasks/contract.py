@@ -20,6 +20,7 @@ __all__ = [
     "AUDIT_PAGE",
     "AUDIT_RUN_NAME",
     "AUDIT_TABLE",
+    "BACKEND_PARAM",
     "CLAIM_PREFIX",
     "COMPARISON",
     "COMPARISON_TABLE",
@@ -74,12 +75,11 @@ RANKINGS_TABLE = f"{ARTIFACT_DIR}/rankings.csv"
 REPORT = f"{ARTIFACT_DIR}/report.html"
 # The analysis steps on the top features: the record (interactions and effects) and tables.
 STEPS = f"{ARTIFACT_DIR}/interactions_effects.json"
-INTERACTIONS_TABLE, EFFECTS_TABLE = (
-    f"{ARTIFACT_DIR}/interactions.csv",
-    f"{ARTIFACT_DIR}/effects.csv",
-)
+INTERACTIONS_TABLE = f"{ARTIFACT_DIR}/interactions.csv"
+EFFECTS_TABLE = f"{ARTIFACT_DIR}/effects.csv"
 # The name of the evaluation data as a dataset input of the run and on linked metrics.
 EVALUATION_DATASET = "evaluation"
+BACKEND_PARAM = "keras_backend"  # the run's param: the Keras backend the model ran on
 AUDIT_RUN_NAME, AUDIT_TABLE, AUDIT_PAGE = "registry audit", "audit.csv", "audit.html"
 # The claims that settle which run an analysis key has: empty artifacts under this prefix.
 CLAIM_PREFIX = ".importance-claims/"
@@ -271,7 +271,7 @@ def run_params(
         "model_version": model["version"],
         "model_uri": model["uri"],
         "model_flavor": model["flavor"],
-        "keras_backend": model["backend"],
+        BACKEND_PARAM: model["backend"],
         "data_uri": data["uri"],
         "data_source": data["source"],
         "data_digest": data["digest"],

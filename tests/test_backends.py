@@ -210,3 +210,31 @@ def test_a_model_with_string_lookups_is_refused_by_name_off_tensorflow(tmp_path)
     assert "run only on TensorFlow, and Keras runs on jax" in found.stderr
     assert "importance-tasks[tensorflow-cpu]" in found.stderr
     assert "KERAS_BACKEND=tensorflow" in found.stderr
+
+
+def test_verify_on_another_backend_says_so(tmp_path, friedman):
+    """A run logged on TensorFlow, computed again on JAX: identical within verify's tolerance,
+    and the verdict names both backends."""
+    from importance_tasks.config import AnalysisConfig
+    from importance_tasks.mlflow_io.training import prepare_local_store
+    from importance_tasks.stage import run_stage
+    from tests.conftest import register_friedman
+
+    store = prepare_local_store(tmp_path / "store", experiments=("training",))
+    register_friedman(friedman, store, "backends")
+    config = AnalysisConfig(
+        methods=("permutation", "shap", "integrated_gradients"), interactions=False, effects=False
+    )
+    pinned, _ = run_stage("backends@champion", config, record=config, tracking_uri=store)
+    cli = Path(sys.executable).with_name("importance-tasks")
+    out = tmp_path / "verdict.json"
+    found = subprocess.run(
+        [str(cli), "verify", pinned.run_id, "--tracking-uri", store, "--json", str(out)],
+        env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True,
+        check=False, timeout=300,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stdout + found.stderr[-3000:]
+    verdict = json.loads(out.read_text())
+    assert verdict["identical"] is True
+    assert (verdict["backend"], verdict["logged_backend"]) == ("jax", "tensorflow")
+    assert "computed again on Keras' jax backend, logged on tensorflow" in found.stdout

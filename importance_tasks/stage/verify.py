@@ -71,8 +71,13 @@ class MethodCheck:
 
 @dataclass(frozen=True)
 class Verification:
+    """The checks of one run, with the Keras backends it was logged and computed again on
+    ("" for a pyfunc model, or a run logged before backends were recorded)."""
+
     run_id: str
     checks: tuple[MethodCheck, ...]
+    backend: str = ""
+    logged_backend: str = ""
 
     @property
     def identical(self) -> bool:
@@ -85,6 +90,12 @@ class Verification:
             "forward passes over other batch shapes or processors); ranks may swap only "
             "within overlapping 95% intervals"
         )
+        if self.backend and self.logged_backend and self.backend != self.logged_backend:
+            lines.append(
+                f"computed again on Keras' {self.backend} backend, logged on "
+                f"{self.logged_backend}: the same float32 network through other kernels, "
+                "which the tolerance covers (the backend is not part of the analysis)"
+            )
         verdict = "identical" if self.identical else "NOT identical"
         lines.append(f"run {self.run_id}: {verdict}")
         return "\n".join(lines)
@@ -133,7 +144,8 @@ def verify(run_id: str, *, tracking_uri: str | None = None) -> Verification:
         raise CannotVerifyError(
             f"the data at {data.uri} changed: digest {found}, the run analysed {data.digest}"
         )
-    metrics = client.get_run(run_id).data.metrics
+    run = client.get_run(run_id).data
+    metrics = run.metrics
     constant = constant_features(inputs.data)
     checks = []
     outputs: list[str | None] = [*manifest.outputs] or [None]
@@ -145,7 +157,12 @@ def verify(run_id: str, *, tracking_uri: str | None = None) -> Verification:
         for method, result in logged.items():
             again = run_method(method, for_output, model_of, data_of, constant=constant).result
             checks.append(_check(output, result, again, _metric_values(metrics, result, output)))
-    return Verification(run_id, tuple(checks))
+    return Verification(
+        run_id,
+        tuple(checks),
+        backend=getattr(inputs.model, "backend", ""),
+        logged_backend=run.params.get(contract.BACKEND_PARAM, ""),
+    )
 
 
 def _metric_values(
@@ -208,5 +225,7 @@ def verification_summary(found: Verification) -> dict[str, Any]:
         "run_id": found.run_id,
         "identical": found.identical,
         "tolerance": {"relative": RELATIVE_TOLERANCE},
+        "backend": found.backend,
+        "logged_backend": found.logged_backend,
         "methods": [dataclasses.asdict(check) for check in found.checks],
     }
