@@ -149,3 +149,34 @@ class _Touch:
 def _touch(path: str) -> None:
     with open(path, "w") as handle:
         handle.write("ran")
+
+
+def test_a_model_saved_by_a_newer_keras_is_named_not_a_traceback(tmp_path):
+    """A newer Keras writes arguments an older one does not know (here: an initializer's):
+    one line names both versions instead of Keras' deserialisation traceback."""
+    import json
+
+    import keras
+
+    from importance_tasks.errors import UnsupportedModelError
+
+    path = tmp_path / "m.keras"
+    keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]).save(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    dense = config["config"]["layers"][-1]["config"]
+    dense["kernel_initializer"]["config"]["argument_from_the_future"] = 1
+    members["config.json"] = json.dumps(config).encode()
+    members["metadata.json"] = json.dumps({"keras_version": "9.9.9"}).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    with pytest.raises(UnsupportedModelError) as refused:
+        load_keras_file(path)
+    message = str(refused.value)
+    assert (
+        f"saved by Keras 9.9.9 and cannot be loaded by the installed Keras {keras.__version__}"
+        in message
+    )
+    assert "argument_from_the_future" in message and "\n" not in message

@@ -129,7 +129,22 @@ def load_keras_file(path: str | Path) -> KerasModel:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except ValueError as exc:
         raise UnsafeModelError(f"{path.name} was refused by Keras safe mode: {exc}") from exc
+    except TypeError as exc:  # a layer's config with arguments this Keras does not know
+        raise UnsupportedModelError(
+            f"{path.name} was saved by Keras {_saved_by(path)} and cannot be loaded by the "
+            f"installed Keras {keras.__version__} ({str(exc).strip().splitlines()[-1]}); install "
+            "the Keras it was saved with, or a newer one"
+        ) from exc
     return KerasModel(model)
+
+
+def _saved_by(path: Path) -> str:
+    """The Keras version the archive's ``metadata.json`` names ("unknown" without one)."""
+    with zipfile.ZipFile(path) as archive:
+        try:
+            return str(json.loads(archive.read("metadata.json")).get("keras_version", "unknown"))
+        except (KeyError, ValueError, AttributeError):
+            return "unknown"
 
 
 def _refuse_tensorflow_layers(path: Path, backend: str) -> None:
