@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
@@ -30,8 +31,23 @@ WIDTHS = (100, 500)
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
-def measure(backend: str) -> dict[str, dict[str, float | list[int]]]:
-    """This process's backend on every width (run with KERAS_BACKEND set)."""
+def device(backend: str) -> str:
+    """Where Keras runs this process's models: the accelerator's kind, else "cpu"."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    if backend == "jax":
+        import jax
+
+        return str(jax.devices()[0].platform)
+    import torch
+
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def measure(backend: str, widths: tuple[int, ...] = WIDTHS) -> dict[str, dict[str, Any]]:
+    """This process's backend on each width (run with KERAS_BACKEND set)."""
     import numpy as np
 
     sys.path.insert(0, str(HERE))
@@ -44,8 +60,8 @@ def measure(backend: str) -> dict[str, dict[str, float | list[int]]]:
     from importance_tasks.data import EvalData
     from importance_tasks.keras import load_keras_file
 
-    found: dict[str, dict[str, float | list[int]]] = {}
-    for width in WIDTHS:
+    found: dict[str, dict[str, Any]] = {}
+    for width in widths:
         model_path, data_path = build(width)
         arrays = np.load(data_path)
         names = tuple(f"x{i}" for i in range(width))
@@ -73,23 +89,33 @@ def measure(backend: str) -> dict[str, dict[str, float | list[int]]]:
             **{name: result.seconds for name, result in timed.results.items()},
             "defaults_wall": wall,
             "top10": sorted(int(i) for i in np.argsort(rank)[:10]),
+            "device": device(backend),
         }
     return found
+
+
+def measured_in_process(
+    backend: str, widths: tuple[int, ...], emit: Callable[[str], None], **env: str
+) -> dict[str, dict[str, Any]] | None:
+    """``measure`` in a fresh process on ``backend`` (with ``env`` added), or None (said)."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2", **env}
+    done = subprocess.run(
+        [sys.executable, __file__, "--one", backend, ",".join(map(str, widths))],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        emit(f"{backend}: failed: {done.stderr[-500:]}")
+        return None
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def run(emit: Callable[[str], None]) -> None:
     installed = [b for b in BACKENDS if find_spec(b)]
     measured = {}
     for backend in installed:
-        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        done = subprocess.run(
-            [sys.executable, __file__, "--one", backend],
-            env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if done.returncode != 0:
-            emit(f"{backend}: failed: {done.stderr[-500:]}")
-            continue
-        measured[backend] = json.loads(done.stdout.strip().splitlines()[-1])
+        found = measured_in_process(backend, WIDTHS, emit)
+        if found is not None:
+            measured[backend] = found
     emit(
         f"Keras backends side by side (`benchmarks/backends.py`), installed here: "
         f"{', '.join(installed)}. The models and data of the defaults' table; forward floor best "
@@ -133,7 +159,7 @@ def rewrite_results(lines: list[str]) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
-        print(json.dumps(measure(sys.argv[2])))
+        print(json.dumps(measure(sys.argv[2], tuple(int(w) for w in sys.argv[3].split(",")))))
     else:
         lines: list[str] = []
 

@@ -288,6 +288,7 @@ def log_dataset(client: MlflowClient, run_id: str, *, digest: str, uri: str) -> 
     """The evaluation data as the run's dataset input (context ``evaluation``), once: the
     metrics linked to the logged model name it by name and digest."""
     from mlflow.entities import Dataset, DatasetInput, InputTag
+    from mlflow.exceptions import MlflowException
 
     run = client.get_run(run_id)
     logged = run.inputs.dataset_inputs if run.inputs else []
@@ -300,7 +301,15 @@ def log_dataset(client: MlflowClient, run_id: str, *, digest: str, uri: str) -> 
         source=json.dumps({"uri": uri}),
     )
     context = InputTag(key="mlflow.data.context", value="evaluation")
-    client.log_inputs(run_id, datasets=[DatasetInput(dataset=dataset, tags=[context])])
+    inputs = [DatasetInput(dataset=dataset, tags=[context])]
+    try:
+        client.log_inputs(run_id, datasets=inputs)
+    except MlflowException as exc:
+        # Another run of the experiment created the same dataset (name and digest) between
+        # the store's lookup and its insert; the store finds it now and links it to this run.
+        if not is_duplicate(exc):
+            raise
+        client.log_inputs(run_id, datasets=inputs)
 
 
 def log_artifacts(
