@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -191,8 +192,8 @@ class _MarkerModel(mlflow.pyfunc.PythonModel):
         with open(self.marker, "w") as handle:
             handle.write("ran")
 
-    def predict(self, context, model_input, params=None):
-        return model_input.sum(axis=1)
+    def predict(self, context: Any, model_input: list[float], params: Any = None) -> list[float]:
+        return list(model_input)  # type hints: MLflow asks every PythonModel for them
 
 
 def test_pickled_pyfunc_model_is_not_unpickled_without_trust(mlflow_server, tmp_path):
