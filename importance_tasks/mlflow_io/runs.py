@@ -290,26 +290,28 @@ def log_dataset(client: MlflowClient, run_id: str, *, digest: str, uri: str) -> 
     from mlflow.entities import Dataset, DatasetInput, InputTag
     from mlflow.exceptions import MlflowException
 
-    run = client.get_run(run_id)
-    logged = run.inputs.dataset_inputs if run.inputs else []
-    if any(d.dataset.digest == digest for d in logged):
+    if _has_dataset(client, run_id, digest):
         return
     dataset = Dataset(
-        name=EVALUATION_DATASET,
-        digest=digest,
-        source_type="uri",
-        source=json.dumps({"uri": uri}),
+        name=EVALUATION_DATASET, digest=digest, source_type="uri", source=json.dumps({"uri": uri})
     )
-    context = InputTag(key="mlflow.data.context", value="evaluation")
-    inputs = [DatasetInput(dataset=dataset, tags=[context])]
-    try:
-        client.log_inputs(run_id, datasets=inputs)
-    except MlflowException as exc:
-        # Another run of the experiment created the same dataset (name and digest) between
-        # the store's lookup and its insert; the store finds it now and links it to this run.
-        if not is_duplicate(exc):
-            raise
-        client.log_inputs(run_id, datasets=inputs)
+    inputs = [DatasetInput(dataset=dataset, tags=[InputTag("mlflow.data.context", "evaluation")])]
+    for attempt in range(2):
+        try:
+            client.log_inputs(run_id, datasets=inputs)
+            return
+        except MlflowException as exc:
+            # The dataset created by another run, or linked by another task, between the store's
+            # lookup and insert: done if it is linked now, else found on the second try.
+            if not is_duplicate(exc) or attempt:
+                raise
+            if _has_dataset(client, run_id, digest):
+                return
+
+
+def _has_dataset(client: MlflowClient, run_id: str, digest: str) -> bool:
+    inputs = client.get_run(run_id).inputs
+    return any(d.dataset.digest == digest for d in (inputs.dataset_inputs if inputs else []))
 
 
 def log_artifacts(

@@ -45,8 +45,15 @@ def register_keras_model(
     from mlflow.data.pandas_dataset import from_pandas
     from mlflow.exceptions import MlflowException
 
+    from importance_tasks.errors import InputError
+
     backend = keras.backend.backend()
     flavor = flavor or ("tensorflow" if backend == "tensorflow" else "keras")
+    if flavor not in ("tensorflow", "keras") or backend not in PIP_REQUIREMENTS:
+        raise InputError(
+            f"flavor={flavor!r} on Keras' {backend} backend: log with flavor 'keras' (any of "
+            f"{sorted(PIP_REQUIREMENTS)}) or 'tensorflow' (the TensorFlow backend)"
+        )
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
