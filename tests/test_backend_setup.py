@@ -105,3 +105,22 @@ print(os.environ[{variable!r}])
     assert found.stdout.split()[-1] == GPU_MEMORY[variable], found.stderr[-2000:]
     chosen = _python(code, tmp_path, KERAS_HOME=str(tmp_path), **{variable: "chosen"})
     assert chosen.stdout.split()[-1] == "chosen"
+
+
+def test_registering_refuses_a_flavor_that_does_not_fit_the_backend(tmp_path):
+    """MLflow's keras flavor logs on any backend, its tensorflow flavor only on TensorFlow."""
+    import keras
+    import pandas as pd
+
+    from importance_tasks.errors import InputError
+    from importance_tasks.mlflow_io.training import register_keras_model
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    frame = pd.DataFrame({"a": [0.0, 1.0], "b": [1.0, 0.0], "y": [0.0, 1.0]})
+    wrong = ["pytorch"] + ([] if keras.backend.backend() == "tensorflow" else ["tensorflow"])
+    for flavor in wrong:
+        with pytest.raises(InputError, match=f"flavor={flavor!r} on Keras' "):
+            register_keras_model(
+                model, name="m", eval_frame=frame, target="y", tracking_uri=str(tmp_path),
+                flavor=flavor,
+            )  # fmt: skip

@@ -49,7 +49,8 @@ def register_keras_model(
 
     backend = keras.backend.backend()
     flavor = flavor or ("tensorflow" if backend == "tensorflow" else "keras")
-    if flavor not in ("tensorflow", "keras") or backend not in PIP_REQUIREMENTS:
+    fits = flavor == "keras" or (flavor == "tensorflow" and backend == "tensorflow")
+    if not fits or backend not in PIP_REQUIREMENTS:
         raise InputError(
             f"flavor={flavor!r} on Keras' {backend} backend: log with flavor 'keras' (any of "
             f"{sorted(PIP_REQUIREMENTS)}) or 'tensorflow' (the TensorFlow backend)"
