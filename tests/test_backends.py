@@ -35,14 +35,19 @@ RTOL = 1e-5
 BACKENDS = ("tensorflow", "jax")
 
 
-def _explain(backend: str, model: Path, data: Path, out: Path, *args: str) -> dict[str, Any]:
+def _cli(backend: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command line (``importance-tasks``) in a process of its own on ``backend``."""
     cli = Path(sys.executable).with_name("importance-tasks")
-    env = {**os.environ, "KERAS_BACKEND": backend}
-    found = subprocess.run(
-        [str(cli), "explain", "--model", str(model), "--data", str(data), "--json", str(out),
-         *args],
-        env=env, capture_output=True, text=True, check=False, timeout=600,
+    return subprocess.run(
+        [str(cli), *args], env={**os.environ, "KERAS_BACKEND": backend}, capture_output=True,
+        text=True, check=False, timeout=600,
     )  # fmt: skip
+
+
+def _explain(backend: str, model: Path, data: Path, out: Path, *args: str) -> dict[str, Any]:
+    found = _cli(
+        backend, "explain", "--model", str(model), "--data", str(data), "--json", str(out), *args
+    )
     assert found.returncode == 0, found.stderr[-3000:]
     payload = json.loads(out.read_text())
     return dict(payload)
@@ -198,12 +203,9 @@ def test_a_model_with_string_lookups_is_refused_by_name_off_tensorflow(tmp_path)
     frame = mixed_frame(200)
     mixed_model().save(tmp_path / "mixed.keras")
     frame.to_csv(tmp_path / "mixed.csv", index=False)
-    cli = Path(sys.executable).with_name("importance-tasks")
-    found = subprocess.run(
-        [str(cli), "explain", "--model", str(tmp_path / "mixed.keras"), "--data",
-         str(tmp_path / "mixed.csv"), "--target", "y", "--methods", "permutation"],
-        env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True, check=False,
-        timeout=300,
+    found = _cli(
+        "jax", "explain", "--model", str(tmp_path / "mixed.keras"), "--data",
+        str(tmp_path / "mixed.csv"), "--target", "y", "--methods", "permutation",
     )  # fmt: skip
     assert found.returncode != 0
     assert "'city_lookup' (StringLookup)" in found.stderr
@@ -226,13 +228,8 @@ def test_verify_on_another_backend_says_so(tmp_path, friedman):
         methods=("permutation", "shap", "integrated_gradients"), interactions=False, effects=False
     )
     pinned, _ = run_stage("backends@champion", config, record=config, tracking_uri=store)
-    cli = Path(sys.executable).with_name("importance-tasks")
     out = tmp_path / "verdict.json"
-    found = subprocess.run(
-        [str(cli), "verify", pinned.run_id, "--tracking-uri", store, "--json", str(out)],
-        env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True,
-        check=False, timeout=300,
-    )  # fmt: skip
+    found = _cli("jax", "verify", pinned.run_id, "--tracking-uri", store, "--json", str(out))
     assert found.returncode == 0, found.stdout + found.stderr[-3000:]
     verdict = json.loads(out.read_text())
     assert verdict["identical"] is True

@@ -178,7 +178,7 @@ def check_column_types(
     for slot in slots:
         for column in slot.columns:
             vocabulary = categories.get(column)
-            holds_strings = vocabulary is not None and vocabulary.dtype.kind in "USO"
+            holds_strings = _holds_strings(vocabulary)
             if slot.dtype == "string" and not holds_strings:
                 raise DataError(
                     f"input {slot.name!r} takes strings but column {column!r} holds numbers; "
@@ -210,7 +210,7 @@ def splitter(
     import keras
 
     lookups = [None if v is None else _vocabulary_tensor(v) for v in vocabularies]
-    strings = [v is not None and v.dtype.kind in "USO" for v in vocabularies]
+    strings = [_holds_strings(v) for v in vocabularies]
     ops = keras.ops
 
     def column(x: Any, j: int, dtype: str) -> Any:
@@ -249,11 +249,16 @@ def _vocabulary_tensor(vocabulary: NDArray[Any]) -> Any:
     backend with string tensors (a model taking strings loads only there)."""
     import keras
 
-    if vocabulary.dtype.kind in "USO":
+    if _holds_strings(vocabulary):
         import tensorflow as tf
 
         return tf.constant(vocabulary.astype(str))
     return keras.ops.convert_to_tensor(vocabulary)
+
+
+def _holds_strings(vocabulary: NDArray[Any] | None) -> bool:
+    """Whether a coded column's values are strings (else numbers, or no vocabulary)."""
+    return vocabulary is not None and vocabulary.dtype.kind in "USO"
 
 
 def _strings_at(vocabulary: Any, codes: Any) -> Any:

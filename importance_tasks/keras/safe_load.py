@@ -50,8 +50,9 @@ def _objects(node: Any) -> Iterator[dict[str, Any]]:
             yield from _objects(value)
 
 
-def check_keras_archive(path: Path) -> None:
-    """Refuse a ``.keras`` archive that could run code on load.
+def check_keras_archive(path: Path) -> Any:
+    """Refuse a ``.keras`` archive that could run code on load; return its config (parsed
+    ``config.json``).
 
     Raises
     ------
@@ -93,6 +94,7 @@ def check_keras_archive(path: Path) -> None:
                 f"{path.name} uses the custom object {class_name!r} (module {module!r}); custom "
                 "code is never imported from a model file. Use built-in Keras layers."
             )
+    return config
 
 
 def load_keras_file(path: str | Path) -> KerasModel:
@@ -119,10 +121,10 @@ def load_keras_file(path: str | Path) -> KerasModel:
             f"{path.name}: only Keras 3 '.keras' archives are loaded (legacy .h5 files and "
             "SavedModels can run code on load); re-save the model with model.save('m.keras')"
         )
-    check_keras_archive(path)
+    config = check_keras_archive(path)
     backend = require_backend()
     if backend != "tensorflow":
-        _refuse_tensorflow_layers(path, backend)
+        _refuse_tensorflow_layers(path, config, backend)
     import keras
 
     try:
@@ -147,12 +149,10 @@ def _saved_by(path: Path) -> str:
             return "unknown"
 
 
-def _refuse_tensorflow_layers(path: Path, backend: str) -> None:
+def _refuse_tensorflow_layers(path: Path, config: Any, backend: str) -> None:
     """Refuse, by name, the layers that run only on TensorFlow (lookups of strings and
     integers, hashing): Keras on JAX or PyTorch cannot load them (without TensorFlow) or run
     them on its own tensors (with it)."""
-    with zipfile.ZipFile(path) as archive:
-        config = json.loads(archive.read("config.json"))
     found = [
         f"{obj.get('config', {}).get('name', obj['class_name'])!r} ({obj['class_name']})"
         for obj in _objects(config)

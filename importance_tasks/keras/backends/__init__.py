@@ -30,12 +30,6 @@ __all__ = ["Compiled", "Shapes", "current", "weighted_sum"]
 Shapes = Sequence[tuple[int | None, ...]]
 Compiled = Callable[..., NDArray[np.float64]]
 
-_MODULES = {
-    "tensorflow": "importance_tasks.keras.backends.on_tensorflow",
-    "jax": "importance_tasks.keras.backends.on_jax",
-    "torch": "importance_tasks.keras.backends.on_torch",
-}
-
 
 def current() -> ModuleType:
     """The module for the backend Keras runs on.
@@ -43,19 +37,21 @@ def current() -> ModuleType:
     Raises
     ------
     UnsupportedModelError
-        When Keras runs on a backend without one (``numpy``, ``openvino``: inference only).
+        When Keras runs on a backend without one (``numpy``, ``openvino``: inference only); the
+    modules are named ``on_<backend>`` for ``backend_setup.BACKENDS``.
     """
     import keras
 
     from importance_tasks.errors import UnsupportedModelError
+    from importance_tasks.keras.backend_setup import BACKENDS
 
     name = keras.backend.backend()
-    if name not in _MODULES:
+    if name not in BACKENDS:
         raise UnsupportedModelError(
             f"Keras runs on the {name!r} backend, which cannot take gradients or compile a "
-            f"function; set KERAS_BACKEND to one of {sorted(_MODULES)}"
+            f"function; set KERAS_BACKEND to one of {sorted(BACKENDS)}"
         )
-    return importlib.import_module(_MODULES[name])
+    return importlib.import_module(f"{__name__}.on_{name}")
 
 
 def weighted_sum(fn: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
