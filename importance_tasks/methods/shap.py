@@ -4,7 +4,7 @@ aggregated to a global ranking."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal, get_args
+from typing import ClassVar, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,6 +26,7 @@ from importance_tasks.methods._work import (
     time_guard,
 )
 from importance_tasks.methods.base import Run, Seeded, choice, integer, option, rows_option
+from importance_tasks.methods.exact_shap import ExactShap
 from importance_tasks.methods.permutation_shap import PermutationShap
 from importance_tasks.model import Model
 from importance_tasks.result import Importance
@@ -151,7 +152,7 @@ class Shap(Seeded):
         background = data.X[rng.choice(data.n_rows, min(self.n_background, data.n_rows), False)]
         explain: Callable[[NDArray[np.float32]], NDArray[np.float64]]
         if algorithm == "exact":
-            explain = _exact_explainer(model, background)
+            explain = ExactShap(model, background).explain
         else:
             explain = PermutationShap(model, background, max_evals, self.seed).explain
         parts, done = [], 0
@@ -190,18 +191,3 @@ class Shap(Seeded):
                 groups=self.groups,
             ),
         )
-
-
-def _exact_explainer(
-    model: Model, background: NDArray[np.float32]
-) -> Callable[[NDArray[np.float32]], NDArray[np.float64]]:
-    """shap's ``Exact`` explainer over an ``Independent`` masker (a few features only)."""
-    import shap
-
-    def predict(batch: NDArray[Any]) -> NDArray[np.float64]:
-        out = model.predict(np.asarray(batch, dtype=np.float32))
-        return out[:, 0] if out.shape[1] == 1 else out
-
-    masker = shap.maskers.Independent(background, max_samples=len(background))
-    explainer = shap.explainers.Exact(predict, masker)
-    return lambda rows: np.asarray(explainer(rows, silent=True).values, dtype=np.float64)

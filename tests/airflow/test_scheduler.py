@@ -11,8 +11,7 @@ import uuid
 import mlflow
 import pytest
 
-from importance_tasks.config import DEFAULT_METHODS
-from importance_tasks.contract import VersionStatus, VersionTag
+from importance_tasks.contract import Metric, VersionStatus, VersionTag
 from tests.airflow.conftest import (
     airflow_components,
     max_overlap,
@@ -24,6 +23,7 @@ from tests.airflow.conftest import (
 from tests.conftest import _free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.services]
+DEPLOYED = ("permutation", "probe", "integrated_gradients")
 
 
 @pytest.fixture
@@ -46,6 +46,9 @@ def scheduler(tmp_path, postgres_database, proxy):
         port=port,
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
         AIRFLOW__CORE__PARALLELISM="4",
+        # A deployment's settings of record (the Variable ``importance_config``): three methods
+        # that take seconds, enough for the packing to run them as parallel tasks.
+        AIRFLOW_VAR_IMPORTANCE_CONFIG=json.dumps({"methods": list(DEPLOYED), "n_repeats": 2}),
     )
     for dag_id in ("train_example", "feature_importance"):
         assert run_airflow(env, "dags", "unpause", dag_id).returncode == 0
@@ -81,10 +84,13 @@ def test_asset_event_triggers_analysis_in_parallel_and_outages_are_retried(
     assert tags[VersionTag.STATUS] == VersionStatus.COMPLETE
     run = client.get_run(tags[VersionTag.RUN_ID])
     assert run.data.params["model_name"] == name and run.data.params["model_version"] == "1"
+    family = [key.split("/") for key in run.data.metrics]
+    computed = {parts[1] for parts in family if parts[0] == Metric.IMPORTANCE}
+    assert computed == set(DEPLOYED)  # the Variable's methods, not the defaults
 
     rows = task_rows(database, "feature_importance", analysed["run_id"], "analysis.compute")
-    # The default methods packed into one task per processor (stage.packing).
-    assert len(rows) == min(os.cpu_count() or 1, len(DEFAULT_METHODS))
+    # The deployment's methods packed into one task per processor (stage.packing).
+    assert len(rows) == min(os.cpu_count() or 1, len(DEPLOYED))
     for r in rows:
         seconds = (r["end_date"] - r["start_date"]).total_seconds()
         print(f"compute[{r['map_index']}] pid {r['pid']}: {r['start_date']} +{seconds:.1f} s")
