@@ -1,4 +1,4 @@
-"""SHAP values (shap's permutation estimator, or its exact explainer for a few features),
+"""SHAP values (shap's permutation estimator, or exact over every coalition for a few features),
 aggregated to a global ranking."""
 
 from __future__ import annotations
@@ -55,9 +55,10 @@ class Shap(Seeded):
 
     The values of shap's ``Permutation`` explainer with an ``Independent`` masker over a
     background sample of the data (``importance_tasks.methods.permutation_shap``: the same
-    values for the same seed, with a row's orderings stacked into few model calls), or shap's
-    ``Exact`` explainer for at most 8 features with
-    ``algorithm="auto"``, on a seeded sample of rows. For a classifier, the SHAP values of
+    values for the same seed, with a row's orderings stacked into few model calls), or of
+    shap's ``Exact`` explainer for at most 8 features with ``algorithm="auto"``
+    (``importance_tasks.methods.exact_shap``: every coalition, without shap's compile in each
+    process), on a seeded sample of rows. For a classifier, the SHAP values of
     each row's true class are used; for several regression outputs, their sum.
 
     The work is decided before the first row, from what an evaluation of the model costs
