@@ -26,10 +26,9 @@ from tests.airflow.conftest import ROOT, airflow_env, run_airflow
 from tests.conftest import register_friedman
 from tests.mixed_models import DRIVERS, IGNORED, mixed_frame, mixed_model
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("airflow_dags")]
-# The DAG runs in two groups, each in one worker with its own Airflow home (SQLite takes one
-# writer), so that the two halves run side by side.
-OTHER_HALF = pytest.mark.xdist_group("airflow_dags_b")
+# Not grouped: each pytest-xdist worker has its own Airflow home (SQLite takes one writer, and a
+# worker runs its tests one at a time), so the DAG runs spread over the workers.
+pytestmark = pytest.mark.integration
 
 
 def test_dagbag_has_no_errors_and_parsing_is_light(tmp_path):
@@ -94,7 +93,6 @@ def _last_run_states(env, dag_id: str) -> list[dict]:
         return [dict(row) for row in rows.mappings()]
 
 
-@OTHER_HALF
 def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
     name = f"dag-{uuid.uuid4().hex[:6]}"
     version = register_friedman(friedman, mlflow_server, name)
@@ -190,7 +188,6 @@ def _try_numbers(env, dag_id: str, task_id: str) -> list[tuple[str, int]]:
     ]
 
 
-@OTHER_HALF
 def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
     airflow_home, friedman, mlflow_server
 ):
@@ -304,7 +301,6 @@ def test_the_trigger_forms_schema_refuses_a_bad_setting(conf, named):
         params.validate()
 
 
-@OTHER_HALF
 def test_registry_audit_analyses_missing_versions_and_compares(
     airflow_home, friedman, mlflow_server
 ):
@@ -417,7 +413,6 @@ def test_a_plainly_registered_version_runs_twice_into_one_run_with_the_tags_of_r
     assert run.data.params["feature_names_checked"] == "true"
 
 
-@OTHER_HALF
 def test_a_version_without_data_is_tagged_and_its_run_skipped_not_failed(
     airflow_home, friedman, mlflow_server, tmp_path
 ):

@@ -21,7 +21,7 @@ from tests.airflow.conftest import run_airflow
 from tests.conftest import FRIEDMAN_FEATURES, register_friedman
 
 # In the first group of the DAG tests (test_dags.py), with their Airflow home.
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("airflow_dags")]
+pytestmark = pytest.mark.integration
 
 
 def _window(path, seed: int, *, constant: int | None = None) -> None:

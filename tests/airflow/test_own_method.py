@@ -18,7 +18,7 @@ from importance_tasks.methods import ENTRY_POINT_GROUP
 from tests.airflow.conftest import run_airflow
 from tests.conftest import register_friedman
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("airflow_dags")]
+pytestmark = pytest.mark.integration
 
 TOY = Path(__file__).resolve().parents[1] / "toy_method" / "toy_importance.py"
 ACTING, NOISE = [f"x{i}" for i in range(5)], [f"x{i}" for i in range(5, 10)]
