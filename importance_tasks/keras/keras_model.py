@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from importance_tasks.errors import DataError, InputError, UnsupportedModelError
+from importance_tasks.keras.cost import batch_rows_for
 from importance_tasks.keras.first_layer import FirstDense, first_dense
 from importance_tasks.keras.gradient_space import GradientSpace, gradient_space
 from importance_tasks.keras.heads import Head, head_model, match_heads, output_names
@@ -44,8 +45,11 @@ class KerasModel:
     Parameters
     ----------
     model : keras.Model
-    batch_rows : int, default=32768
-        Rows per forward call; larger batches amortise per-call overhead.
+    batch_rows : int, optional
+        Rows per forward call; larger batches amortise per-call overhead. Default: 32768 on a
+        CPU; on a GPU as many as fill an eighth of its memory with the activations
+        (``importance_tasks.keras.cost.batch_rows_for``): each batch goes to the device once,
+        and only its outputs come back.
     columns : sequence of str, optional
         The data's feature columns, in the order the rows will come in. For a model with named
         inputs they are matched to the inputs by name (default: the inputs' own order);
@@ -68,7 +72,7 @@ class KerasModel:
         self,
         model: Any,
         *,
-        batch_rows: int = DEFAULT_BATCH_ROWS,
+        batch_rows: int | None = None,
         columns: Sequence[str] | None = None,
         categories: Mapping[str, Any] | None = None,
         rank_one_updates: bool | None = None,
@@ -76,12 +80,11 @@ class KerasModel:
     ) -> None:
         from importance_tasks.keras.backends import current
 
-        if batch_rows < 1:
+        if batch_rows is not None and batch_rows < 1:
             raise InputError(f"batch_rows must be >= 1, got {batch_rows}")
         self.keras_model = model
         # Several outputs are analysed one head at a time (``head``, ``heads_of``).
         self.output_names = output_names(model)
-        self.batch_rows = batch_rows
         self.slots = input_slots(model)
         self.categories = dict(categories or {})
         self.rank_one_updates = rank_one_updates
@@ -121,6 +124,9 @@ class KerasModel:
             prepare = splitter(self.slots, order, vocabularies)
         self._prepare = prepare
         self._backend = current()
+        self.batch_rows = batch_rows or batch_rows_for(
+            model, self._backend.accelerator_memory(), DEFAULT_BATCH_ROWS
+        )
         self._gradient: Any = None
         self._forward = self._backend.compiled(self._call, [(None, self.n_features)])
 

@@ -13,6 +13,9 @@ holds two functions:
 ``gradient_of(fn, shapes)``
     For ``fn`` of one (rows, width) tensor, the function ``(x, w) -> d sum(fn(x) * w) / dx``,
     compiled the same way (``w`` shaped like ``fn``'s output).
+``accelerator_memory()``
+    The bytes of memory of the GPU (or other accelerator) Keras computes on, its whole limit
+    rather than what is free now, so that the same device sizes the same batches; None on a CPU.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ from numpy.typing import NDArray
 from importance_tasks.keras.backends import Compiled, Shapes, weighted_sum
 from importance_tasks.model import TENSOR_ALIGNMENT
 
-__all__ = ["compiled", "gradient_of"]
+__all__ = ["accelerator_memory", "compiled", "gradient_of"]
 
 
 def compiled(fn: Callable[..., Any], shapes: Shapes) -> Compiled:
@@ -60,3 +61,17 @@ def _shared(batch: Any) -> Any:
     if batch.ctypes.data % TENSOR_ALIGNMENT == 0 and batch.size:
         return tf.experimental.dlpack.from_dlpack(batch.__dlpack__())
     return batch
+
+
+@cache  # one device per process, asked once
+def accelerator_memory() -> int | None:
+    """The memory limit TensorFlow gives its first GPU; None without one. (``device_lib`` is the
+    one place TensorFlow reports a device's limit; ``tf.config`` reports only what is in use.)"""
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        return None
+    from tensorflow.python.client import device_lib
+
+    limits = [d.memory_limit for d in device_lib.list_local_devices() if d.device_type == "GPU"]
+    return int(limits[0]) if limits else None

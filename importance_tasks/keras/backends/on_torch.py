@@ -4,6 +4,7 @@ recording operations for the forward pass; gradients by ``torch.autograd.grad``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ from numpy.typing import NDArray
 
 from importance_tasks.keras.backends import Compiled, Shapes, weighted_sum
 
-__all__ = ["compiled", "gradient_of"]
+__all__ = ["accelerator_memory", "compiled", "gradient_of"]
 
 
 def compiled(fn: Callable[..., Any], shapes: Shapes) -> Compiled:
@@ -48,3 +49,15 @@ def _on_device(array: Any) -> Any:
     if not isinstance(array, np.ndarray):
         return array
     return keras.ops.convert_to_tensor(np.asarray(array, dtype=np.float32))
+
+
+@cache  # one device per process, asked once
+def accelerator_memory() -> int | None:
+    """The total memory of the CUDA device Keras computes on; None on a CPU."""
+    import torch
+    from keras.src.backend.torch.core import get_device
+
+    device = torch.device(get_device())
+    if device.type != "cuda":
+        return None
+    return int(torch.cuda.mem_get_info(device)[1])
