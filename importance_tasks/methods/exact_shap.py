@@ -26,6 +26,9 @@ from importance_tasks.model import Model
 
 __all__ = ["ExactShap"]
 
+# Masked copies per model call: about 8 rows of 8 features over 1,000 background rows.
+BLOCK_BYTES = 64 * 2**20
+
 
 @dataclass
 class ExactShap:
@@ -54,8 +57,14 @@ class ExactShap:
         self.weights = [weight[sizes[c]] for c in self.without]
 
     def explain(self, rows: NDArray[np.float32]) -> NDArray[np.float64]:
-        """SHAP values of ``rows``: shape (n_rows, n_features, n_outputs)."""
+        """SHAP values of ``rows``: shape (n_rows, n_features, n_outputs), as many rows per
+        model call as keep the masked copies within ``BLOCK_BYTES``."""
         rows = np.asarray(rows, dtype=np.float32)
+        per_row = self.present.size * len(self.background) * 4
+        step = max(1, BLOCK_BYTES // per_row)
+        return np.concatenate([self._block(rows[i : i + step]) for i in range(0, len(rows), step)])
+
+    def _block(self, rows: NDArray[np.float32]) -> NDArray[np.float64]:
         n_rows, n = rows.shape
         n_coalitions, n_background = len(self.present), len(self.background)
         # (row, coalition, background row, feature): the row's values where the coalition

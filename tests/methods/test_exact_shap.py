@@ -63,3 +63,15 @@ def test_efficiency_values_sum_to_the_output_minus_the_background_mean(softmax_m
     values = ExactShap(model, background).explain(rows)
     gap = model.predict(rows) - model.predict(background).mean(axis=0)
     np.testing.assert_allclose(values.sum(axis=1), gap, atol=1e-5)
+
+
+def test_rows_one_per_model_call_give_the_same_values(softmax_model, monkeypatch):
+    from importance_tasks.methods import exact_shap
+
+    model, X = softmax_model
+    background, rows = X[:25], X[160:164]
+    together = ExactShap(model, background).explain(rows)
+    monkeypatch.setattr(exact_shap, "BLOCK_BYTES", 1)
+    apart = ExactShap(model, background).explain(rows)
+    assert apart.shape == together.shape == (4, 6, 3)
+    assert_within(apart, together, output_atol(model, rows))
