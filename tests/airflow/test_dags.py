@@ -22,7 +22,7 @@ from importance_tasks.contract import (
     VersionTag,
     output_tag,
 )
-from tests.airflow.conftest import ROOT, airflow_env, run_airflow
+from tests.airflow.conftest import ROOT, airflow_env, last_run_tasks, run_airflow
 from tests.conftest import register_friedman
 from tests.mixed_models import DRIVERS, IGNORED, mixed_frame, mixed_model
 
@@ -74,25 +74,6 @@ def _dags_test(env, dag_id: str, conf: dict):
     return run_airflow(env, "dags", "test", dag_id, "-c", json.dumps(conf))
 
 
-def _last_run_states(env, dag_id: str) -> list[dict]:
-    """The task instances (task_id, map_index, state, try_number) of the DAG's most recent run,
-    from the metadata database (what ``airflow tasks states-for-dag-run`` prints, without two
-    more Airflow processes per look)."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(f"sqlite:///{env['AIRFLOW_HOME']}/airflow.db")
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "select ti.task_id, ti.map_index, ti.state, ti.try_number from task_instance ti "
-                "join dag_run r on ti.dag_id = r.dag_id and ti.run_id = r.run_id "
-                "where ti.dag_id = :d and r.id = (select max(id) from dag_run where dag_id = :d)"
-            ),
-            {"d": dag_id},
-        )
-        return [dict(row) for row in rows.mappings()]
-
-
 def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
     name = f"dag-{uuid.uuid4().hex[:6]}"
     version = register_friedman(friedman, mlflow_server, name)
@@ -107,7 +88,7 @@ def test_analysis_dag_end_to_end(airflow_home, friedman, mlflow_server):
     }
     result = _dags_test(airflow_home, "feature_importance", conf)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    states = _last_run_states(airflow_home, "feature_importance")
+    states = last_run_tasks(airflow_home, "feature_importance")
     computes = [s for s in states if s["task_id"] == "analysis.compute"]
     # The three jobs packed into at most one task per processor (stage.packing).
     assert 1 <= len(computes) <= min(3, os.cpu_count() or 1)
@@ -183,7 +164,7 @@ def _try_numbers(env, dag_id: str, task_id: str) -> list[tuple[str, int]]:
     without a retry has exactly one try."""
     return [
         (str(t["state"]), int(t["try_number"]))
-        for t in _last_run_states(env, dag_id)
+        for t in last_run_tasks(env, dag_id)
         if t["task_id"] == task_id
     ]
 
@@ -212,7 +193,7 @@ def test_row_shards_map_to_tasks_and_equal_the_method_in_one_process(
     }
     result = _dags_test(airflow_home, "feature_importance", conf)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    states = _last_run_states(airflow_home, "feature_importance")
+    states = last_run_tasks(airflow_home, "feature_importance")
     computes = [s for s in states if s["task_id"] == "analysis.compute"]
     assert len(computes) == 10 and all(s["state"] == "success" for s in states)
 
@@ -400,7 +381,7 @@ def test_a_plainly_registered_version_runs_twice_into_one_run_with_the_tags_of_r
         result = _dags_test(airflow_home, "feature_importance", record)
         assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
         assert all(
-            s["state"] == "success" for s in _last_run_states(airflow_home, "feature_importance")
+            s["state"] == "success" for s in last_run_tasks(airflow_home, "feature_importance")
         )
     client = mlflow.MlflowClient(mlflow_server)
     tags = client.get_model_version(name, version).tags
@@ -421,9 +402,7 @@ def test_a_version_without_data_is_tagged_and_its_run_skipped_not_failed(
     conf = {"model_name": name, "model_version": version}
     result = _dags_test(airflow_home, "feature_importance", conf)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    states = {
-        s["task_id"]: s["state"] for s in _last_run_states(airflow_home, "feature_importance")
-    }
+    states = {s["task_id"]: s["state"] for s in last_run_tasks(airflow_home, "feature_importance")}
     assert states["analysis.plan"] == "skipped"
     assert "failed" not in states.values()
     tags = mlflow.MlflowClient(mlflow_server).get_model_version(name, version).tags
@@ -434,9 +413,7 @@ def test_a_version_without_data_is_tagged_and_its_run_skipped_not_failed(
         airflow_home, "feature_importance", {**conf, "fail_when_unanalysable": True}
     )
     assert failing.returncode != 0
-    states = {
-        s["task_id"]: s["state"] for s in _last_run_states(airflow_home, "feature_importance")
-    }
+    states = {s["task_id"]: s["state"] for s in last_run_tasks(airflow_home, "feature_importance")}
     assert states["analysis.plan"] == "failed"
 
 

@@ -17,10 +17,9 @@ from sklearn.datasets import make_friedman1
 
 from importance_tasks.contract import Monitor, MonitorStatus, metric_key
 from importance_tasks.mlflow_io.monitor_run import day_number
-from tests.airflow.conftest import run_airflow
+from tests.airflow.conftest import last_run_tasks, run_airflow
 from tests.conftest import FRIEDMAN_FEATURES, register_friedman
 
-# In the first group of the DAG tests (test_dags.py), with their Airflow home.
 pytestmark = pytest.mark.integration
 
 
@@ -32,16 +31,7 @@ def _window(path, seed: int, *, constant: int | None = None) -> None:
 
 
 def _states(env, dag_id: str) -> dict[str, str]:
-    engine = sa.create_engine(f"sqlite:///{env['AIRFLOW_HOME']}/airflow.db")
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "select task_id, state from task_instance where dag_id = :d and run_id = "
-                "(select run_id from dag_run where dag_id = :d order by id desc limit 1)"
-            ),
-            {"d": dag_id},
-        )
-        return {str(task): str(state) for task, state in rows}
+    return {str(t["task_id"]): str(t["state"]) for t in last_run_tasks(env, dag_id)}
 
 
 def _drift_events(env) -> list[dict]:

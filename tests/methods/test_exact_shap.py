@@ -7,23 +7,14 @@ import pytest
 
 from importance_tasks.keras import KerasModel
 from importance_tasks.methods.exact_shap import ExactShap
+from tests.methods import softmax_mlp
 from tests.precision import assert_within, output_atol
 
 
 @pytest.fixture(scope="module")
 def softmax_model():
-    """A 3-class MLP on 6 features with per-column preprocessing (untrained: SHAP values only
-    need a fixed function)."""
-    import keras
-
-    X = np.random.default_rng(1).normal(size=(200, 6)).astype(np.float32) * 2 + 3
-    inputs = keras.Input((6,))
-    scaled = keras.layers.Normalization()
-    scaled.adapt(X)
-    h = keras.layers.Dense(16, activation="tanh")(scaled(inputs))
-    h = keras.layers.Dense(8, activation="relu")(h)
-    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
-    return KerasModel(model), X
+    keras_model, X = softmax_mlp(n_rows=200, n_features=6, seed=1)
+    return KerasModel(keras_model), X
 
 
 def test_equal_to_shaps_exact_explainer(softmax_model):

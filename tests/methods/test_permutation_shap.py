@@ -8,22 +8,13 @@ import pytest
 from importance_tasks.keras import KerasModel
 from importance_tasks.methods import walks
 from importance_tasks.methods.permutation_shap import PermutationShap
+from tests.methods import softmax_mlp
 from tests.precision import assert_within, output_atol
 
 
 @pytest.fixture(scope="module")
 def softmax_model():
-    """A 3-class MLP with per-column preprocessing and a Dense first layer (untrained: SHAP
-    values only need a fixed function)."""
-    import keras
-
-    X = np.random.default_rng(0).normal(size=(300, 12)).astype(np.float32) * 2 + 3
-    inputs = keras.Input((12,))
-    scaled = keras.layers.Normalization()
-    scaled.adapt(X)
-    h = keras.layers.Dense(16, activation="tanh")(scaled(inputs))
-    h = keras.layers.Dense(8, activation="relu")(h)
-    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h)), X
+    return softmax_mlp(n_rows=300, n_features=12, seed=0)
 
 
 @pytest.mark.parametrize("orderings", [1, 4])
