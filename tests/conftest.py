@@ -27,6 +27,13 @@ require_backend()
 FRIEDMAN_FEATURES = tuple(f"x{i}" for i in range(10))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests with servers and DAG runs (``integration``, a minute or more each) first, in
+    their order, then the rest: pytest-xdist hands the workers tests in this order, so the quick
+    ones fill the workers' last minutes instead of one long test running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("integration") is None)
+
+
 @dataclass(frozen=True)
 class Trained:
     model: KerasModel
