@@ -136,36 +136,42 @@ def wait_for_run(
     raise AssertionError(f"no finished {run_type} run of {dag_id} within {timeout} s")
 
 
+def metadata_rows(database: str, sql: str, **params: str) -> list[dict]:
+    """The rows of one query of an Airflow metadata database (a SQLAlchemy URL), as dicts."""
+    engine = sa.create_engine(database)
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(sa.text(sql), params).mappings()]
+
+
+def sqlite_metadata(env: dict[str, str]) -> str:
+    """The URL of the SQLite metadata database in ``env``'s Airflow home."""
+    return f"sqlite:///{env['AIRFLOW_HOME']}/airflow.db"
+
+
 def last_run_tasks(env: dict[str, str], dag_id: str) -> list[dict]:
     """The task instances (task_id, map_index, state, try_number) of the DAG's most recent run
     in the SQLite metadata database of ``env``'s Airflow home (what ``airflow tasks
     states-for-dag-run`` prints, without two more Airflow processes per look)."""
-    engine = sa.create_engine(f"sqlite:///{env['AIRFLOW_HOME']}/airflow.db")
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "select ti.task_id, ti.map_index, ti.state, ti.try_number from task_instance ti "
-                "join dag_run r on ti.dag_id = r.dag_id and ti.run_id = r.run_id "
-                "where ti.dag_id = :d and r.id = (select max(id) from dag_run where dag_id = :d)"
-            ),
-            {"d": dag_id},
-        )
-        return [dict(row) for row in rows.mappings()]
+    return metadata_rows(
+        sqlite_metadata(env),
+        "select ti.task_id, ti.map_index, ti.state, ti.try_number from task_instance ti "
+        "join dag_run r on ti.dag_id = r.dag_id and ti.run_id = r.run_id "
+        "where ti.dag_id = :d and r.id = (select max(id) from dag_run where dag_id = :d)",
+        d=dag_id,
+    )
 
 
 def task_rows(database: str, dag_id: str, run_id: str, task_id: str) -> list[dict]:
     """The task instances of one task in one run (mapped ones included)."""
-    engine = sa.create_engine(database)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "select map_index, state, start_date, end_date, hostname, pid, try_number "
-                "from task_instance where dag_id = :d and run_id = :r and task_id = :t "
-                "order by map_index"
-            ),
-            {"d": dag_id, "r": run_id, "t": task_id},
-        )
-        return [dict(r) for r in rows.mappings()]
+    return metadata_rows(
+        database,
+        "select map_index, state, start_date, end_date, hostname, pid, try_number "
+        "from task_instance where dag_id = :d and run_id = :r and task_id = :t "
+        "order by map_index",
+        d=dag_id,
+        r=run_id,
+        t=task_id,
+    )
 
 
 def max_overlap(rows: Sequence[dict]) -> int:

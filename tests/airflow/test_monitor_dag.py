@@ -12,12 +12,11 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 from sklearn.datasets import make_friedman1
 
 from importance_tasks.contract import Monitor, MonitorStatus, metric_key
 from importance_tasks.mlflow_io.monitor_run import day_number
-from tests.airflow.conftest import last_run_tasks, run_airflow
+from tests.airflow.conftest import last_run_tasks, metadata_rows, run_airflow, sqlite_metadata
 from tests.conftest import FRIEDMAN_FEATURES, register_friedman
 
 pytestmark = pytest.mark.integration
@@ -35,15 +34,12 @@ def _states(env, dag_id: str) -> dict[str, str]:
 
 
 def _drift_events(env) -> list[dict]:
-    engine = sa.create_engine(f"sqlite:///{env['AIRFLOW_HOME']}/airflow.db")
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "select e.extra from asset_event e join asset a on e.asset_id = a.id "
-                "where a.name = 'feature_importance_drift'"
-            )
-        )
-        return [json.loads(extra) if isinstance(extra, str) else extra for (extra,) in rows]
+    rows = metadata_rows(
+        sqlite_metadata(env),
+        "select e.extra from asset_event e join asset a on e.asset_id = a.id "
+        "where a.name = 'feature_importance_drift'",
+    )
+    return [json.loads(r["extra"]) if isinstance(r["extra"], str) else r["extra"] for r in rows]
 
 
 def test_the_monitor_watches_windows_and_alarms_only_on_drift(

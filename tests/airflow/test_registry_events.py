@@ -22,13 +22,12 @@ import uuid
 import mlflow
 import pytest
 import requests
-import sqlalchemy as sa
 
 from importance_tasks.contract import VersionStatus, VersionTag
 from importance_tasks.mlflow_io.audit import needs_analysis
 from importance_tasks.mlflow_io.webhooks import register_webhook
 from importance_tasks.webhook_events import sign
-from tests.airflow.conftest import airflow_components, run_airflow, scheduler_env
+from tests.airflow.conftest import airflow_components, metadata_rows, run_airflow, scheduler_env
 from tests.conftest import (
     ADMIN_DSN,
     _free_port,
@@ -149,24 +148,22 @@ def _events_for(stack, model: str) -> list[dict]:
 
 
 def _dag_runs(stack, dag_id: str) -> list[dict]:
-    engine = sa.create_engine(stack["database"])
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("select run_id, state, run_type from dag_run where dag_id = :d order by id"),
-            {"d": dag_id},
-        )
-        return [dict(r) for r in rows.mappings()]
+    return metadata_rows(
+        stack["database"],
+        "select run_id, state, run_type from dag_run where dag_id = :d order by id",
+        d=dag_id,
+    )
 
 
 def _task_state(stack, dag_id: str, run_id: str, task_id: str) -> str | None:
-    engine = sa.create_engine(stack["database"])
-    with engine.connect() as conn:
-        return conn.execute(
-            sa.text(
-                "select state from task_instance where dag_id = :d and run_id = :r and task_id = :t"
-            ),
-            {"d": dag_id, "r": run_id, "t": task_id},
-        ).scalar()
+    rows = metadata_rows(
+        stack["database"],
+        "select state from task_instance where dag_id = :d and run_id = :r and task_id = :t",
+        d=dag_id,
+        r=run_id,
+        t=task_id,
+    )
+    return rows[0]["state"] if rows else None
 
 
 def _finished_run(stack, dag_id: str, after: int, timeout: float) -> dict:
@@ -184,13 +181,13 @@ def _finished_run(stack, dag_id: str, after: int, timeout: float) -> dict:
 
 
 def _states(stack, dag_id: str, run_id: str) -> dict[str, str]:
-    engine = sa.create_engine(stack["database"])
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("select task_id, state from task_instance where dag_id = :d and run_id = :r"),
-            {"d": dag_id, "r": run_id},
-        )
-        return {r.task_id: r.state for r in rows}
+    rows = metadata_rows(
+        stack["database"],
+        "select task_id, state from task_instance where dag_id = :d and run_id = :r",
+        d=dag_id,
+        r=run_id,
+    )
+    return {r["task_id"]: r["state"] for r in rows}
 
 
 def _answer_gate(stack, run_id: str, choice: str) -> None:

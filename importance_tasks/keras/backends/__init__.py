@@ -5,7 +5,7 @@ The adapter (``importance_tasks.keras``) writes the forward pass, the first-laye
 the split at the first differentiable tensors with ``keras.ops`` alone; ``current()`` gives the
 module for the backend Keras runs on (``keras.backend.backend()``, Keras' own choice:
 ``KERAS_BACKEND`` or ``keras.json``, see ``importance_tasks.keras.backend_setup``). Each module
-holds two functions:
+holds three functions:
 
 ``compiled(fn, shapes)``
     ``fn`` of tensors, returning one tensor, as a function of float32 NumPy arrays returning a
@@ -40,8 +40,8 @@ def current() -> ModuleType:
     Raises
     ------
     UnsupportedModelError
-        When Keras runs on a backend without one (``numpy``, ``openvino``: inference only); the
-    modules are named ``on_<backend>`` for ``backend_setup.BACKENDS``.
+        When Keras runs on a backend without one (``numpy``, ``openvino``: inference only);
+        the modules are named ``on_<backend>`` for ``backend_setup.BACKENDS``.
     """
     import keras
 
